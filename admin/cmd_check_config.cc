@@ -1,0 +1,84 @@
+#include <cstdio>
+#include <string>
+
+#include "admin/commands.h"
+#include "core/policy.h"
+#include "core/username.h"
+
+namespace skgate::admin {
+
+namespace {
+
+int usage() {
+    std::fputs("usage: skgatectl check-config [-f FILE] [-u USER]\n", stderr);
+    return kExitUsage;
+}
+
+std::string yes_no(bool b) {
+    return b ? "yes" : "no";
+}
+
+void print_user_policy(const Policy& policy, const UserPolicy& p, const std::string& user) {
+    const GlobalPolicy& g = policy.global();
+    std::printf("user %s\n", user.c_str());
+    std::printf("mode %s\n", std::string(to_string(p.mode)).c_str());
+    std::string sources;
+    for (auto s : p.key_sources)
+        sources += (sources.empty() ? "" : " ") + std::string(to_string(s));
+    std::printf("keysources %s\n", sources.c_str());
+    std::printf("requiresecuritykey %s\n", yes_no(p.require_security_key).c_str());
+    std::printf("touchrequired %s\n", yes_no(p.touch_required).c_str());
+    std::printf("verifyrequired %s\n", yes_no(p.verify_required).c_str());
+    std::printf("requireattestation %s\n", yes_no(p.require_attestation).c_str());
+    std::string aaguids;
+    for (const auto& a : p.allowed_authenticators)
+        aaguids += (aaguids.empty() ? "" : " ") + a;
+    std::printf("allowedauthenticators %s\n", aaguids.empty() ? "any" : aaguids.c_str());
+    if (p.key_max_age_seconds)
+        std::printf("keymaxage %llds\n", static_cast<long long>(*p.key_max_age_seconds));
+    else
+        std::printf("keymaxage none\n");
+    std::printf("countercheck %s\n", std::string(to_string(p.counter_check)).c_str());
+    std::printf("stepuptimeout %llds\n", static_cast<long long>(p.stepup_timeout_seconds));
+    std::printf("breakglass %s\n", yes_no(policy.is_break_glass(user)).c_str());
+    std::printf("keysdirectory %s\n", g.keys_directory.c_str());
+    std::printf("revokedkeys %s\n", g.revoked_keys.c_str());
+    std::printf("statedirectory %s\n", g.state_directory.c_str());
+    std::printf("attestationroots %s\n",
+                g.attestation_roots.empty() ? "none" : g.attestation_roots.c_str());
+}
+
+}  // namespace
+
+int cmd_check_config(const Args& args) {
+    std::string path = kDefaultConfigPath;
+    std::string user;
+    for (size_t i = 0; i < args.size(); i++) {
+        if ((args[i] == "-f" || args[i] == "-u") && i + 1 < args.size()) {
+            (args[i] == "-f" ? path : user) = args[i + 1];
+            i++;
+        } else {
+            return usage();
+        }
+    }
+    auto policy = Policy::load_or_default(path);
+    if (!policy) {
+        std::fprintf(stderr, "%s\n", policy.error().message.c_str());
+        return kExitFailure;
+    }
+    if (user.empty())
+        return kExitOk;
+    if (auto st = validate_username(user); !st) {
+        std::fprintf(stderr, "skgatectl: check-config: %s\n", st.error().message.c_str());
+        return kExitUsage;
+    }
+    auto p = policy->for_user({user, [&] { return lookup_user_groups(user); }});
+    if (!p) {
+        std::fprintf(stderr, "skgatectl: check-config: %s\n", p.error().message.c_str());
+        return kExitFailure;
+    }
+    print_user_policy(*policy, *p, user);
+    return kExitOk;
+}
+
+}  // namespace skgate::admin

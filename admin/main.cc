@@ -1,0 +1,57 @@
+// skgatectl: the administrator's tool. Dispatch only; each command lives in
+// its own file and the logic in core/.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "admin/commands.h"
+#include "core/audit.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: skgatectl COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  inspect-key [--json] [KEY|-]      describe a public key (or each line on stdin)\n"
+    "  check-config [-f FILE] [-u USER]  validate skgate.conf like sshd -t\n"
+    "\n"
+    "See skgatectl(8).\n";
+
+struct Command {
+    const char* name;
+    int (*run)(const skgate::admin::Args&);
+};
+
+constexpr Command kCommands[] = {
+    {"inspect-key", skgate::admin::cmd_inspect_key},
+    {"check-config", skgate::admin::cmd_check_config},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    skgate::audit_set_identifier("skgatectl");
+    if (argc < 2) {
+        std::fputs(kUsage, stderr);
+        return skgate::admin::kExitUsage;
+    }
+    std::string name = argv[1];
+    if (name == "-h" || name == "--help" || name == "help") {
+        std::fputs(kUsage, stdout);
+        return skgate::admin::kExitOk;
+    }
+    skgate::admin::Args args(argv + 2, argv + argc);
+    for (const auto& c : kCommands) {
+        if (name == c.name) {
+            try {
+                return c.run(args);
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "skgatectl: %s: internal error: %s\n", c.name, e.what());
+                return skgate::admin::kExitFailure;
+            }
+        }
+    }
+    std::fprintf(stderr, "skgatectl: unknown command \"%s\"\n\n%s", name.c_str(), kUsage);
+    return skgate::admin::kExitUsage;
+}

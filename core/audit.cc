@@ -1,0 +1,122 @@
+#include "core/audit.h"
+
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "core/text.h"
+
+namespace skgate {
+
+namespace {
+
+std::string& identifier() {
+    static std::string id = program_invocation_short_name;
+    return id;
+}
+
+constexpr const char* kJournalSocket = "/run/systemd/journal/socket";
+
+std::string hex_flags(uint8_t f) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "0x%02x", f);
+    return buf;
+}
+
+// Field/value pairs in a fixed order; empty values are left out.
+std::vector<std::pair<const char*, std::string>> fields(const AuditEvent& e) {
+    std::vector<std::pair<const char*, std::string>> f;
+    auto add = [&](const char* k, const std::string& v) {
+        if (!v.empty())
+            f.emplace_back(k, v);
+    };
+    add("SKGATE_EVENT", e.event);
+    if (e.decision != Decision::none)
+        add("SKGATE_DECISION", std::string(to_string(e.decision)));
+    add("SKGATE_REASON", e.reason);
+    add("SKGATE_USER", e.user);
+    add("SKGATE_KEY_FP", e.key_fp);
+    add("SKGATE_KEY_TYPE", e.key_type);
+    add("SKGATE_SOURCE", e.source);
+    if (e.flags)
+        add("SKGATE_FLAGS", hex_flags(*e.flags));
+    if (e.counter)
+        add("SKGATE_COUNTER", std::to_string(*e.counter));
+    add("SKGATE_REMOTE", e.remote);
+    if (e.latency_us)
+        add("SKGATE_LATENCY_US", std::to_string(*e.latency_us));
+    return f;
+}
+
+int priority(const AuditEvent& e) {
+    return e.decision == Decision::deny ? LOG_WARNING : LOG_INFO;
+}
+
+}  // namespace
+
+std::string_view to_string(Decision d) {
+    switch (d) {
+        case Decision::none:
+            return "";
+        case Decision::allow:
+            return "allow";
+        case Decision::deny:
+            return "deny";
+        case Decision::would_deny:
+            return "would-deny";
+    }
+    return "";
+}
+
+void audit_set_identifier(const std::string& id) {
+    identifier() = id;
+}
+
+std::string audit_syslog_line(const AuditEvent& e) {
+    std::string line = printable(e.message, 1024);
+    for (const auto& [k, v] : fields(e)) {
+        line += ' ';
+        line += k;
+        line += '=';
+        line += printable(v, 512);
+    }
+    return line;
+}
+
+void audit_record(const AuditEvent& e) noexcept {
+    try {
+        struct stat st {};
+        if (stat(kJournalSocket, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            std::vector<std::string> parts;
+            parts.push_back("MESSAGE=" + e.message);
+            parts.push_back("PRIORITY=" + std::to_string(priority(e)));
+            parts.push_back("SYSLOG_IDENTIFIER=" + identifier());
+            for (const auto& [k, v] : fields(e))
+                parts.push_back(std::string(k) + "=" + v);
+            std::vector<iovec> iov;
+            for (auto& p : parts)
+                iov.push_back({p.data(), p.size()});
+            int rc = sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
+            if (rc >= 0)
+                return;
+            std::fprintf(stderr, "%s: cannot write to the journal: %s\n", identifier().c_str(),
+                         std::strerror(-rc));
+        }
+        // syslog keeps a pointer to the identifier; a static copy outlives it.
+        static std::string ident;
+        ident = identifier();
+        openlog(ident.c_str(), LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+        syslog(priority(e), "%s", audit_syslog_line(e).c_str());
+        closelog();
+    } catch (...) {
+        std::fputs("skgate: audit event lost (out of memory)\n", stderr);
+    }
+}
+
+}  // namespace skgate

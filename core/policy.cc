@@ -1,0 +1,621 @@
+#include "core/policy.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <bitset>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include "core/match.h"
+#include "core/text.h"
+#include "core/username.h"
+
+namespace skgate {
+
+namespace {
+
+using Args = std::vector<std::string>;
+using Apply = std::function<void(UserPolicy&)>;
+using ApplyGlobal = std::function<void(GlobalPolicy&)>;
+
+struct Parsed {
+    Apply user;          // for keywords allowed in Match blocks
+    ApplyGlobal global;  // for global-only keywords
+};
+
+using KeywordParser = Result<Parsed> (*)(const Args&);
+
+struct Keyword {
+    std::string_view name;
+    bool in_match;
+    KeywordParser parse;
+};
+
+Status one_arg(const Args& a) {
+    if (a.size() != 1)
+        return invalid("expects exactly one value, got " + std::to_string(a.size()));
+    return {};
+}
+
+Result<bool> yes_no(const Args& a) {
+    SKGATE_CHECK(one_arg(a));
+    std::string v = to_lower(a[0]);
+    if (v == "yes")
+        return true;
+    if (v == "no")
+        return false;
+    return invalid("value \"" + printable(a[0]) + "\" is not yes or no");
+}
+
+Result<std::string> absolute_path(const Args& a) {
+    SKGATE_CHECK(one_arg(a));
+    if (a[0].empty() || a[0].front() != '/')
+        return invalid("\"" + printable(a[0]) + "\" is not an absolute path");
+    if (has_control_chars(a[0]))
+        return invalid("path contains control characters");
+    return a[0];
+}
+
+template <class Field>
+Result<Parsed> user_bool(const Args& a, Field field) {
+    SKGATE_TRY(v, yes_no(a));
+    return Parsed{[v, field](UserPolicy& p) { p.*field = v; }, nullptr};
+}
+
+template <class Field>
+Result<Parsed> global_path(const Args& a, Field field) {
+    SKGATE_TRY(v, absolute_path(a));
+    return Parsed{nullptr, [v, field](GlobalPolicy& g) { g.*field = v; }};
+}
+
+Result<Parsed> parse_mode(const Args& a) {
+    SKGATE_CHECK(one_arg(a));
+    std::string v = to_lower(a[0]);
+    if (v != "enforce" && v != "audit")
+        return invalid("value \"" + printable(a[0]) + "\" is not enforce or audit");
+    Mode m = v == "enforce" ? Mode::enforce : Mode::audit;
+    return Parsed{[m](UserPolicy& p) { p.mode = m; }, nullptr};
+}
+
+Result<Parsed> parse_key_sources(const Args& a) {
+    if (a.empty())
+        return invalid("expects one or more of local, authorized_keys, metadata, http, ldap");
+    std::vector<KeySource> sources;
+    for (const auto& arg : a) {
+        std::string v = to_lower(arg);
+        KeySource s;
+        if (v == "local")
+            s = KeySource::local;
+        else if (v == "authorized_keys")
+            s = KeySource::authorized_keys;
+        else if (v == "metadata")
+            s = KeySource::metadata;
+        else if (v == "http")
+            s = KeySource::http;
+        else if (v == "ldap")
+            s = KeySource::ldap;
+        else
+            return invalid("unknown source \"" + printable(arg) +
+                           "\" (expected local, authorized_keys, metadata, http or ldap)");
+        if (std::find(sources.begin(), sources.end(), s) != sources.end())
+            return invalid("source \"" + v + "\" is listed twice");
+        sources.push_back(s);
+    }
+    return Parsed{[sources](UserPolicy& p) { p.key_sources = sources; }, nullptr};
+}
+
+Result<Parsed> parse_allowed_authenticators(const Args& a) {
+    if (a.empty())
+        return invalid("expects \"any\" or one or more AAGUIDs");
+    std::vector<std::string> ids;
+    if (a.size() == 1 && iequals(a[0], "any"))
+        return Parsed{[](UserPolicy& p) { p.allowed_authenticators.clear(); }, nullptr};
+    for (const auto& arg : a) {
+        SKGATE_TRY(id, parse_aaguid(arg));
+        ids.push_back(id);
+    }
+    return Parsed{[ids](UserPolicy& p) { p.allowed_authenticators = ids; }, nullptr};
+}
+
+Result<Parsed> parse_key_max_age(const Args& a) {
+    SKGATE_CHECK(one_arg(a));
+    if (iequals(a[0], "none"))
+        return Parsed{[](UserPolicy& p) { p.key_max_age_seconds.reset(); }, nullptr};
+    SKGATE_TRY(d, parse_duration(a[0]));
+    if (d == 0)
+        return invalid("a maximum age of 0 would refuse every key; use \"none\" for no limit");
+    return Parsed{[d](UserPolicy& p) { p.key_max_age_seconds = d; }, nullptr};
+}
+
+Result<Parsed> parse_counter_check(const Args& a) {
+    SKGATE_CHECK(one_arg(a));
+    std::string v = to_lower(a[0]);
+    CounterCheck c;
+    if (v == "strict")
+        c = CounterCheck::strict;
+    else if (v == "warn")
+        c = CounterCheck::warn;
+    else if (v == "off")
+        c = CounterCheck::off;
+    else
+        return invalid("value \"" + printable(a[0]) + "\" is not strict, warn or off");
+    return Parsed{[c](UserPolicy& p) { p.counter_check = c; }, nullptr};
+}
+
+Result<Parsed> parse_stepup_timeout(const Args& a) {
+    SKGATE_CHECK(one_arg(a));
+    SKGATE_TRY(d, parse_duration(a[0]));
+    if (d < 1 || d > 3600)
+        return invalid("timeout must be between 1s and 1h");
+    return Parsed{[d](UserPolicy& p) { p.stepup_timeout_seconds = d; }, nullptr};
+}
+
+Result<Parsed> parse_break_glass(const Args& a) {
+    if (a.empty())
+        return invalid("expects one or more user names");
+    for (const auto& u : a) {
+        auto st = validate_username(u);
+        if (!st)
+            return st.error();
+    }
+    return Parsed{nullptr, [a](GlobalPolicy& g) { g.break_glass_users = a; }};
+}
+
+const std::array<Keyword, 15> kKeywords{{
+    {"Mode", true, parse_mode},
+    {"KeySources", true, parse_key_sources},
+    {"RequireSecurityKey", true,
+     [](const Args& a) { return user_bool(a, &UserPolicy::require_security_key); }},
+    {"TouchRequired", true,
+     [](const Args& a) { return user_bool(a, &UserPolicy::touch_required); }},
+    {"VerifyRequired", true,
+     [](const Args& a) { return user_bool(a, &UserPolicy::verify_required); }},
+    {"RequireAttestation", true,
+     [](const Args& a) { return user_bool(a, &UserPolicy::require_attestation); }},
+    {"AllowedAuthenticators", true, parse_allowed_authenticators},
+    {"KeyMaxAge", true, parse_key_max_age},
+    {"CounterCheck", true, parse_counter_check},
+    {"StepUpTimeout", true, parse_stepup_timeout},
+    {"AttestationRoots", false,
+     [](const Args& a) { return global_path(a, &GlobalPolicy::attestation_roots); }},
+    {"BreakGlassUsers", false, parse_break_glass},
+    {"KeysDirectory", false,
+     [](const Args& a) { return global_path(a, &GlobalPolicy::keys_directory); }},
+    {"RevokedKeys", false,
+     [](const Args& a) { return global_path(a, &GlobalPolicy::revoked_keys); }},
+    {"StateDirectory", false,
+     [](const Args& a) { return global_path(a, &GlobalPolicy::state_directory); }},
+}};
+
+constexpr size_t kKeywordCount = std::tuple_size_v<decltype(kKeywords)>;
+
+const Keyword* find_keyword(std::string_view name, size_t* index) {
+    for (size_t i = 0; i < kKeywords.size(); i++) {
+        if (iequals(kKeywords[i].name, name)) {
+            *index = i;
+            return &kKeywords[i];
+        }
+    }
+    return nullptr;
+}
+
+// Splits a line into words: whitespace separates, double quotes group (with
+// \" and \\ escapes), an unquoted word starting with '#' ends the line, and
+// the first word may be written Keyword=value.
+Result<Args> split_words(std::string_view line) {
+    Args words;
+    size_t i = 0;
+    while (true) {
+        while (i < line.size() && is_space(line[i]))
+            i++;
+        if (i == line.size() || line[i] == '#')
+            break;
+        std::string w;
+        if (line[i] == '"') {
+            i++;
+            bool closed = false;
+            while (i < line.size()) {
+                if (line[i] == '\\' && i + 1 < line.size() &&
+                    (line[i + 1] == '"' || line[i + 1] == '\\')) {
+                    w += line[i + 1];
+                    i += 2;
+                } else if (line[i] == '"') {
+                    closed = true;
+                    i++;
+                    break;
+                } else {
+                    w += line[i++];
+                }
+            }
+            if (!closed)
+                return invalid("missing closing quote");
+            if (i < line.size() && !is_space(line[i]))
+                return invalid("text directly after a closing quote");
+        } else {
+            while (i < line.size() && !is_space(line[i]))
+                w += line[i++];
+        }
+        words.push_back(std::move(w));
+    }
+    if (!words.empty()) {
+        size_t eq = words[0].find('=');
+        if (eq != std::string::npos && eq > 0) {
+            std::string value = words[0].substr(eq + 1);
+            words[0].resize(eq);
+            if (!value.empty())
+                words.insert(words.begin() + 1, value);
+        }
+    }
+    return words;
+}
+
+struct Criterion {
+    enum Kind { user, group } kind;
+    std::string patterns;
+};
+
+Status check_pattern_list(const std::string& list, std::string_view what) {
+    bool positive = false;
+    for (const auto& item : split_commas(list)) {
+        std::string_view p = item;
+        if (!p.empty() && p.front() == '!')
+            p.remove_prefix(1);
+        else
+            positive = true;
+        if (p.empty())
+            return invalid("empty " + std::string(what) + " pattern in \"" + printable(list) +
+                           "\"");
+        for (char c : p) {
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-' || c == '@' || c == '$' || c == '*' ||
+                      c == '?';
+            if (!ok)
+                return invalid("invalid character in " + std::string(what) + " pattern \"" +
+                               printable(list) + "\"");
+        }
+    }
+    if (!positive)
+        return invalid("pattern list \"" + list + "\" has only negations and so matches no " +
+                       std::string(what) + " (as in sshd); write \"*," + list +
+                       "\" to match all others");
+    return {};
+}
+
+Result<std::vector<Criterion>> parse_match(const Args& a) {
+    if (a.empty())
+        return invalid("Match needs criteria: User, Group or All");
+    std::vector<Criterion> out;
+    if (a.size() == 1 && iequals(a[0], "all"))
+        return out;
+    if (a.size() % 2 != 0)
+        return invalid(
+            "Match criteria come in pairs (User LIST, Group LIST); \"All\" stands alone");
+    for (size_t i = 0; i < a.size(); i += 2) {
+        Criterion c;
+        if (iequals(a[i], "user"))
+            c.kind = Criterion::user;
+        else if (iequals(a[i], "group"))
+            c.kind = Criterion::group;
+        else
+            return invalid("unsupported Match criterion \"" + printable(a[i]) +
+                           "\" (User, Group or All)");
+        SKGATE_CHECK(check_pattern_list(a[i + 1], c.kind == Criterion::user ? "user" : "group"));
+        c.patterns = a[i + 1];
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+}  // namespace
+
+struct Policy::Impl {
+    struct Directive {
+        size_t keyword;
+        Apply apply;
+    };
+    struct Block {
+        std::vector<Criterion> criteria;  // empty: applies to everyone
+        std::vector<Directive> directives;
+    };
+    GlobalPolicy global;
+    std::vector<Block> blocks;
+};
+
+Policy::Policy() : impl_(std::make_unique<Impl>()) {}
+Policy::~Policy() = default;
+Policy::Policy(Policy&&) noexcept = default;
+Policy& Policy::operator=(Policy&&) noexcept = default;
+
+std::string_view to_string(Mode m) {
+    return m == Mode::enforce ? "enforce" : "audit";
+}
+
+std::string_view to_string(CounterCheck c) {
+    switch (c) {
+        case CounterCheck::strict:
+            return "strict";
+        case CounterCheck::warn:
+            return "warn";
+        case CounterCheck::off:
+            return "off";
+    }
+    return "";
+}
+
+std::string_view to_string(KeySource s) {
+    switch (s) {
+        case KeySource::local:
+            return "local";
+        case KeySource::authorized_keys:
+            return "authorized_keys";
+        case KeySource::metadata:
+            return "metadata";
+        case KeySource::http:
+            return "http";
+        case KeySource::ldap:
+            return "ldap";
+    }
+    return "";
+}
+
+Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
+    Policy policy;
+    Impl& impl = *policy.impl_;
+    impl.blocks.push_back({});
+    std::bitset<kKeywordCount> global_seen;
+    std::string errors;
+    auto fail = [&](size_t line, std::string_view keyword, const std::string& msg) {
+        if (!errors.empty())
+            errors += '\n';
+        errors += std::string(filename) + ":" + std::to_string(line) + ": ";
+        if (!keyword.empty())
+            errors += std::string(keyword) + ": ";
+        errors += msg;
+    };
+
+    size_t lineno = 0;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string_view line =
+            text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
+        lineno++;
+        if (!line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+        bool bad_char = false;
+        for (char c : line) {
+            auto u = static_cast<unsigned char>(c);
+            if ((u < 0x20 && c != '\t') || u == 0x7f)
+                bad_char = true;
+        }
+        if (bad_char) {
+            fail(lineno, "", "line contains control characters");
+            continue;
+        }
+        auto words = split_words(line);
+        if (!words) {
+            fail(lineno, "", words.error().message);
+            continue;
+        }
+        if (words->empty())
+            continue;
+        const std::string& name = (*words)[0];
+        Args args(words->begin() + 1, words->end());
+        if (iequals(name, "Match")) {
+            auto criteria = parse_match(args);
+            if (!criteria) {
+                fail(lineno, "Match", criteria.error().message);
+                // Keep a block that never matches so that its lines are still
+                // checked but cannot leak into the previous block.
+                impl.blocks.push_back({{Criterion{Criterion::user, "!*"}}, {}});
+                continue;
+            }
+            impl.blocks.push_back({std::move(*criteria), {}});
+            continue;
+        }
+        size_t index = 0;
+        const Keyword* kw = find_keyword(name, &index);
+        if (!kw) {
+            fail(lineno, "", "unknown keyword \"" + printable(name) + "\"");
+            continue;
+        }
+        bool in_match = impl.blocks.size() > 1;
+        if (in_match && !kw->in_match) {
+            fail(lineno, kw->name, "not allowed in a Match block; move it above the first Match");
+            continue;
+        }
+        auto parsed = kw->parse(args);
+        if (!parsed) {
+            fail(lineno, kw->name, parsed.error().message);
+            continue;
+        }
+        if (parsed->global) {
+            if (!global_seen.test(index)) {
+                parsed->global(impl.global);
+                global_seen.set(index);
+            }
+        } else {
+            impl.blocks.back().directives.push_back({index, std::move(parsed->user)});
+        }
+    }
+    if (!errors.empty())
+        return invalid(errors);
+    return policy;
+}
+
+Result<Policy> Policy::load(const std::string& path, const FileRules& rules) {
+    FileRules r = rules;
+    r.max_bytes = std::min(r.max_bytes, kMaxConfigBytes);
+    auto text = read_trusted_file(path, r);
+    if (!text)
+        return text.error();
+    return parse(*text, path);
+}
+
+Result<Policy> Policy::load_or_default(const std::string& path, const FileRules& rules) {
+    auto p = load(path, rules);
+    if (!p && p.error().code == ErrorCode::not_found && path == kDefaultConfigPath)
+        return Policy{};
+    return p;
+}
+
+const GlobalPolicy& Policy::global() const {
+    return impl_->global;
+}
+
+bool Policy::is_break_glass(std::string_view user) const {
+    const auto& users = impl_->global.break_glass_users;
+    return std::find(users.begin(), users.end(), user) != users.end();
+}
+
+Result<UserPolicy> Policy::for_user(const UserContext& ctx) const {
+    UserPolicy out;
+    std::bitset<kKeywordCount> seen;
+    std::optional<std::vector<std::string>> groups;
+    for (const auto& block : impl_->blocks) {
+        bool applies = true;
+        for (const auto& c : block.criteria) {
+            if (c.kind == Criterion::user) {
+                applies = match_pattern_list(ctx.user, c.patterns) == ListMatch::match;
+            } else {
+                if (!groups) {
+                    if (!ctx.groups)
+                        return invalid("Match Group needs the groups of " + ctx.user);
+                    auto g = ctx.groups();
+                    if (!g)
+                        return g.error().context("groups of " + ctx.user);
+                    groups = std::move(*g);
+                }
+                // As sshd: a group list matches if any group matches positively
+                // and no group matches a negated pattern.
+                bool any = false, negated = false;
+                for (const auto& g : *groups) {
+                    auto m = match_pattern_list(g, c.patterns);
+                    any |= m == ListMatch::match;
+                    negated |= m == ListMatch::negated;
+                }
+                applies = any && !negated;
+            }
+            if (!applies)
+                break;
+        }
+        if (!applies)
+            continue;
+        for (const auto& d : block.directives) {
+            if (!seen.test(d.keyword)) {
+                d.apply(out);
+                seen.set(d.keyword);
+            }
+        }
+    }
+    return out;
+}
+
+Result<std::vector<std::string>> lookup_user_groups(const std::string& user) {
+    std::vector<char> buf(16384);
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    int rc = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
+    if (rc != 0)
+        return make_error(ErrorCode::io, "cannot look up user " + user + ": " + std::strerror(rc));
+    if (!found)
+        return make_error(ErrorCode::not_found, "no such user " + user);
+    int n = 64;
+    std::vector<gid_t> gids;
+    while (true) {
+        gids.resize(static_cast<size_t>(n));
+        int want = n;
+        if (getgrouplist(user.c_str(), pw.pw_gid, gids.data(), &want) >= 0) {
+            gids.resize(static_cast<size_t>(want));
+            break;
+        }
+        if (want <= n || want > 65536)
+            return make_error(ErrorCode::io, "cannot list the groups of " + user);
+        n = want;
+    }
+    std::vector<std::string> names;
+    std::vector<char> gbuf(65536);
+    for (gid_t gid : gids) {
+        struct group gr {};
+        struct group* g = nullptr;
+        if (getgrgid_r(gid, &gr, gbuf.data(), gbuf.size(), &g) == 0 && g)
+            names.emplace_back(g->gr_name);
+    }
+    return names;
+}
+
+Result<int64_t> parse_duration(std::string_view text) {
+    if (text.empty())
+        return invalid("empty duration");
+    int64_t total = 0;
+    size_t i = 0;
+    while (i < text.size()) {
+        if (text[i] < '0' || text[i] > '9')
+            return invalid("duration \"" + printable(text) + "\" is not NUMBER[s|m|h|d|w]...");
+        int64_t n = 0;
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+            n = n * 10 + (text[i] - '0');
+            if (n > INT_MAX)
+                return invalid("duration \"" + printable(text) + "\" is too large");
+            i++;
+        }
+        int64_t unit = 1;
+        if (i < text.size()) {
+            switch (text[i]) {
+                case 's':
+                case 'S':
+                    unit = 1;
+                    break;
+                case 'm':
+                case 'M':
+                    unit = 60;
+                    break;
+                case 'h':
+                case 'H':
+                    unit = 3600;
+                    break;
+                case 'd':
+                case 'D':
+                    unit = 86400;
+                    break;
+                case 'w':
+                case 'W':
+                    unit = 604800;
+                    break;
+                default:
+                    return invalid("duration \"" + printable(text) + "\" has an unknown unit '" +
+                                   printable(text.substr(i, 1)) + "'");
+            }
+            i++;
+        }
+        total += n * unit;
+        if (total > INT_MAX)
+            return invalid("duration \"" + printable(text) + "\" is too large");
+    }
+    return total;
+}
+
+Result<std::string> parse_aaguid(std::string_view text) {
+    static constexpr std::array<size_t, 4> dashes{8, 13, 18, 23};
+    if (text.size() != 36)
+        return invalid("AAGUID \"" + printable(text) +
+                       "\" is not in the form 8-4-4-4-12 hex digits");
+    std::string out;
+    for (size_t i = 0; i < text.size(); i++) {
+        char c = text[i];
+        bool dash = std::find(dashes.begin(), dashes.end(), i) != dashes.end();
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        if (dash ? c != '-' : !hex)
+            return invalid("AAGUID \"" + printable(text) +
+                           "\" is not in the form 8-4-4-4-12 hex digits");
+    }
+    return to_lower(text);
+}
+
+}  // namespace skgate

@@ -1,0 +1,28 @@
+// Reading files that decide who may log in: never through a symlink, only
+// regular files owned by the expected user and not writable by others, in
+// directories nobody else can rename them out of, and only up to a size.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "core/result.h"
+
+namespace skgate {
+
+struct FileRules {
+    uid_t owner = 0;                 // required owner of the file
+    bool root_may_own = true;        // root may own it as well (user files)
+    size_t max_bytes = 1024 * 1024;  // larger files are refused
+    bool check_directories = true;   // check the parents up to "/" as well
+};
+
+// Reads the whole file. ErrorCode::not_found when it does not exist,
+// ErrorCode::permission for unsafe ownership, modes or symlinks.
+Result<std::string> read_trusted_file(const std::string& path, const FileRules& rules);
+
+// The ownership and mode checks alone, on an open descriptor's stat data.
+Status check_trusted_stat(const std::string& path, uid_t uid, mode_t mode, const FileRules& rules);
+
+}  // namespace skgate

@@ -1,0 +1,23 @@
+// Small text helpers used by the parsers of lines and config files.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace skgate {
+
+inline bool is_space(char c) {
+    return c == ' ' || c == '\t';
+}
+std::string_view trim(std::string_view s);
+std::string to_lower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+// Splits on commas; empty elements are kept so callers can reject them.
+std::vector<std::string> split_commas(std::string_view s);
+// Renders bytes for an error message: printable ASCII kept, the rest as \xNN,
+// cut at `max` characters, so nothing read from input can forge a log line.
+std::string printable(std::string_view s, size_t max = 80);
+bool has_control_chars(std::string_view s);
+
+}  // namespace skgate
