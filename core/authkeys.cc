@@ -58,6 +58,15 @@ Result<int> digits(std::string_view s, size_t pos, size_t n) {
     return v;
 }
 
+bool is_known_option_name(std::string_view name) {
+    std::string n = to_lower(name);
+    std::string_view base = n;
+    if (base.starts_with("no-") && contains(kNegatableFlags, base.substr(3)))
+        return true;
+    return contains(kNegatableFlags, base) || contains(kPlainFlags, base) ||
+           contains(kValued, base);
+}
+
 }  // namespace
 
 bool is_blank_or_comment(std::string_view line) {
@@ -130,16 +139,18 @@ Result<AuthorizedKey> parse_authorized_key(std::string_view line) {
         size_t opt_end = end_of_options(line);
         std::string_view opt_text = line.substr(0, opt_end);
         key_text = trim(line.substr(opt_end));
-        if (key_text.empty())
-            return invalid("unknown key type \"" + printable(first) + "\" and no key after it");
+        bool bare_word = opt_text.find_first_of("=,\"") == std::string_view::npos;
+        // "ssh-foo AAAA...": an unsupported key type, not an option list.
+        if (bare_word && !is_known_option_name(opt_text))
+            return invalid("unknown key type \"" + printable(first) + "\"");
         auto parsed = parse_key_options(opt_text);
-        if (!parsed) {
-            // A lone unknown word followed by base64 is far more likely an
-            // unsupported key type than broken options.
-            if (opt_text.find_first_of("=,\"") == std::string_view::npos)
-                return invalid("unknown key type \"" + printable(first) + "\"");
+        if (!parsed)
             return parsed.error().context("options");
-        }
+        if (key_text.empty())
+            return invalid("no key after the options");
+        std::string_view type = key_text.substr(0, key_text.find_first_of(" \t"));
+        if (!PublicKey::is_known_type_name(type))
+            return invalid("unknown key type \"" + printable(type) + "\"");
         options = std::move(*parsed);
     }
     std::string comment;

@@ -1,0 +1,101 @@
+// Small modules: JSON output, key reports, user names, audit formatting.
+#include <gtest/gtest.h>
+
+#include "core/audit.h"
+#include "core/json.h"
+#include "core/keyinfo.h"
+#include "core/text.h"
+#include "core/username.h"
+#include "tests/support/helpers.h"
+
+using namespace skgate;
+using namespace skgate::test;
+
+TEST(Json, EscapesEverythingThatMatters) {
+    EXPECT_EQ(json_escape("a\"b\\c"), R"("a\"b\\c")");
+    EXPECT_EQ(json_escape("\n\x01\x7f"), R"("\u000a\u0001\u007f")");
+    EXPECT_EQ(json_escape("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+    EXPECT_EQ(json_escape("bad\xff"), R"("bad\ufffd")");
+    EXPECT_EQ(json_escape("\xc3"), R"("\ufffd")");
+}
+
+TEST(Json, Structure) {
+    JsonWriter w;
+    w.begin_object()
+        .key("a")
+        .value(int64_t{1})
+        .key("b")
+        .begin_array()
+        .value(true)
+        .null()
+        .end_array();
+    w.key("c").value("x").end_object();
+    EXPECT_EQ(w.str(), R"({"a":1,"b":[true,null],"c":"x"})");
+}
+
+TEST(KeyReport, DescribesAFidoKey) {
+    std::string line(trim(read_file(vectors_dir() + "/openssh/sshkey/ed25519_sk1.pub")));
+    KeyReport r = inspect_key_text("verify-required " + line);
+    ASSERT_TRUE(r.valid) << r.error;
+    EXPECT_TRUE(r.security_key);
+    EXPECT_EQ(r.options, "verify-required");
+    std::string text = render_key_report_text(r);
+    EXPECT_NE(text.find("security key: yes (FIDO2)"), std::string::npos);
+    EXPECT_NE(text.find("application:  ssh:"), std::string::npos);
+    JsonWriter w;
+    render_key_report_json(r, w);
+    EXPECT_NE(w.str().find(R"("security_key":true)"), std::string::npos);
+    EXPECT_NE(w.str().find(R"("fingerprint":"SHA256:6WZVJ44bqhAWLVP4Ns0TDkoSQSsZo/h2K+mEvOaNFbw")"),
+              std::string::npos);
+}
+
+TEST(KeyReport, InvalidKeyHasAReason) {
+    KeyReport r = inspect_key_text("ssh-ed25519 AAAA");
+    EXPECT_FALSE(r.valid);
+    EXPECT_FALSE(r.error.empty());
+    JsonWriter w;
+    render_key_report_json(r, w);
+    EXPECT_EQ(w.str().rfind(R"({"valid":false,"error":)", 0), 0u);
+}
+
+TEST(Username, AcceptsOrdinaryNames) {
+    for (const char* ok :
+         {"alice", "a", "svc_backup", "john.doe", "user@corp.example", "HOST$", "u-1"})
+        EXPECT_TRUE(validate_username(ok).ok()) << ok;
+}
+
+TEST(Username, RefusesPathsAndOptions) {
+    const std::vector<std::string> bad_names = {"",
+                                                ".",
+                                                "..",
+                                                "../etc",
+                                                "a/b",
+                                                "-rf",
+                                                ".hidden",
+                                                "a b",
+                                                "a\nb",
+                                                "a$b",
+                                                std::string("a\0b", 3),
+                                                std::string(65, 'a')};
+    for (const auto& bad : bad_names)
+        EXPECT_FALSE(validate_username(bad).ok()) << printable(bad);
+}
+
+TEST(Audit, SyslogLineCarriesFieldsAndCannotBeForged) {
+    AuditEvent e;
+    e.event = "keys-lookup";
+    e.decision = Decision::would_deny;
+    e.message = "lookup for alice\nFAKE LINE";
+    e.user = "alice";
+    e.flags = 0x05;
+    e.counter = 7;
+    e.latency_us = 1200;
+    std::string line = audit_syslog_line(e);
+    EXPECT_EQ(line.find('\n'), std::string::npos);
+    EXPECT_NE(line.find("SKGATE_EVENT=keys-lookup"), std::string::npos);
+    EXPECT_NE(line.find("SKGATE_DECISION=would-deny"), std::string::npos);
+    EXPECT_NE(line.find("SKGATE_FLAGS=0x05"), std::string::npos);
+    EXPECT_NE(line.find("SKGATE_COUNTER=7"), std::string::npos);
+    EXPECT_NE(line.find("SKGATE_LATENCY_US=1200"), std::string::npos);
+    EXPECT_EQ(line.find("SKGATE_REASON"), std::string::npos);  // empty fields are left out
+}
