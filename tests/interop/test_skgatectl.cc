@@ -1,0 +1,115 @@
+// skgatectl as an administrator runs it: exit codes, messages, JSON.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "core/text.h"
+#include "tests/support/helpers.h"
+
+using namespace skgate;
+using namespace skgate::test;
+
+namespace {
+
+RunResult ctl(std::vector<std::string> args, const std::string& input = "") {
+    const char* bin = std::getenv("SKGATE_SKGATECTL");
+    if (!bin)
+        throw std::runtime_error("SKGATE_SKGATECTL is not set (run through meson test)");
+    std::vector<std::string> argv{std::string(bin)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, input);
+}
+
+std::string key_line(const std::string& name) {
+    return std::string(trim(read_file(vectors_dir() + "/openssh/sshkey/" + name)));
+}
+
+}  // namespace
+
+TEST(Skgatectl, UsageErrorsExitTwo) {
+    EXPECT_EQ(ctl({}).status, 2);
+    EXPECT_EQ(ctl({"frobnicate"}).status, 2);
+    EXPECT_EQ(ctl({"inspect-key", "--bogus"}).status, 2);
+    EXPECT_EQ(ctl({"check-config", "-f"}).status, 2);
+    auto help = ctl({"--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.out.find("inspect-key"), std::string::npos);
+}
+
+TEST(Skgatectl, InspectKeyArgument) {
+    auto r = ctl({"inspect-key", key_line("ecdsa_sk1.pub")});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("fingerprint:  SHA256:Go7HO0CVPYG+BSDSk9ZUJBKGSrtBExp6obTa9iqzIUo"),
+              std::string::npos);
+    EXPECT_NE(r.out.find("security key: yes (FIDO2)"), std::string::npos);
+    EXPECT_NE(r.out.find("valid:        yes"), std::string::npos);
+}
+
+TEST(Skgatectl, InspectKeyStdinJsonLines) {
+    std::string input =
+        "# keys\n" + key_line("ed25519_sk1.pub") + "\n\n" + key_line("rsa_1.pub") + "\n";
+    auto r = ctl({"inspect-key", "--json"}, input);
+    EXPECT_EQ(r.status, 0) << r.err;
+    auto nl = r.out.find('\n');
+    ASSERT_NE(nl, std::string::npos);
+    std::string first = r.out.substr(0, nl), second = r.out.substr(nl + 1);
+    EXPECT_NE(first.find(R"("type":"sk-ssh-ed25519@openssh.com")"), std::string::npos);
+    EXPECT_NE(first.find(R"("security_key":true)"), std::string::npos);
+    EXPECT_NE(second.find(R"("type":"ssh-rsa")"), std::string::npos);
+    EXPECT_NE(second.find(R"("security_key":false)"), std::string::npos);
+    EXPECT_NE(second.find(R"("application":null)"), std::string::npos);
+}
+
+TEST(Skgatectl, InspectKeyInvalidExitsOneWithReason) {
+    auto r = ctl({"inspect-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA=="});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("invalid key"), std::string::npos);
+    auto j = ctl({"inspect-key", "--json", "-"}, "garbage\n");
+    EXPECT_EQ(j.status, 1);
+    EXPECT_EQ(j.out.rfind(R"({"valid":false,"error":)", 0), 0u);
+    auto empty = ctl({"inspect-key"}, "\n# nothing\n");
+    EXPECT_EQ(empty.status, 1);
+    EXPECT_NE(empty.err.find("no key found"), std::string::npos);
+}
+
+TEST(Skgatectl, CheckConfigSilentWhenFine) {
+    if (!running_as_root())
+        GTEST_SKIP() << "config files must be root-owned";
+    TempDir d;
+    write_file(d.file("ok.conf"), "Mode audit\nMatch User alice\n  VerifyRequired yes\n");
+    auto r = ctl({"check-config", "-f", d.file("ok.conf")});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, "");
+}
+
+TEST(Skgatectl, CheckConfigReportsFileLineReason) {
+    if (!running_as_root())
+        GTEST_SKIP() << "config files must be root-owned";
+    TempDir d;
+    write_file(d.file("bad.conf"), "Mode audit\nVerifyRequired perhaps\nBogus 1\n");
+    auto r = ctl({"check-config", "-f", d.file("bad.conf")});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(
+        r.err.find(d.file("bad.conf") + ":2: VerifyRequired: value \"perhaps\" is not yes or no"),
+        std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find(d.file("bad.conf") + ":3: unknown keyword \"Bogus\""), std::string::npos);
+    auto missing = ctl({"check-config", "-f", d.file("missing.conf")});
+    EXPECT_EQ(missing.status, 1);
+    EXPECT_NE(missing.err.find("does not exist"), std::string::npos);
+}
+
+TEST(Skgatectl, CheckConfigShowsEffectivePolicyForAUser) {
+    if (!running_as_root())
+        GTEST_SKIP() << "config files must be root-owned";
+    TempDir d;
+    write_file(d.file("c.conf"), "Match User alice\n  VerifyRequired yes\n  Mode audit\n");
+    auto r = ctl({"check-config", "-f", d.file("c.conf"), "-u", "alice"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("verifyrequired yes"), std::string::npos);
+    EXPECT_NE(r.out.find("mode audit"), std::string::npos);
+    auto b = ctl({"check-config", "-f", d.file("c.conf"), "-u", "bob"});
+    EXPECT_NE(b.out.find("verifyrequired no"), std::string::npos);
+    EXPECT_EQ(ctl({"check-config", "-f", d.file("c.conf"), "-u", "../x"}).status, 2);
+}
