@@ -1,1 +1,82 @@
-#!/bin/sh
+#!/usr/bin/env bash
+# Audit events reach a real journald with every field, and syslog when
+# journald is absent. Runs in a private mount namespace with its own /run,
+# journal and /dev/log, so the machine's logging is never touched.
+set -euo pipefail
+
+emit=$1
+if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIP: needs root for a private mount namespace"
+    exit 77
+fi
+
+exec unshare -m --propagation private bash -s "$emit" <<'INNER'
+set -euo pipefail
+emit=$1
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+mount -t tmpfs -o mode=0755 tmpfs /run
+[ -d /var/log/journal ] && mount -t tmpfs tmpfs /var/log/journal
+mkdir -p /run/systemd/journal /run/log/journal
+
+# --- journald -------------------------------------------------------------
+/lib/systemd/systemd-journald &
+jpid=$!
+trap 'kill $jpid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
+[ -S /run/systemd/journal/socket ] || fail "journald did not start"
+
+"$emit" event=keys-lookup decision=would-deny user=alice reason=not-a-security-key \
+    counter=305419896 flags=0x05 "message=lookup for alice"
+
+found=""
+for _ in $(seq 100); do
+    found=$(journalctl -D /run/log/journal -o json SKGATE_EVENT=keys-lookup 2>/dev/null || true)
+    [ -n "$found" ] && break
+    sleep 0.05
+done
+[ -n "$found" ] || fail "event not found in the journal"
+for field in '"SKGATE_DECISION":"would-deny"' '"SKGATE_USER":"alice"' \
+             '"SKGATE_REASON":"not-a-security-key"' '"SKGATE_COUNTER":"305419896"' \
+             '"SKGATE_FLAGS":"0x05"' '"SYSLOG_IDENTIFIER":"skgate-test"' \
+             '"MESSAGE":"lookup for alice"'; do
+    grep -qF "$field" <<<"$found" || fail "journal entry lacks $field: $found"
+done
+# the filter really filters
+other=$(journalctl -D /run/log/journal -o json SKGATE_EVENT=stepup 2>/dev/null || true)
+[ -z "$other" ] || fail "unexpected stepup event: $other"
+kill $jpid; wait $jpid 2>/dev/null || true
+trap - EXIT
+echo "journald: event and fields present"
+
+# --- syslog fallback ------------------------------------------------------
+rm -rf /run/systemd/journal
+olddev=$(mktemp -d)
+mount --bind /dev "$olddev"
+mount -t tmpfs -o mode=0755 tmpfs /dev
+for n in null zero urandom random; do
+    touch "/dev/$n"
+    mount --bind "$olddev/$n" "/dev/$n"
+done
+out=/run/syslog.out
+python3 - "$out" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+s.settimeout(10)
+open(sys.argv[1] + ".ready", "w").close()
+data = s.recv(65536)
+open(sys.argv[1], "wb").write(data)
+PY
+lpid=$!
+for _ in $(seq 100); do [ -e "$out.ready" ] && break; sleep 0.05; done
+"$emit" event=stepup decision=deny user=bob "message=step-up for bob"
+wait $lpid || fail "no syslog message arrived"
+line=$(cat "$out")
+grep -qF 'skgate-test[' <<<"$line" || fail "syslog line lacks the identifier: $line"
+grep -qF 'SKGATE_EVENT=stepup' <<<"$line" || fail "syslog line lacks the event: $line"
+grep -qF 'SKGATE_DECISION=deny' <<<"$line" || fail "syslog line lacks the decision: $line"
+# <PRI>: authpriv (10) * 8 + warning (4) = 84
+grep -q '^<84>' <<<"$line" || fail "syslog priority is not authpriv.warning: $line"
+echo "syslog: fallback line present"
+INNER
