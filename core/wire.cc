@@ -61,7 +61,7 @@ Result<ByteView> WireReader::read_string() {
     SKGATE_TRY(len, read_u32());
     if (len > remaining()) {
         pos_ -= 4;  // leave the reader where the bad string starts
-        return invalid("string length " + std::to_string(len) + " exceeds the " +
+        return invalid("truncated: a " + std::to_string(len) + "-byte string with only " +
                        std::to_string(remaining() - 4) + " bytes left");
     }
     return read_bytes(len);

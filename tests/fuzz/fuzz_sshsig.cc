@@ -12,8 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             std::abort();
         (void)skgate::sshsig_verify(*bin, {data, size}, "skgate-stepup");
     }
-    auto armored = skgate::SshSig::parse_armored(
-        std::string_view(reinterpret_cast<const char*>(data), size));
+    auto armored =
+        skgate::SshSig::parse_armored(std::string_view(reinterpret_cast<const char*>(data), size));
     if (armored)
         (void)skgate::sshsig_verify(*armored, {data, size}, armored->ns);
     return 0;
