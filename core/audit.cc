@@ -1,15 +1,13 @@
 #include "core/audit.h"
 
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <syslog.h>
-#include <systemd/sd-journal.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
+#include "core/journal.h"
 #include "core/text.h"
 
 namespace skgate {
@@ -20,8 +18,6 @@ std::string& identifier() {
     static std::string id = program_invocation_short_name;
     return id;
 }
-
-constexpr const char* kJournalSocket = "/run/systemd/journal/socket";
 
 std::string hex_flags(uint8_t f) {
     char buf[8];
@@ -91,23 +87,19 @@ std::string audit_syslog_line(const AuditEvent& e) {
 
 void audit_record(const AuditEvent& e) noexcept {
     try {
-        struct stat st {};
-        if (stat(kJournalSocket, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            std::vector<std::string> parts;
-            parts.push_back("MESSAGE=" + e.message);
-            parts.push_back("PRIORITY=" + std::to_string(priority(e)));
-            parts.push_back("SYSLOG_IDENTIFIER=" + identifier());
-            for (const auto& [k, v] : fields(e))
-                parts.push_back(std::string(k) + "=" + v);
-            std::vector<iovec> iov;
-            for (auto& p : parts)
-                iov.push_back({p.data(), p.size()});
-            int rc = sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
-            if (rc >= 0)
-                return;
+        JournalFields j;
+        j.emplace_back("MESSAGE", e.message);
+        j.emplace_back("PRIORITY", std::to_string(priority(e)));
+        j.emplace_back("SYSLOG_IDENTIFIER", identifier());
+        for (const auto& [k, v] : fields(e))
+            j.emplace_back(k, v);
+        int rc = journal_send(j);
+        if (rc == 0)
+            return;
+        // No journald (ENOENT, ECONNREFUSED): the system's syslog gets it.
+        if (rc != -ENOENT && rc != -ECONNREFUSED)
             std::fprintf(stderr, "%s: cannot write to the journal: %s\n", identifier().c_str(),
                          std::strerror(-rc));
-        }
         // syslog keeps a pointer to the identifier; a static copy outlives it.
         static std::string ident;
         ident = identifier();

@@ -1,16 +1,15 @@
-// Hashes through OpenSSL's EVP interface.
+// SHA-512 through OpenSSL (for SSHSIG). SHA-256 lives in core/sha256.h.
 #pragma once
 
 #include <array>
 
 #include "core/bytes.h"
+#include "core/sha256.h"
 
 namespace skgate {
 
-using Sha256 = std::array<uint8_t, 32>;
 using Sha512 = std::array<uint8_t, 64>;
 
-Sha256 sha256(ByteView data);
 Sha512 sha512(ByteView data);
 
 }  // namespace skgate

@@ -1,6 +1,7 @@
 #include "core/keyinfo.h"
 
 #include "core/authkeys.h"
+#include "core/ossl.h"
 #include "core/text.h"
 
 namespace skgate {
@@ -13,6 +14,10 @@ KeyReport inspect_key_text(std::string_view line) {
         return r;
     }
     const PublicKey& k = entry->key;
+    if (auto st = ossl::validate_key(k); !st) {
+        r.error = st.error().message;
+        return r;
+    }
     r.valid = true;
     r.type = k.type_name();
     r.display_type = std::string(k.display_type());

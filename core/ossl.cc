@@ -162,4 +162,22 @@ Result<bool> verify_ed25519(EVP_PKEY* key, ByteView sig64, ByteView message) {
     return rc == 1;
 }
 
+Result<PkeyPtr> public_key(const PublicKey& key) {
+    if (!key.curve().empty())
+        return ec_public_key(key.curve(), key.key_material());
+    if (key.algorithm() == KeyAlgorithm::ed25519 || key.algorithm() == KeyAlgorithm::sk_ed25519)
+        return ed25519_public_key(key.key_material());
+    return invalid("signature checks for " + std::string(key.plain_type_name()) +
+                   " keys are not supported");
+}
+
+Status validate_key(const PublicKey& key) {
+    if (key.curve().empty())
+        return {};
+    auto k = ec_public_key(key.curve(), key.key_material());
+    if (!k)
+        return k.error();
+    return {};
+}
+
 }  // namespace skgate::ossl

@@ -9,6 +9,7 @@
 
 #include "core/bytes.h"
 #include "core/result.h"
+#include "core/sshkey.h"
 
 namespace skgate::ossl {
 
@@ -29,6 +30,13 @@ Result<Bytes> ec_curve_order(std::string_view curve);
 Result<bool> verify_ecdsa(EVP_PKEY* key, const EVP_MD* md, ByteView r, ByteView s,
                           ByteView message);
 Result<bool> verify_ed25519(EVP_PKEY* key, ByteView sig64, ByteView message);
+
+// An OpenSSL key for signature checks (ECDSA and Ed25519 keys only), with
+// the full public-key validation of ec_public_key.
+Result<PkeyPtr> public_key(const PublicKey& key);
+// The cryptographic checks parsing leaves out: an EC point must lie on its
+// curve. RSA and Ed25519 keys need nothing beyond what parsing checked.
+Status validate_key(const PublicKey& key);
 
 // The last OpenSSL error as text, and the queue cleared.
 std::string last_error();

@@ -3,7 +3,8 @@
 #include <openssl/evp.h>
 
 #include "core/base64.h"
-#include "core/digest.h"
+#include "core/ossl.h"
+#include "core/sha256.h"
 #include "core/text.h"
 #include "core/wire.h"
 
@@ -167,7 +168,7 @@ Result<SkVerified> verify_sk_signature(const PublicKey& key, ByteView sig_blob, 
     if (ecdsa_key == (sig.type == SkSignatureType::ed25519))
         return invalid("signature type " + std::string(sig.type_name()) +
                        " does not match key type " + std::string(key.plain_type_name()));
-    SKGATE_TRY(pkey, key.openssl_key());
+    SKGATE_TRY(pkey, ossl::public_key(key));
 
     Result<bool> ok = false;
     if (sig.type == SkSignatureType::ed25519) {

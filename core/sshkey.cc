@@ -3,7 +3,7 @@
 #include <array>
 
 #include "core/base64.h"
-#include "core/digest.h"
+#include "core/sha256.h"
 #include "core/text.h"
 #include "core/wire.h"
 
@@ -63,6 +63,10 @@ bool is_ecdsa(KeyAlgorithm a) {
 }
 bool is_ed25519(KeyAlgorithm a) {
     return a == KeyAlgorithm::sk_ed25519 || a == KeyAlgorithm::ed25519;
+}
+
+size_t ec_point_size(KeyAlgorithm a) {
+    return a == KeyAlgorithm::ecdsa_p384 ? 97 : a == KeyAlgorithm::ecdsa_p521 ? 133 : 65;
 }
 
 unsigned bit_length(ByteView magnitude) {
@@ -148,9 +152,10 @@ Result<PublicKey> PublicKey::parse_blob(ByteView blob) {
         auto point = r.read_string();
         if (!point)
             return point.error().context("ECDSA public point");
-        auto pkey = ossl::ec_public_key(t->ossl_curve, *point);
-        if (!pkey)
-            return pkey.error();
+        if (point->size() != ec_point_size(t->alg) || (*point)[0] != 0x04) {
+            return invalid("EC point is not an uncompressed " + std::string(t->ossl_curve) +
+                           " point (" + std::to_string(point->size()) + " bytes)");
+        }
         key.material_ = to_bytes(*point);
         key.bits_ = t->alg == KeyAlgorithm::ecdsa_p384   ? 384
                     : t->alg == KeyAlgorithm::ecdsa_p521 ? 521
@@ -286,13 +291,8 @@ std::string PublicKey::to_text() const {
     return type_name() + " " + base64_encode(blob_);
 }
 
-Result<ossl::PkeyPtr> PublicKey::openssl_key() const {
-    if (is_ecdsa(alg_))
-        return ossl::ec_public_key(info(alg_).ossl_curve, material_);
-    if (is_ed25519(alg_))
-        return ossl::ed25519_public_key(material_);
-    return invalid("signature checks for " + std::string(plain_type_name()) +
-                   " keys are not supported");
+std::string_view PublicKey::curve() const {
+    return info(alg_).ossl_curve;
 }
 
 }  // namespace skgate

@@ -6,7 +6,6 @@
 #include <string_view>
 
 #include "core/bytes.h"
-#include "core/ossl.h"
 #include "core/result.h"
 
 namespace skgate {
@@ -27,6 +26,13 @@ inline constexpr size_t kMaxKeyBlobBytes = 16 * 1024;
 // A FIDO2 application (RP ID) is a short string; 256 bytes is generous.
 inline constexpr size_t kMaxApplicationBytes = 256;
 
+// Parsing checks everything about a key's encoding: its type, every length,
+// the EC point's uncompressed form and size, a non-empty application, no
+// trailing bytes. Whether an EC point lies on its curve is a cryptographic
+// check (core/ossl.h: validate_key), made at enrollment, by inspect-key, and
+// every time a key verifies a signature. Keeping OpenSSL out of parsing keeps
+// it out of skgate-keys, which must start in about a millisecond; sshd checks
+// every key it reads from skgate-keys itself.
 class PublicKey {
   public:
     // Decodes and validates a key blob (certificate blobs included). Trailing
@@ -58,6 +64,8 @@ class PublicKey {
     const std::string& application() const { return application_; }
     // The EC point (uncompressed), the raw Ed25519 key, or the RSA modulus.
     const Bytes& key_material() const { return material_; }
+    // The curve of an ECDSA key as OpenSSL names it ("P-256"); empty otherwise.
+    std::string_view curve() const;
 
     // The blob exactly as parsed or built.
     const Bytes& blob() const { return blob_; }
@@ -67,8 +75,6 @@ class PublicKey {
     std::string fingerprint() const;
     // "TYPE BASE64", without a comment.
     std::string to_text() const;
-    // An OpenSSL key for signature checks (ECDSA and Ed25519 types only).
-    Result<ossl::PkeyPtr> openssl_key() const;
 
     // Same key material and application, ignoring any certificate wrapper.
     bool same_key(const PublicKey& other) const { return plain_blob() == other.plain_blob(); }

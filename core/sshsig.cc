@@ -2,6 +2,7 @@
 
 #include "core/base64.h"
 #include "core/digest.h"
+#include "core/sha256.h"
 #include "core/text.h"
 #include "core/wire.h"
 

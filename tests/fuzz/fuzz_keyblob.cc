@@ -1,6 +1,7 @@
 // Key blobs from agents, SSHSIG and key lines.
 #include <cstdlib>
 
+#include "core/ossl.h"
 #include "core/sshkey.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -14,5 +15,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::abort();
     if (!skgate::PublicKey::parse_blob(k->plain_blob()))
         std::abort();
+    (void)skgate::ossl::validate_key(*k);
     return 0;
 }

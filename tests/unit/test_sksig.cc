@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
 #include "core/base64.h"
-#include "core/digest.h"
 #include "core/ossl.h"
+#include "core/sha256.h"
 #include "core/sksig.h"
 #include "core/wire.h"
 #include "tests/support/helpers.h"

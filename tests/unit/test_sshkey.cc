@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/base64.h"
+#include "core/ossl.h"
 #include "core/sshkey.h"
 #include "core/text.h"
 #include "core/wire.h"
@@ -138,8 +139,11 @@ TEST(SshKey, PointNotOnCurveIsRejected) {
     point[64] ^= 0x01;
     auto k = PublicKey::parse_blob(
         sk_ecdsa_blob("sk-ecdsa-sha2-nistp256@openssh.com", "nistp256", point, "ssh:"));
-    ASSERT_FALSE(k.ok());
-    EXPECT_NE(k.error().message.find("curve"), std::string::npos) << k.error().message;
+    ASSERT_TRUE(k.ok()) << "parsing checks structure only";
+    auto v = ossl::validate_key(*k);
+    ASSERT_FALSE(v.ok());
+    EXPECT_NE(v.error().message.find("curve"), std::string::npos) << v.error().message;
+    EXPECT_FALSE(ossl::public_key(*k).ok());
 }
 
 TEST(SshKey, CompressedOrShortPointIsRejected) {
@@ -155,9 +159,10 @@ TEST(SshKey, CompressedOrShortPointIsRejected) {
                      .ok());
     Bytes zeros(65, 0);
     zeros[0] = 0x04;
-    EXPECT_FALSE(PublicKey::parse_blob(
-                     sk_ecdsa_blob("sk-ecdsa-sha2-nistp256@openssh.com", "nistp256", zeros, "ssh:"))
-                     .ok());
+    auto z = PublicKey::parse_blob(
+        sk_ecdsa_blob("sk-ecdsa-sha2-nistp256@openssh.com", "nistp256", zeros, "ssh:"));
+    ASSERT_TRUE(z.ok()) << "parsing checks structure only";
+    EXPECT_FALSE(ossl::validate_key(*z).ok());
 }
 
 TEST(SshKey, WrongCurveNameIsRejected) {

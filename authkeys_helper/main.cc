@@ -1,0 +1,152 @@
+// skgate-keys: sshd's AuthorizedKeysCommand.
+//
+//   AuthorizedKeysCommand /usr/libexec/skgate/skgate-keys %u %t %k %f
+//   AuthorizedKeysCommandUser skgate
+//
+// Prints on stdout only authorized_keys lines for keys that policy allows,
+// with the options that make sshd enforce it; everything else goes to the
+// journal (and stderr). Exit codes are documented in skgate-keys(8).
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+#include "core/audit.h"
+#include "core/base64.h"
+#include "core/keylookup.h"
+#include "core/monotonic.h"
+#include "core/policy.h"
+#include "core/username.h"
+
+namespace {
+
+// sysexits(3) values, so that sshd's log ("exited on status N") is readable.
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 64;
+constexpr int kExitInternal = 70;
+constexpr int kExitStore = 74;
+constexpr int kExitConfig = 78;
+
+constexpr const char* kUsage =
+    "usage: skgate-keys [-f CONFIG] USER [KEYTYPE KEYBLOB [FINGERPRINT]]\n";
+
+struct Invocation {
+    std::string config = skgate::kDefaultConfigPath;
+    std::string user;
+    std::string key_type, key_blob, fingerprint;
+};
+
+bool parse_args(int argc, char** argv, Invocation* inv) {
+    int i = 1;
+    if (i + 1 < argc && std::string(argv[i]) == "-f") {
+        inv->config = argv[i + 1];
+        i += 2;
+    }
+    int rest = argc - i;
+    if (rest != 1 && rest != 3 && rest != 4)
+        return false;
+    inv->user = argv[i];
+    if (rest >= 3) {
+        inv->key_type = argv[i + 1];
+        inv->key_blob = argv[i + 2];
+    }
+    if (rest == 4)
+        inv->fingerprint = argv[i + 3];
+    return true;
+}
+
+void warn(const std::string& user, const std::string& text) {
+    std::fprintf(stderr, "skgate-keys: %s\n", text.c_str());
+    skgate::AuditEvent w;
+    w.event = "keys-warning";
+    w.user = user;
+    w.message = text;
+    skgate::audit_record(w);
+}
+
+int finish_denied(const Invocation& inv, const std::string& reason, uint64_t start, int status) {
+    skgate::AuditEvent e;
+    e.event = "keys-lookup";
+    e.decision = skgate::Decision::deny;
+    e.user = inv.user;
+    e.reason = reason;
+    e.message = (inv.user.empty() ? std::string("?") : inv.user) + ": no keys (" + reason + ")";
+    e.latency_us = skgate::monotonic_us() - start;
+    skgate::audit_record(e);
+    std::fprintf(stderr, "skgate-keys: %s\n", reason.c_str());
+    return status;
+}
+
+// The key sshd offers: %t and %k must agree and parse.
+skgate::Result<skgate::PublicKey> offered_key(const Invocation& inv) {
+    auto blob = skgate::base64_decode(inv.key_blob);
+    if (!blob)
+        return blob.error().context("offered key");
+    auto key = skgate::PublicKey::parse_blob(*blob);
+    if (!key)
+        return key.error().context("offered key");
+    if (key->type_name() != inv.key_type)
+        return skgate::invalid("offered key type " + inv.key_type + " does not match its data (" +
+                               key->type_name() + ")");
+    if (!inv.fingerprint.empty() && inv.fingerprint != key->fingerprint())
+        return skgate::invalid("offered fingerprint does not match the key");
+    return key;
+}
+
+int run(int argc, char** argv) {
+    uint64_t start = skgate::monotonic_us();
+    Invocation inv;
+    if (!parse_args(argc, argv, &inv)) {
+        std::fputs(kUsage, stderr);
+        return finish_denied(inv, "bad command line", start, kExitUsage);
+    }
+    if (auto st = skgate::validate_username(inv.user); !st)
+        return finish_denied(inv, st.error().message, start, kExitOk);
+
+    auto policy = skgate::Policy::load_or_default(inv.config);
+    if (!policy)
+        return finish_denied(inv, "configuration error: " + policy.error().message, start,
+                             kExitConfig);
+
+    skgate::LookupRequest req{inv.user, std::nullopt, std::time(nullptr)};
+    if (!inv.key_type.empty()) {
+        auto key = offered_key(inv);
+        if (!key)
+            return finish_denied(inv, key.error().message, start, kExitOk);
+        req.offered = std::move(*key);
+    }
+
+    auto result = skgate::lookup_keys(*policy, req);
+    if (!result) {
+        const auto& err = result.error();
+        int status = (err.code == skgate::ErrorCode::permission ||
+                      err.code == skgate::ErrorCode::io || err.code == skgate::ErrorCode::invalid)
+                         ? kExitStore
+                         : kExitInternal;
+        return finish_denied(inv, "cannot read keys: " + err.message, start, status);
+    }
+    for (const auto& w : result->warnings)
+        warn(inv.user, w);
+
+    std::string out;
+    for (const auto& line : result->lines())
+        out += line + "\n";
+    if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0)
+        return finish_denied(inv, "cannot write to sshd", start, kExitInternal);
+
+    skgate::audit_record(lookup_audit_event(*result, req, skgate::monotonic_us() - start));
+    return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    skgate::audit_set_identifier("skgate-keys");
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "skgate-keys: internal error: %s\n", e.what());
+    } catch (...) {
+        std::fputs("skgate-keys: internal error\n", stderr);
+    }
+    return kExitInternal;
+}

@@ -1,0 +1,130 @@
+// skgate-keys latency (DESIGN.md section 12): one sshd-style invocation
+// (user, key type, key blob, fingerprint) against a local store of 10,000
+// users with 5 keys each, compared with starting a trivial C++ binary in the
+// same run. Prints p50/p99 of both and their ratio; budget: p50 <= 2 ms and
+// ratio <= 1.5.
+//
+// usage: bench_keys SKGATE_KEYS TRIVIAL [RUNS]
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/monotonic.h"
+#include "tests/support/softkey.h"
+
+extern char** environ;
+
+namespace {
+
+constexpr int kUsers = 10000;
+constexpr int kKeysPerUser = 5;
+
+double run_once(const std::vector<std::string>& argv) {
+    std::vector<char*> args;
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    uint64_t t0 = skgate::monotonic_us();
+    pid_t pid = 0;
+    if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) {
+        std::perror("posix_spawn");
+        std::exit(1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    uint64_t t1 = skgate::monotonic_us();
+    posix_spawn_file_actions_destroy(&fa);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        std::fprintf(stderr, "%s exited with status %d\n", args[0], status);
+        std::exit(1);
+    }
+    return static_cast<double>(t1 - t0) / 1000.0;
+}
+
+double percentile(std::vector<double> v, double p) {
+    std::sort(v.begin(), v.end());
+    size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
+    return v[i];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: bench_keys SKGATE_KEYS TRIVIAL [RUNS]\n");
+        return 2;
+    }
+    std::string helper = argv[1], trivial = argv[2];
+    int runs = argc > 3 ? std::atoi(argv[3]) : 400;
+
+    // A store under the build tree: root-owned, not writable by others.
+    std::string dir = std::filesystem::current_path().string() + "/bench-keys-store";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir + "/keys.d");
+    chmod(dir.c_str(), 0755);
+    std::vector<skgate::test::SoftSkKey> pool;
+    for (int i = 0; i < 50; i++)
+        pool.push_back(skgate::test::SoftSkKey::generate(
+            i % 2 ? skgate::KeyAlgorithm::sk_ed25519 : skgate::KeyAlgorithm::sk_ecdsa_p256));
+    auto write_user = [&](const std::string& user, int seed) {
+        std::ofstream f(dir + "/keys.d/" + user);
+        for (int k = 0; k < kKeysPerUser; k++) {
+            const auto& key = pool[static_cast<size_t>(seed + k) % pool.size()];
+            f << "enrolled=\"2026-01-01T00:00:00Z\",name=\"key" << k << "\" "
+              << key.public_key().to_text() << " " << user << "@host" << k << "\n";
+        }
+    };
+    for (int u = 0; u < kUsers - 1; u++)
+        write_user("user" + std::to_string(u), u);
+    write_user("root", 7);  // the user looked up must exist
+    {
+        std::ofstream c(dir + "/skgate.conf");
+        c << "KeysDirectory " << dir << "/keys.d\nRevokedKeys " << dir << "/revoked\n"
+          << "StateDirectory " << dir << "/state\nMatch Group nosuchgroup\n  VerifyRequired yes\n";
+        std::ofstream r(dir + "/revoked");
+        r << pool[49].public_key().to_text() << "\n";
+    }
+    const auto& offered = pool[(7 + 4) % pool.size()].public_key();
+    std::string text = offered.to_text();
+    std::string blob = text.substr(text.find(' ') + 1);
+    std::vector<std::string> helper_argv{helper,
+                                         "-f",
+                                         dir + "/skgate.conf",
+                                         "root",
+                                         offered.type_name(),
+                                         blob,
+                                         offered.fingerprint()};
+    std::vector<std::string> trivial_argv{trivial};
+
+    for (int i = 0; i < 20; i++) {  // warm the page cache
+        run_once(helper_argv);
+        run_once(trivial_argv);
+    }
+    std::vector<double> h, t;
+    for (int i = 0; i < runs; i++) {  // interleaved, so both see the same load
+        h.push_back(run_once(helper_argv));
+        t.push_back(run_once(trivial_argv));
+    }
+    double hp50 = percentile(h, 0.5), hp99 = percentile(h, 0.99);
+    double tp50 = percentile(t, 0.5), tp99 = percentile(t, 0.99);
+    std::printf("skgate-keys lookup, %d users x %d keys, %d runs\n", kUsers, kKeysPerUser, runs);
+    std::printf("  skgate-keys    p50 %.3f ms  p99 %.3f ms\n", hp50, hp99);
+    std::printf("  trivial C++    p50 %.3f ms  p99 %.3f ms\n", tp50, tp99);
+    std::printf("  ratio          p50 %.2f     p99 %.2f   (budget: p50 <= 2 ms, ratio <= 1.5)\n",
+                hp50 / tp50, hp99 / tp99);
+    std::filesystem::remove_all(dir);
+    return 0;
+}

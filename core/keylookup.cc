@@ -1,0 +1,217 @@
+#include "core/keylookup.h"
+
+#include <algorithm>
+
+#include "core/text.h"
+
+namespace skgate {
+
+namespace {
+
+std::optional<std::time_t> effective_expiry(const CandidateKey& c, const UserPolicy& p) {
+    std::optional<std::time_t> t;
+    auto earliest = [&](std::time_t v) {
+        if (!t || v < *t)
+            t = v;
+    };
+    if (c.stored) {
+        if (c.stored->expires)
+            earliest(*c.stored->expires);
+        if (p.key_max_age_seconds)
+            earliest(c.stored->enrolled + *p.key_max_age_seconds);
+    }
+    if (auto o = interpret_sshd_options(c.user_options); o && o->expiry_time)
+        earliest(*o->expiry_time);
+    return t;
+}
+
+bool has_option(const KeyOptions& opts, std::string_view name) {
+    return std::any_of(opts.begin(), opts.end(),
+                       [&](const KeyOption& o) { return o.name == name; });
+}
+
+// The line sshd would have read without skgate (audit mode).
+Result<std::string> unchanged_line(const CandidateKey& c, const UserPolicy& p) {
+    if (c.source != KeySource::authorized_keys)
+        return enforcing_line(c, p);
+    return format_authorized_key({c.user_options, c.key, c.comment});
+}
+
+}  // namespace
+
+std::vector<std::string> LookupResult::lines() const {
+    std::vector<std::string> out;
+    for (const auto& v : verdicts) {
+        if (!v.line.empty())
+            out.push_back(v.line);
+    }
+    return out;
+}
+
+std::string refusal_reason(const CandidateKey& c, const UserPolicy& p, bool break_glass,
+                           const RevocationList& revoked, std::time_t now) {
+    if (revoked.is_revoked(c.key))
+        return "key is revoked";
+    if (c.key.is_certificate())
+        return "certificates are not accepted";
+    if (auto exp = effective_expiry(c, p); exp && *exp <= now)
+        return "key expired";
+    // Break-glass accounts may log in without a security key so that losing
+    // every authenticator does not lock the administrator out.
+    if (break_glass)
+        return {};
+    if (p.require_security_key && !c.key.is_security_key())
+        return "not a security key (" + std::string(c.key.plain_type_name()) + ")";
+    bool attested = c.stored && !c.stored->attestation.empty();
+    if (p.require_attestation && !attested)
+        return "no verified attestation";
+    if (!p.allowed_authenticators.empty()) {
+        std::string aaguid = c.stored ? c.stored->aaguid : "";
+        if (std::find(p.allowed_authenticators.begin(), p.allowed_authenticators.end(), aaguid) ==
+            p.allowed_authenticators.end())
+            return "authenticator " + (aaguid.empty() ? std::string("(unknown)") : aaguid) +
+                   " is not in AllowedAuthenticators";
+    }
+    return {};
+}
+
+Result<std::string> enforcing_line(const CandidateKey& c, const UserPolicy& p) {
+    KeyOptions opts;
+    for (const auto& o : sanitize_user_options(c.user_options, nullptr)) {
+        if (o.name != "expiry-time")
+            opts.push_back(o);
+    }
+    if (c.key.is_security_key()) {
+        if (!p.touch_required)
+            opts.push_back({"no-touch-required", std::nullopt});
+        if (p.verify_required && !has_option(opts, "verify-required"))
+            opts.push_back({"verify-required", std::nullopt});
+    }
+    if (auto exp = effective_expiry(c, p))
+        opts.push_back({"expiry-time", format_expiry_time(*exp)});
+    return format_authorized_key({opts, c.key, c.comment});
+}
+
+Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req) {
+    LookupResult out;
+    out.user = req.user;
+    SKGATE_TRY(user_policy,
+               policy.for_user({req.user, [&] { return lookup_user_groups(req.user); }}));
+    out.mode = user_policy.mode;
+    SKGATE_TRY(revoked, RevocationList::load(policy.global().revoked_keys));
+    bool break_glass = policy.is_break_glass(req.user);
+
+    std::vector<CandidateKey> candidates;
+    KeyStore store(policy.global().keys_directory);
+    for (KeySource src : user_policy.key_sources) {
+        SourceResult r;
+        if (src == KeySource::local) {
+            SKGATE_TRY(s, keys_from_store(store, req.user));
+            r = std::move(s);
+        } else if (src == KeySource::authorized_keys) {
+            // The account is looked up only here: sshd asks only about users
+            // that exist, and NSS is the slowest part of a local lookup.
+            auto account = lookup_account(req.user);
+            if (!account) {
+                if (account.error().code != ErrorCode::not_found)
+                    return account.error();
+                out.warnings.push_back(account.error().message + "; authorized_keys skipped");
+                continue;
+            }
+            r = keys_from_authorized_keys(*account);
+        } else {
+            out.warnings.push_back("key source \"" + std::string(to_string(src)) +
+                                   "\" is not available in this version; skipped");
+            continue;
+        }
+        out.warnings.insert(out.warnings.end(), r.warnings.begin(), r.warnings.end());
+        for (auto& k : r.keys)
+            candidates.push_back(std::move(k));
+    }
+
+    for (auto& c : candidates) {
+        if (req.offered && !c.key.same_key(*req.offered))
+            continue;
+        std::string reason = refusal_reason(c, user_policy, break_glass, revoked, req.now);
+        Decision decision = Decision::deny;
+        Result<std::string> line = std::string();
+        if (reason.empty()) {
+            decision = Decision::allow;
+            reason = break_glass && !c.key.is_security_key() ? "break-glass user" : "policy allows";
+            line = out.mode == Mode::audit ? unchanged_line(c, user_policy)
+                                           : enforcing_line(c, user_policy);
+        } else if (out.mode == Mode::audit && !revoked.is_revoked(c.key)) {
+            // Audit mode changes nothing sshd does, except for revoked keys:
+            // an administrator who revoked a key never wants it back.
+            decision = Decision::would_deny;
+            line = unchanged_line(c, user_policy);
+        }
+        if (!line) {
+            out.warnings.push_back(c.origin +
+                                   ": cannot be written for sshd: " + line.error().message);
+            decision = Decision::deny;
+            reason = "key line cannot be represented safely";
+            line = std::string();
+        }
+        out.verdicts.push_back({std::move(c), decision, std::move(reason), std::move(*line)});
+        if (req.offered && !out.verdicts.back().line.empty())
+            break;  // sshd needs one matching line
+    }
+    if (out.verdicts.empty())
+        out.no_keys_reason =
+            req.offered ? "key is not enrolled for " + req.user : "no keys for " + req.user;
+    return out;
+}
+
+AuditEvent lookup_audit_event(const LookupResult& r, const LookupRequest& req,
+                              uint64_t latency_us) {
+    AuditEvent e;
+    e.event = "keys-lookup";
+    e.user = req.user;
+    e.latency_us = latency_us;
+    if (req.offered) {
+        e.key_fp = req.offered->fingerprint();
+        e.key_type = req.offered->type_name();
+    }
+    const KeyVerdict* printed = nullptr;
+    size_t allowed = 0, refused = 0, would = 0;
+    std::string refusals;
+    for (const auto& v : r.verdicts) {
+        if (!v.line.empty() && !printed)
+            printed = &v;
+        if (v.decision == Decision::allow) {
+            allowed++;
+        } else {
+            (v.decision == Decision::would_deny ? would : refused)++;
+            if (!refusals.empty())
+                refusals += "; ";
+            refusals += v.candidate.key.fingerprint() + ": " + v.reason;
+        }
+    }
+    if (req.offered) {
+        const KeyVerdict* v =
+            printed ? printed : (r.verdicts.empty() ? nullptr : &r.verdicts.front());
+        if (!v) {
+            e.decision = Decision::deny;
+            e.reason = r.no_keys_reason;
+        } else {
+            e.decision = v->decision;
+            e.reason = v->reason;
+            e.source = std::string(to_string(v->candidate.source));
+        }
+        e.message = req.user + ": key " + e.key_fp + " " + std::string(to_string(e.decision)) +
+                    " (" + e.reason + ")";
+        return e;
+    }
+    e.decision = would ? Decision::would_deny : allowed ? Decision::allow : Decision::deny;
+    if (r.verdicts.empty())
+        e.reason = r.no_keys_reason;
+    else
+        e.reason = std::to_string(allowed) + " allowed, " + std::to_string(refused) + " refused" +
+                   (would ? ", " + std::to_string(would) + " would be refused" : "") +
+                   (refusals.empty() ? "" : ": " + refusals);
+    e.message = req.user + ": " + e.reason;
+    return e;
+}
+
+}  // namespace skgate

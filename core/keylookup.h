@@ -1,0 +1,57 @@
+// Which keys may log in as a user, and the authorized_keys line sshd is told
+// for each (DESIGN.md sections 3-6). Shared by skgate-keys and pam_skgate so
+// both decide the same way.
+#pragma once
+
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/audit.h"
+#include "core/keysource.h"
+#include "core/policy.h"
+#include "core/result.h"
+#include "core/revocation.h"
+
+namespace skgate {
+
+struct LookupRequest {
+    std::string user;
+    std::optional<PublicKey> offered;  // the key sshd asks about (%t %k), if any
+    std::time_t now = 0;
+};
+
+struct KeyVerdict {
+    CandidateKey candidate;
+    Decision decision = Decision::deny;  // allow, deny, or would_deny (audit mode)
+    std::string reason;
+    std::string line;  // what sshd is told; empty when the key is not printed
+};
+
+struct LookupResult {
+    std::string user;
+    Mode mode = Mode::enforce;
+    std::vector<KeyVerdict> verdicts;  // source order; only the offered key's if one was given
+    std::vector<std::string> warnings;
+    std::string no_keys_reason;  // why there is nothing to decide, if so
+
+    std::vector<std::string> lines() const;
+};
+
+// Fails (fail closed: the caller answers with no keys) when the policy cannot
+// be evaluated or the store or revocation list cannot be read safely.
+Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& request);
+
+// Policy's verdict on one key: empty when allowed, else the reason.
+std::string refusal_reason(const CandidateKey& key, const UserPolicy& policy, bool break_glass,
+                           const RevocationList& revoked, std::time_t now);
+
+// The options that make sshd enforce policy for an allowed key.
+Result<std::string> enforcing_line(const CandidateKey& key, const UserPolicy& policy);
+
+// The one audit event of a lookup (DESIGN.md section 10).
+AuditEvent lookup_audit_event(const LookupResult& result, const LookupRequest& request,
+                              uint64_t latency_us);
+
+}  // namespace skgate

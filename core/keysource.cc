@@ -1,0 +1,111 @@
+#include "core/keysource.h"
+
+#include <pwd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "core/safefile.h"
+#include "core/text.h"
+
+namespace skgate {
+
+namespace {
+
+constexpr size_t kMaxAuthorizedKeysBytes = 1024 * 1024;
+
+// Restrictions a user may put on their own key, and re-enabling flags that
+// only undo their own `restrict`. `verify-required` makes the key stricter
+// and is kept; everything else is dropped.
+constexpr std::array<std::string_view, 17> kUserAllowed = {
+    "restrict",         "no-agent-forwarding", "no-port-forwarding",
+    "no-pty",           "no-user-rc",          "no-x11-forwarding",
+    "agent-forwarding", "port-forwarding",     "pty",
+    "user-rc",          "x11-forwarding",      "from",
+    "command",          "expiry-time",         "permitopen",
+    "permitlisten",     "verify-required"};
+
+}  // namespace
+
+Result<Account> lookup_account(const std::string& user) {
+    std::vector<char> buf(16384);
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    int rc = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
+    if (rc != 0)
+        return make_error(ErrorCode::io, "cannot look up user " + user + ": " + std::strerror(rc));
+    if (!found)
+        return make_error(ErrorCode::not_found, "no such user " + user);
+    return Account{pw.pw_name, pw.pw_uid, pw.pw_dir ? pw.pw_dir : ""};
+}
+
+Result<SourceResult> keys_from_store(const KeyStore& store, const std::string& user) {
+    SKGATE_TRY(file, store.load(user));
+    SKGATE_TRY(path, store.path_for(user));
+    SourceResult out;
+    out.warnings = std::move(file.warnings);
+    for (auto& k : file.keys) {
+        CandidateKey c{k.key, k.comment, KeySource::local, path, k, {}, {}};
+        out.keys.push_back(std::move(c));
+    }
+    return out;
+}
+
+SourceResult keys_from_authorized_keys(const Account& account) {
+    SourceResult out;
+    if (account.home.empty() || account.home.front() != '/') {
+        out.warnings.push_back(account.name +
+                               " has no absolute home directory; authorized_keys skipped");
+        return out;
+    }
+    std::string path = account.home + "/.ssh/authorized_keys";
+    FileRules rules;
+    rules.owner = account.uid;
+    rules.root_may_own = true;
+    rules.max_bytes = kMaxAuthorizedKeysBytes;
+    auto text = read_trusted_file(path, rules);
+    if (!text) {
+        if (text.error().code != ErrorCode::not_found)
+            out.warnings.push_back(text.error().message + "; authorized_keys skipped");
+        return out;
+    }
+    size_t lineno = 0, pos = 0;
+    while (pos < text->size()) {
+        size_t nl = text->find('\n', pos);
+        std::string line =
+            text->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? text->size() : nl + 1;
+        lineno++;
+        if (is_blank_or_comment(line))
+            continue;
+        std::string origin = path + ":" + std::to_string(lineno);
+        auto entry = parse_authorized_key(line);
+        if (!entry) {
+            out.warnings.push_back(origin + ": " + entry.error().message);
+            continue;
+        }
+        if (auto o = interpret_sshd_options(entry->options); !o) {
+            out.warnings.push_back(origin + ": " + o.error().message);
+            continue;
+        }
+        out.keys.push_back({std::move(entry->key), std::move(entry->comment),
+                            KeySource::authorized_keys, origin, std::nullopt,
+                            std::move(entry->options), std::string(trim(line))});
+    }
+    return out;
+}
+
+KeyOptions sanitize_user_options(const KeyOptions& options, std::vector<std::string>* dropped) {
+    KeyOptions out;
+    for (const auto& o : options) {
+        if (std::find(kUserAllowed.begin(), kUserAllowed.end(), o.name) != kUserAllowed.end())
+            out.push_back(o);
+        else if (dropped)
+            dropped->push_back(o.name);
+    }
+    return out;
+}
+
+}  // namespace skgate
