@@ -96,7 +96,7 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
     LookupResult out;
     out.user = req.user;
     SKGATE_TRY(user_policy,
-               policy.for_user({req.user, [&] { return lookup_user_groups(req.user); }}));
+               policy.for_user({req.user, [&] { return req.groups_lookup(req.user); }}));
     out.mode = user_policy.mode;
     SKGATE_TRY(revoked, RevocationList::load(policy.global().revoked_keys));
     bool break_glass = policy.is_break_glass(req.user);
@@ -111,7 +111,7 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
         } else if (src == KeySource::authorized_keys) {
             // The account is looked up only here: sshd asks only about users
             // that exist, and NSS is the slowest part of a local lookup.
-            auto account = lookup_account(req.user);
+            auto account = req.account_lookup(req.user);
             if (!account) {
                 if (account.error().code != ErrorCode::not_found)
                     return account.error();

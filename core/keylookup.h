@@ -4,6 +4,7 @@
 #pragma once
 
 #include <ctime>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ struct LookupRequest {
     std::string user;
     std::optional<PublicKey> offered;  // the key sshd asks about (%t %k), if any
     std::time_t now = 0;
+    // NSS by default; tests and callers that know the account may supply them.
+    std::function<Result<Account>(const std::string&)> account_lookup = lookup_account;
+    std::function<Result<std::vector<std::string>>(const std::string&)> groups_lookup =
+        lookup_user_groups;
 };
 
 struct KeyVerdict {

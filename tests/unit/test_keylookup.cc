@@ -1,0 +1,317 @@
+// What skgate-keys tells sshd, for every policy keyword that affects it.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/keylookup.h"
+#include "core/revocation.h"
+#include "tests/support/helpers.h"
+#include "tests/support/softkey.h"
+
+using namespace skgate;
+using namespace skgate::test;
+
+namespace {
+
+constexpr std::time_t kNow = 1795000000;  // 2026-11-18
+constexpr std::time_t kDay = 86400;
+
+class Lookup : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (!running_as_root())
+            GTEST_SKIP() << "the store and config must be root-owned";
+        std::filesystem::create_directories(dir.file("home/alice/.ssh"));
+        chmod(dir.file("home").c_str(), 0755);
+        chmod(dir.file("home/alice").c_str(), 0755);
+        chmod(dir.file("home/alice/.ssh").c_str(), 0700);
+    }
+
+    std::string config(const std::string& extra) {
+        return "KeysDirectory " + dir.file("keys.d") + "\nRevokedKeys " + dir.file("revoked") +
+               "\nStateDirectory " + dir.file("state") + "\n" + extra;
+    }
+
+    Policy policy(const std::string& extra = "") {
+        auto p = Policy::parse(config(extra), "test.conf");
+        if (!p)
+            throw std::runtime_error(p.error().message);
+        return std::move(*p);
+    }
+
+    void enroll(const std::string& user, const PublicKey& key, std::time_t enrolled = kNow - kDay,
+                std::optional<std::time_t> expires = {}, std::string attestation = "",
+                std::string aaguid = "") {
+        KeyStore store(dir.file("keys.d"));
+        auto st = store.add(
+            user, {key, user + "-key", "k", enrolled, expires, aaguid, attestation, false});
+        if (!st)
+            throw std::runtime_error(st.error().message);
+    }
+
+    void authorized_keys(const std::string& text, mode_t mode = 0600) {
+        write_file(dir.file("home/alice/.ssh/authorized_keys"), text, mode);
+    }
+
+    LookupRequest request(const std::string& user, std::optional<PublicKey> offered = {}) {
+        LookupRequest r{user, std::move(offered), kNow};
+        std::string home = dir.file("home/" + user);
+        r.account_lookup = [home](const std::string& u) -> Result<Account> {
+            return Account{u, 0, home};
+        };
+        r.groups_lookup = [this](const std::string&) {
+            return Result<std::vector<std::string>>(groups);
+        };
+        return r;
+    }
+
+    LookupResult lookup(const Policy& p, const LookupRequest& r) {
+        auto res = lookup_keys(p, r);
+        if (!res)
+            throw std::runtime_error(res.error().message);
+        return std::move(*res);
+    }
+
+    TempDir dir;
+    std::vector<std::string> groups{"users"};
+    SoftSkKey sk = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256);
+    SoftSkKey sk2 = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    PublicKey ordinary =
+        *PublicKey::parse_text(read_file(vectors_dir() + "/openssh/sshkey/ed25519_1.pub"));
+};
+
+std::string options_of(const std::string& line) {
+    return line.substr(0, line.find("sk-") == 0 || line.find("ssh-") == 0 ? 0 : line.find(' '));
+}
+
+}  // namespace
+
+TEST_F(Lookup, EnrolledSecurityKeyIsPrintedWithoutWeakeningOptions) {
+    enroll("alice", sk.public_key());
+    auto r = lookup(policy(), request("alice"));
+    ASSERT_EQ(r.lines().size(), 1u);
+    EXPECT_EQ(r.lines()[0], sk.public_key().to_text() + " alice-key");
+    EXPECT_EQ(r.verdicts[0].decision, Decision::allow);
+}
+
+TEST_F(Lookup, VerifyRequiredAndTouchRequiredBecomeOptions) {
+    enroll("alice", sk.public_key());
+    auto v = lookup(policy("VerifyRequired yes\n"), request("alice"));
+    EXPECT_EQ(options_of(v.lines()[0]), "verify-required");
+    auto t = lookup(policy("TouchRequired no\n"), request("alice"));
+    EXPECT_EQ(options_of(t.lines()[0]), "no-touch-required");
+    auto m = lookup(policy("Match User alice\n  VerifyRequired yes\n"), request("alice"));
+    EXPECT_EQ(options_of(m.lines()[0]), "verify-required");
+    auto g = lookup(policy("Match Group admins\n  VerifyRequired yes\n"), request("alice"));
+    EXPECT_EQ(options_of(g.lines()[0]), "");
+    groups = {"admins"};
+    auto g2 = lookup(policy("Match Group admins\n  VerifyRequired yes\n"), request("alice"));
+    EXPECT_EQ(options_of(g2.lines()[0]), "verify-required");
+}
+
+TEST_F(Lookup, OrdinaryKeysDependOnRequireSecurityKeyAndMode) {
+    enroll("alice", ordinary);
+    auto enforce = lookup(policy(), request("alice"));
+    EXPECT_TRUE(enforce.lines().empty());
+    EXPECT_EQ(enforce.verdicts[0].decision, Decision::deny);
+    EXPECT_NE(enforce.verdicts[0].reason.find("not a security key"), std::string::npos);
+
+    auto audit = lookup(policy("Mode audit\n"), request("alice"));
+    ASSERT_EQ(audit.lines().size(), 1u);
+    EXPECT_EQ(audit.verdicts[0].decision, Decision::would_deny);
+
+    auto off = lookup(policy("RequireSecurityKey no\nVerifyRequired yes\n"), request("alice"));
+    ASSERT_EQ(off.lines().size(), 1u);
+    EXPECT_EQ(options_of(off.lines()[0]), "") << "sk options only go on sk keys";
+}
+
+TEST_F(Lookup, RevokedKeysNeverPassEvenInAuditMode) {
+    enroll("alice", sk.public_key());
+    enroll("alice", sk2.public_key());
+    ASSERT_TRUE(RevocationList::append(dir.file("revoked"), sk.public_key(), "lost").ok());
+    for (const char* mode : {"Mode enforce\n", "Mode audit\n"}) {
+        auto r = lookup(policy(mode), request("alice"));
+        ASSERT_EQ(r.lines().size(), 1u) << mode;
+        EXPECT_EQ(r.lines()[0].find(sk.public_key().to_text()), std::string::npos);
+        EXPECT_EQ(r.verdicts[0].decision, Decision::deny);
+        EXPECT_EQ(r.verdicts[0].reason, "key is revoked");
+    }
+}
+
+TEST_F(Lookup, ExpiryAndKeyMaxAge) {
+    enroll("alice", sk.public_key(), kNow - 10 * kDay, kNow - 1);
+    enroll("alice", sk2.public_key(), kNow - 10 * kDay, kNow + kDay);
+    auto r = lookup(policy(), request("alice"));
+    ASSERT_EQ(r.lines().size(), 1u);
+    EXPECT_EQ(r.verdicts[0].reason, "key expired");
+    EXPECT_EQ(options_of(r.lines()[0]), "expiry-time=\"" + format_expiry_time(kNow + kDay) + "\"");
+
+    auto aged = lookup(policy("KeyMaxAge 1w\n"), request("alice"));
+    EXPECT_TRUE(aged.lines().empty()) << "enrolled 10 days ago, max age 7 days";
+    auto young = lookup(policy("KeyMaxAge 30d\n"), request("alice"));
+    ASSERT_EQ(young.lines().size(), 1u);
+    EXPECT_EQ(options_of(young.lines()[0]),
+              "expiry-time=\"" + format_expiry_time(kNow + kDay) + "\"")
+        << "the earlier of the two";
+}
+
+TEST_F(Lookup, AttestationAndAuthenticatorPolicy) {
+    const std::string yubikey = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
+    enroll("alice", sk.public_key(), kNow - kDay, {}, "packed", yubikey);
+    enroll("alice", sk2.public_key());
+    auto att = lookup(policy("RequireAttestation yes\n"), request("alice"));
+    ASSERT_EQ(att.lines().size(), 1u);
+    EXPECT_EQ(att.verdicts[1].reason, "no verified attestation");
+    auto allowed = lookup(policy("AllowedAuthenticators " + yubikey + "\n"), request("alice"));
+    ASSERT_EQ(allowed.lines().size(), 1u);
+    EXPECT_NE(allowed.lines()[0].find(sk.public_key().to_text()), std::string::npos);
+    auto other = lookup(policy("AllowedAuthenticators ee882879-721c-4913-9775-3dfcce97072a\n"),
+                        request("alice"));
+    EXPECT_TRUE(other.lines().empty());
+    EXPECT_NE(other.verdicts[0].reason.find("not in AllowedAuthenticators"), std::string::npos);
+}
+
+TEST_F(Lookup, BreakGlassUsersMayUseOrdinaryKeys) {
+    enroll("root", ordinary);
+    auto r = lookup(policy("BreakGlassUsers root\n"), request("root"));
+    ASSERT_EQ(r.lines().size(), 1u);
+    EXPECT_EQ(r.verdicts[0].reason, "break-glass user");
+    ASSERT_TRUE(RevocationList::append(dir.file("revoked"), ordinary, "").ok());
+    EXPECT_TRUE(lookup(policy("BreakGlassUsers root\n"), request("root")).lines().empty())
+        << "revocation still applies";
+}
+
+TEST_F(Lookup, CertificatesAreRefused) {
+    auto cert =
+        *PublicKey::parse_text(read_file(vectors_dir() + "/openssh/sshkey/ecdsa_sk1-cert.pub"));
+    authorized_keys(cert.to_text() + "\n");
+    auto r = lookup(policy("KeySources authorized_keys\n"), request("alice"));
+    EXPECT_TRUE(r.lines().empty());
+    EXPECT_EQ(r.verdicts[0].reason, "certificates are not accepted");
+}
+
+TEST_F(Lookup, UserAuthorizedKeysAreSanitised) {
+    authorized_keys(
+        "no-touch-required,no-verify-required,cert-authority,environment=\"LD_PRELOAD=/x\","
+        "command=\"backup\",from=\"10.0.0.0/8\",restrict " +
+        sk.public_key().to_text() + " mine\n" + ordinary.to_text() + " old\n");
+    auto r = lookup(policy("KeySources authorized_keys\nVerifyRequired yes\n"), request("alice"));
+    ASSERT_EQ(r.lines().size(), 1u);
+    EXPECT_EQ(options_of(r.lines()[0]),
+              "command=\"backup\",from=\"10.0.0.0/8\",restrict,verify-required");
+    EXPECT_EQ(r.verdicts[1].decision, Decision::deny);
+}
+
+TEST_F(Lookup, AuditModePrintsUserLinesUnchanged) {
+    authorized_keys("no-touch-required " + sk.public_key().to_text() + " mine\n" +
+                    ordinary.to_text() + " old\n");
+    auto r = lookup(policy("KeySources authorized_keys\nMode audit\n"), request("alice"));
+    ASSERT_EQ(r.lines().size(), 2u);
+    EXPECT_EQ(r.lines()[0], "no-touch-required " + sk.public_key().to_text() + " mine");
+    EXPECT_EQ(r.verdicts[0].decision, Decision::allow);
+    EXPECT_EQ(r.verdicts[1].decision, Decision::would_deny);
+}
+
+TEST_F(Lookup, UnsafeAuthorizedKeysIsSkippedWithAWarning) {
+    authorized_keys(sk.public_key().to_text() + "\n", 0666);
+    auto r = lookup(policy("KeySources authorized_keys\n"), request("alice"));
+    EXPECT_TRUE(r.lines().empty());
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_NE(r.warnings[0].find("authorized_keys skipped"), std::string::npos);
+    authorized_keys(sk.public_key().to_text() + "\n", 0600);
+    chmod(dir.file("home/alice/.ssh").c_str(), 0777);
+    auto d = lookup(policy("KeySources authorized_keys\n"), request("alice"));
+    EXPECT_TRUE(d.lines().empty());
+    EXPECT_NE(d.warnings[0].find("unsafe directory"), std::string::npos);
+}
+
+TEST_F(Lookup, SourcesAreConsultedInOrder) {
+    enroll("alice", sk.public_key());
+    authorized_keys(sk2.public_key().to_text() + " from-file\n");
+    auto r = lookup(policy("KeySources authorized_keys local\n"), request("alice"));
+    ASSERT_EQ(r.lines().size(), 2u);
+    EXPECT_EQ(r.verdicts[0].candidate.source, KeySource::authorized_keys);
+    EXPECT_EQ(r.verdicts[1].candidate.source, KeySource::local);
+    auto local_only = lookup(policy(), request("alice"));
+    EXPECT_EQ(local_only.lines().size(), 1u);
+}
+
+TEST_F(Lookup, OfferedKeyGetsAtMostOneLine) {
+    enroll("alice", sk.public_key());
+    enroll("alice", sk2.public_key());
+    auto r = lookup(policy(), request("alice", sk2.public_key()));
+    ASSERT_EQ(r.lines().size(), 1u);
+    EXPECT_NE(r.lines()[0].find(sk2.public_key().to_text()), std::string::npos);
+    auto e = lookup_audit_event(r, request("alice", sk2.public_key()), 42);
+    EXPECT_EQ(e.decision, Decision::allow);
+    EXPECT_EQ(e.key_fp, sk2.public_key().fingerprint());
+    EXPECT_EQ(e.source, "local");
+    EXPECT_EQ(*e.latency_us, 42u);
+
+    auto stranger = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256);
+    auto none = lookup(policy(), request("alice", stranger.public_key()));
+    EXPECT_TRUE(none.lines().empty());
+    auto ne = lookup_audit_event(none, request("alice", stranger.public_key()), 1);
+    EXPECT_EQ(ne.decision, Decision::deny);
+    EXPECT_EQ(ne.reason, "key is not enrolled for alice");
+}
+
+TEST_F(Lookup, AnotherUsersKeyIsNotOffered) {
+    enroll("bob", sk.public_key());
+    auto r = lookup(policy(), request("alice", sk.public_key()));
+    EXPECT_TRUE(r.lines().empty());
+}
+
+TEST_F(Lookup, SummaryEventCountsDecisions) {
+    enroll("alice", sk.public_key());
+    enroll("alice", ordinary);
+    auto r = lookup(policy("Mode audit\n"), request("alice"));
+    auto e = lookup_audit_event(r, request("alice"), 5);
+    EXPECT_EQ(e.decision, Decision::would_deny);
+    EXPECT_NE(e.reason.find("1 allowed, 0 refused, 1 would be refused"), std::string::npos)
+        << e.reason;
+    auto none = lookup(policy(), request("nobody-here"));
+    EXPECT_EQ(lookup_audit_event(none, request("nobody-here"), 5).decision, Decision::deny);
+}
+
+TEST_F(Lookup, UnreadableStoreOrRevocationFailsClosed) {
+    enroll("alice", sk.public_key());
+    chmod(dir.file("keys.d/alice").c_str(), 0666);
+    auto r = lookup_keys(policy(), request("alice"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::permission);
+    chmod(dir.file("keys.d/alice").c_str(), 0644);
+    write_file(dir.file("revoked"), "this is not a key\n");
+    auto rv = lookup_keys(policy(), request("alice"));
+    ASSERT_FALSE(rv.ok());
+    EXPECT_NE(rv.error().message.find("revoked:1:"), std::string::npos);
+}
+
+TEST_F(Lookup, GroupLookupFailureFailsClosed) {
+    enroll("alice", sk.public_key());
+    auto req = request("alice");
+    req.groups_lookup = [](const std::string&) {
+        return Result<std::vector<std::string>>(make_error(ErrorCode::io, "LDAP down"));
+    };
+    EXPECT_FALSE(lookup_keys(policy("Match Group admins\n  VerifyRequired yes\n"), req).ok());
+}
+
+TEST(LookupSanitize, KeepsOnlyRestrictions) {
+    std::vector<std::string> dropped;
+    KeyOptions in = {{"no-touch-required", {}}, {"touch-required", {}},
+                     {"verify-required", {}},   {"no-verify-required", {}},
+                     {"restrict", {}},          {"pty", {}},
+                     {"cert-authority", {}},    {"principals", "x"},
+                     {"environment", "A=b"},    {"tunnel", "1"},
+                     {"command", "c"},          {"from", "*"},
+                     {"permitopen", "h:1"}};
+    KeyOptions out = sanitize_user_options(in, &dropped);
+    std::vector<std::string> kept;
+    for (const auto& o : out)
+        kept.push_back(o.name);
+    EXPECT_EQ(kept, (std::vector<std::string>{"verify-required", "restrict", "pty", "command",
+                                              "from", "permitopen"}));
+    EXPECT_EQ(dropped.size(), 7u);
+}

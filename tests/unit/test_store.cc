@@ -1,0 +1,259 @@
+// The local key store, the revocation list, atomic writes and times.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/atomicfile.h"
+#include "core/journal.h"
+#include "core/keystore.h"
+#include "core/revocation.h"
+#include "core/timeutil.h"
+#include "tests/support/helpers.h"
+#include "tests/support/softkey.h"
+
+using namespace skgate;
+using namespace skgate::test;
+
+namespace {
+
+StoredKey stored(const SoftSkKey& k, const std::string& name) {
+    return {k.public_key(), name + "@host", name, 1767225600, std::nullopt, "", "", false};
+}
+
+}  // namespace
+
+TEST(Time, Iso8601) {
+    EXPECT_EQ(format_iso8601(0), "1970-01-01T00:00:00Z");
+    auto t = parse_iso8601("2026-11-22T10:00:00Z");
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ(format_iso8601(*t), "2026-11-22T10:00:00Z");
+    EXPECT_EQ(*parse_iso8601("2026-11-22"), *parse_iso8601("2026-11-22T00:00:00Z"));
+    for (const char* bad : {"", "2026-11-22T10:00:00", "2026-13-01", "2026-02-30", "22-11-2026",
+                            "2026-11-22 10:00:00Z", "2026-11-22T25:00:00Z"})
+        EXPECT_FALSE(parse_iso8601(bad).ok()) << bad;
+}
+
+TEST(Journal, EncodesFieldsAndBinarySafeValues) {
+    std::string d = journal_encode({{"MESSAGE", "hello"},
+                                    {"SKGATE_REASON", "two\nlines"},
+                                    {"bad name", "dropped"},
+                                    {"_TRUSTED", "dropped"}});
+    std::string expected = "MESSAGE=hello\nSKGATE_REASON\n";
+    expected += std::string("\x09\0\0\0\0\0\0\0", 8);
+    expected += "two\nlines\n";
+    EXPECT_EQ(d, expected);
+}
+
+TEST(Journal, LongValuesAreCut) {
+    std::string d = journal_encode({{"MESSAGE", std::string(100000, 'x')}});
+    EXPECT_LE(d.size(), kMaxJournalEntryBytes);
+}
+
+TEST(AtomicFile, WritesWithModeAndReplaces) {
+    TempDir d;
+    std::string f = d.file("f");
+    ASSERT_TRUE(write_file_atomic(f, "one\n", {getuid(), getgid(), 0640}).ok());
+    EXPECT_EQ(read_file(f), "one\n");
+    struct stat st {};
+    ASSERT_EQ(stat(f.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+    ASSERT_TRUE(write_file_atomic(f, "two\n", {getuid(), getgid(), 0600}).ok());
+    EXPECT_EQ(read_file(f), "two\n");
+    // no temporary files left behind
+    int entries = 0;
+    for (auto& e : std::filesystem::directory_iterator(d.path())) {
+        (void)e;
+        entries++;
+    }
+    EXPECT_EQ(entries, 1);
+}
+
+TEST(AtomicFile, FailsCleanlyInAMissingDirectory) {
+    TempDir d;
+    auto st = write_file_atomic(d.file("no/such/dir/f"), "x");
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code, ErrorCode::io);
+}
+
+class Store : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (!running_as_root())
+            GTEST_SKIP() << "the store must be root-owned";
+    }
+    TempDir dir;
+    KeyStore store{dir.file("keys.d")};
+    SoftSkKey a = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256);
+    SoftSkKey b = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+};
+
+TEST_F(Store, MissingUserHasNoKeys) {
+    auto f = store.load("alice");
+    ASSERT_TRUE(f.ok());
+    EXPECT_TRUE(f->keys.empty());
+}
+
+TEST_F(Store, AddLoadRemove) {
+    StoredKey k = stored(a, "laptop");
+    k.expires = 1893456000;
+    k.aaguid = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
+    k.attestation = "packed";
+    k.uv = true;
+    ASSERT_TRUE(store.add("alice", k).ok());
+    ASSERT_TRUE(store.add("alice", stored(b, "phone")).ok());
+    auto f = store.load("alice");
+    ASSERT_TRUE(f.ok());
+    ASSERT_EQ(f->keys.size(), 2u);
+    EXPECT_TRUE(f->warnings.empty());
+    const StoredKey& got = f->keys[0];
+    EXPECT_EQ(got.key, a.public_key());
+    EXPECT_EQ(got.name, "laptop");
+    EXPECT_EQ(got.enrolled, k.enrolled);
+    EXPECT_EQ(got.expires, k.expires);
+    EXPECT_EQ(got.aaguid, k.aaguid);
+    EXPECT_EQ(got.attestation, "packed");
+    EXPECT_TRUE(got.uv);
+    struct stat st {};
+    ASSERT_EQ(stat(dir.file("keys.d/alice").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0644u);
+    EXPECT_EQ(st.st_uid, 0u);
+
+    auto removed = store.remove("alice", a.public_key().fingerprint());
+    ASSERT_TRUE(removed.ok());
+    EXPECT_EQ(removed->name, "laptop");
+    auto after = store.load("alice");
+    ASSERT_EQ(after->keys.size(), 1u);
+    EXPECT_EQ(after->keys[0].key, b.public_key());
+    EXPECT_EQ(store.remove("alice", a.public_key().fingerprint()).error().code,
+              ErrorCode::not_found);
+}
+
+TEST_F(Store, DuplicatesAreRefused) {
+    ASSERT_TRUE(store.add("alice", stored(a, "laptop")).ok());
+    auto again = store.add("alice", stored(a, "other"));
+    ASSERT_FALSE(again.ok());
+    EXPECT_NE(again.error().message.find("already enrolled"), std::string::npos);
+    EXPECT_TRUE(store.add("bob", stored(a, "shared")).ok());
+}
+
+TEST_F(Store, UserNamesAreValidatedBeforeBecomingPaths) {
+    for (const char* bad : {"../etc/passwd", "a/b", "..", "-x"}) {
+        EXPECT_FALSE(store.add(bad, stored(a, "x")).ok()) << bad;
+        EXPECT_FALSE(store.load(bad).ok()) << bad;
+    }
+}
+
+TEST_F(Store, MalformedLinesAreSkippedWithFileAndLine) {
+    ASSERT_TRUE(store.add("alice", stored(a, "laptop")).ok());
+    std::string path = dir.file("keys.d/alice");
+    std::string text = read_file(path);
+    write_file(path, text + "garbage line\nname=\"x\" " + b.public_key().to_text() + "\n" +
+                         "enrolled=\"2026-01-01T00:00:00Z\",frob " + b.public_key().to_text() +
+                         "\n");
+    auto f = store.load("alice");
+    ASSERT_TRUE(f.ok());
+    ASSERT_EQ(f->keys.size(), 1u);
+    ASSERT_EQ(f->warnings.size(), 3u);
+    EXPECT_NE(f->warnings[0].find(path + ":3:"), std::string::npos) << f->warnings[0];
+    EXPECT_NE(f->warnings[1].find("missing enrolled"), std::string::npos);
+    EXPECT_NE(f->warnings[2].find("unknown store attribute \"frob\""), std::string::npos);
+}
+
+TEST_F(Store, UnsafeFilesAreRefused) {
+    ASSERT_TRUE(store.add("alice", stored(a, "laptop")).ok());
+    std::string path = dir.file("keys.d/alice");
+    chmod(path.c_str(), 0666);
+    auto f = store.load("alice");
+    ASSERT_FALSE(f.ok());
+    EXPECT_EQ(f.error().code, ErrorCode::permission);
+    chmod(path.c_str(), 0644);
+    ASSERT_EQ(chown(path.c_str(), 1000, 1000), 0);
+    EXPECT_FALSE(store.load("alice").ok());
+    ASSERT_EQ(unlink(path.c_str()), 0);
+    ASSERT_EQ(symlink("/etc/passwd", path.c_str()), 0);
+    EXPECT_FALSE(store.load("alice").ok());
+}
+
+TEST_F(Store, ConcurrentEnrollmentsLoseNothing) {
+    // 8 processes each add 5 keys to the same user at once.
+    std::vector<SoftSkKey> keys;
+    for (int i = 0; i < 40; i++)
+        keys.push_back(
+            SoftSkKey::generate(i % 2 ? KeyAlgorithm::sk_ed25519 : KeyAlgorithm::sk_ecdsa_p256));
+    ASSERT_TRUE(ensure_directory(dir.file("keys.d"), {0, 0, 0755}).ok());
+    std::vector<pid_t> pids;
+    for (int p = 0; p < 8; p++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (int i = 0; i < 5; i++) {
+                if (!store.add("alice", stored(keys[static_cast<size_t>(p * 5 + i)], "k")).ok())
+                    _exit(1);
+            }
+            _exit(0);
+        }
+        pids.push_back(pid);
+    }
+    for (pid_t pid : pids) {
+        int status = 0;
+        waitpid(pid, &status, 0);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    auto f = store.load("alice");
+    ASSERT_TRUE(f.ok());
+    EXPECT_EQ(f->keys.size(), 40u);
+    EXPECT_TRUE(f->warnings.empty());
+}
+
+TEST_F(Store, UsersAreListed) {
+    ASSERT_TRUE(store.add("bob", stored(a, "x")).ok());
+    ASSERT_TRUE(store.add("alice", stored(b, "y")).ok());
+    auto users = store.users();
+    ASSERT_TRUE(users.ok());
+    EXPECT_EQ(*users, (std::vector<std::string>{"alice", "bob"}));
+}
+
+TEST(Revocation, ParsesKeysAndFingerprints) {
+    auto a = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256);
+    auto b = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    auto c = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    auto r = RevocationList::parse("# revoked\n" + a.public_key().to_text() + " lost laptop\n\n" +
+                                       b.public_key().fingerprint() + "\n",
+                                   "revoked");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r->is_revoked(a.public_key()));
+    EXPECT_TRUE(r->is_revoked(b.public_key()));
+    EXPECT_FALSE(r->is_revoked(c.public_key()));
+    EXPECT_EQ(r->size(), 2u);
+}
+
+TEST(Revocation, AnUnparsableLineFailsTheWholeList) {
+    auto r = RevocationList::parse("SHA256:tooshort\n", "revoked");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("revoked:1:"), std::string::npos);
+    EXPECT_FALSE(RevocationList::parse("not a key at all\n", "revoked").ok());
+}
+
+TEST(Revocation, AppendIsIdempotentAndReadableBySshd) {
+    if (!running_as_root())
+        GTEST_SKIP() << "the list must be root-owned";
+    TempDir d;
+    auto a = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256);
+    std::string path = d.file("revoked");
+    ASSERT_TRUE(RevocationList::append(path, a.public_key(), "alice laptop").ok());
+    ASSERT_TRUE(RevocationList::append(path, a.public_key(), "again").ok());
+    auto r = RevocationList::load(path);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->is_revoked(a.public_key()));
+    std::string text = read_file(path);
+    EXPECT_EQ(text.find("again"), std::string::npos);
+    // OpenSSH reads the list: ssh-keygen compiles it into a KRL in which the
+    // key is revoked.
+    write_file(d.file("k.pub"), a.public_key().to_text() + "\n");
+    auto k = run({"ssh-keygen", "-k", "-f", d.file("krl"), path});
+    ASSERT_EQ(k.status, 0) << k.err;
+    auto q = run({"ssh-keygen", "-Q", "-f", d.file("krl"), d.file("k.pub")});
+    EXPECT_NE(q.out.find("REVOKED"), std::string::npos) << q.out << q.err;
+}
