@@ -15,5 +15,8 @@ inline constexpr int kExitUsage = 2;    // bad command line
 
 int cmd_inspect_key(const Args& args);
 int cmd_check_config(const Args& args);
+int cmd_enroll(const Args& args);
+int cmd_revoke(const Args& args);
+int cmd_list(const Args& args);
 
 }  // namespace skgate::admin

@@ -15,6 +15,13 @@ constexpr const char* kUsage =
     "commands:\n"
     "  inspect-key [--json] [KEY|-]      describe a public key (or each line on stdin)\n"
     "  check-config [-f FILE] [-u USER]  validate skgate.conf like sshd -t\n"
+    "  enroll --user USER --key KEY      add a security key to the local store\n"
+    "         [--name LABEL] [--expires DATE] [--attestation FILE --challenge FILE]\n"
+    "  revoke --user USER (--fingerprint FP | --key KEY)\n"
+    "                                    remove a key and refuse it from every source\n"
+    "  list [--user USER] [--json]       list enrolled keys\n"
+    "\n"
+    "enroll, revoke, list and check-config take -f CONFIG (default /etc/skgate/skgate.conf).\n"
     "\n"
     "See skgatectl(8).\n";
 
@@ -26,6 +33,9 @@ struct Command {
 constexpr Command kCommands[] = {
     {"inspect-key", skgate::admin::cmd_inspect_key},
     {"check-config", skgate::admin::cmd_check_config},
+    {"enroll", skgate::admin::cmd_enroll},
+    {"revoke", skgate::admin::cmd_revoke},
+    {"list", skgate::admin::cmd_list},
 };
 
 }  // namespace

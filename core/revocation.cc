@@ -63,16 +63,19 @@ Result<RevocationList> RevocationList::load(const std::string& path) {
     return parse(*text, path);
 }
 
-Status RevocationList::append(const std::string& path, const PublicKey& key,
-                              const std::string& comment) {
+namespace {
+
+// Appends `line` unless `fingerprint` is already revoked; locked and atomic.
+Status append_line(const std::string& path, const std::string& fingerprint,
+                   const std::string& line) {
     SKGATE_TRY(lock, FileLock::acquire(dir_of(path) + "/.revoked.lock"));
     FileRules rules;
     rules.max_bytes = kMaxRevokedBytes;
     auto text = read_trusted_file(path, rules);
     std::string content;
     if (text) {
-        SKGATE_TRY(current, parse(*text, path));
-        if (current.is_revoked(key))
+        SKGATE_TRY(current, RevocationList::parse(*text, path));
+        if (current.is_revoked(fingerprint))
             return {};
         content = *text;
         if (!content.empty() && content.back() != '\n')
@@ -82,10 +85,26 @@ Status RevocationList::append(const std::string& path, const PublicKey& key,
     } else {
         return text.error();
     }
-    AuthorizedKey line{{}, key, comment};
-    SKGATE_TRY(formatted, format_authorized_key(line));
-    content += formatted + "\n";
+    content += line + "\n";
     return write_file_atomic(path, content, {0, 0, 0644});
+}
+
+}  // namespace
+
+bool RevocationList::is_fingerprint(std::string_view text) {
+    return skgate::is_fingerprint(text);
+}
+
+Status RevocationList::append(const std::string& path, const PublicKey& key,
+                              const std::string& comment) {
+    SKGATE_TRY(line, format_authorized_key({{}, key, comment}));
+    return append_line(path, key.fingerprint(), line);
+}
+
+Status RevocationList::append_fingerprint(const std::string& path, const std::string& fingerprint) {
+    if (!is_fingerprint(fingerprint))
+        return invalid("\"" + printable(fingerprint) + "\" is not a SHA256: fingerprint");
+    return append_line(path, fingerprint, fingerprint);
 }
 
 }  // namespace skgate

@@ -19,6 +19,13 @@ class RevocationList {
     static Result<RevocationList> load(const std::string& path);
     // Appends the key (as a key line) under a lock, atomically.
     static Status append(const std::string& path, const PublicKey& key, const std::string& comment);
+    // Appends a bare fingerprint, for a key skgate has never seen (sshd's
+    // RevokedKeys skips such lines; skgate honours them).
+    static Status append_fingerprint(const std::string& path, const std::string& fingerprint);
+    static bool is_fingerprint(std::string_view text);
+    bool is_revoked(const std::string& fingerprint) const {
+        return fingerprints_.count(fingerprint) > 0;
+    }
 
     bool is_revoked(const PublicKey& key) const {
         return fingerprints_.count(key.fingerprint()) > 0;

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/attestation.h"
 #include "core/sksig.h"
 #include "tests/support/sk_api.h"
 #include "tests/support/softkey.h"
@@ -46,7 +47,12 @@ bool env_number(const char* name, unsigned long* out) {
     return end && *end == '\0';
 }
 
-int do_enroll(uint32_t alg, const char* application, uint8_t flags, sk_enroll_response** out) {
+// "skgate-test-sk-1": the AAGUID of this test authenticator.
+constexpr skgate::Aaguid kTestAaguid = {0x73, 0x6b, 0x67, 0x61, 0x74, 0x65, 0x2d, 0x74,
+                                        0x65, 0x73, 0x74, 0x2d, 0x73, 0x6b, 0x2d, 0x31};
+
+int do_enroll(uint32_t alg, const uint8_t* challenge, size_t challenge_len, const char* application,
+              uint8_t flags, sk_enroll_response** out) {
     const char* fail = std::getenv("SKGATE_TEST_SK_FAIL");
     if (fail && std::strcmp(fail, "enroll") == 0)
         return SKGATE_SK_ERR_GENERAL;
@@ -63,10 +69,29 @@ int do_enroll(uint32_t alg, const char* application, uint8_t flags, sk_enroll_re
     handle.insert(handle.end(), priv.begin(), priv.end());
     handle.insert(handle.end(), pub.begin(), pub.end());
 
+    // A packed self-attestation, as a FIDO2 authenticator without a vendor
+    // certificate returns it; ssh-keygen -O write-attestation saves it.
+    uint8_t ad_flags = static_cast<uint8_t>(0x01 | (flags & SKGATE_SK_FLAG_UV_REQUIRED));
+    skgate::Sha256 cred_id = skgate::sha256(handle);
+    auto auth_data =
+        skgate::AuthenticatorData::encode(application, ad_flags, 0, kTestAaguid,
+                                          skgate::ByteView(cred_id).first(16), key.public_key());
+    if (!auth_data)
+        return SKGATE_SK_ERR_GENERAL;
+    skgate::Sha256 client_data_hash = skgate::sha256(skgate::ByteView(challenge, challenge_len));
+    skgate::Bytes to_sign = *auth_data;
+    to_sign.insert(to_sign.end(), client_data_hash.begin(), client_data_hash.end());
+    skgate::Bytes attestation_sig = key.sign_der(to_sign);
+    skgate::Bytes wrapped = skgate::cbor_encode_bytestring(*auth_data);
+
     auto* r = static_cast<sk_enroll_response*>(std::calloc(1, sizeof(sk_enroll_response)));
     if (!r)
         return SKGATE_SK_ERR_GENERAL;
     r->flags = flags;
+    r->signature = dup_bytes(attestation_sig.data(), attestation_sig.size());
+    r->signature_len = attestation_sig.size();
+    r->authdata = dup_bytes(wrapped.data(), wrapped.size());
+    r->authdata_len = wrapped.size();
     r->public_key = dup_bytes(pub.data(), pub.size());
     r->public_key_len = pub.size();
     r->key_handle = dup_bytes(handle.data(), handle.size());
@@ -133,12 +158,12 @@ SK_EXPORT uint32_t sk_api_version(void) {
     return SKGATE_SK_VERSION_MAJOR;
 }
 
-SK_EXPORT int sk_enroll(uint32_t alg, const uint8_t* /*challenge*/, size_t /*challenge_len*/,
+SK_EXPORT int sk_enroll(uint32_t alg, const uint8_t* challenge, size_t challenge_len,
                         const char* application, uint8_t flags, const char* /*pin*/,
                         struct sk_option** /*options*/,
                         struct sk_enroll_response** enroll_response) {
     try {
-        return do_enroll(alg, application, flags, enroll_response);
+        return do_enroll(alg, challenge, challenge_len, application, flags, enroll_response);
     } catch (...) {
         return SKGATE_SK_ERR_GENERAL;
     }

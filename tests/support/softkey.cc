@@ -99,6 +99,21 @@ std::unique_ptr<SoftSkKey> SoftSkKey::from_raw(KeyAlgorithm alg, ByteView priv, 
 }
 
 Bytes SoftSkKey::sign_message(ByteView message) const {
+    Bytes sig = sign_der(message);
+    if (alg_ == KeyAlgorithm::sk_ed25519)
+        return sig;
+    const uint8_t* p = sig.data();
+    ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
+    if (!es)
+        throw std::runtime_error("bad DER signature");
+    Bytes rs(64);
+    BN_bn2binpad(ECDSA_SIG_get0_r(es), rs.data(), 32);
+    BN_bn2binpad(ECDSA_SIG_get0_s(es), rs.data() + 32, 32);
+    ECDSA_SIG_free(es);
+    return rs;
+}
+
+Bytes SoftSkKey::sign_der(ByteView message) const {
     Pkey key;
     key.p = load_private(alg_, priv_, raw_pub_);
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -116,17 +131,7 @@ Bytes SoftSkKey::sign_message(ByteView message) const {
     EVP_MD_CTX_free(ctx);
     if (!ok)
         throw std::runtime_error("signing failed");
-    if (ed)
-        return sig;
-    const uint8_t* p = sig.data();
-    ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
-    if (!es)
-        throw std::runtime_error("bad DER signature");
-    Bytes rs(64);
-    BN_bn2binpad(ECDSA_SIG_get0_r(es), rs.data(), 32);
-    BN_bn2binpad(ECDSA_SIG_get0_s(es), rs.data() + 32, 32);
-    ECDSA_SIG_free(es);
-    return rs;
+    return sig;
 }
 
 Bytes SoftSkKey::sign(ByteView data, uint8_t flags, uint32_t counter) const {

@@ -29,6 +29,8 @@ class SoftSkKey {
     // The signature over the 69-byte sk message: r||s (32 bytes each) for
     // ECDSA, the 64-byte signature for Ed25519.
     Bytes sign_message(ByteView message) const;
+    // The same signature as attestation statements carry it: DER for ECDSA.
+    Bytes sign_der(ByteView message) const;
     // A complete SSH sk signature blob over `data`.
     Bytes sign(ByteView data, uint8_t flags, uint32_t counter) const;
 

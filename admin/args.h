@@ -1,0 +1,33 @@
+// Command-line options for skgatectl subcommands: --name VALUE, --flag, and
+// positional words, with clear errors for anything unexpected.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace skgate::admin {
+
+class ArgParser {
+  public:
+    // Options that take a value (e.g. "--user", "-f") and flags (e.g. "--json").
+    ArgParser(std::set<std::string> with_value, std::set<std::string> flags)
+        : with_value_(std::move(with_value)), flags_(std::move(flags)) {}
+
+    Status parse(const std::vector<std::string>& args);
+    std::optional<std::string> value(const std::string& name) const;
+    bool flag(const std::string& name) const { return set_flags_.count(name) > 0; }
+    const std::vector<std::string>& positional() const { return positional_; }
+
+  private:
+    std::set<std::string> with_value_, flags_;
+    std::map<std::string, std::string> values_;
+    std::set<std::string> set_flags_;
+    std::vector<std::string> positional_;
+};
+
+}  // namespace skgate::admin
