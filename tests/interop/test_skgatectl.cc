@@ -113,3 +113,105 @@ TEST(Skgatectl, CheckConfigShowsEffectivePolicyForAUser) {
     EXPECT_NE(b.out.find("verifyrequired no"), std::string::npos);
     EXPECT_EQ(ctl({"check-config", "-f", d.file("c.conf"), "-u", "../x"}).status, 2);
 }
+
+namespace {
+
+class Enroll : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (!running_as_root())
+            GTEST_SKIP() << "enroll writes root-owned files";
+        conf = dir.file("skgate.conf");
+        write_file(conf, "KeysDirectory " + dir.file("keys.d") + "\nRevokedKeys " +
+                             dir.file("revoked") + "\nAttestationRoots " + dir.file("roots") +
+                             "\n");
+        write_file(dir.file("sk.pub"), key_line("ecdsa_sk1.pub") + "\n");
+    }
+    TempDir dir;
+    std::string conf;
+};
+
+}  // namespace
+
+TEST_F(Enroll, EnrollListRevoke) {
+    auto e = ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub"),
+                  "--name", "laptop", "--expires", "2099-01-01"});
+    EXPECT_EQ(e.status, 0) << e.err;
+    EXPECT_NE(
+        e.out.find("enrolled ECDSA-SK SHA256:Go7HO0CVPYG+BSDSk9ZUJBKGSrtBExp6obTa9iqzIUo for root"),
+        std::string::npos);
+    auto dup = ctl({"enroll", "-f", conf, "--user", "root", "--key", key_line("ecdsa_sk1.pub")});
+    EXPECT_EQ(dup.status, 1);
+    EXPECT_NE(dup.err.find("already enrolled"), std::string::npos);
+
+    auto l = ctl({"list", "-f", conf, "--json"});
+    EXPECT_EQ(l.status, 0) << l.err;
+    EXPECT_NE(l.out.find(R"("name":"laptop")"), std::string::npos);
+    EXPECT_NE(l.out.find(R"("expires":"2099-01-01T00:00:00Z")"), std::string::npos);
+    EXPECT_NE(l.out.find(R"("source":"local")"), std::string::npos);
+    auto table = ctl({"list", "-f", conf, "--user", "root"});
+    EXPECT_NE(table.out.find("laptop"), std::string::npos);
+
+    auto rv = ctl({"revoke", "-f", conf, "--user", "root", "--fingerprint",
+                   "SHA256:Go7HO0CVPYG+BSDSk9ZUJBKGSrtBExp6obTa9iqzIUo"});
+    EXPECT_EQ(rv.status, 0) << rv.err;
+    EXPECT_EQ(ctl({"list", "-f", conf, "--json"}).out, "[]\n");
+    auto again = ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub")});
+    EXPECT_EQ(again.status, 1);
+    EXPECT_NE(again.err.find("is revoked"), std::string::npos);
+}
+
+TEST_F(Enroll, RefusalsSayWhatAndHow) {
+    auto plain = ctl({"enroll", "-f", conf, "--user", "root", "--key", key_line("ed25519_1.pub")});
+    EXPECT_EQ(plain.status, 1);
+    EXPECT_NE(plain.err.find("ssh-keygen -t ecdsa-sk"), std::string::npos);
+    auto cert =
+        ctl({"enroll", "-f", conf, "--user", "root", "--key", key_line("ecdsa_sk1-cert.pub")});
+    EXPECT_NE(cert.err.find("certificates cannot be enrolled"), std::string::npos);
+    auto opts = ctl({"enroll", "-f", conf, "--user", "root", "--key",
+                     "no-touch-required " + key_line("ecdsa_sk1.pub")});
+    EXPECT_NE(opts.err.find("has options"), std::string::npos);
+    auto past = ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub"),
+                     "--expires", "2001-01-01"});
+    EXPECT_NE(past.err.find("not in the future"), std::string::npos);
+    EXPECT_EQ(
+        ctl({"enroll", "-f", conf, "--user", "../x", "--key-file", dir.file("sk.pub")}).status, 1);
+    EXPECT_EQ(ctl({"enroll", "-f", conf, "--user", "root"}).status, 2);
+    EXPECT_EQ(ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub"),
+                   "--attestation", "x"})
+                  .status,
+              2);
+    write_file(conf, read_file(conf) + "RequireAttestation yes\n");
+    auto att = ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub")});
+    EXPECT_EQ(att.status, 1);
+    EXPECT_NE(att.err.find("write-attestation"), std::string::npos);
+}
+
+TEST_F(Enroll, AttestationFromSshKeygen) {
+    const char* provider = std::getenv("SKGATE_TEST_SK_PROVIDER");
+    ASSERT_NE(provider, nullptr);
+    std::map<std::string, std::string> env;
+    if (const char* pre = std::getenv("SKGATE_TEST_CHILD_PRELOAD")) {
+        env["LD_PRELOAD"] = pre;
+        env["ASAN_OPTIONS"] = "detect_leaks=0";
+    }
+    write_file(dir.file("challenge"), std::string(32, 'z'));
+    auto g = run(
+        {"ssh-keygen", "-t", "ed25519-sk", "-w", provider, "-f", dir.file("id"), "-N", "", "-q",
+         "-O", "write-attestation=" + dir.file("att"), "-O", "challenge=" + dir.file("challenge")},
+        "", env);
+    ASSERT_EQ(g.status, 0) << g.err;
+    // Self-attestation cannot chain to roots: with AttestationRoots set it is refused.
+    auto refused = ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("id.pub"),
+                        "--attestation", dir.file("att"), "--challenge", dir.file("challenge")});
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_NE(refused.err.find("self-attestation"), std::string::npos) << refused.err;
+    write_file(conf, "KeysDirectory " + dir.file("keys.d") + "\nRevokedKeys " +
+                         dir.file("revoked") +
+                         "\nAllowedAuthenticators 736b6761-7465-2d74-6573-742d736b2d31\n");
+    auto e = ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("id.pub"),
+                  "--attestation", dir.file("att"), "--challenge", dir.file("challenge")});
+    EXPECT_EQ(e.status, 0) << e.err;
+    EXPECT_NE(e.out.find("attestation packed-self (AAGUID 736b6761-7465-2d74-6573-742d736b2d31)"),
+              std::string::npos);
+}
