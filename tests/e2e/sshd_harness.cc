@@ -1,0 +1,182 @@
+#include "tests/e2e/sshd_harness.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+namespace skgate::test {
+
+namespace {
+
+int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+        throw std::runtime_error("cannot find a free port");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+bool port_open(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+std::map<std::string, std::string> child_env(std::map<std::string, std::string> env) {
+    if (const char* pre = std::getenv("SKGATE_TEST_CHILD_PRELOAD")) {
+        env["LD_PRELOAD"] = pre;
+        env["ASAN_OPTIONS"] = "detect_leaks=0";
+    }
+    return env;
+}
+
+std::string required_env(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v)
+        throw std::runtime_error(std::string(name) + " is not set");
+    return v;
+}
+
+}  // namespace
+
+std::string SshdHarness::e2e_dir() {
+    const char* d = std::getenv("SKGATE_E2E_DIR");
+    return d ? d : "";
+}
+
+SshdHarness::SshdHarness(std::string dir) : dir_(std::move(dir)) {
+    std::filesystem::create_directories(dir_);
+    chmod(dir_.c_str(), 0755);
+    if (!std::filesystem::exists(path("host_ed25519"))) {
+        auto r = run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path("host_ed25519")});
+        if (r.status != 0)
+            throw std::runtime_error("host key: " + r.err);
+    }
+    std::filesystem::create_directories(path("keys"));
+    chmod(path("keys").c_str(), 0700);
+}
+
+SshdHarness::~SshdHarness() { stop(); }
+
+void SshdHarness::start(const std::string& extra) {
+    stop();
+    for (int attempt = 0; attempt < 5; attempt++) {
+        port_ = free_port();
+        write_file(path("sshd_config"),
+                   "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " +
+                       path("host_ed25519") +
+                       "\nPidFile none\nKexAlgorithms curve25519-sha256\nLogLevel VERBOSE\n"
+                       "PasswordAuthentication no\nStrictModes yes\n" +
+                       extra,
+                   0644);
+        auto t = run({"/usr/sbin/sshd", "-t", "-f", path("sshd_config")});
+        if (t.status != 0)
+            throw std::runtime_error("sshd -t refused the test config: " + t.err);
+        std::filesystem::remove(path("sshd.log"));
+        log_offset_ = 0;
+        pid_ = fork();
+        if (pid_ == 0) {
+            execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-f", path("sshd_config").c_str(), "-E",
+                  path("sshd.log").c_str(), static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        for (int i = 0; i < 100; i++) {
+            if (port_open(port_))
+                return;
+            int status = 0;
+            if (waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                break;  // could not bind; try another port
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        stop();
+    }
+    throw std::runtime_error("sshd did not start: " + read_file(path("sshd.log")));
+}
+
+void SshdHarness::stop() {
+    if (pid_ > 0) {
+        kill(pid_, SIGTERM);
+        int status = 0;
+        waitpid(pid_, &status, 0);
+        pid_ = -1;
+    }
+}
+
+std::string SshdHarness::make_key(const std::string& name, const std::string& type,
+                                  const std::vector<std::string>& extra) {
+    std::string f = path("keys/" + name);
+    std::filesystem::remove(f);
+    std::filesystem::remove(f + ".pub");
+    std::vector<std::string> args{"ssh-keygen", "-q", "-t", type, "-N", "", "-f", f, "-C", name};
+    if (type.ends_with("-sk")) {
+        args.push_back("-w");
+        args.push_back(required_env("SKGATE_TEST_SK_PROVIDER"));
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run(args, "", child_env({}));
+    if (r.status != 0)
+        throw std::runtime_error("ssh-keygen " + type + ": " + r.err);
+    return f;
+}
+
+RunResult SshdHarness::login(const std::string& user, const std::string& key,
+                             const std::map<std::string, std::string>& env,
+                             const std::string& command) {
+    return run({"ssh", "-F", "/dev/null", "-p", std::to_string(port_), "-i", key, "-o",
+                "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes", "-o",
+                "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o",
+                "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o",
+                "SecurityKeyProvider=" + required_env("SKGATE_TEST_SK_PROVIDER"),
+                user + "@127.0.0.1", command},
+               "", child_env(env));
+}
+
+std::string SshdHarness::new_log() {
+    // sshd's child processes may still be writing after the client returns.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::string all;
+    try {
+        all = read_file(path("sshd.log"));
+    } catch (...) {
+        return "";
+    }
+    std::string out = all.substr(std::min(log_offset_, all.size()));
+    log_offset_ = all.size();
+    return out;
+}
+
+std::string SshdHarness::journal(const std::vector<std::string>& matches) {
+    std::vector<std::string> args{"journalctl", "-D", required_env("SKGATE_JOURNAL_DIR"), "-o", "json",
+                                  "--no-pager"};
+    args.insert(args.end(), matches.begin(), matches.end());
+    for (int i = 0; i < 40; i++) {
+        auto r = run(args);
+        if (!r.out.empty())
+            return r.out;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return "";
+}
+
+}  // namespace skgate::test

@@ -1,0 +1,55 @@
+// A real sshd on 127.0.0.1 for end-to-end tests, run inside
+// tests/scripts/e2e-env.sh (private /run, journal and test accounts).
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/support/helpers.h"
+
+namespace skgate::test {
+
+class SshdHarness {
+public:
+    // Empty when not inside e2e-env.sh (the tests then skip).
+    static std::string e2e_dir();
+
+    explicit SshdHarness(std::string dir);
+    ~SshdHarness();
+
+    // Writes sshd_config from `extra` (appended to the harness's own lines)
+    // and starts sshd on a free port; throws when it does not come up.
+    void start(const std::string& extra_config);
+    void stop();
+    int port() const { return port_; }
+
+    // Makes a key with the stock ssh-keygen (sk types through the test
+    // security key); returns the private key path (public: path + ".pub").
+    std::string make_key(const std::string& name, const std::string& type,
+                         const std::vector<std::string>& extra = {});
+
+    // ssh USER@127.0.0.1 with the key; `env` steers the test security key.
+    RunResult login(const std::string& user, const std::string& key,
+                    const std::map<std::string, std::string>& env = {},
+                    const std::string& command = "echo skgate-login-ok");
+
+    // sshd's log since the last call (so each login's lines can be checked).
+    std::string new_log();
+    // Journal entries (JSON lines) with these FIELD=value matches, waiting up
+    // to two seconds for at least one to arrive.
+    std::string journal(const std::vector<std::string>& matches);
+
+    const std::string& dir() const { return dir_; }
+    std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+private:
+    std::string dir_;
+    int port_ = 0;
+    pid_t pid_ = -1;
+    size_t log_offset_ = 0;
+};
+
+}  // namespace skgate::test
