@@ -229,6 +229,31 @@ TEST_F(Attest, CoseKeyRules) {
     EXPECT_FALSE(cbor_read_cose_key(not_map, &used).ok());
 }
 
+TEST(Cbor, HostileHeadersAreRefusedBeforeAllocation) {
+    size_t used = 0;
+    // map with 2^32 entries, array of 2^62, byte string of 2^40: a few bytes
+    // each, which libcbor would try to allocate for.
+    const uint8_t big_map[] = {0xba, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02};
+    const uint8_t big_array[] = {0x9b, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x01};
+    const uint8_t big_bytes[] = {0x5b, 0, 0, 0x01, 0, 0, 0, 0, 0, 0x01};
+    EXPECT_NE(cbor_read_cose_key(big_map, &used).error().message.find("more elements"),
+              std::string::npos);
+    EXPECT_FALSE(cbor_item_length(big_array).ok());
+    EXPECT_NE(cbor_read_bytestring(big_bytes, &used).error().message.find("longer than"),
+              std::string::npos);
+    // nesting deeper than 16
+    Bytes deep(40, 0x81);
+    deep.push_back(0x00);
+    EXPECT_NE(cbor_item_length(deep).error().message.find("deeper"), std::string::npos);
+    // indefinite-length byte string
+    const uint8_t indefinite[] = {0x5f, 0x41, 0x00, 0xff};
+    EXPECT_FALSE(cbor_read_bytestring(indefinite, &used).ok());
+    const uint8_t ok_bytes[] = {0x43, 1, 2, 3, 0xff};
+    auto b = cbor_read_bytestring(ok_bytes, &used);
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(used, 4u);
+}
+
 TEST(AttestInterop, SshKeygenWriteAttestationVerifies) {
     const char* provider = std::getenv("SKGATE_TEST_SK_PROVIDER");
     ASSERT_NE(provider, nullptr);
