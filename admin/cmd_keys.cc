@@ -149,7 +149,7 @@ int cmd_enroll(const Args& args) {
     if (key.is_certificate())
         return refuse("certificates cannot be enrolled; enroll the key itself");
     if (!key.is_security_key() && up->require_security_key)
-        return refuse("a " + std::string(key.plain_type_name()) +
+        return refuse("this " + std::string(key.plain_type_name()) +
                       " key is not a FIDO2 security key; make one with `ssh-keygen -t ecdsa-sk` "
                       "or `skgate-agent generate` (or set RequireSecurityKey no for this user)");
     auto revoked = RevocationList::load(policy->global().revoked_keys);
