@@ -75,7 +75,9 @@ SshdHarness::SshdHarness(std::string dir) : dir_(std::move(dir)) {
     chmod(path("keys").c_str(), 0700);
 }
 
-SshdHarness::~SshdHarness() { stop(); }
+SshdHarness::~SshdHarness() {
+    stop();
+}
 
 void SshdHarness::start(const std::string& extra) {
     stop();
@@ -143,12 +145,31 @@ std::string SshdHarness::make_key(const std::string& name, const std::string& ty
 RunResult SshdHarness::login(const std::string& user, const std::string& key,
                              const std::map<std::string, std::string>& env,
                              const std::string& command) {
-    return run({"ssh", "-F", "/dev/null", "-p", std::to_string(port_), "-i", key, "-o",
-                "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes", "-o",
-                "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o",
-                "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o",
+    return run({"ssh",
+                "-F",
+                "/dev/null",
+                "-p",
+                std::to_string(port_),
+                "-i",
+                key,
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "IdentityAgent=none",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
                 "SecurityKeyProvider=" + required_env("SKGATE_TEST_SK_PROVIDER"),
-                user + "@127.0.0.1", command},
+                user + "@127.0.0.1",
+                command},
                "", child_env(env));
 }
 
@@ -167,8 +188,8 @@ std::string SshdHarness::new_log() {
 }
 
 std::string SshdHarness::journal(const std::vector<std::string>& matches) {
-    std::vector<std::string> args{"journalctl", "-D", required_env("SKGATE_JOURNAL_DIR"), "-o", "json",
-                                  "--no-pager"};
+    std::vector<std::string> args{"journalctl", "-D",   required_env("SKGATE_JOURNAL_DIR"),
+                                  "-o",         "json", "--no-pager"};
     args.insert(args.end(), matches.begin(), matches.end());
     for (int i = 0; i < 40; i++) {
         auto r = run(args);

@@ -13,7 +13,7 @@
 namespace skgate::test {
 
 class SshdHarness {
-public:
+  public:
     // Empty when not inside e2e-env.sh (the tests then skip).
     static std::string e2e_dir();
 
@@ -45,7 +45,7 @@ public:
     const std::string& dir() const { return dir_; }
     std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
-private:
+  private:
     std::string dir_;
     int port_ = 0;
     pid_t pid_ = -1;

@@ -25,7 +25,7 @@ const std::map<std::string, std::string> kTouch = {{"SKGATE_TEST_SK_FLAGS", "0x0
 const std::map<std::string, std::string> kTouchAndPin = {{"SKGATE_TEST_SK_FLAGS", "0x05"}};
 
 class E2eKeys : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         std::string dir = SshdHarness::e2e_dir();
         if (dir.empty())
@@ -61,19 +61,22 @@ protected:
             sshd_->stop();
     }
 
-    static std::string home(const std::string& user) { return SshdHarness::e2e_dir() + "/home/" + user; }
+    static std::string home(const std::string& user) {
+        return SshdHarness::e2e_dir() + "/home/" + user;
+    }
 
     // skgate.conf with the test paths, then the scenario's lines; restarts sshd.
     void configure(const std::string& policy) {
         write_file(sshd_->path("skgate.conf"), "KeysDirectory " + sshd_->path("keys.d") +
-                                                   "\nRevokedKeys " + sshd_->path("revoked") + "\n" +
-                                                   policy);
-        sshd_->start("UsePAM no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile none\n"
-                     "AuthorizedKeysCommand " +
-                     sshd_->path("libexec/skgate-keys") + " -f " + sshd_->path("skgate.conf") +
-                     " %u %t %k %f\nAuthorizedKeysCommandUser skgate\n"
-                     "PubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
-                     "sk-ssh-ed25519@openssh.com,ssh-ed25519\n");
+                                                   "\nRevokedKeys " + sshd_->path("revoked") +
+                                                   "\n" + policy);
+        sshd_->start(
+            "UsePAM no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile none\n"
+            "AuthorizedKeysCommand " +
+            sshd_->path("libexec/skgate-keys") + " -f " + sshd_->path("skgate.conf") +
+            " %u %t %k %f\nAuthorizedKeysCommandUser skgate\n"
+            "PubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
+            "sk-ssh-ed25519@openssh.com,ssh-ed25519\n");
         sshd_->new_log();
     }
 
@@ -81,7 +84,8 @@ protected:
         return *PublicKey::parse_text(read_file(key + ".pub"));
     }
 
-    void enroll(const std::string& user, const std::string& key, std::optional<std::time_t> expires = {}) {
+    void enroll(const std::string& user, const std::string& key,
+                std::optional<std::time_t> expires = {}) {
         KeyStore store(sshd_->path("keys.d"));
         StoredKey k{pub(key), user, "test", std::time(nullptr) - 60, expires, "", "", false};
         auto st = store.add(user, k);
@@ -100,7 +104,8 @@ protected:
     }
 
     std::string events(const std::string& key, const std::string& decision) {
-        return sshd_->journal({"SKGATE_EVENT=keys-lookup", "SKGATE_KEY_FP=" + pub(key).fingerprint(),
+        return sshd_->journal({"SKGATE_EVENT=keys-lookup",
+                               "SKGATE_KEY_FP=" + pub(key).fingerprint(),
                                "SKGATE_DECISION=" + decision});
     }
 
@@ -133,7 +138,8 @@ TEST_F(E2eKeys, MissingTouchIsRejectedBySshd) {
     auto r = sshd_->login(kAlice, ecdsa_, kNoTouch);
     EXPECT_FALSE(logged_in(r));
     std::string log = sshd_->new_log();
-    EXPECT_NE(log.find("user presence (authenticator touch) requirement not met"), std::string::npos)
+    EXPECT_NE(log.find("user presence (authenticator touch) requirement not met"),
+              std::string::npos)
         << log;
 }
 
@@ -201,7 +207,8 @@ TEST_F(E2eKeys, UserCannotDropTouchRequirement) {
     auto r = sshd_->login(kAlice, ecdsa_, kNoTouch);
     EXPECT_FALSE(logged_in(r));
     std::string log = sshd_->new_log();
-    EXPECT_NE(log.find("user presence (authenticator touch) requirement not met"), std::string::npos)
+    EXPECT_NE(log.find("user presence (authenticator touch) requirement not met"),
+              std::string::npos)
         << log;
     EXPECT_TRUE(logged_in(sshd_->login(kAlice, ecdsa_, kTouch)));
 }
@@ -210,8 +217,9 @@ TEST_F(E2eKeys, UserCannotDropTouchRequirement) {
 TEST_F(E2eKeys, MalformedStoreLineIsLoggedOthersWork) {
     enroll(kAlice, ecdsa_);
     std::string path = sshd_->path("keys.d/") + kAlice;
-    write_file(path, "enrolled=\"2026-01-01T00:00:00Z\" sk-ecdsa-sha2-nistp256@openssh.com AAAA!!\n" +
-                         read_file(path));
+    write_file(path,
+               "enrolled=\"2026-01-01T00:00:00Z\" sk-ecdsa-sha2-nistp256@openssh.com AAAA!!\n" +
+                   read_file(path));
     auto r = sshd_->login(kAlice, ecdsa_, kTouch);
     EXPECT_TRUE(logged_in(r)) << r.err;
     std::string warning = sshd_->journal({"SKGATE_EVENT=keys-warning", "SKGATE_USER=skgt-alice"});
