@@ -1,0 +1,50 @@
+// The client side of the ssh-agent protocol (draft-miller-ssh-agent): list
+// identities and ask for a signature, over a socket that must belong to the
+// expected user.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/result.h"
+#include "core/sshkey.h"
+
+namespace skgate {
+
+inline constexpr size_t kMaxAgentMessage = 256 * 1024;
+inline constexpr size_t kMaxAgentIdentities = 1024;
+
+struct AgentIdentity {
+    PublicKey key;
+    std::string comment;
+};
+
+class AgentClient {
+public:
+    // Connects to `socket_path` only if the socket is owned by `uid` and the
+    // process listening on it runs as `uid` (or root): another user's agent
+    // could answer in the user's name. `timeout_ms` bounds every exchange.
+    static Result<AgentClient> connect(const std::string& socket_path, uid_t uid, int timeout_ms);
+
+    AgentClient(AgentClient&& o) noexcept : fd_(o.fd_), timeout_ms_(o.timeout_ms_) { o.fd_ = -1; }
+    AgentClient& operator=(AgentClient&&) = delete;
+    AgentClient(const AgentClient&) = delete;
+    ~AgentClient();
+
+    // Identities whose keys parse; others are skipped.
+    Result<std::vector<AgentIdentity>> identities();
+    // The agent's signature blob over `data`; an ErrorCode::permission error
+    // when the agent refuses (SSH_AGENT_FAILURE).
+    Result<Bytes> sign(const PublicKey& key, ByteView data);
+
+private:
+    AgentClient(int fd, int timeout_ms) : fd_(fd), timeout_ms_(timeout_ms) {}
+    Result<Bytes> exchange(ByteView request);
+    int fd_ = -1;
+    int timeout_ms_ = 0;
+};
+
+}  // namespace skgate

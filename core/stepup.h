@@ -1,0 +1,43 @@
+// Step-up (DESIGN.md section 7): a fresh FIDO2 approval before sudo, su or
+// any PAM service, requested through the user's agent as an SSHSIG over a
+// challenge that names what is being approved.
+#pragma once
+
+#include <ctime>
+#include <string>
+
+#include "core/bytes.h"
+#include "core/policy.h"
+#include "core/result.h"
+#include "core/sksig.h"
+#include "core/sshkey.h"
+
+namespace skgate {
+
+inline constexpr const char* kStepUpNamespace = "skgate-stepup";
+inline constexpr const char* kStepUpHash = "sha512";
+inline constexpr size_t kStepUpNonceBytes = 32;
+
+struct StepUpContext {
+    std::string user;
+    std::string host;
+    std::string service;
+    std::string command;  // SUDO_COMMAND, if any
+    std::time_t now = 0;
+};
+
+// The challenge text: a fresh random nonce and what is being approved. Field
+// values are cut and stripped of control characters.
+Result<std::string> stepup_challenge(const StepUpContext& ctx);
+
+// The blob the agent is asked to sign: SSHSIG's to-be-signed data for the
+// challenge under namespace skgate-stepup. Its "SSHSIG" preamble means it
+// can never be replayed as an SSH login signature, and vice versa.
+Result<Bytes> stepup_signed_data(const std::string& challenge);
+
+// Verifies the agent's signature and the flags policy asks for; the counter
+// is the caller's (CounterStore). Errors say why, for the user and the log.
+Result<SkVerified> verify_stepup(const PublicKey& key, ByteView signature, const std::string& challenge,
+                                 const UserPolicy& policy);
+
+}  // namespace skgate

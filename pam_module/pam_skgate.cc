@@ -1,0 +1,404 @@
+// pam_skgate.so: what PAM loads (DESIGN.md sections 6 and 7).
+//
+//   auth     confirm that sshd's publickey step used a key skgate allows
+//            (SSH_AUTH_INFO_0), or with `stepup`: a fresh FIDO2 approval
+//            through the user's agent
+//   account  the same confirmation when sshd passes SSH_AUTH_INFO_0
+//   session  an audit event and the key's last use
+//
+// Every return code is deliberate: PAM_SUCCESS only after a positive check
+// (or, in audit mode, after logging would-deny); never PAM_IGNORE; any error
+// fails closed. No exception crosses into libpam; only pam_sm_* is exported.
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdlib>
+#include <ctime>
+#include <optional>
+#include <string>
+
+#include "core/agent_client.h"
+#include "core/audit.h"
+#include "core/authinfo.h"
+#include "core/counters.h"
+#include "core/keylookup.h"
+#include "core/monotonic.h"
+#include "core/policy.h"
+#include "core/stepup.h"
+#include "core/text.h"
+#include "core/username.h"
+
+namespace {
+
+using namespace skgate;
+
+struct Options {
+    std::string config = kDefaultConfigPath;
+    bool debug = false;
+    bool stepup = false;
+    std::optional<int> timeout_seconds;
+};
+
+Result<Options> parse_options(int argc, const char** argv) {
+    Options o;
+    for (int i = 0; i < argc; i++) {
+        std::string a = argv[i] ? argv[i] : "";
+        if (a == "debug") {
+            o.debug = true;
+        } else if (a == "stepup") {
+            o.stepup = true;
+        } else if (a.starts_with("config=") && a.size() > 7 && a[7] == '/') {
+            o.config = a.substr(7);
+        } else if (a.starts_with("timeout=")) {
+            auto d = parse_duration(a.substr(8));
+            if (!d || *d < 1 || *d > 3600)
+                return invalid("option \"" + printable(a) + "\": timeout must be 1s to 1h");
+            o.timeout_seconds = static_cast<int>(*d);
+        } else {
+            return invalid("unknown or malformed option \"" + printable(a) +
+                           "\" (known: config=/PATH, debug, stepup, timeout=SECONDS)");
+        }
+    }
+    return o;
+}
+
+class Pam {
+public:
+    Pam(pam_handle_t* h, const Options& o, const char* phase) : h_(h), opts_(o), phase_(phase) {}
+
+    Result<std::string> user() {
+        const char* u = nullptr;
+        if (pam_get_user(h_, &u, nullptr) != PAM_SUCCESS || !u || !*u)
+            return make_error(ErrorCode::not_found, "no user name");
+        std::string name = u;
+        SKGATE_CHECK(validate_username(name));
+        return name;
+    }
+    std::string env(const char* name) {
+        const char* v = pam_getenv(h_, name);
+        return v ? v : "";
+    }
+    std::string item(int type) {
+        const void* v = nullptr;
+        if (pam_get_item(h_, type, &v) != PAM_SUCCESS || !v)
+            return "";
+        return static_cast<const char*>(v);
+    }
+    // Tells the user something through the application's conversation.
+    void say(const std::string& text, bool error = false) {
+        pam_prompt(h_, error ? PAM_ERROR_MSG : PAM_TEXT_INFO, nullptr, "%s", text.c_str());
+    }
+    void log(int priority, const std::string& text) {
+        if (priority == LOG_DEBUG && !opts_.debug)
+            return;
+        pam_syslog(h_, priority, "%s: %s", phase_, text.c_str());
+    }
+    const Options& opts() const { return opts_; }
+    const char* phase() const { return phase_; }
+
+private:
+    pam_handle_t* h_;
+    const Options& opts_;
+    const char* phase_;
+};
+
+template <class F>
+int guarded(pam_handle_t* pamh, const char* phase, int argc, const char** argv, F body) noexcept {
+    try {
+        auto opts = parse_options(argc, argv);
+        if (!opts) {
+            pam_syslog(pamh, LOG_ERR, "%s: %s", phase, opts.error().message.c_str());
+            return PAM_SERVICE_ERR;
+        }
+        audit_set_identifier("pam_skgate");
+        Pam pam(pamh, *opts, phase);
+        return body(pam);
+    } catch (...) {
+        pam_syslog(pamh, LOG_CRIT, "%s: internal error; failing closed", phase);
+        return PAM_SERVICE_ERR;
+    }
+}
+
+void record(Pam& pam, AuditEvent e, uint64_t start) {
+    e.remote = pam.item(PAM_RHOST);
+    e.latency_us = monotonic_us() - start;
+    audit_record(e);
+    pam.log(e.decision == Decision::deny ? LOG_NOTICE : LOG_DEBUG, e.message);
+}
+
+// sshd confirmation: a completed publickey method used a key skgate allows.
+int confirm_login(Pam& pam, bool account_phase) {
+    uint64_t start = monotonic_us();
+    const int denied = account_phase ? PAM_PERM_DENIED : PAM_AUTH_ERR;
+    AuditEvent e;
+    e.event = "login-confirm";
+    auto user = pam.user();
+    if (!user) {
+        pam.log(LOG_ERR, user.error().message);
+        return PAM_USER_UNKNOWN;
+    }
+    e.user = *user;
+    std::string info_text = pam.env("SSH_AUTH_INFO_0");
+    if (info_text.empty() && account_phase) {
+        // A publickey-only login: sshd has not told PAM the key here, and the
+        // publickey step itself was skgate-keys' to decide.
+        pam.log(LOG_DEBUG, "no SSH_AUTH_INFO_0 in the account phase; nothing to confirm");
+        return PAM_SUCCESS;
+    }
+    auto policy = Policy::load_or_default(pam.opts().config);
+    if (!policy) {
+        e.decision = Decision::deny;
+        e.reason = "configuration error: " + policy.error().message;
+        e.message = *user + ": login refused: " + e.reason;
+        record(pam, e, start);
+        return PAM_SERVICE_ERR;
+    }
+    auto up = policy->for_user({*user, [&] { return lookup_user_groups(*user); }});
+    if (!up) {
+        e.decision = Decision::deny;
+        e.reason = up.error().message;
+        e.message = *user + ": login refused: " + e.reason;
+        record(pam, e, start);
+        return PAM_SERVICE_ERR;
+    }
+    bool audit_mode = up->mode == Mode::audit;
+    auto refuse = [&](const std::string& reason) {
+        e.decision = audit_mode ? Decision::would_deny : Decision::deny;
+        e.reason = reason;
+        e.message = *user + ": login " + (audit_mode ? "would be refused" : "refused") + ": " + reason;
+        record(pam, e, start);
+        return audit_mode ? PAM_SUCCESS : denied;
+    };
+    if (info_text.empty())
+        return refuse("no completed publickey method (sshd needs ExposeAuthInfo yes and "
+                      "AuthenticationMethods publickey,keyboard-interactive:pam)");
+    auto info = AuthInfo::parse(info_text);
+    if (!info)
+        return refuse(info.error().message);
+    if (info->publickeys.empty())
+        return refuse("no completed publickey method");
+
+    std::string last_reason;
+    for (const auto& key : info->publickeys) {
+        e.key_fp = key.fingerprint();
+        e.key_type = key.type_name();
+        LookupRequest req{*user, key, std::time(nullptr)};
+        auto result = lookup_keys(*policy, req);
+        if (!result) {
+            e.decision = Decision::deny;
+            e.reason = "cannot read keys: " + result.error().message;
+            e.message = *user + ": login refused: " + e.reason;
+            record(pam, e, start);
+            return PAM_SERVICE_ERR;
+        }
+        for (const auto& v : result->verdicts) {
+            if (v.decision == Decision::allow) {
+                e.decision = Decision::allow;
+                e.reason = v.reason;
+                e.source = std::string(to_string(v.candidate.source));
+                e.message = *user + ": login with " + e.key_fp + " confirmed";
+                record(pam, e, start);
+                return PAM_SUCCESS;
+            }
+            last_reason = v.reason;
+        }
+        if (result->verdicts.empty())
+            last_reason = result->no_keys_reason;
+    }
+    return refuse(last_reason);
+}
+
+// Step-up: a fresh signature from an enrolled security key in the user's agent.
+int step_up(Pam& pam) {
+    uint64_t start = monotonic_us();
+    AuditEvent e;
+    e.event = "stepup";
+    auto user = pam.user();
+    if (!user) {
+        pam.log(LOG_ERR, user.error().message);
+        return PAM_USER_UNKNOWN;
+    }
+    e.user = *user;
+    auto policy = Policy::load_or_default(pam.opts().config);
+    auto up = policy ? policy->for_user({*user, [&] { return lookup_user_groups(*user); }})
+                     : Result<UserPolicy>(policy.error());
+    auto account = lookup_account(*user);
+    if (!policy || !up || !account) {
+        e.decision = Decision::deny;
+        e.reason = !policy ? "configuration error: " + policy.error().message
+                   : !up   ? up.error().message
+                           : account.error().message;
+        e.message = *user + ": step-up refused: " + e.reason;
+        record(pam, e, start);
+        return PAM_SERVICE_ERR;
+    }
+    bool audit_mode = up->mode == Mode::audit;
+    auto refuse = [&](const std::string& reason, const std::string& tell, int code) {
+        e.decision = audit_mode ? Decision::would_deny : Decision::deny;
+        e.reason = reason;
+        e.message = *user + ": step-up " + (audit_mode ? "would be refused" : "refused") + ": " + reason;
+        record(pam, e, start);
+        if (audit_mode)
+            return PAM_SUCCESS;
+        pam.say("skgate: " + tell, true);
+        return code;
+    };
+
+    auto lookup = lookup_keys(*policy, {*user, std::nullopt, std::time(nullptr)});
+    if (!lookup)
+        return refuse("cannot read keys: " + lookup.error().message, "cannot read the enrolled keys",
+                      PAM_SERVICE_ERR);
+    std::vector<PublicKey> enrolled;
+    for (const auto& v : lookup->verdicts) {
+        if (v.decision == Decision::allow && v.candidate.key.is_security_key())
+            enrolled.push_back(v.candidate.key);
+    }
+    if (enrolled.empty())
+        return refuse("no enrolled security key", "no security key is enrolled for " + *user,
+                      PAM_AUTH_ERR);
+
+    int timeout_s = pam.opts().timeout_seconds.value_or(static_cast<int>(up->stepup_timeout_seconds));
+    std::string sock = pam.env("SSH_AUTH_SOCK");
+    if (sock.empty() && std::getenv("SSH_AUTH_SOCK"))
+        sock = std::getenv("SSH_AUTH_SOCK");
+    auto agent = AgentClient::connect(sock, account->uid, timeout_s * 1000);
+    if (!agent)
+        return refuse(agent.error().message,
+                      "no usable agent: " + agent.error().message + " (log in with ssh -A)",
+                      PAM_AUTHINFO_UNAVAIL);
+    auto ids = agent->identities();
+    if (!ids)
+        return refuse(ids.error().message, "the agent did not list its keys", PAM_AUTHINFO_UNAVAIL);
+    const PublicKey* key = nullptr;
+    for (const auto& id : *ids) {
+        for (const auto& k : enrolled) {
+            if (!key && id.key.same_key(k))
+                key = &k;
+        }
+    }
+    if (!key)
+        return refuse("no enrolled security key in the agent", "no enrolled security key in your agent",
+                      PAM_AUTH_ERR);
+    e.key_fp = key->fingerprint();
+    e.key_type = key->type_name();
+
+    StepUpContext ctx{*user, "", pam.item(PAM_SERVICE), "", std::time(nullptr)};
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    ctx.host = host;
+    if (const char* cmd = std::getenv("SUDO_COMMAND"))
+        ctx.command = cmd;
+    auto challenge = stepup_challenge(ctx);
+    auto data = challenge ? stepup_signed_data(*challenge) : Result<Bytes>(challenge.error());
+    if (!data)
+        return refuse(data.error().message, "internal error", PAM_SERVICE_ERR);
+    pam.say("skgate: approve on your security key (" + ctx.service +
+            (ctx.command.empty() ? "" : ": " + printable(ctx.command, 120)) + ")...");
+    auto sig = agent->sign(*key, *data);
+    if (!sig)
+        return refuse(sig.error().message,
+                      sig.error().code == ErrorCode::permission
+                          ? "the agent refused to sign: denied on the authenticator, or the key only "
+                            "signs for its bound destination (ssh-add -h)"
+                          : sig.error().message,
+                      PAM_AUTH_ERR);
+    auto v = verify_stepup(*key, *sig, *challenge, *up);
+    if (!v)
+        return refuse(v.error().message, v.error().message, PAM_AUTH_ERR);
+    e.flags = v->flags;
+    e.counter = v->counter;
+
+    if (up->counter_check != CounterCheck::off) {
+        auto c = CounterStore(policy->global().state_directory).check_and_store(*user, e.key_fp, v->counter);
+        if (!c)
+            return refuse("counter state: " + c.error().message, "cannot check the signature counter",
+                          PAM_SERVICE_ERR);
+        if (c->verdict == CounterVerdict::stale) {
+            std::string why = "signature counter " + std::to_string(v->counter) + " is not above " +
+                              std::to_string(c->stored) + ": replayed signature or cloned authenticator";
+            if (up->counter_check == CounterCheck::strict)
+                return refuse(why, "signature counter went backwards; possible cloned authenticator",
+                              PAM_AUTH_ERR);
+            pam.log(LOG_WARNING, *user + ": " + why + " (CounterCheck warn)");
+        }
+    }
+    e.decision = Decision::allow;
+    e.reason = "fresh approval";
+    e.message = *user + ": step-up for " + ctx.service + " approved with " + e.key_fp;
+    record(pam, e, start);
+    return PAM_SUCCESS;
+}
+
+int open_session(Pam& pam) {
+    uint64_t start = monotonic_us();
+    AuditEvent e;
+    e.event = "session-open";
+    auto user = pam.user();
+    if (!user) {
+        pam.log(LOG_ERR, user.error().message);
+        return PAM_SESSION_ERR;
+    }
+    e.user = *user;
+    auto info = AuthInfo::parse(pam.env("SSH_AUTH_INFO_0"));
+    if (info && !info->publickeys.empty()) {
+        const PublicKey& k = info->publickeys.back();
+        e.key_fp = k.fingerprint();
+        e.key_type = k.type_name();
+        auto policy = Policy::load_or_default(pam.opts().config);
+        if (policy) {
+            auto st = LastUseStore(policy->global().state_directory).record(*user, e.key_fp, std::time(nullptr));
+            if (!st)
+                pam.log(LOG_ERR, "cannot record last use: " + st.error().message);
+        }
+    }
+    e.message = *user + ": session opened" + (e.key_fp.empty() ? "" : " with " + e.key_fp);
+    // The session phase records; it never blocks a login the auth and account
+    // phases allowed.
+    record(pam, e, start);
+    return PAM_SUCCESS;
+}
+
+}  // namespace
+
+// The build hides every symbol; these six are the module's interface.
+#define SKGATE_PAM_EXPORT __attribute__((visibility("default")))
+
+extern "C" {
+
+SKGATE_PAM_EXPORT int pam_sm_authenticate(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+    return guarded(pamh, "auth", argc, argv, [](Pam& pam) {
+        return pam.opts().stepup ? step_up(pam) : confirm_login(pam, false);
+    });
+}
+
+SKGATE_PAM_EXPORT int pam_sm_setcred(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+    return guarded(pamh, "setcred", argc, argv, [](Pam&) { return PAM_SUCCESS; });
+}
+
+SKGATE_PAM_EXPORT int pam_sm_acct_mgmt(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+    return guarded(pamh, "account", argc, argv, [](Pam& pam) {
+        if (pam.opts().stepup)
+            return PAM_SUCCESS;  // step-up is an auth check; nothing to add here
+        return confirm_login(pam, true);
+    });
+}
+
+SKGATE_PAM_EXPORT int pam_sm_open_session(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+    return guarded(pamh, "session", argc, argv, [](Pam& pam) { return open_session(pam); });
+}
+
+SKGATE_PAM_EXPORT int pam_sm_close_session(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+    return guarded(pamh, "session", argc, argv, [](Pam&) { return PAM_SUCCESS; });
+}
+
+SKGATE_PAM_EXPORT int pam_sm_chauthtok(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+    return guarded(pamh, "password", argc, argv, [](Pam& pam) {
+        pam.log(LOG_ERR, "pam_skgate does not change passwords; remove it from the password stack");
+        return PAM_SERVICE_ERR;
+    });
+}
+
+}  // extern "C"
