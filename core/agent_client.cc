@@ -43,7 +43,8 @@ Status transfer(int fd, uint8_t* buf, size_t n, bool writing, uint64_t deadline_
             return sys_error("poll on the agent socket");
         if (rc == 0)
             continue;
-        ssize_t k = writing ? send(fd, buf + done, n - done, MSG_NOSIGNAL) : recv(fd, buf + done, n - done, 0);
+        ssize_t k = writing ? send(fd, buf + done, n - done, MSG_NOSIGNAL)
+                            : recv(fd, buf + done, n - done, 0);
         if (k < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (k < 0)
@@ -65,13 +66,14 @@ Result<AgentClient> AgentClient::connect(const std::string& path, uid_t uid, int
         return invalid("agent socket path is too long");
     struct stat st {};
     if (lstat(path.c_str(), &st) != 0)
-        return make_error(ErrorCode::not_found, "no agent at " + path + ": " + std::strerror(errno));
+        return make_error(ErrorCode::not_found,
+                          "no agent at " + path + ": " + std::strerror(errno));
     if (!S_ISSOCK(st.st_mode))
         return make_error(ErrorCode::permission, path + " is not a socket");
     if (st.st_uid != uid)
-        return make_error(ErrorCode::permission, "agent socket " + path + " belongs to uid " +
-                                                     std::to_string(st.st_uid) + ", not to the user (uid " +
-                                                     std::to_string(uid) + ")");
+        return make_error(ErrorCode::permission,
+                          "agent socket " + path + " belongs to uid " + std::to_string(st.st_uid) +
+                              ", not to the user (uid " + std::to_string(uid) + ")");
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return sys_error("socket");
@@ -89,7 +91,8 @@ Result<AgentClient> AgentClient::connect(const std::string& path, uid_t uid, int
         return sys_error("cannot identify the agent");
     if (cred.uid != uid && cred.uid != 0)
         return make_error(ErrorCode::permission, "the agent at " + path + " runs as uid " +
-                                                     std::to_string(cred.uid) + ", not as the user");
+                                                     std::to_string(cred.uid) +
+                                                     ", not as the user");
     return client;
 }
 

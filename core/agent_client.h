@@ -23,7 +23,7 @@ struct AgentIdentity {
 };
 
 class AgentClient {
-public:
+  public:
     // Connects to `socket_path` only if the socket is owned by `uid` and the
     // process listening on it runs as `uid` (or root): another user's agent
     // could answer in the user's name. `timeout_ms` bounds every exchange.
@@ -40,7 +40,7 @@ public:
     // when the agent refuses (SSH_AGENT_FAILURE).
     Result<Bytes> sign(const PublicKey& key, ByteView data);
 
-private:
+  private:
     AgentClient(int fd, int timeout_ms) : fd_(fd), timeout_ms_(timeout_ms) {}
     Result<Bytes> exchange(ByteView request);
     int fd_ = -1;

@@ -16,8 +16,8 @@ std::string_view to_string(CounterVerdict v) {
     return "";
 }
 
-Result<CounterCheckResult> CounterStore::check_and_store(const std::string& user, const std::string& fp,
-                                                         uint32_t counter) {
+Result<CounterCheckResult> CounterStore::check_and_store(const std::string& user,
+                                                         const std::string& fp, uint32_t counter) {
     if (!fp.starts_with("SHA256:") || fp.find_first_of(" \n") != std::string::npos)
         return invalid("bad fingerprint for the counter store");
     CounterCheckResult r;
@@ -42,7 +42,8 @@ Result<CounterCheckResult> CounterStore::check_and_store(const std::string& user
     return r;
 }
 
-Result<std::optional<uint32_t>> CounterStore::stored(const std::string& user, const std::string& fp) const {
+Result<std::optional<uint32_t>> CounterStore::stored(const std::string& user,
+                                                     const std::string& fp) const {
     SKGATE_TRY(values, state_.load(user));
     auto it = values.find(fp);
     if (it == values.end())

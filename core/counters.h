@@ -28,26 +28,29 @@ struct CounterCheckResult {
 std::string_view to_string(CounterVerdict v);
 
 class CounterStore {
-public:
-    explicit CounterStore(const std::string& state_directory) : state_(state_directory, "counters") {}
+  public:
+    explicit CounterStore(const std::string& state_directory)
+        : state_(state_directory, "counters") {}
 
     // Compares `counter` with the stored value and stores it unless stale.
-    Result<CounterCheckResult> check_and_store(const std::string& user, const std::string& fingerprint,
-                                               uint32_t counter);
-    Result<std::optional<uint32_t>> stored(const std::string& user, const std::string& fingerprint) const;
+    Result<CounterCheckResult> check_and_store(const std::string& user,
+                                               const std::string& fingerprint, uint32_t counter);
+    Result<std::optional<uint32_t>> stored(const std::string& user,
+                                           const std::string& fingerprint) const;
 
-private:
+  private:
     KeyedState state_;
 };
 
 // When each key last logged in (epoch seconds), in the "lastuse" state file.
 class LastUseStore {
-public:
-    explicit LastUseStore(const std::string& state_directory) : state_(state_directory, "lastuse") {}
+  public:
+    explicit LastUseStore(const std::string& state_directory)
+        : state_(state_directory, "lastuse") {}
     Status record(const std::string& user, const std::string& fingerprint, std::time_t when);
     Result<KeyedValues> load(const std::string& user) const { return state_.load(user); }
 
-private:
+  private:
     KeyedState state_;
 };
 

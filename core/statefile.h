@@ -16,7 +16,7 @@ namespace skgate {
 using KeyedValues = std::map<std::string, uint64_t>;
 
 class KeyedState {
-public:
+  public:
     // kind: "counters", "lastuse", ...
     KeyedState(const std::string& state_directory, const std::string& kind)
         : dir_(state_directory + "/" + kind) {}
@@ -26,7 +26,7 @@ public:
     // when it returns true.
     Status update(const std::string& user, const std::function<Result<bool>(KeyedValues&)>& change);
 
-private:
+  private:
     std::string dir_;
 };
 

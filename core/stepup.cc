@@ -49,8 +49,8 @@ Result<Bytes> stepup_signed_data(const std::string& challenge) {
     return sshsig_signed_data(kStepUpNamespace, kStepUpHash, as_bytes(challenge));
 }
 
-Result<SkVerified> verify_stepup(const PublicKey& key, ByteView signature, const std::string& challenge,
-                                 const UserPolicy& policy) {
+Result<SkVerified> verify_stepup(const PublicKey& key, ByteView signature,
+                                 const std::string& challenge, const UserPolicy& policy) {
     SKGATE_TRY(signed_data, stepup_signed_data(challenge));
     SKGATE_TRY(v, verify_sk_signature(key, signature, signed_data));
     if (policy.touch_required && !v.user_present())

@@ -37,7 +37,7 @@ Result<Bytes> stepup_signed_data(const std::string& challenge);
 
 // Verifies the agent's signature and the flags policy asks for; the counter
 // is the caller's (CounterStore). Errors say why, for the user and the log.
-Result<SkVerified> verify_stepup(const PublicKey& key, ByteView signature, const std::string& challenge,
-                                 const UserPolicy& policy);
+Result<SkVerified> verify_stepup(const PublicKey& key, ByteView signature,
+                                 const std::string& challenge, const UserPolicy& policy);
 
 }  // namespace skgate

@@ -66,7 +66,7 @@ Result<Options> parse_options(int argc, const char** argv) {
 }
 
 class Pam {
-public:
+  public:
     Pam(pam_handle_t* h, const Options& o, const char* phase) : h_(h), opts_(o), phase_(phase) {}
 
     Result<std::string> user() {
@@ -99,7 +99,7 @@ public:
     const Options& opts() const { return opts_; }
     const char* phase() const { return phase_; }
 
-private:
+  private:
     pam_handle_t* h_;
     const Options& opts_;
     const char* phase_;
@@ -165,16 +165,21 @@ int confirm_login(Pam& pam, bool account_phase) {
         return PAM_SERVICE_ERR;
     }
     bool audit_mode = up->mode == Mode::audit;
-    auto refuse = [&](const std::string& reason) {
-        e.decision = audit_mode ? Decision::would_deny : Decision::deny;
+    // Audit mode lets through what enforce mode would refuse, except what is
+    // refused in every mode (a revoked key): `always` says which.
+    auto refuse = [&](const std::string& reason, bool always = false) {
+        bool let_through = audit_mode && !always;
+        e.decision = let_through ? Decision::would_deny : Decision::deny;
         e.reason = reason;
-        e.message = *user + ": login " + (audit_mode ? "would be refused" : "refused") + ": " + reason;
+        e.message =
+            *user + ": login " + (let_through ? "would be refused" : "refused") + ": " + reason;
         record(pam, e, start);
-        return audit_mode ? PAM_SUCCESS : denied;
+        return let_through ? PAM_SUCCESS : denied;
     };
     if (info_text.empty())
-        return refuse("no completed publickey method (sshd needs ExposeAuthInfo yes and "
-                      "AuthenticationMethods publickey,keyboard-interactive:pam)");
+        return refuse(
+            "no completed publickey method (sshd needs ExposeAuthInfo yes and "
+            "AuthenticationMethods publickey,keyboard-interactive:pam)");
     auto info = AuthInfo::parse(info_text);
     if (!info)
         return refuse(info.error().message);
@@ -182,6 +187,7 @@ int confirm_login(Pam& pam, bool account_phase) {
         return refuse("no completed publickey method");
 
     std::string last_reason;
+    bool refused_in_every_mode = false;
     for (const auto& key : info->publickeys) {
         e.key_fp = key.fingerprint();
         e.key_type = key.type_name();
@@ -204,11 +210,12 @@ int confirm_login(Pam& pam, bool account_phase) {
                 return PAM_SUCCESS;
             }
             last_reason = v.reason;
+            refused_in_every_mode |= v.decision == Decision::deny;
         }
         if (result->verdicts.empty())
             last_reason = result->no_keys_reason;
     }
-    return refuse(last_reason);
+    return refuse(last_reason, refused_in_every_mode);
 }
 
 // Step-up: a fresh signature from an enrolled security key in the user's agent.
@@ -239,7 +246,8 @@ int step_up(Pam& pam) {
     auto refuse = [&](const std::string& reason, const std::string& tell, int code) {
         e.decision = audit_mode ? Decision::would_deny : Decision::deny;
         e.reason = reason;
-        e.message = *user + ": step-up " + (audit_mode ? "would be refused" : "refused") + ": " + reason;
+        e.message =
+            *user + ": step-up " + (audit_mode ? "would be refused" : "refused") + ": " + reason;
         record(pam, e, start);
         if (audit_mode)
             return PAM_SUCCESS;
@@ -249,8 +257,8 @@ int step_up(Pam& pam) {
 
     auto lookup = lookup_keys(*policy, {*user, std::nullopt, std::time(nullptr)});
     if (!lookup)
-        return refuse("cannot read keys: " + lookup.error().message, "cannot read the enrolled keys",
-                      PAM_SERVICE_ERR);
+        return refuse("cannot read keys: " + lookup.error().message,
+                      "cannot read the enrolled keys", PAM_SERVICE_ERR);
     std::vector<PublicKey> enrolled;
     for (const auto& v : lookup->verdicts) {
         if (v.decision == Decision::allow && v.candidate.key.is_security_key())
@@ -260,7 +268,8 @@ int step_up(Pam& pam) {
         return refuse("no enrolled security key", "no security key is enrolled for " + *user,
                       PAM_AUTH_ERR);
 
-    int timeout_s = pam.opts().timeout_seconds.value_or(static_cast<int>(up->stepup_timeout_seconds));
+    int timeout_s =
+        pam.opts().timeout_seconds.value_or(static_cast<int>(up->stepup_timeout_seconds));
     std::string sock = pam.env("SSH_AUTH_SOCK");
     if (sock.empty() && std::getenv("SSH_AUTH_SOCK"))
         sock = std::getenv("SSH_AUTH_SOCK");
@@ -280,8 +289,8 @@ int step_up(Pam& pam) {
         }
     }
     if (!key)
-        return refuse("no enrolled security key in the agent", "no enrolled security key in your agent",
-                      PAM_AUTH_ERR);
+        return refuse("no enrolled security key in the agent",
+                      "no enrolled security key in your agent", PAM_AUTH_ERR);
     e.key_fp = key->fingerprint();
     e.key_type = key->type_name();
 
@@ -299,12 +308,13 @@ int step_up(Pam& pam) {
             (ctx.command.empty() ? "" : ": " + printable(ctx.command, 120)) + ")...");
     auto sig = agent->sign(*key, *data);
     if (!sig)
-        return refuse(sig.error().message,
-                      sig.error().code == ErrorCode::permission
-                          ? "the agent refused to sign: denied on the authenticator, or the key only "
-                            "signs for its bound destination (ssh-add -h)"
-                          : sig.error().message,
-                      PAM_AUTH_ERR);
+        return refuse(
+            sig.error().message,
+            sig.error().code == ErrorCode::permission
+                ? "the agent refused to sign: denied on the authenticator, or the key only "
+                  "signs for its bound destination (ssh-add -h)"
+                : sig.error().message,
+            PAM_AUTH_ERR);
     auto v = verify_stepup(*key, *sig, *challenge, *up);
     if (!v)
         return refuse(v.error().message, v.error().message, PAM_AUTH_ERR);
@@ -312,15 +322,18 @@ int step_up(Pam& pam) {
     e.counter = v->counter;
 
     if (up->counter_check != CounterCheck::off) {
-        auto c = CounterStore(policy->global().state_directory).check_and_store(*user, e.key_fp, v->counter);
+        auto c = CounterStore(policy->global().state_directory)
+                     .check_and_store(*user, e.key_fp, v->counter);
         if (!c)
-            return refuse("counter state: " + c.error().message, "cannot check the signature counter",
-                          PAM_SERVICE_ERR);
+            return refuse("counter state: " + c.error().message,
+                          "cannot check the signature counter", PAM_SERVICE_ERR);
         if (c->verdict == CounterVerdict::stale) {
             std::string why = "signature counter " + std::to_string(v->counter) + " is not above " +
-                              std::to_string(c->stored) + ": replayed signature or cloned authenticator";
+                              std::to_string(c->stored) +
+                              ": replayed signature or cloned authenticator";
             if (up->counter_check == CounterCheck::strict)
-                return refuse(why, "signature counter went backwards; possible cloned authenticator",
+                return refuse(why,
+                              "signature counter went backwards; possible cloned authenticator",
                               PAM_AUTH_ERR);
             pam.log(LOG_WARNING, *user + ": " + why + " (CounterCheck warn)");
         }
@@ -349,7 +362,8 @@ int open_session(Pam& pam) {
         e.key_type = k.type_name();
         auto policy = Policy::load_or_default(pam.opts().config);
         if (policy) {
-            auto st = LastUseStore(policy->global().state_directory).record(*user, e.key_fp, std::time(nullptr));
+            auto st = LastUseStore(policy->global().state_directory)
+                          .record(*user, e.key_fp, std::time(nullptr));
             if (!st)
                 pam.log(LOG_ERR, "cannot record last use: " + st.error().message);
         }
@@ -368,17 +382,20 @@ int open_session(Pam& pam) {
 
 extern "C" {
 
-SKGATE_PAM_EXPORT int pam_sm_authenticate(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+SKGATE_PAM_EXPORT int pam_sm_authenticate(pam_handle_t* pamh, int /*flags*/, int argc,
+                                          const char** argv) {
     return guarded(pamh, "auth", argc, argv, [](Pam& pam) {
         return pam.opts().stepup ? step_up(pam) : confirm_login(pam, false);
     });
 }
 
-SKGATE_PAM_EXPORT int pam_sm_setcred(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+SKGATE_PAM_EXPORT int pam_sm_setcred(pam_handle_t* pamh, int /*flags*/, int argc,
+                                     const char** argv) {
     return guarded(pamh, "setcred", argc, argv, [](Pam&) { return PAM_SUCCESS; });
 }
 
-SKGATE_PAM_EXPORT int pam_sm_acct_mgmt(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+SKGATE_PAM_EXPORT int pam_sm_acct_mgmt(pam_handle_t* pamh, int /*flags*/, int argc,
+                                       const char** argv) {
     return guarded(pamh, "account", argc, argv, [](Pam& pam) {
         if (pam.opts().stepup)
             return PAM_SUCCESS;  // step-up is an auth check; nothing to add here
@@ -386,15 +403,18 @@ SKGATE_PAM_EXPORT int pam_sm_acct_mgmt(pam_handle_t* pamh, int /*flags*/, int ar
     });
 }
 
-SKGATE_PAM_EXPORT int pam_sm_open_session(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+SKGATE_PAM_EXPORT int pam_sm_open_session(pam_handle_t* pamh, int /*flags*/, int argc,
+                                          const char** argv) {
     return guarded(pamh, "session", argc, argv, [](Pam& pam) { return open_session(pam); });
 }
 
-SKGATE_PAM_EXPORT int pam_sm_close_session(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+SKGATE_PAM_EXPORT int pam_sm_close_session(pam_handle_t* pamh, int /*flags*/, int argc,
+                                           const char** argv) {
     return guarded(pamh, "session", argc, argv, [](Pam&) { return PAM_SUCCESS; });
 }
 
-SKGATE_PAM_EXPORT int pam_sm_chauthtok(pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+SKGATE_PAM_EXPORT int pam_sm_chauthtok(pam_handle_t* pamh, int /*flags*/, int argc,
+                                       const char** argv) {
     return guarded(pamh, "password", argc, argv, [](Pam& pam) {
         pam.log(LOG_ERR, "pam_skgate does not change passwords; remove it from the password stack");
         return PAM_SERVICE_ERR;
