@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
     Bytes rs = key.sign_message(msg);
     auto pkey = *ossl::public_key(key.public_key());
     auto base = measure(runs, [&](int) {
-        if (!*ossl::verify_ecdsa(pkey.get(), EVP_sha256(), ByteView(rs).first(32), ByteView(rs).subspan(32), msg))
+        if (!*ossl::verify_ecdsa(pkey.get(), EVP_sha256(), ByteView(rs).first(32),
+                                 ByteView(rs).subspan(32), msg))
             std::abort();
     });
     auto verify = measure(runs, [&](int i) {
@@ -80,10 +81,11 @@ int main(int argc, char** argv) {
     std::printf("  signature + flags         p50 %.3f ms\n", percentile(verify, 0.5));
     std::printf("  counter check-and-store   p50 %.3f ms  p99 %.3f ms (lock, write, fsync)\n",
                 percentile(counter, 0.5), percentile(counter, 0.99));
-    std::printf("  total                     p50 %.3f ms  p99 %.3f ms  ratio to baseline %.2f"
-                "   (budget: <= 1 ms)\n",
-                percentile(total, 0.5), percentile(total, 0.99),
-                percentile(total, 0.5) / percentile(base, 0.5));
+    std::printf(
+        "  total                     p50 %.3f ms  p99 %.3f ms  ratio to baseline %.2f"
+        "   (budget: <= 1 ms)\n",
+        percentile(total, 0.5), percentile(total, 0.99),
+        percentile(total, 0.5) / percentile(base, 0.5));
     std::filesystem::remove_all(state);
     return 0;
 }

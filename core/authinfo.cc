@@ -10,7 +10,8 @@ bool valid_method(std::string_view m) {
     if (m.empty() || m.size() > 64)
         return false;
     for (char c : m) {
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '@' || c == '.'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '@' ||
+              c == '.' || c == '/'))
             return false;
     }
     return true;

@@ -1,5 +1,6 @@
 // SSH_AUTH_INFO_0, as sshd (ExposeAuthInfo yes) passes it to PAM: one line
-// per completed authentication method, "METHOD[ DETAILS]\n"; a publickey
+// per completed authentication method, "METHOD[/SUBMETHOD][ DETAILS]\n"
+// (e.g. "keyboard-interactive/pam"); a publickey
 // line's details are the key's type and base64 blob. Untrusted in the sense
 // that a bug or a misconfiguration must never turn it into an allow: the
 // parser is strict and bounded.

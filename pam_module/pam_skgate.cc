@@ -355,7 +355,10 @@ int open_session(Pam& pam) {
         return PAM_SESSION_ERR;
     }
     e.user = *user;
-    auto info = AuthInfo::parse(pam.env("SSH_AUTH_INFO_0"));
+    std::string info_text = pam.env("SSH_AUTH_INFO_0");
+    auto info = AuthInfo::parse(info_text);
+    if (!info && !info_text.empty())
+        pam.log(LOG_WARNING, "cannot read SSH_AUTH_INFO_0: " + info.error().message);
     if (info && !info->publickeys.empty()) {
         const PublicKey& k = info->publickeys.back();
         e.key_fp = k.fingerprint();

@@ -41,14 +41,6 @@ bool port_open(int port) {
     return ok;
 }
 
-std::map<std::string, std::string> child_env(std::map<std::string, std::string> env) {
-    if (const char* pre = std::getenv("SKGATE_TEST_CHILD_PRELOAD")) {
-        env["LD_PRELOAD"] = pre;
-        env["ASAN_OPTIONS"] = "detect_leaks=0";
-    }
-    return env;
-}
-
 std::string required_env(const char* name) {
     const char* v = std::getenv(name);
     if (!v)
@@ -79,7 +71,7 @@ SshdHarness::~SshdHarness() {
     stop();
 }
 
-void SshdHarness::start(const std::string& extra) {
+void SshdHarness::start(const std::string& extra, const std::string& sshd) {
     stop();
     for (int attempt = 0; attempt < 5; attempt++) {
         port_ = free_port();
@@ -90,14 +82,14 @@ void SshdHarness::start(const std::string& extra) {
                        "PasswordAuthentication no\nStrictModes yes\n" +
                        extra,
                    0644);
-        auto t = run({"/usr/sbin/sshd", "-t", "-f", path("sshd_config")});
+        auto t = run({sshd, "-t", "-f", path("sshd_config")});
         if (t.status != 0)
             throw std::runtime_error("sshd -t refused the test config: " + t.err);
         std::filesystem::remove(path("sshd.log"));
         log_offset_ = 0;
         pid_ = fork();
         if (pid_ == 0) {
-            execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-f", path("sshd_config").c_str(), "-E",
+            execl(sshd.c_str(), sshd.c_str(), "-D", "-f", path("sshd_config").c_str(), "-E",
                   path("sshd.log").c_str(), static_cast<char*>(nullptr));
             _exit(127);
         }
@@ -136,7 +128,7 @@ std::string SshdHarness::make_key(const std::string& name, const std::string& ty
         args.push_back(required_env("SKGATE_TEST_SK_PROVIDER"));
     }
     args.insert(args.end(), extra.begin(), extra.end());
-    auto r = run(args, "", child_env({}));
+    auto r = run(args);
     if (r.status != 0)
         throw std::runtime_error("ssh-keygen " + type + ": " + r.err);
     return f;
@@ -144,33 +136,23 @@ std::string SshdHarness::make_key(const std::string& name, const std::string& ty
 
 RunResult SshdHarness::login(const std::string& user, const std::string& key,
                              const std::map<std::string, std::string>& env,
-                             const std::string& command) {
-    return run({"ssh",
-                "-F",
-                "/dev/null",
-                "-p",
-                std::to_string(port_),
-                "-i",
-                key,
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "IdentityAgent=none",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "ConnectTimeout=10",
-                "-o",
-                "SecurityKeyProvider=" + required_env("SKGATE_TEST_SK_PROVIDER"),
-                user + "@127.0.0.1",
-                command},
-               "", child_env(env));
+                             const std::string& command, const std::vector<std::string>& options) {
+    std::vector<std::string> args{"ssh", "-F", "/dev/null", "-p", std::to_string(port_), "-i", key};
+    for (const auto& o : options) {
+        args.push_back("-o");
+        args.push_back(o);
+    }
+    for (const std::string o :
+         {"IdentitiesOnly=yes", "IdentityAgent=none", "StrictHostKeyChecking=no",
+          "UserKnownHostsFile=/dev/null", "LogLevel=ERROR", "ConnectTimeout=10"}) {
+        args.push_back("-o");
+        args.push_back(o);
+    }
+    args.push_back("-o");
+    args.push_back("SecurityKeyProvider=" + required_env("SKGATE_TEST_SK_PROVIDER"));
+    args.push_back(user + "@127.0.0.1");
+    args.push_back(command);
+    return run(args, "", env);
 }
 
 std::string SshdHarness::new_log() {

@@ -22,7 +22,9 @@ class SshdHarness {
 
     // Writes sshd_config from `extra` (appended to the harness's own lines)
     // and starts sshd on a free port; throws when it does not come up.
-    void start(const std::string& extra_config);
+    // `sshd` may be a symlink to /usr/sbin/sshd: sshd 9.2 names its PAM
+    // service after argv[0], so a private service needs a private name.
+    void start(const std::string& extra_config, const std::string& sshd = "/usr/sbin/sshd");
     void stop();
     int port() const { return port_; }
 
@@ -34,7 +36,8 @@ class SshdHarness {
     // ssh USER@127.0.0.1 with the key; `env` steers the test security key.
     RunResult login(const std::string& user, const std::string& key,
                     const std::map<std::string, std::string>& env = {},
-                    const std::string& command = "echo skgate-login-ok");
+                    const std::string& command = "echo skgate-login-ok",
+                    const std::vector<std::string>& options = {"BatchMode=yes"});
 
     // sshd's log since the last call (so each login's lines can be checked).
     std::string new_log();

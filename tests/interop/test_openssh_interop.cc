@@ -32,10 +32,6 @@ class OpenSsh : public ::testing::TestWithParam<std::string> {
 
     std::map<std::string, std::string> env(std::map<std::string, std::string> extra = {}) const {
         extra["SSH_SK_PROVIDER"] = provider_;
-        if (const char* pre = std::getenv("SKGATE_TEST_CHILD_PRELOAD")) {
-            extra["LD_PRELOAD"] = pre;
-            extra["ASAN_OPTIONS"] = "detect_leaks=0";
-        }
         return extra;
     }
 

@@ -191,10 +191,6 @@ TEST_F(Enroll, AttestationFromSshKeygen) {
     const char* provider = std::getenv("SKGATE_TEST_SK_PROVIDER");
     ASSERT_NE(provider, nullptr);
     std::map<std::string, std::string> env;
-    if (const char* pre = std::getenv("SKGATE_TEST_CHILD_PRELOAD")) {
-        env["LD_PRELOAD"] = pre;
-        env["ASAN_OPTIONS"] = "detect_leaks=0";
-    }
     write_file(dir.file("challenge"), std::string(32, 'z'));
     auto g = run(
         {"ssh-keygen", "-t", "ed25519-sk", "-w", provider, "-f", dir.file("id"), "-N", "", "-q",

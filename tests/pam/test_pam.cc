@@ -104,13 +104,10 @@ void write_conf(const std::string& extra) {
                            "/revoked\nStateDirectory " + g_dir + "/state\n" + extra);
 }
 
+// Programs the test starts (ssh-keygen, ssh-agent, ssh-add) must not inherit
+// the pam_wrapper (and sanitizer) preload of this process.
 std::map<std::string, std::string> child_env(std::map<std::string, std::string> env = {}) {
-    if (const char* pre = std::getenv("SKGATE_TEST_CHILD_PRELOAD")) {
-        env["LD_PRELOAD"] = pre;
-        env["ASAN_OPTIONS"] = "detect_leaks=0";
-    } else {
-        env["LD_PRELOAD"] = "";  // pam_wrapper is for this process only
-    }
+    env["LD_PRELOAD"] = "";
     return env;
 }
 
@@ -171,7 +168,7 @@ void confirm_enrolled_key_succeeds(void**) {
 void confirm_second_method_line_is_found(void**) {
     std::string k = make_key("sk-ed25519", "ed25519-sk");
     enroll("root", k);
-    std::string info = "password\n" + auth_info(k) + "keyboard-interactive\n";
+    std::string info = "password\n" + auth_info(k) + "keyboard-interactive/pam\n";
     assert_int_equal(pam("skgate-confirm", Op::auth, "root", {{"SSH_AUTH_INFO_0", info}}).rc,
                      PAM_SUCCESS);
 }

@@ -7,6 +7,7 @@
 # Inside, the command finds:
 #   SKGATE_E2E_DIR      a root-owned 0755 work directory (/run/skgate-e2e)
 #   SKGATE_JOURNAL_DIR  the private journal, for journalctl -D
+# /etc/pam.d is a private copy tests may add services to.
 # Accounts: skgate (AuthorizedKeysCommandUser), skgt-alice and skgt-bob
 # (homes under $SKGATE_E2E_DIR/home; alice is in group skgt-admins).
 set -euo pipefail
@@ -40,6 +41,9 @@ echo "skgt-admins:x:61010:skgt-alice" >> "$E/etc/group"
 for f in passwd group shadow; do
     mount --bind "$E/etc/$f" "/etc/$f"
 done
+# A private copy of /etc/pam.d, so tests can add their own services.
+cp -a /etc/pam.d "$E/pam.d"
+mount --bind "$E/pam.d" /etc/pam.d
 for u in skgt-alice skgt-bob; do
     mkdir -p "$E/home/$u/.ssh"
     chown -R "$u:$u" "$E/home/$u"

@@ -260,10 +260,6 @@ TEST(AttestInterop, SshKeygenWriteAttestationVerifies) {
     TempDir d;
     write_file(d.file("challenge"), std::string(32, 'c'));
     std::map<std::string, std::string> env;
-    if (const char* pre = std::getenv("SKGATE_TEST_CHILD_PRELOAD")) {
-        env["LD_PRELOAD"] = pre;
-        env["ASAN_OPTIONS"] = "detect_leaks=0";
-    }
     for (const char* type : {"ecdsa-sk", "ed25519-sk"}) {
         std::string f = d.file(std::string("id_") + type);
         auto r = run({"ssh-keygen", "-t", type, "-w", provider, "-f", f, "-N", "", "-q", "-O",

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "core/audit.h"
+#include "core/authinfo.h"
 #include "core/json.h"
 #include "core/keyinfo.h"
 #include "core/text.h"
@@ -98,4 +99,25 @@ TEST(Audit, SyslogLineCarriesFieldsAndCannotBeForged) {
     EXPECT_NE(line.find("SKGATE_COUNTER=7"), std::string::npos);
     EXPECT_NE(line.find("SKGATE_LATENCY_US=1200"), std::string::npos);
     EXPECT_EQ(line.find("SKGATE_REASON"), std::string::npos);  // empty fields are left out
+}
+
+TEST(AuthInfo, ParsesSshdLines) {
+    std::string key = std::string(trim(read_file(vectors_dir() + "/openssh/sshkey/ecdsa_sk1.pub")));
+    key = key.substr(0, key.find(" ECDSA-SK"));
+    auto info = AuthInfo::parse("publickey " + key + "\nkeyboard-interactive/pam\n");
+    ASSERT_TRUE(info.ok()) << info.error().message;
+    ASSERT_EQ(info->methods.size(), 2u);
+    EXPECT_EQ(info->methods[1].method, "keyboard-interactive/pam");
+    ASSERT_EQ(info->publickeys.size(), 1u);
+    EXPECT_EQ(info->publickeys[0].fingerprint(),
+              "SHA256:Go7HO0CVPYG+BSDSk9ZUJBKGSrtBExp6obTa9iqzIUo");
+    const std::vector<std::string> bad_values = {"",
+                                                 "publickey " + key,
+                                                 "publickey\n",
+                                                 "PUBLICKEY x\n",
+                                                 "publickey " + key + " trailing\n",
+                                                 "pass\tword\n",
+                                                 std::string(kMaxAuthInfoBytes + 1, 'a')};
+    for (const auto& bad : bad_values)
+        EXPECT_FALSE(AuthInfo::parse(bad).ok()) << printable(bad);
 }

@@ -1,0 +1,152 @@
+// pam_skgate behind Debian's own sshd: AuthenticationMethods
+// publickey,keyboard-interactive:pam with ExposeAuthInfo. The PAM step passes
+// silently for an enrolled security key and fails for a key skgate does not
+// allow, even when sshd's own configuration is weakened.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/keystore.h"
+#include "tests/e2e/sshd_harness.h"
+
+using namespace skgate;
+using namespace skgate::test;
+
+namespace {
+
+constexpr const char* kAlice = "skgt-alice";
+const std::map<std::string, std::string> kTouch = {{"SKGATE_TEST_SK_FLAGS", "0x01"}};
+// Keyboard-interactive is off under BatchMode; pam_skgate never prompts, so
+// with no terminal a prompt would fail the login.
+const std::vector<std::string> kKbdInt = {"BatchMode=no", "KbdInteractiveAuthentication=yes",
+                                          "PasswordAuthentication=no", "NumberOfPasswordPrompts=1"};
+
+class E2ePam : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        std::string dir = SshdHarness::e2e_dir();
+        if (dir.empty())
+            return;
+        sshd_ = new SshdHarness(dir + "/pam-e2e");
+        std::filesystem::create_directories(sshd_->path("libexec"));
+        std::filesystem::copy_file(std::getenv("SKGATE_KEYS"), sshd_->path("libexec/skgate-keys"),
+                                   std::filesystem::copy_options::overwrite_existing);
+        chmod(sshd_->path("libexec").c_str(), 0755);
+        chmod(sshd_->path("libexec/skgate-keys").c_str(), 0755);
+        // sshd 9.2 names its PAM service after argv[0].
+        std::filesystem::remove(sshd_->path("skgatetest"));
+        std::filesystem::create_symlink("/usr/sbin/sshd", sshd_->path("skgatetest"));
+        std::string module = std::getenv("SKGATE_PAM_MODULE");
+        std::string conf = sshd_->path("skgate.conf");
+        write_file("/etc/pam.d/skgatetest",
+                   "auth     [success=done default=die] " + module + " config=" + conf + "\n" +
+                       "account  required " + module + " config=" + conf + "\n" +
+                       "session  optional " + module + " config=" + conf + "\n");
+        sk_ = sshd_->make_key("alice-sk", "ecdsa-sk");
+        plain_ = sshd_->make_key("alice-plain", "ed25519");
+    }
+    static void TearDownTestSuite() {
+        delete sshd_;
+        sshd_ = nullptr;
+    }
+
+    void SetUp() override {
+        if (!sshd_)
+            GTEST_SKIP() << "run through tests/scripts/e2e-env.sh (meson test does)";
+        std::filesystem::remove_all(sshd_->path("keys.d"));
+        write_file(sshd_->path("skgate.conf"),
+                   "KeysDirectory " + sshd_->path("keys.d") + "\nRevokedKeys " +
+                       sshd_->path("revoked") + "\nStateDirectory " + sshd_->path("state") + "\n");
+        KeyStore store(sshd_->path("keys.d"));
+        ASSERT_TRUE(store
+                        .add(kAlice, {*PublicKey::parse_text(read_file(sk_ + ".pub")),
+                                      "alice",
+                                      "sk",
+                                      std::time(nullptr) - 60,
+                                      {},
+                                      "",
+                                      "",
+                                      false})
+                        .ok());
+    }
+    void TearDown() override {
+        if (sshd_)
+            sshd_->stop();
+    }
+
+    // The wiring of DESIGN.md section 6 with --pam-confirm; `extra` can
+    // weaken it.
+    void start(const std::string& extra) {
+        sshd_->start(extra +
+                         "UsePAM yes\nKbdInteractiveAuthentication yes\nExposeAuthInfo yes\n"
+                         "AuthenticationMethods publickey,keyboard-interactive:pam\n"
+                         "AuthorizedKeysCommand " +
+                         sshd_->path("libexec/skgate-keys") + " -f " + sshd_->path("skgate.conf") +
+                         " %u %t %k %f\nAuthorizedKeysCommandUser skgate\n",
+                     sshd_->path("skgatetest"));
+        sshd_->new_log();
+    }
+
+    static bool logged_in(const RunResult& r) {
+        return r.status == 0 && r.out.find("skgate-login-ok") != std::string::npos;
+    }
+
+    static SshdHarness* sshd_;
+    static std::string sk_, plain_;
+};
+
+SshdHarness* E2ePam::sshd_ = nullptr;
+std::string E2ePam::sk_, E2ePam::plain_;
+
+}  // namespace
+
+TEST_F(E2ePam, EnrolledKeyPassesTheKeyboardInteractiveStepSilently) {
+    start("AuthorizedKeysFile none\nPubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com\n");
+    auto r = sshd_->login(kAlice, sk_, kTouch, "echo skgate-login-ok", kKbdInt);
+    EXPECT_TRUE(logged_in(r)) << r.err;
+    std::string log = sshd_->new_log();
+    EXPECT_NE(log.find("Accepted keyboard-interactive/pam for skgt-alice"), std::string::npos)
+        << log;
+    std::string fp = PublicKey::parse_text(read_file(sk_ + ".pub"))->fingerprint();
+    EXPECT_NE(sshd_
+                  ->journal({"SKGATE_EVENT=login-confirm", "SKGATE_DECISION=allow",
+                             "SKGATE_KEY_FP=" + fp})
+                  .find("skgt-alice"),
+              std::string::npos);
+    std::string session = sshd_->journal({"SKGATE_EVENT=session-open", "SKGATE_USER=skgt-alice"});
+    EXPECT_NE(session.find("\"SKGATE_KEY_FP\":\"" + fp + "\""), std::string::npos) << session;
+    EXPECT_NE(session.find("\"SKGATE_REMOTE\":\"127.0.0.1\""), std::string::npos) << session;
+}
+
+TEST_F(E2ePam, BatchModeClientsCannotLogIn) {
+    // The documented cost of --pam-confirm: no keyboard-interactive, no login.
+    start("AuthorizedKeysFile none\nPubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com\n");
+    EXPECT_FALSE(logged_in(sshd_->login(kAlice, sk_, kTouch)));
+}
+
+TEST_F(E2ePam, WeakenedSshdStillCannotLetAnOrdinaryKeyIn) {
+    // Someone re-enables AuthorizedKeysFile and ordinary keys: the publickey
+    // step passes, pam_skgate refuses the key it was passed.
+    std::string home = SshdHarness::e2e_dir() + "/home/skgt-alice";
+    write_file(home + "/.ssh/authorized_keys", read_file(plain_ + ".pub"), 0600);
+    struct stat st {};
+    stat(home.c_str(), &st);
+    ASSERT_EQ(chown((home + "/.ssh/authorized_keys").c_str(), st.st_uid, st.st_gid), 0);
+    ASSERT_EQ(chown((home + "/.ssh").c_str(), st.st_uid, st.st_gid), 0);
+    start(
+        "AuthorizedKeysFile .ssh/authorized_keys\n"
+        "PubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com,ssh-ed25519\n");
+    auto r = sshd_->login(kAlice, plain_, {}, "echo skgate-login-ok", kKbdInt);
+    EXPECT_FALSE(logged_in(r));
+    std::string log = sshd_->new_log();
+    EXPECT_NE(log.find("Partial publickey for skgt-alice"), std::string::npos) << log;
+    std::string fp = PublicKey::parse_text(read_file(plain_ + ".pub"))->fingerprint();
+    std::string denied = sshd_->journal(
+        {"SKGATE_EVENT=login-confirm", "SKGATE_DECISION=deny", "SKGATE_KEY_FP=" + fp});
+    // The key is in no skgate source, whatever sshd's own files say.
+    EXPECT_NE(denied.find("key is not enrolled for skgt-alice"), std::string::npos) << denied;
+    std::filesystem::remove(home + "/.ssh/authorized_keys");
+}
