@@ -509,6 +509,61 @@ void counter_store_under_concurrency(void**) {
     assert_true(accepted >= 1);
 }
 
+size_t open_fds() {
+    size_t n = 0;
+    for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+        (void)e;
+        n++;
+    }
+    return n;
+}
+
+void no_descriptor_leaks(void**) {
+    std::string k = make_key("sk-ecdsa", "ecdsa-sk");
+    enroll("root", k);
+    Agent agent(sk("0x01", "0"));
+    agent.add(k);
+    auto info = std::map<std::string, std::string>{{"SSH_AUTH_INFO_0", auth_info(k)}};
+    pam("skgate-confirm", Op::auth, "root", info);  // warm up lazily opened files
+    size_t before = open_fds();
+    for (int i = 0; i < 5; i++) {
+        pam("skgate-confirm", Op::auth, "root", info);
+        pam("skgate-confirm", Op::account, "root", info);
+        pam("skgate-confirm", Op::open, "root", info);
+        pam("skgate-confirm", Op::auth, "root");
+        stepup(agent);
+        pam("skgate-stepup", Op::auth, "root", {{"SSH_AUTH_SOCK", g_dir + "/none.sock"}});
+    }
+    assert_int_equal(open_fds(), before);
+}
+
+// 100 step-ups at once through the module, one key, one agent, one counter
+// value: exactly one may pass; the other 99 are replays.
+void parallel_stepups_accept_a_counter_once(void**) {
+    std::string k = make_key("sk-ecdsa", "ecdsa-sk");
+    enroll("root", k);
+    Agent agent(sk("0x01", "77"));
+    agent.add(k);
+    std::vector<pid_t> pids;
+    for (int i = 0; i < 100; i++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(stepup(agent).rc == PAM_SUCCESS ? 0 : 1);
+        pids.push_back(pid);
+    }
+    int passed = 0;
+    for (pid_t p : pids) {
+        int status = 0;
+        waitpid(p, &status, 0);
+        assert_true(WIFEXITED(status));
+        passed += WEXITSTATUS(status) == 0;
+    }
+    assert_int_equal(passed, 1);
+    auto stored = CounterStore(g_dir + "/state").stored("root", pub(k).fingerprint());
+    assert_true(stored.ok() && stored->has_value());
+    assert_int_equal(**stored, 77);
+}
+
 }  // namespace
 
 int main() {
@@ -540,6 +595,8 @@ int main() {
         cmocka_unit_test_setup(stepup_agent_problems, reset),
         cmocka_unit_test_setup(stepup_audit_mode_allows_and_logs, reset),
         cmocka_unit_test_setup(counter_store_under_concurrency, reset),
+        cmocka_unit_test_setup(no_descriptor_leaks, reset),
+        cmocka_unit_test_setup(parallel_stepups_accept_a_counter_once, reset),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
