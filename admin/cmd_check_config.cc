@@ -2,6 +2,7 @@
 #include <string>
 
 #include "admin/commands.h"
+#include "core/account.h"
 #include "core/policy.h"
 #include "core/username.h"
 

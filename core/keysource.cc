@@ -1,7 +1,5 @@
 #include "core/keysource.h"
 
-#include <pwd.h>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -28,18 +26,6 @@ constexpr std::array<std::string_view, 17> kUserAllowed = {
     "permitlisten",     "verify-required"};
 
 }  // namespace
-
-Result<Account> lookup_account(const std::string& user) {
-    std::vector<char> buf(16384);
-    struct passwd pw {};
-    struct passwd* found = nullptr;
-    int rc = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
-    if (rc != 0)
-        return make_error(ErrorCode::io, "cannot look up user " + user + ": " + std::strerror(rc));
-    if (!found)
-        return make_error(ErrorCode::not_found, "no such user " + user);
-    return Account{pw.pw_name, pw.pw_uid, pw.pw_dir ? pw.pw_dir : ""};
-}
 
 Result<SourceResult> keys_from_store(const KeyStore& store, const std::string& user) {
     SKGATE_TRY(file, store.load(user));

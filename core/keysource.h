@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/account.h"
 #include "core/authkeys.h"
 #include "core/keystore.h"
 #include "core/policy.h"
@@ -27,15 +28,6 @@ struct SourceResult {
     std::vector<CandidateKey> keys;
     std::vector<std::string> warnings;
 };
-
-// The user's account as the sources need it.
-struct Account {
-    std::string name;
-    uid_t uid = 0;
-    std::string home;
-};
-// ErrorCode::not_found when there is no such user.
-Result<Account> lookup_account(const std::string& user);
 
 Result<SourceResult> keys_from_store(const KeyStore& store, const std::string& user);
 

@@ -1,7 +1,5 @@
 #include "core/policy.h"
 
-#include <grp.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -515,39 +513,6 @@ Result<UserPolicy> Policy::for_user(const UserContext& ctx) const {
         }
     }
     return out;
-}
-
-Result<std::vector<std::string>> lookup_user_groups(const std::string& user) {
-    std::vector<char> buf(16384);
-    struct passwd pw {};
-    struct passwd* found = nullptr;
-    int rc = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
-    if (rc != 0)
-        return make_error(ErrorCode::io, "cannot look up user " + user + ": " + std::strerror(rc));
-    if (!found)
-        return make_error(ErrorCode::not_found, "no such user " + user);
-    int n = 64;
-    std::vector<gid_t> gids;
-    while (true) {
-        gids.resize(static_cast<size_t>(n));
-        int want = n;
-        if (getgrouplist(user.c_str(), pw.pw_gid, gids.data(), &want) >= 0) {
-            gids.resize(static_cast<size_t>(want));
-            break;
-        }
-        if (want <= n || want > 65536)
-            return make_error(ErrorCode::io, "cannot list the groups of " + user);
-        n = want;
-    }
-    std::vector<std::string> names;
-    std::vector<char> gbuf(65536);
-    for (gid_t gid : gids) {
-        struct group gr {};
-        struct group* g = nullptr;
-        if (getgrgid_r(gid, &gr, gbuf.data(), gbuf.size(), &g) == 0 && g)
-            names.emplace_back(g->gr_name);
-    }
-    return names;
 }
 
 Result<int64_t> parse_duration(std::string_view text) {

@@ -57,9 +57,6 @@ struct UserContext {
     std::function<Result<std::vector<std::string>>()> groups;
 };
 
-// Group names of a local user through NSS (getpwnam + getgrouplist).
-Result<std::vector<std::string>> lookup_user_groups(const std::string& user);
-
 class Policy {
   public:
     Policy();

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "core/account.h"
 #include "core/agent_client.h"
 #include "core/audit.h"
 #include "core/authinfo.h"

@@ -117,6 +117,15 @@ void SshdHarness::stop() {
     }
 }
 
+std::string SshdHarness::install_helper() {
+    std::filesystem::create_directories(path("libexec"));
+    std::filesystem::copy_file(required_env("SKGATE_KEYS"), path("libexec/skgate-keys"),
+                               std::filesystem::copy_options::overwrite_existing);
+    chmod(path("libexec").c_str(), 0755);
+    chmod(path("libexec/skgate-keys").c_str(), 0755);
+    return path("libexec/skgate-keys");
+}
+
 std::string SshdHarness::make_key(const std::string& name, const std::string& type,
                                   const std::vector<std::string>& extra) {
     std::string f = path("keys/" + name);

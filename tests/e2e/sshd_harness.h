@@ -28,6 +28,11 @@ class SshdHarness {
     void stop();
     int port() const { return port_; }
 
+    // Copies skgate-keys (SKGATE_KEYS) to libexec/ under the harness: sshd
+    // insists that the command and every directory above it are root-owned
+    // and not writable by others. Returns the installed path.
+    std::string install_helper();
+
     // Makes a key with the stock ssh-keygen (sk types through the test
     // security key); returns the private key path (public: path + ".pub").
     std::string make_key(const std::string& name, const std::string& type,

@@ -31,13 +31,7 @@ class E2eKeys : public ::testing::Test {
         if (dir.empty())
             return;
         sshd_ = new SshdHarness(dir + "/keys-e2e");
-        // sshd insists that the command and every directory above it are
-        // root-owned and not writable by others: a copy under /run.
-        std::filesystem::create_directories(sshd_->path("libexec"));
-        std::filesystem::copy_file(std::getenv("SKGATE_KEYS"), sshd_->path("libexec/skgate-keys"),
-                                   std::filesystem::copy_options::overwrite_existing);
-        chmod(sshd_->path("libexec").c_str(), 0755);
-        chmod(sshd_->path("libexec/skgate-keys").c_str(), 0755);
+        sshd_->install_helper();
         ecdsa_ = sshd_->make_key("alice-ecdsa", "ecdsa-sk");
         ed25519_ = sshd_->make_key("alice-ed25519", "ed25519-sk");
         plain_ = sshd_->make_key("alice-plain", "ed25519");

@@ -31,11 +31,8 @@ class E2ePam : public ::testing::Test {
         if (dir.empty())
             return;
         sshd_ = new SshdHarness(dir + "/pam-e2e");
-        std::filesystem::create_directories(sshd_->path("libexec"));
-        std::filesystem::copy_file(std::getenv("SKGATE_KEYS"), sshd_->path("libexec/skgate-keys"),
-                                   std::filesystem::copy_options::overwrite_existing);
-        chmod(sshd_->path("libexec").c_str(), 0755);
-        chmod(sshd_->path("libexec/skgate-keys").c_str(), 0755);
+
+        sshd_->install_helper();
         // sshd 9.2 names its PAM service after argv[0].
         std::filesystem::remove(sshd_->path("skgatetest"));
         std::filesystem::create_symlink("/usr/sbin/sshd", sshd_->path("skgatetest"));

@@ -59,7 +59,7 @@ class Lookup : public ::testing::Test {
         LookupRequest r{user, std::move(offered), kNow};
         std::string home = dir.file("home/" + user);
         r.account_lookup = [home](const std::string& u) -> Result<Account> {
-            return Account{u, 0, home};
+            return Account{u, 0, 0, home};
         };
         r.groups_lookup = [this](const std::string&) {
             return Result<std::vector<std::string>>(groups);
