@@ -13,6 +13,7 @@
 #include "core/attestation.h"
 #include "core/audit.h"
 #include "core/authkeys.h"
+#include "core/counters.h"
 #include "core/json.h"
 #include "core/keysource.h"
 #include "core/keystore.h"
@@ -296,8 +297,8 @@ int cmd_list(const Args& args) {
     if (json)
         w.begin_array();
     else
-        std::printf("%-12s %-12s %-10s %-50s %-20s %-20s %-36s %s\n", "USER", "NAME", "TYPE",
-                    "FINGERPRINT", "ENROLLED", "EXPIRES", "AAGUID", "SOURCE");
+        std::printf("%-12s %-12s %-10s %-50s %-20s %-20s %-36s %-20s %s\n", "USER", "NAME", "TYPE",
+                    "FINGERPRINT", "ENROLLED", "EXPIRES", "AAGUID", "LAST-USED", "SOURCE");
     int status = kExitOk;
     for (const auto& user : users) {
         auto file = store.load(user);
@@ -308,8 +309,18 @@ int cmd_list(const Args& args) {
         }
         for (const auto& warning : file->warnings)
             std::fprintf(stderr, "skgatectl: list: warning: %s\n", warning.c_str());
+        // Recorded by pam_skgate's session phase; unknown without it.
+        auto last_use = LastUseStore(policy->global().state_directory).load(user);
+        if (!last_use)
+            std::fprintf(stderr, "skgatectl: list: warning: last use of %s's keys: %s\n",
+                         user.c_str(), last_use.error().message.c_str());
         for (const auto& k : file->keys) {
             std::string expires = k.expires ? format_iso8601(*k.expires) : "-";
+            std::optional<std::string> used;
+            if (last_use) {
+                if (auto it = last_use->find(k.key.fingerprint()); it != last_use->end())
+                    used = format_iso8601(static_cast<std::time_t>(it->second));
+            }
             if (json) {
                 w.begin_object();
                 w.key("user").value(user);
@@ -324,17 +335,21 @@ int cmd_list(const Args& args) {
                 w.key("aaguid").value(k.aaguid);
                 w.key("attestation").value(k.attestation);
                 w.key("user_verification").value(k.uv);
-                w.key("last_used").null();
+                if (used)
+                    w.key("last_used").value(*used);
+                else
+                    w.key("last_used").null();
                 w.key("source").value("local");
                 w.key("comment").value(k.comment);
                 w.end_object();
             } else {
-                std::printf("%-12s %-12s %-10s %-50s %-20s %-20s %-36s %s\n",
+                std::printf("%-12s %-12s %-10s %-50s %-20s %-20s %-36s %-20s %s\n",
                             printable(user, 12).c_str(),
                             printable(k.name.empty() ? "-" : k.name, 12).c_str(),
                             std::string(k.key.display_type()).c_str(), k.key.fingerprint().c_str(),
                             format_iso8601(k.enrolled).c_str(), expires.c_str(),
-                            k.aaguid.empty() ? "-" : k.aaguid.c_str(), "local");
+                            k.aaguid.empty() ? "-" : k.aaguid.c_str(), used.value_or("-").c_str(),
+                            "local");
             }
         }
     }

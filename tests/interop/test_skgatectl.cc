@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 
+#include "core/counters.h"
 #include "core/text.h"
 #include "tests/support/helpers.h"
 
@@ -123,8 +124,8 @@ class Enroll : public ::testing::Test {
             GTEST_SKIP() << "enroll writes root-owned files";
         conf = dir.file("skgate.conf");
         write_file(conf, "KeysDirectory " + dir.file("keys.d") + "\nRevokedKeys " +
-                             dir.file("revoked") + "\nAttestationRoots " + dir.file("roots") +
-                             "\n");
+                             dir.file("revoked") + "\nStateDirectory " + dir.file("state") +
+                             "\nAttestationRoots " + dir.file("roots") + "\n");
         write_file(dir.file("sk.pub"), key_line("ecdsa_sk1.pub") + "\n");
     }
     TempDir dir;
@@ -151,6 +152,15 @@ TEST_F(Enroll, EnrollListRevoke) {
     EXPECT_NE(l.out.find(R"("source":"local")"), std::string::npos);
     auto table = ctl({"list", "-f", conf, "--user", "root"});
     EXPECT_NE(table.out.find("laptop"), std::string::npos);
+    EXPECT_NE(l.out.find(R"("last_used":null)"), std::string::npos);
+    // pam_skgate's session phase records the last use; list shows it.
+    ASSERT_TRUE(
+        LastUseStore(dir.file("state"))
+            .record("root", "SHA256:Go7HO0CVPYG+BSDSk9ZUJBKGSrtBExp6obTa9iqzIUo", 1795000000)
+            .ok());
+    auto used = ctl({"list", "-f", conf, "--json"});
+    EXPECT_NE(used.out.find(R"("last_used":"2026-11-18T11:06:40Z")"), std::string::npos)
+        << used.out;
 
     auto rv = ctl({"revoke", "-f", conf, "--user", "root", "--fingerprint",
                    "SHA256:Go7HO0CVPYG+BSDSk9ZUJBKGSrtBExp6obTa9iqzIUo"});
