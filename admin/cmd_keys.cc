@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "admin/args.h"
 #include "admin/commands.h"
+#include "core/args.h"
 #include "core/attestation.h"
 #include "core/audit.h"
 #include "core/authkeys.h"

@@ -23,6 +23,8 @@ constexpr uint8_t kRequestIdentities = 11;
 constexpr uint8_t kIdentitiesAnswer = 12;
 constexpr uint8_t kSignRequest = 13;
 constexpr uint8_t kSignResponse = 14;
+constexpr uint8_t kSuccess = 6;
+constexpr uint8_t kExtension = 27;
 
 Error sys_error(const std::string& what) {
     return make_error(ErrorCode::io, what + ": " + std::strerror(errno));
@@ -164,6 +166,17 @@ Result<Bytes> AgentClient::sign(const PublicKey& key, ByteView data) {
         return sig.error().context("agent signature");
     SKGATE_CHECK(r.expect_end("the agent's signature"));
     return to_bytes(*sig);
+}
+
+Result<Bytes> AgentClient::extension(std::string_view name, ByteView contents) {
+    WireWriter w;
+    w.put_u8(kExtension);
+    w.put_string(name);
+    w.put_raw(contents);
+    SKGATE_TRY(answer, exchange(w.bytes()));
+    if (answer.empty() || answer[0] != kSuccess)
+        return make_error(ErrorCode::not_found, "the agent does not support " + std::string(name));
+    return Bytes(answer.begin() + 1, answer.end());
 }
 
 }  // namespace skgate

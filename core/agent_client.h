@@ -40,6 +40,12 @@ class AgentClient {
     // when the agent refuses (SSH_AGENT_FAILURE).
     Result<Bytes> sign(const PublicKey& key, ByteView data);
 
+    // One raw message and its answer (bodies without length prefixes).
+    Result<Bytes> request(ByteView message) { return exchange(message); }
+    // An SSH_AGENTC_EXTENSION request; the answer's contents after
+    // SSH_AGENT_SUCCESS, or an error when the agent does not support it.
+    Result<Bytes> extension(std::string_view name, ByteView contents);
+
   private:
     AgentClient(int fd, int timeout_ms) : fd_(fd), timeout_ms_(timeout_ms) {}
     Result<Bytes> exchange(ByteView request);

@@ -39,6 +39,10 @@ Status write_all(int fd, const std::string& data, const std::string& path) {
 
 }  // namespace
 
+FileOwner FileOwner::self(mode_t mode) {
+    return {getuid(), getgid(), mode};
+}
+
 Status write_file_atomic(const std::string& path, const std::string& content,
                          const FileOwner& owner) {
     std::string dir = dir_of(path);

@@ -13,6 +13,9 @@ struct FileOwner {
     uid_t uid = 0;
     gid_t gid = 0;
     mode_t mode = 0644;
+
+    // The calling user's own files (the agent's and authenticator's state).
+    static FileOwner self(mode_t mode);
 };
 
 // Replaces `path` with `content`: a temporary file in the same directory,

@@ -93,4 +93,20 @@ Result<Bytes> base64_decode(std::string_view text) {
     return out;
 }
 
+Result<Bytes> base64url_decode_unpadded(std::string_view text) {
+    if (text.size() % 4 == 1)
+        return invalid("base64url length " + std::to_string(text.size()) + " is impossible");
+    std::string std_form;
+    std_form.reserve(text.size() + 2);
+    for (size_t i = 0; i < text.size(); i++) {
+        char c = text[i];
+        if (c == '+' || c == '/' || c == '=')
+            return invalid("invalid base64url character at offset " + std::to_string(i));
+        std_form += c == '-' ? '+' : c == '_' ? '/' : c;
+    }
+    while (std_form.size() % 4 != 0)
+        std_form += '=';
+    return base64_decode(std_form);
+}
+
 }  // namespace skgate

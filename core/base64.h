@@ -12,6 +12,8 @@ namespace skgate {
 
 std::string base64_encode(ByteView data);
 std::string base64url_encode_unpadded(ByteView data);
+// The unpadded URL-safe form (pairing URIs); canonical like base64_decode.
+Result<Bytes> base64url_decode_unpadded(std::string_view text);
 
 // Strict decoder: standard alphabet, correct padding, no whitespace, and the
 // unused bits of the last symbol zero (as OpenSSH's b64_pton demands).

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
 
 #include "core/bytes.h"
 #include "core/result.h"
@@ -33,5 +36,31 @@ Result<size_t> cbor_item_length(ByteView in);
 Bytes cbor_encode_bytestring(ByteView data);
 // Canonical CTAP2 order (1, 3, -1, -2, -3).
 Result<Bytes> cbor_encode_cose_key(const PublicKey& sk_key);
+
+// The channel's messages (DESIGN.md section 8): one definite CBOR map whose
+// keys are small unsigned integers and whose values are unsigned integers,
+// byte strings or text. Anything else (floats, tags, nesting, duplicate keys,
+// trailing bytes) is refused, so there is one encoding of each message.
+inline constexpr uint64_t kMaxCborFieldKey = 255;
+inline constexpr size_t kMaxCborFields = 32;
+
+using CborValue = std::variant<uint64_t, Bytes, std::string>;
+
+class CborFields {
+  public:
+    static Result<CborFields> parse(ByteView in);
+    Bytes encode() const;
+
+    void set(uint64_t key, CborValue value) { fields_[key] = std::move(value); }
+    bool has(uint64_t key) const { return fields_.count(key) != 0; }
+    // Typed reads: a missing key or a value of another type or beyond `max`
+    // (bytes or characters) is an error naming `what`.
+    Result<uint64_t> get_uint(uint64_t key, const char* what) const;
+    Result<Bytes> get_bytes(uint64_t key, const char* what, size_t max) const;
+    Result<std::string> get_text(uint64_t key, const char* what, size_t max) const;
+
+  private:
+    std::map<uint64_t, CborValue> fields_;
+};
 
 }  // namespace skgate

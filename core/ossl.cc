@@ -180,4 +180,114 @@ Status validate_key(const PublicKey& key) {
     return {};
 }
 
+SkKeyMaterial::~SkKeyMaterial() {
+    if (!private_key.empty())
+        OPENSSL_cleanse(private_key.data(), private_key.size());
+}
+
+namespace {
+
+Result<PkeyPtr> load_private(KeyAlgorithm alg, const SkKeyMaterial& key) {
+    if (alg == KeyAlgorithm::sk_ed25519) {
+        PkeyPtr p(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, key.private_key.data(),
+                                               key.private_key.size()));
+        if (!p)
+            return make_error(ErrorCode::crypto, "Ed25519 private key: " + last_error());
+        return p;
+    }
+    OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+    BIGNUM* d =
+        BN_bin2bn(key.private_key.data(), static_cast<int>(key.private_key.size()), nullptr);
+    EVP_PKEY* out = nullptr;
+    if (bld && d &&
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) &&
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, key.public_key.data(),
+                                         key.public_key.size())) {
+        OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+        EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
+        if (params && ctx && EVP_PKEY_fromdata_init(ctx) == 1)
+            EVP_PKEY_fromdata(ctx, &out, EVP_PKEY_KEYPAIR, params);
+        EVP_PKEY_CTX_free(ctx);
+        OSSL_PARAM_free(params);
+    }
+    BN_clear_free(d);
+    OSSL_PARAM_BLD_free(bld);
+    if (!out)
+        return make_error(ErrorCode::crypto, "P-256 private key: " + last_error());
+    return PkeyPtr(out);
+}
+
+}  // namespace
+
+Result<SkKeyMaterial> generate_sk_key(KeyAlgorithm alg) {
+    SkKeyMaterial k;
+    if (alg == KeyAlgorithm::sk_ed25519) {
+        PkeyPtr p(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+        k.private_key.resize(32);
+        k.public_key.resize(32);
+        size_t n = 32, m = 32;
+        if (!p || EVP_PKEY_get_raw_private_key(p.get(), k.private_key.data(), &n) != 1 ||
+            EVP_PKEY_get_raw_public_key(p.get(), k.public_key.data(), &m) != 1)
+            return make_error(ErrorCode::crypto, "Ed25519 key generation: " + last_error());
+        return k;
+    }
+    if (alg != KeyAlgorithm::sk_ecdsa_p256)
+        return invalid("security keys are ECDSA P-256 or Ed25519");
+    PkeyPtr p(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+    BIGNUM* d = nullptr;
+    if (!p || EVP_PKEY_get_bn_param(p.get(), OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1)
+        return make_error(ErrorCode::crypto, "P-256 key generation: " + last_error());
+    k.private_key.assign(32, 0);
+    int ok = BN_bn2binpad(d, k.private_key.data(), 32);
+    BN_clear_free(d);
+    k.public_key.resize(65);
+    size_t n = 0;
+    if (ok != 32 ||
+        EVP_PKEY_get_octet_string_param(p.get(), OSSL_PKEY_PARAM_PUB_KEY, k.public_key.data(), 65,
+                                        &n) != 1 ||
+        n != 65)
+        return make_error(ErrorCode::crypto, "P-256 key export: " + last_error());
+    return k;
+}
+
+Result<Bytes> sign_as_authenticator(KeyAlgorithm alg, const SkKeyMaterial& key, ByteView message) {
+    SKGATE_TRY(pkey, load_private(alg, key));
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    bool ed = alg == KeyAlgorithm::sk_ed25519;
+    size_t len = 0;
+    Bytes sig;
+    bool ok =
+        ctx &&
+        EVP_DigestSignInit(ctx, nullptr, ed ? nullptr : EVP_sha256(), nullptr, pkey.get()) == 1 &&
+        EVP_DigestSign(ctx, nullptr, &len, message.data(), message.size()) == 1;
+    if (ok) {
+        sig.resize(len);
+        ok = EVP_DigestSign(ctx, sig.data(), &len, message.data(), message.size()) == 1;
+        sig.resize(len);
+    }
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return make_error(ErrorCode::crypto, "signing: " + last_error());
+    return sig;
+}
+
+Result<std::pair<Bytes, Bytes>> ecdsa_der_to_rs(ByteView der) {
+    const uint8_t* p = der.data();
+    ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
+    if (!es || p != der.data() + der.size()) {
+        ECDSA_SIG_free(es);
+        last_error();
+        return invalid("ECDSA signature is not one DER SEQUENCE of r and s");
+    }
+    auto mag = [](const BIGNUM* bn) {
+        Bytes b(static_cast<size_t>(BN_num_bytes(bn)));
+        BN_bn2bin(bn, b.data());
+        return b;
+    };
+    std::pair<Bytes, Bytes> rs{mag(ECDSA_SIG_get0_r(es)), mag(ECDSA_SIG_get0_s(es))};
+    ECDSA_SIG_free(es);
+    return rs;
+}
+
 }  // namespace skgate::ossl

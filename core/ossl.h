@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string_view>
+#include <utility>
 
 #include "core/bytes.h"
 #include "core/result.h"
@@ -37,6 +38,25 @@ Result<PkeyPtr> public_key(const PublicKey& key);
 // The cryptographic checks parsing leaves out: an EC point must lie on its
 // curve. RSA and Ed25519 keys need nothing beyond what parsing checked.
 Status validate_key(const PublicKey& key);
+
+// A security key's private half, as an authenticator holds it: the raw
+// private scalar (32 bytes) and the SSH public material (65-byte point or
+// 32-byte Ed25519 key).
+struct SkKeyMaterial {
+    Bytes private_key;
+    Bytes public_key;
+    SkKeyMaterial() = default;
+    SkKeyMaterial(SkKeyMaterial&&) noexcept = default;
+    SkKeyMaterial& operator=(SkKeyMaterial&&) noexcept = default;
+    ~SkKeyMaterial();
+};
+// alg: KeyAlgorithm::sk_ecdsa_p256 or sk_ed25519.
+Result<SkKeyMaterial> generate_sk_key(KeyAlgorithm alg);
+// A signature as FIDO2 authenticators return it: DER ECDSA over SHA-256 of
+// `message`, or the 64-byte Ed25519 signature of `message`.
+Result<Bytes> sign_as_authenticator(KeyAlgorithm alg, const SkKeyMaterial& key, ByteView message);
+// r and s (big-endian magnitudes) of a DER ECDSA signature.
+Result<std::pair<Bytes, Bytes>> ecdsa_der_to_rs(ByteView der);
 
 // The last OpenSSL error as text, and the queue cleared.
 std::string last_error();

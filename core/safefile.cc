@@ -70,7 +70,21 @@ Status check_trusted_stat(const std::string& path, uid_t uid, mode_t mode, const
         return make_error(ErrorCode::permission,
                           path + " has mode " + octal_mode(mode) +
                               " (writable by group or others); fix with: chmod go-w " + path);
+    if (rules.secret && (mode & 077))
+        return make_error(ErrorCode::permission,
+                          path + " has mode " + octal_mode(mode) +
+                              " (open to group or others); fix with: chmod 600 " + path);
     return {};
+}
+
+FileRules FileRules::own_secret(size_t max_bytes) {
+    FileRules r;
+    r.owner = geteuid();
+    r.root_may_own = false;
+    r.max_bytes = max_bytes;
+    r.check_directories = false;
+    r.secret = true;
+    return r;
 }
 
 Result<std::string> read_trusted_file(const std::string& path, const FileRules& rules) {

@@ -16,6 +16,10 @@ struct FileRules {
     bool root_may_own = true;        // root may own it as well (user files)
     size_t max_bytes = 1024 * 1024;  // larger files are refused
     bool check_directories = true;   // check the parents up to "/" as well
+    bool secret = false;             // also not readable by group or others
+
+    // A file of the calling user's that holds secrets (0600).
+    static FileRules own_secret(size_t max_bytes);
 };
 
 // Reads the whole file. ErrorCode::not_found when it does not exist,

@@ -195,4 +195,27 @@ Result<SkVerified> verify_sk_signature(const PublicKey& key, ByteView sig_blob, 
     return SkVerified{sig.flags, sig.counter};
 }
 
+Result<Bytes> encode_sk_signature(KeyAlgorithm alg, ByteView signature, uint8_t flags,
+                                  uint32_t counter) {
+    WireWriter w;
+    if (alg == KeyAlgorithm::sk_ed25519) {
+        if (signature.size() != 64)
+            return invalid("Ed25519 signature must be 64 bytes");
+        w.put_string("sk-ssh-ed25519@openssh.com");
+        w.put_string(signature);
+    } else if (alg == KeyAlgorithm::sk_ecdsa_p256) {
+        SKGATE_TRY(rs, ossl::ecdsa_der_to_rs(signature));
+        WireWriter inner;
+        inner.put_mpint(rs.first);
+        inner.put_mpint(rs.second);
+        w.put_string("sk-ecdsa-sha2-nistp256@openssh.com");
+        w.put_string(inner.bytes());
+    } else {
+        return invalid("not a security-key algorithm");
+    }
+    w.put_u8(flags);
+    w.put_u32(counter);
+    return std::move(w).take();
+}
+
 }  // namespace skgate

@@ -63,4 +63,9 @@ Result<SkVerified> verify_sk_signature(const PublicKey& key, ByteView sig_blob, 
 Bytes sk_signed_message(std::string_view application, uint8_t flags, uint32_t counter,
                         ByteView data);
 
+// The SSH signature blob for what an authenticator returned: `signature` is
+// DER ECDSA (sk-ecdsa) or the 64-byte Ed25519 signature (sk-ed25519).
+Result<Bytes> encode_sk_signature(KeyAlgorithm alg, ByteView signature, uint8_t flags,
+                                  uint32_t counter);
+
 }  // namespace skgate

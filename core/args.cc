@@ -1,6 +1,6 @@
-#include "admin/args.h"
+#include "core/args.h"
 
-namespace skgate::admin {
+namespace skgate {
 
 Status ArgParser::parse(const std::vector<std::string>& args) {
     for (size_t i = 0; i < args.size(); i++) {
@@ -42,4 +42,4 @@ std::optional<std::string> ArgParser::value(const std::string& name) const {
     return it->second;
 }
 
-}  // namespace skgate::admin
+}  // namespace skgate

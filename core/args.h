@@ -1,4 +1,4 @@
-// Command-line options for skgatectl subcommands: --name VALUE, --flag, and
+// Command-line options for the command-line tools: --name VALUE, --flag, and
 // positional words, with clear errors for anything unexpected.
 #pragma once
 
@@ -10,7 +10,7 @@
 
 #include "core/result.h"
 
-namespace skgate::admin {
+namespace skgate {
 
 class ArgParser {
   public:
@@ -30,4 +30,4 @@ class ArgParser {
     std::vector<std::string> positional_;
 };
 
-}  // namespace skgate::admin
+}  // namespace skgate

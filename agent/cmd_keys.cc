@@ -1,0 +1,171 @@
+// skgate-agent generate / list / status
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "agent/commands.h"
+#include "agent/keyring.h"
+#include "core/agent_client.h"
+#include "core/agent_protocol.h"
+#include "core/args.h"
+#include "core/attestation.h"
+#include "core/channel_crypto.h"
+#include "core/link_messages.h"
+#include "core/sha256.h"
+#include "core/wire.h"
+
+namespace skgate::agent {
+
+namespace {
+
+int fail(const char* cmd, const std::string& what) {
+    std::fprintf(stderr, "skgate-agent: %s: %s\n", cmd, what.c_str());
+    return kExitFailure;
+}
+
+Result<AgentClient> connect_agent(const AgentPaths& paths, int timeout_ms) {
+    auto c = AgentClient::connect(paths.socket(), geteuid(), timeout_ms);
+    if (!c)
+        return make_error(c.error().code,
+                          "skgate-agent is not running (" + c.error().message +
+                              "): start it with `skgate-agent run` or `skgate-agent setup`");
+    return c;
+}
+
+Result<PublicKey> credential_key(const AttestedCredential& cred, const std::string& app) {
+    Bytes material = cred.public_key.ssh_material();
+    if (cred.public_key.algorithm == KeyAlgorithm::sk_ed25519)
+        return PublicKey::make_sk_ed25519(material, app);
+    return PublicKey::make_sk_ecdsa(material, app);
+}
+
+}  // namespace
+
+int cmd_generate(const Args& args) {
+    ArgParser a({"--name", "--application", "--timeout"}, {"--verify-required", "--ed25519"});
+    if (auto st = a.parse(args); !st || !a.positional().empty() || !a.value("--name")) {
+        std::fprintf(stderr,
+                     "usage: skgate-agent generate --name NAME [--verify-required] "
+                     "[--ed25519] [--application ssh:NAME] [--timeout SECONDS]\n");
+        return kExitUsage;
+    }
+    std::string name = *a.value("--name");
+    if (auto st = check_key_name(name); !st)
+        return fail("generate", st.error().message);
+    std::string app = a.value("--application").value_or("ssh:");
+    int timeout_s = std::atoi(a.value("--timeout").value_or("120").c_str());
+    AgentPaths paths = AgentPaths::from_environment();
+    auto agent = connect_agent(paths, timeout_s * 1000 + 5000);
+    if (!agent)
+        return fail("generate", agent.error().message);
+    auto challenge = random_bytes(32);
+    if (!challenge)
+        return fail("generate", challenge.error().message);
+    Sha256 hash = sha256(*challenge);
+    RegisterRequest req;
+    req.application = app;
+    req.algorithm = a.flag("--ed25519") ? KeyAlgorithm::sk_ed25519 : KeyAlgorithm::sk_ecdsa_p256;
+    req.client_data_hash.assign(hash.begin(), hash.end());
+    req.options = a.flag("--verify-required") ? kLinkRequireUV : 0;
+    req.name = name;
+    if (auto valid = RegisterRequest::from_fields(req.to_fields()); !valid)
+        return fail("generate", valid.error().message);
+    std::printf("Approve the new key '%s' on the authenticator...\n", name.c_str());
+    std::fflush(stdout);
+    WireWriter w;
+    w.put_string(req.to_fields().encode());
+    auto answer = agent->extension(kExtRegister, w.bytes());
+    if (!answer)
+        return fail("generate", answer.error().message);
+    WireReader r(*answer);
+    auto body = r.read_string();
+    auto fields = body ? CborFields::parse(*body) : Result<CborFields>(body.error());
+    auto resp =
+        fields ? RegisterResponse::from_fields(*fields) : Result<RegisterResponse>(fields.error());
+    if (!resp)
+        return fail("generate", "malformed answer from the agent: " + resp.error().message);
+    if (resp->status != LinkStatus::ok)
+        return fail("generate", std::string(link_status_text(resp->status)) +
+                                    (resp->reason.empty() ? "" : " (" + resp->reason + ")"));
+    auto auth_data = AuthenticatorData::parse(resp->auth_data);
+    if (!auth_data || !auth_data->credential)
+        return fail("generate", "the authenticator's data has no credential");
+    Sha256 rp = sha256(as_bytes(app));
+    if (!equal_bytes(auth_data->rp_id_hash, rp) ||
+        !equal_bytes(auth_data->credential->credential_id, resp->key_handle))
+        return fail("generate", "the authenticator answered for another application or key");
+    auto key = credential_key(*auth_data->credential, app);
+    if (!key)
+        return fail("generate", key.error().message);
+    SkAttestation att;
+    att.signature = resp->signature;
+    att.auth_data = resp->auth_data;
+    auto verified = verify_attestation(att, *key, *challenge);
+    if (!verified)
+        return fail("generate", "the attestation does not verify: " + verified.error().message);
+    if (a.flag("--verify-required") && !verified->user_verified)
+        return fail("generate", "the authenticator did not verify the user");
+    AgentKey k{name, *key, resp->key_handle, a.flag("--verify-required")};
+    if (auto st = save_key(paths, k, att.serialize(), *challenge); !st)
+        return fail("generate", st.error().message);
+    std::string base = paths.keys() + "/" + name;
+    std::printf("%s skgate:%s\n", key->to_text().c_str(), name.c_str());
+    std::fprintf(stderr,
+                 "\nKey '%s' (%s) is on the authenticator; this machine keeps only its handle.\n"
+                 "Public key: %s.pub\nAn administrator enrolls it on a server with:\n"
+                 "  skgatectl enroll --user USER --key-file %s.pub --name %s \\\n"
+                 "      --attestation %s.attestation --challenge %s.challenge\n",
+                 name.c_str(), key->fingerprint().c_str(), base.c_str(), base.c_str(), name.c_str(),
+                 base.c_str(), base.c_str());
+    return kExitOk;
+}
+
+int cmd_list(const Args& args) {
+    if (!args.empty()) {
+        std::fprintf(stderr, "usage: skgate-agent list\n");
+        return kExitUsage;
+    }
+    AgentPaths paths = AgentPaths::from_environment();
+    auto keys = load_keys(paths);
+    if (!keys)
+        return fail("list", keys.error().message);
+    if (keys->empty())
+        std::printf("No keys yet: `skgate-agent generate --name NAME` makes one.\n");
+    for (const auto& k : *keys)
+        std::printf("%-16s %s %s%s\n", k.name.c_str(), k.key.fingerprint().c_str(),
+                    std::string(k.key.type_name()).c_str(),
+                    k.verify_required ? " verify-required" : "");
+    return kExitOk;
+}
+
+int cmd_status(const Args& args) {
+    if (!args.empty()) {
+        std::fprintf(stderr, "usage: skgate-agent status\n");
+        return kExitUsage;
+    }
+    AgentPaths paths = AgentPaths::from_environment();
+    auto pairing = load_pairing(paths);
+    if (!pairing)
+        std::printf("paired device: error: %s\n", pairing.error().message.c_str());
+    else if (!*pairing)
+        std::printf("paired device: none (run `skgate-agent pair`)\n");
+    else
+        std::printf("paired device: %s\n", (*pairing)->device_name.c_str());
+    auto keys = load_keys(paths);
+    std::printf("keys: %s\n",
+                keys ? std::to_string(keys->size()).c_str() : keys.error().message.c_str());
+    auto agent = AgentClient::connect(paths.socket(), geteuid(), 2000);
+    if (!agent) {
+        std::printf("agent: not running at %s\n", paths.socket().c_str());
+        return kExitFailure;
+    }
+    auto st = agent->extension(kExtStatus, {});
+    WireReader r(st ? ByteView(*st) : ByteView{});
+    auto text = r.read_string();
+    std::printf("agent: running at %s\nauthenticator: %s\n", paths.socket().c_str(),
+                text ? std::string(as_chars(*text)).c_str() : "unknown");
+    return kExitOk;
+}
+
+}  // namespace skgate::agent

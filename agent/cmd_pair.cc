@@ -1,0 +1,207 @@
+// skgate-agent pair [--timeout SECONDS] / skgate-agent unpair
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "agent/commands.h"
+#include "agent/keyring.h"
+#include "agent/qr.h"
+#include "core/args.h"
+#include "core/audit.h"
+#include "core/channel.h"
+#include "core/channel_crypto.h"
+#include "core/pairing.h"
+
+namespace skgate::agent {
+
+namespace {
+
+int fail(const std::string& what) {
+    std::fprintf(stderr, "skgate-agent: pair: %s\n", what.c_str());
+    return kExitFailure;
+}
+
+// While one authenticator is pairing, anyone else who connects is told no:
+// a pairing has exactly one responder.
+class SecondResponderGuard {
+  public:
+    explicit SecondResponderGuard(Listener& listener)
+        : thread_([this, &listener] {
+              while (!stop_.load()) {
+                  auto fd = listener.accept(100);
+                  if (!fd)
+                      continue;
+                  SocketTransport t(*fd);
+                  CborFields refused;
+                  refused.set(msg::kType, msg::kRefused);
+                  refused.set(msg::kReason, std::string("this pairing already has a responder"));
+                  (void)send_plain(t, refused);
+                  std::fprintf(stderr,
+                               "skgate-agent: pair: a second device tried to answer this "
+                               "pairing and was refused\n");
+                  AuditEvent e;
+                  e.event = "agent-pair";
+                  e.decision = Decision::deny;
+                  e.reason = "second responder";
+                  e.message = "refused a second device answering a pairing";
+                  audit_record(e);
+              }
+          }) {}
+    ~SecondResponderGuard() {
+        stop_.store(true);
+        thread_.join();
+    }
+    SecondResponderGuard(const SecondResponderGuard&) = delete;
+    SecondResponderGuard& operator=(const SecondResponderGuard&) = delete;
+
+  private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+Status send_verdict(SecureChannel& ch, bool ok, const std::string& reason,
+                    const AgentPaths& paths) {
+    CborFields f;
+    f.set(msg::kType, msg::kPairResult);
+    f.set(msg::kStatus, uint64_t{ok ? 0u : 1u});
+    if (!reason.empty())
+        f.set(msg::kReason, reason);
+    if (ok) {
+        char host[256] = {};
+        gethostname(host, sizeof host - 1);
+        std::string name = std::string(host).substr(0, kMaxDeviceName - 6) + " agent";
+        f.set(msg::kName, name);
+        f.set(msg::kAddress, "unix:" + paths.link_socket());
+    }
+    return ch.send(f);
+}
+
+}  // namespace
+
+int cmd_pair(const Args& args) {
+    ArgParser a({"--timeout"}, {"--no-qr"});
+    if (auto st = a.parse(args); !st || !a.positional().empty()) {
+        std::fprintf(stderr, "usage: skgate-agent pair [--timeout SECONDS] [--no-qr]\n");
+        return kExitUsage;
+    }
+    int timeout_s = std::atoi(a.value("--timeout").value_or("300").c_str());
+    if (timeout_s <= 0)
+        return fail("--timeout must be a positive number of seconds");
+    AgentPaths paths = AgentPaths::from_environment();
+    if (auto st = paths.ensure(); !st)
+        return fail(st.error().message);
+    auto listener = Listener::bind_unix(paths.pair_socket());
+    if (!listener)
+        return fail(listener.error().message);
+    auto own = X25519KeyPair::generate();
+    auto token = random_bytes(kPairingTokenBytes);
+    if (!own || !token)
+        return fail("no randomness for the pairing keys");
+    PairingUri uri{"unix:" + paths.pair_socket(), own->public_key, *token};
+    std::string text = uri.format();
+    if (!a.flag("--no-qr")) {
+        auto qr = terminal_qr(text);
+        if (qr)
+            std::printf("Scan this with the authenticator:\n\n%s\n", qr->c_str());
+    }
+    std::printf(
+        "or give it this pairing URI:\n\n  %s\n\nWaiting for the authenticator "
+        "(%d s)...\n",
+        text.c_str(), timeout_s);
+    std::fflush(stdout);
+
+    auto fd = listener->accept(timeout_s * 1000);
+    if (!fd)
+        return fail(fd.error().code == ErrorCode::not_found ? "no authenticator answered in time"
+                                                            : fd.error().message);
+    auto transport = std::make_shared<SocketTransport>(*fd);
+    SecondResponderGuard guard(*listener);
+    auto hello = receive_plain(*transport, 30000);
+    if (!hello)
+        return fail("the responder's hello is malformed: " + hello.error().message);
+    auto type = hello->get_uint(msg::kType, "message type");
+    auto their_key = hello->get_bytes(msg::kKey, "public key", kX25519KeyBytes);
+    auto device_name = hello->get_text(msg::kName, "device name", kMaxDeviceName);
+    if (!type || *type != msg::kPairHello || !their_key || !device_name)
+        return fail("the responder did not send a valid pairing hello");
+    auto shared = x25519_shared(*own, *their_key);
+    if (!shared)
+        return fail(shared.error().message);
+    auto keys = derive_pairing_keys(*shared, *token, own->public_key, *their_key);
+    wipe(*shared);
+    if (!keys)
+        return fail(keys.error().message);
+    SecureChannel channel(transport, ChannelRole::agent, keys->channel);
+    auto confirm = channel.receive(30000);
+    if (!confirm)
+        return fail("refused the responder: it does not hold this pairing's token (" +
+                    confirm.error().message + "). Nothing was saved.");
+    auto confirm_type = confirm->get_uint(msg::kType, "message type");
+    auto device_id = confirm->get_bytes(msg::kDeviceId, "device id", kDeviceIdBytes);
+    if (!confirm_type || *confirm_type != msg::kPairConfirm || !device_id ||
+        device_id->size() != kDeviceIdBytes)
+        return fail("the responder's confirmation is malformed. Nothing was saved.");
+
+    std::printf(
+        "\nAuthenticator '%s' answered.\nConfirmation code: %s\n"
+        "Type the code the authenticator shows: ",
+        device_name->c_str(), keys->code.c_str());
+    std::fflush(stdout);
+    std::string typed;
+    if (!std::getline(std::cin, typed))
+        typed.clear();
+    while (!typed.empty() && (typed.back() == '\r' || typed.back() == ' '))
+        typed.pop_back();
+    if (!confirmation_code_matches(typed, keys->code)) {
+        (void)send_verdict(channel, false, "the confirmation codes differ", paths);
+        AuditEvent e;
+        e.event = "agent-pair";
+        e.decision = Decision::deny;
+        e.reason = "confirmation code mismatch";
+        e.message = "pairing with '" + *device_name + "' refused: the confirmation codes differ";
+        audit_record(e);
+        return fail(
+            "the codes differ: someone may be intercepting the pairing. Nothing was "
+            "saved; run `skgate-agent pair` again.");
+    }
+    PairingRecord record;
+    record.device_id = *device_id;
+    record.device_name = *device_name;
+    record.secret = keys->secret;
+    if (auto st = save_pairing(paths, record); !st) {
+        (void)send_verdict(channel, false, "the agent could not save the pairing", paths);
+        return fail(st.error().message);
+    }
+    if (auto st = send_verdict(channel, true, "", paths); !st)
+        return fail("paired, but the authenticator did not get the answer: " + st.error().message +
+                    "; pair again");
+    AuditEvent e;
+    e.event = "agent-pair";
+    e.decision = Decision::allow;
+    e.message = "paired with authenticator '" + *device_name + "'";
+    audit_record(e);
+    std::printf("Paired with '%s'.\n", device_name->c_str());
+    return kExitOk;
+}
+
+int cmd_unpair(const Args& args) {
+    if (!args.empty()) {
+        std::fprintf(stderr, "usage: skgate-agent unpair\n");
+        return kExitUsage;
+    }
+    AgentPaths paths = AgentPaths::from_environment();
+    if (unlink(paths.pairing().c_str()) != 0) {
+        std::printf("Not paired.\n");
+        return kExitOk;
+    }
+    std::printf(
+        "Unpaired: the authenticator can no longer connect. Its keys stay on it; pair "
+        "it again to use them.\n");
+    return kExitOk;
+}
+
+}  // namespace skgate::agent

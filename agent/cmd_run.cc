@@ -1,0 +1,92 @@
+// skgate-agent run [--timeout SECONDS] [--forward-agent SOCKET]
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "agent/commands.h"
+#include "agent/server.h"
+#include "core/args.h"
+#include "core/audit.h"
+
+namespace skgate::agent {
+
+namespace {
+
+void on_signal(int) {
+    request_stop();
+}
+
+}  // namespace
+
+int cmd_run(const Args& args) {
+    ArgParser a({"--timeout", "--forward-agent"}, {});
+    if (auto st = a.parse(args); !st || !a.positional().empty()) {
+        std::fprintf(stderr,
+                     "usage: skgate-agent run [--timeout SECONDS] [--forward-agent SOCKET]\n");
+        return kExitUsage;
+    }
+    ServerOptions options;
+    int timeout_s = std::atoi(a.value("--timeout").value_or("60").c_str());
+    if (timeout_s <= 0 || timeout_s > 3600) {
+        std::fprintf(stderr, "skgate-agent: --timeout must be 1..3600 seconds\n");
+        return kExitUsage;
+    }
+    options.sign_timeout_ms = timeout_s * 1000;
+    options.upstream_socket = a.value("--forward-agent").value_or("");
+    AgentPaths paths = AgentPaths::from_environment();
+    if (auto st = paths.ensure(); !st) {
+        std::fprintf(stderr, "skgate-agent: %s\n", st.error().message.c_str());
+        return kExitFailure;
+    }
+
+    // Sockets from systemd (skgate-agent.socket, skgate-agent-link.socket)
+    // when socket-activated; otherwise our own.
+    std::optional<Listener> agent_listener, link_listener;
+    char** names = nullptr;
+    int n = sd_listen_fds_with_names(1, &names);
+    for (int i = 0; i < n; i++) {
+        int fd = SD_LISTEN_FDS_START + i;
+        std::string name = names && names[i] ? names[i] : "";
+        if (name == "agent" && !agent_listener)
+            agent_listener.emplace(Listener::adopt(fd));
+        else if (name == "link" && !link_listener)
+            link_listener.emplace(Listener::adopt(fd));
+        free(names ? names[i] : nullptr);
+    }
+    free(names);
+    if (!agent_listener) {
+        auto l = Listener::bind_unix(paths.socket());
+        if (!l) {
+            std::fprintf(stderr, "skgate-agent: %s\n", l.error().message.c_str());
+            return kExitFailure;
+        }
+        agent_listener.emplace(std::move(*l));
+    }
+    if (!link_listener) {
+        auto l = Listener::bind_unix(paths.link_socket());
+        if (!l) {
+            std::fprintf(stderr, "skgate-agent: %s\n", l.error().message.c_str());
+            return kExitFailure;
+        }
+        link_listener.emplace(std::move(*l));
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    std::fprintf(stderr, "skgate-agent: listening on %s (ssh) and %s (authenticator)\n",
+                 paths.socket().c_str(), paths.link_socket().c_str());
+    AgentServer server(paths, options);
+    auto st = server.run(std::move(*agent_listener), std::move(*link_listener));
+    if (!st) {
+        std::fprintf(stderr, "skgate-agent: %s\n", st.error().message.c_str());
+        return kExitFailure;
+    }
+    return kExitOk;
+}
+
+}  // namespace skgate::agent

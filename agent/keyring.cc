@@ -1,0 +1,147 @@
+#include "agent/keyring.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "core/atomicfile.h"
+#include "core/cbor_fido.h"
+#include "core/safefile.h"
+
+namespace skgate::agent {
+
+namespace {
+
+constexpr size_t kMaxStateFile = 64 * 1024;
+constexpr size_t kMaxKeys = 256;
+
+Result<std::string> read_own_file(const std::string& path) {
+    return read_trusted_file(path, FileRules::own_secret(kMaxStateFile));
+}
+
+std::string home_dir() {
+    if (const char* h = std::getenv("HOME"); h && *h == '/')
+        return h;
+    if (passwd* pw = getpwuid(geteuid()); pw && pw->pw_dir)
+        return pw->pw_dir;
+    return "/";
+}
+
+}  // namespace
+
+AgentPaths AgentPaths::from_environment() {
+    if (const char* d = std::getenv("SKGATE_AGENT_DIR"); d && *d == '/')
+        return {d};
+    return {home_dir() + "/.skgate"};
+}
+
+Status AgentPaths::ensure() const {
+    SKGATE_CHECK(ensure_directory(dir, FileOwner::self(0700)));
+    SKGATE_CHECK(ensure_directory(keys(), FileOwner::self(0700)));
+    for (const auto& d : {dir, keys()}) {
+        struct stat st {};
+        if (lstat(d.c_str(), &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077))
+            return make_error(ErrorCode::permission,
+                              d + " must be your own directory with mode 0700: chmod 700 " + d);
+    }
+    return {};
+}
+
+Status check_key_name(const std::string& name) {
+    if (name.empty() || name.size() > kMaxKeyName || name[0] == '.' || name[0] == '-')
+        return invalid("key name '" + name + "' must be 1.." + std::to_string(kMaxKeyName) +
+                       " characters and not start with '.' or '-'");
+    for (char c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+            return invalid("key name '" + name + "' may hold only letters, digits, '.', '_', '-'");
+    return {};
+}
+
+Result<std::vector<AgentKey>> load_keys(const AgentPaths& paths) {
+    std::vector<AgentKey> out;
+    std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(paths.keys().c_str()), closedir);
+    if (!d) {
+        if (errno == ENOENT)
+            return out;
+        return make_error(ErrorCode::io,
+                          "cannot list " + paths.keys() + ": " + std::strerror(errno));
+    }
+    std::vector<std::string> names;
+    while (dirent* e = readdir(d.get())) {
+        std::string f = e->d_name;
+        if (f.size() > 4 && f.ends_with(".key"))
+            names.push_back(f.substr(0, f.size() - 4));
+    }
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+        if (out.size() >= kMaxKeys)
+            break;
+        if (!check_key_name(name))
+            continue;
+        std::string path = paths.keys() + "/" + name + ".key";
+        SKGATE_TRY(data, read_own_file(path));
+        auto f = CborFields::parse(as_bytes(data));
+        if (!f)
+            return f.error().context(path);
+        auto blob = f->get_bytes(1, "public key", kMaxKeyBlobBytes);
+        auto handle = f->get_bytes(2, "key handle", 128);
+        auto uv = f->get_uint(3, "verify-required");
+        if (!blob || !handle || !uv)
+            return invalid(path + ": malformed key file");
+        auto key = PublicKey::parse_blob(*blob);
+        if (!key || !key->is_security_key() || key->is_certificate())
+            return invalid(path + ": the public key is not a security key");
+        out.push_back({name, std::move(*key), std::move(*handle), *uv != 0});
+    }
+    return out;
+}
+
+Status save_key(const AgentPaths& paths, const AgentKey& key, ByteView attestation,
+                ByteView challenge) {
+    SKGATE_CHECK(check_key_name(key.name));
+    std::string base = paths.keys() + "/" + key.name;
+    struct stat st {};
+    if (lstat((base + ".key").c_str(), &st) == 0)
+        return make_error(ErrorCode::permission,
+                          "a key named '" + key.name + "' exists already; choose another name");
+    CborFields f;
+    f.set(1, key.key.blob());
+    f.set(2, key.key_handle);
+    f.set(3, uint64_t{key.verify_required ? 1u : 0u});
+    Bytes enc = f.encode();
+    auto own = FileOwner::self(0600);
+    SKGATE_CHECK(write_file_atomic(base + ".attestation", std::string(as_chars(attestation)), own));
+    SKGATE_CHECK(write_file_atomic(base + ".challenge", std::string(as_chars(challenge)), own));
+    SKGATE_CHECK(write_file_atomic(base + ".pub", key.key.to_text() + " skgate:" + key.name + "\n",
+                                   FileOwner::self(0644)));
+    // The .key file last: a key the agent offers always has its other files.
+    return write_file_atomic(base + ".key", std::string(as_chars(enc)), own);
+}
+
+Result<std::optional<PairingRecord>> load_pairing(const AgentPaths& paths) {
+    auto data = read_own_file(paths.pairing());
+    if (!data) {
+        if (data.error().code == ErrorCode::not_found)
+            return std::optional<PairingRecord>();
+        return data.error();
+    }
+    auto rec = PairingRecord::parse(as_bytes(*data));
+    if (!rec)
+        return rec.error().context(paths.pairing());
+    return std::optional<PairingRecord>(std::move(*rec));
+}
+
+Status save_pairing(const AgentPaths& paths, const PairingRecord& record) {
+    Bytes enc = record.serialize();
+    return write_file_atomic(paths.pairing(), std::string(as_chars(enc)), FileOwner::self(0600));
+}
+
+}  // namespace skgate::agent

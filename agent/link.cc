@@ -1,0 +1,114 @@
+#include "agent/link.h"
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "core/pairing.h"
+
+namespace skgate::agent {
+
+void AuthenticatorLink::attach(std::unique_ptr<SecureChannel> channel,
+                               const std::string& device_name) {
+    std::shared_ptr<SecureChannel> ch(std::move(channel));
+    uint64_t generation;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (channel_)
+            channel_->transport().shutdown();
+        channel_ = ch;
+        device_name_ = device_name;
+        generation = ++generation_;
+    }
+    changed_.notify_all();
+    std::thread([this, ch, generation] { read_loop(ch, generation); }).detach();
+}
+
+bool AuthenticatorLink::connected() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return channel_ != nullptr;
+}
+
+std::string AuthenticatorLink::device_name() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return device_name_;
+}
+
+void AuthenticatorLink::read_loop(std::shared_ptr<SecureChannel> channel, uint64_t generation) {
+    for (;;) {
+        auto message = channel->receive(-1);
+        if (!message) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (generation_ == generation) {
+                channel_.reset();
+                std::fprintf(stderr, "skgate-agent: the authenticator disconnected (%s)\n",
+                             message.error().message.c_str());
+            }
+            changed_.notify_all();
+            return;
+        }
+        auto id = message->get_uint(msg::kId, "request id");
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = id ? pending_.find(*id) : pending_.end();
+        if (it == pending_.end() || it->second) {
+            // Late answers (after a timeout) and unsolicited ones.
+            std::fprintf(stderr, "skgate-agent: ignored an answer to no pending request\n");
+            continue;
+        }
+        it->second = std::move(*message);
+        changed_.notify_all();
+    }
+}
+
+Result<CborFields> AuthenticatorLink::round_trip(const CborFields& request, uint64_t id,
+                                                 int timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!changed_.wait_until(lock, deadline, [&] { return channel_ != nullptr; }))
+        return make_error(ErrorCode::io,
+                          "no authenticator is connected (is skgate-authenticator running "
+                          "and paired?)");
+    std::shared_ptr<SecureChannel> ch = channel_;
+    uint64_t generation = generation_;
+    pending_[id] = std::nullopt;
+    lock.unlock();
+    Status sent = ch->send(request);
+    lock.lock();
+    if (!sent) {
+        pending_.erase(id);
+        return make_error(ErrorCode::io, "cannot reach the authenticator: " + sent.error().message);
+    }
+    bool answered = changed_.wait_until(lock, deadline, [&] {
+        return pending_[id].has_value() || generation_ != generation || channel_ == nullptr;
+    });
+    auto answer = std::move(pending_[id]);
+    pending_.erase(id);
+    if (answer)
+        return std::move(*answer);
+    if (!answered)
+        return make_error(ErrorCode::io, "the authenticator did not answer within " +
+                                             std::to_string(timeout_ms / 1000) + " s");
+    return make_error(ErrorCode::io, "the authenticator disconnected before answering");
+}
+
+Result<SignResponse> AuthenticatorLink::sign(SignRequest req, int timeout_ms) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        req.id = next_id_++;
+    }
+    SKGATE_TRY(answer, round_trip(req.to_fields(), req.id, timeout_ms));
+    SKGATE_TRY(resp, SignResponse::from_fields(answer));
+    return resp;
+}
+
+Result<RegisterResponse> AuthenticatorLink::register_key(RegisterRequest req, int timeout_ms) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        req.id = next_id_++;
+    }
+    SKGATE_TRY(answer, round_trip(req.to_fields(), req.id, timeout_ms));
+    SKGATE_TRY(resp, RegisterResponse::from_fields(answer));
+    return resp;
+}
+
+}  // namespace skgate::agent

@@ -1,0 +1,51 @@
+// The agent's end of the channel to the paired authenticator: one session
+// at a time (a new one replaces the old), many requests in flight on it,
+// answers matched to requests by id. A request never waits longer than its
+// timeout, whatever the authenticator does.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/channel.h"
+#include "core/link_messages.h"
+#include "core/result.h"
+
+namespace skgate::agent {
+
+class AuthenticatorLink {
+  public:
+    AuthenticatorLink() = default;
+    AuthenticatorLink(const AuthenticatorLink&) = delete;
+    AuthenticatorLink& operator=(const AuthenticatorLink&) = delete;
+
+    // Takes over an authenticated session and reads it in its own thread.
+    void attach(std::unique_ptr<SecureChannel> channel, const std::string& device_name);
+    bool connected();
+    std::string device_name();
+
+    // Waits for an authenticator up to the timeout, then for the answer.
+    // Timeouts and disconnects are ErrorCode::io errors that say so.
+    Result<SignResponse> sign(SignRequest req, int timeout_ms);
+    Result<RegisterResponse> register_key(RegisterRequest req, int timeout_ms);
+
+  private:
+    Result<CborFields> round_trip(const CborFields& request, uint64_t id, int timeout_ms);
+    void read_loop(std::shared_ptr<SecureChannel> channel, uint64_t generation);
+
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::shared_ptr<SecureChannel> channel_;
+    std::string device_name_;
+    uint64_t generation_ = 0;
+    uint64_t next_id_ = 1;
+    // id -> answer (empty while pending); entries belong to their waiter.
+    std::map<uint64_t, std::optional<CborFields>> pending_;
+};
+
+}  // namespace skgate::agent

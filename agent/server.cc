@@ -1,0 +1,319 @@
+#include "agent/server.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "core/agent_client.h"
+#include "core/agent_protocol.h"
+#include "core/audit.h"
+#include "core/digest.h"
+#include "core/monotonic.h"
+#include "core/pairing.h"
+#include "core/sign_purpose.h"
+#include "core/sksig.h"
+#include "core/wire.h"
+
+namespace skgate::agent {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+// Reads or writes exactly n bytes; false on EOF or error.
+bool io_exact(int fd, uint8_t* buf, size_t n, bool writing) {
+    size_t done = 0;
+    while (done < n) {
+        pollfd p{fd, static_cast<short>(writing ? POLLOUT : POLLIN), 0};
+        int rc = poll(&p, 1, 1000);
+        if (rc < 0 && errno != EINTR)
+            return false;
+        if (rc <= 0) {
+            if (g_stop.load())
+                return false;
+            continue;
+        }
+        ssize_t k = writing ? send(fd, buf + done, n - done, MSG_NOSIGNAL)
+                            : recv(fd, buf + done, n - done, 0);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (k <= 0)
+            return false;
+        done += static_cast<size_t>(k);
+    }
+    return true;
+}
+
+void audit_sign(const AgentKey& key, Decision d, const std::string& reason,
+                const std::string& purpose, uint64_t start_us) {
+    AuditEvent e;
+    e.event = "agent-sign";
+    e.decision = d;
+    e.key_fp = key.key.fingerprint();
+    e.key_type = key.key.type_name();
+    e.reason = reason;
+    e.latency_us = monotonic_us() - start_us;
+    e.message = "sign request with key '" + key.name + "' (" + purpose +
+                "): " + (d == Decision::allow ? "signed" : "refused: " + reason);
+    audit_record(e);
+}
+
+}  // namespace
+
+void request_stop() {
+    g_stop.store(true);
+}
+
+Bytes AgentServer::identities() {
+    std::vector<AgentIdentityEntry> ids;
+    auto keys = load_keys(paths_);
+    if (!keys)
+        std::fprintf(stderr, "skgate-agent: %s\n", keys.error().message.c_str());
+    else
+        for (const auto& k : *keys)
+            ids.push_back({k.key.blob(), "skgate:" + k.name});
+    if (!options_.upstream_socket.empty()) {
+        auto up = AgentClient::connect(options_.upstream_socket, geteuid(), 5000);
+        auto list = up ? up->identities() : Result<std::vector<AgentIdentity>>(up.error());
+        if (list)
+            for (const auto& id : *list)
+                ids.push_back({id.key.blob(), id.comment});
+    }
+    return agent_identities_answer(ids);
+}
+
+Result<Bytes> AgentServer::forward_upstream(ByteView message) {
+    SKGATE_TRY(up, AgentClient::connect(options_.upstream_socket, geteuid(), 30000));
+    return up.request(message);
+}
+
+Bytes AgentServer::sign(const AgentSignRequest& req, const std::string& context) {
+    uint64_t start = monotonic_us();
+    auto keys = load_keys(paths_);
+    if (!keys) {
+        std::fprintf(stderr, "skgate-agent: %s\n", keys.error().message.c_str());
+        return agent_failure();
+    }
+    const AgentKey* key = nullptr;
+    for (const auto& k : *keys)
+        if (equal_bytes(k.key.blob(), req.key_blob))
+            key = &k;
+    if (!key)
+        return agent_failure();
+    auto purpose = describe_signed_data(req.data, context);
+    std::string what = purpose ? purpose->describe() : "unrecognised data";
+    SignRequest sr;
+    sr.application = key->key.application();
+    sr.key_handle = key->key_handle;
+    sr.data = req.data;
+    sr.options = key->verify_required ? kLinkRequireUV : 0;
+    if (purpose && purpose->kind == SignPurpose::Kind::stepup)
+        sr.context = context;
+    auto resp = link_.sign(sr, options_.sign_timeout_ms);
+    if (!resp) {
+        std::fprintf(stderr, "skgate-agent: sign request with key '%s' (%s) failed: %s\n",
+                     key->name.c_str(), what.c_str(), resp.error().message.c_str());
+        audit_sign(*key, Decision::deny, resp.error().message, what, start);
+        return agent_failure();
+    }
+    if (resp->status != LinkStatus::ok) {
+        std::string reason(link_status_text(resp->status));
+        std::fprintf(stderr, "skgate-agent: sign request with key '%s' (%s): %s\n",
+                     key->name.c_str(), what.c_str(), reason.c_str());
+        audit_sign(*key, Decision::deny, reason, what, start);
+        return agent_failure();
+    }
+    auto blob =
+        encode_sk_signature(key->key.algorithm(), resp->signature, resp->flags, resp->counter);
+    // The authenticator is checked, not trusted: a signature that does not
+    // verify (wrong key, wrong data) never reaches ssh.
+    auto verified =
+        blob ? verify_sk_signature(key->key, *blob, req.data) : Result<SkVerified>(blob.error());
+    if (!verified) {
+        std::string reason =
+            "the authenticator's signature does not verify: " + verified.error().message;
+        std::fprintf(stderr, "skgate-agent: %s\n", reason.c_str());
+        audit_sign(*key, Decision::deny, reason, what, start);
+        return agent_failure();
+    }
+    audit_sign(*key, Decision::allow, "approved on the authenticator", what, start);
+    return agent_sign_response(*blob);
+}
+
+Bytes AgentServer::extension(const AgentExtension& ext, std::string& context) {
+    if (ext.name == kExtStepUpContext) {
+        WireReader r(ext.contents);
+        auto text = r.read_string();
+        if (!text || !r.at_end() || text->size() > kMaxLinkText)
+            return agent_failure();
+        context.assign(as_chars(*text));
+        return agent_success();
+    }
+    if (ext.name == kExtStatus) {
+        WireWriter w;
+        w.put_string(link_.connected() ? "connected " + link_.device_name() : "disconnected");
+        return agent_success(w.bytes());
+    }
+    if (ext.name == kExtRegister || ext.name == kExtSign) {
+        WireReader r(ext.contents);
+        auto body = r.read_string();
+        if (!body || !r.at_end())
+            return agent_failure();
+        auto fields = CborFields::parse(*body);
+        if (!fields)
+            return agent_failure();
+        Bytes answer;
+        if (ext.name == kExtRegister) {
+            auto req = RegisterRequest::from_fields(*fields);
+            if (!req)
+                return agent_failure();
+            auto resp = link_.register_key(*req, options_.sign_timeout_ms);
+            if (!resp) {
+                RegisterResponse fail;
+                fail.status = LinkStatus::timeout;
+                fail.reason = resp.error().message;
+                answer = fail.to_fields().encode();
+            } else {
+                answer = resp->to_fields().encode();
+            }
+        } else {
+            auto req = SignRequest::from_fields(*fields);
+            if (!req)
+                return agent_failure();
+            auto resp = link_.sign(*req, options_.sign_timeout_ms);
+            if (!resp) {
+                SignResponse fail;
+                fail.status = LinkStatus::timeout;
+                fail.reason = resp.error().message;
+                answer = fail.to_fields().encode();
+            } else {
+                answer = resp->to_fields().encode();
+            }
+        }
+        WireWriter w;
+        w.put_string(answer);
+        return agent_success(w.bytes());
+    }
+    return Bytes{agentmsg::kExtensionFailure};
+}
+
+Bytes AgentServer::handle_request(ByteView message, std::string& context) {
+    auto req = parse_agent_request(message);
+    if (!req)
+        return agent_failure();
+    if (std::holds_alternative<AgentRequestIdentities>(*req))
+        return identities();
+    if (auto* s = std::get_if<AgentSignRequest>(&*req)) {
+        auto keys = load_keys(paths_);
+        bool ours = false;
+        if (keys)
+            for (const auto& k : *keys)
+                ours = ours || equal_bytes(k.key.blob(), s->key_blob);
+        if (!ours && !options_.upstream_socket.empty()) {
+            auto answer = forward_upstream(message);
+            return answer ? *answer : agent_failure();
+        }
+        Bytes answer = sign(*s, context);
+        context.clear();  // a description serves one request
+        return answer;
+    }
+    if (auto* e = std::get_if<AgentExtension>(&*req))
+        return extension(*e, context);
+    if (!options_.upstream_socket.empty()) {
+        auto answer = forward_upstream(message);
+        return answer ? *answer : agent_failure();
+    }
+    return agent_failure();
+}
+
+void AgentServer::serve_client(int fd) {
+    std::string context;
+    for (;;) {
+        uint8_t len_buf[4];
+        if (!io_exact(fd, len_buf, 4, false))
+            break;
+        uint32_t len = (uint32_t{len_buf[0]} << 24) | (uint32_t{len_buf[1]} << 16) |
+                       (uint32_t{len_buf[2]} << 8) | len_buf[3];
+        if (len == 0 || len > kMaxAgentMessage)
+            break;
+        Bytes message(len);
+        if (!io_exact(fd, message.data(), len, false))
+            break;
+        Bytes answer = handle_request(message, context);
+        WireWriter w;
+        w.put_string(answer);
+        Bytes out = std::move(w).take();
+        if (!io_exact(fd, out.data(), out.size(), true))
+            break;
+    }
+    close(fd);
+}
+
+void AgentServer::serve_link(int fd) {
+    auto transport = std::make_shared<SocketTransport>(fd);
+    auto record = load_pairing(paths_);
+    if (!record || !*record) {
+        CborFields refused;
+        refused.set(msg::kType, msg::kRefused);
+        (void)send_plain(*transport, refused);
+        std::fprintf(
+            stderr, "skgate-agent: refused an authenticator: %s\n",
+            record ? "not paired (run `skgate-agent pair`)" : record.error().message.c_str());
+        return;
+    }
+    auto channel = session_accept(transport, **record, 10000);
+    if (!channel) {
+        std::fprintf(stderr, "skgate-agent: refused an authenticator: %s\n",
+                     channel.error().message.c_str());
+        AuditEvent e;
+        e.event = "agent-link";
+        e.decision = Decision::deny;
+        e.reason = channel.error().message;
+        e.message = "refused a connection on the authenticator link: " + channel.error().message;
+        audit_record(e);
+        return;
+    }
+    std::fprintf(stderr, "skgate-agent: authenticator '%s' connected\n",
+                 (*record)->device_name.c_str());
+    link_.attach(std::move(*channel), (*record)->device_name);
+}
+
+Status AgentServer::run(Listener agent_listener, Listener link_listener) {
+    std::thread link_thread([this, &link_listener] {
+        while (!g_stop.load()) {
+            auto fd = link_listener.accept(500);
+            if (!fd)
+                continue;
+            std::thread([this, fd = *fd] { serve_link(fd); }).detach();
+        }
+    });
+    Status result;
+    while (!g_stop.load()) {
+        auto fd = agent_listener.accept(500);
+        if (!fd) {
+            if (fd.error().code == ErrorCode::not_found)
+                continue;
+            result = fd.error();
+            break;
+        }
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (getsockopt(*fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+            (cred.uid != geteuid() && cred.uid != 0)) {
+            std::fprintf(stderr, "skgate-agent: refused a client of uid %u\n", cred.uid);
+            close(*fd);
+            continue;
+        }
+        std::thread([this, fd = *fd] { serve_client(fd); }).detach();
+    }
+    g_stop.store(true);
+    link_thread.join();
+    return result;
+}
+
+}  // namespace skgate::agent

@@ -1,0 +1,51 @@
+// skgate-agent's daemon: the ssh-agent socket (one thread per client, so no
+// client ever waits for another) and the link socket the paired
+// authenticator connects to.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "agent/keyring.h"
+#include "agent/link.h"
+#include "core/agent_protocol.h"
+#include "core/channel.h"
+
+namespace skgate::agent {
+
+struct ServerOptions {
+    int sign_timeout_ms = 60000;
+    // The user's previous agent, for keys that are not skgate's (off unless
+    // given): its identities are listed too and its keys' requests forwarded.
+    std::string upstream_socket;
+};
+
+class AgentServer {
+  public:
+    AgentServer(AgentPaths paths, ServerOptions options)
+        : paths_(std::move(paths)), options_(std::move(options)) {}
+
+    // Runs until SIGTERM/SIGINT (or a fatal listener error).
+    Status run(Listener agent_listener, Listener link_listener);
+
+    // One request of a client, answered (public for tests and fuzzing).
+    // `context` carries the client's last step-up description.
+    Bytes handle_request(ByteView message, std::string& context);
+
+  private:
+    void serve_client(int fd);
+    void serve_link(int fd);
+    Bytes sign(const AgentSignRequest& req, const std::string& context);
+    Bytes extension(const AgentExtension& ext, std::string& context);
+    Bytes identities();
+    Result<Bytes> forward_upstream(ByteView message);
+
+    AgentPaths paths_;
+    ServerOptions options_;
+    AuthenticatorLink link_;
+};
+
+// Stops run() (async-signal-safe).
+void request_stop();
+
+}  // namespace skgate::agent

@@ -1,0 +1,264 @@
+#include "authenticator/authenticator.h"
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/channel_crypto.h"
+#include "core/ossl.h"
+#include "core/pairing.h"
+#include "core/sha256.h"
+#include "core/sign_purpose.h"
+#include "core/sksig.h"
+
+namespace skgate::authenticator {
+
+namespace {
+
+constexpr size_t kCredentialIdBytes = 16;
+
+RegisterResponse register_error(uint64_t id, LinkStatus status, std::string reason) {
+    RegisterResponse r;
+    r.id = id;
+    r.status = status;
+    r.reason = std::move(reason);
+    return r;
+}
+
+SignResponse sign_error(uint64_t id, LinkStatus status, std::string reason) {
+    SignResponse r;
+    r.id = id;
+    r.status = status;
+    r.reason = std::move(reason);
+    return r;
+}
+
+Result<PublicKey> public_key_of(const Credential& c) {
+    if (c.algorithm == KeyAlgorithm::sk_ed25519)
+        return PublicKey::make_sk_ed25519(c.public_key, c.application);
+    return PublicKey::make_sk_ecdsa(c.public_key, c.application);
+}
+
+ossl::SkKeyMaterial material_of(const Credential& c) {
+    ossl::SkKeyMaterial m;
+    m.private_key = c.private_key;
+    m.public_key = c.public_key;
+    return m;
+}
+
+}  // namespace
+
+bool Authenticator::verify_user(const std::string& what) {
+    auto pin = approver_.ask_pin("PIN for " + what + ": ");
+    if (!pin)
+        return false;
+    auto ok = vault_.check_passphrase(*pin);
+    return ok && *ok;
+}
+
+bool Authenticator::in_window(const std::string& key) {
+    auto it = windows_.find(key);
+    if (it == windows_.end())
+        return false;
+    if (std::chrono::steady_clock::now() < it->second)
+        return true;
+    windows_.erase(it);
+    return false;
+}
+
+RegisterResponse Authenticator::handle(const RegisterRequest& req) {
+    std::string what = "create the SSH key '" + req.name + "' (" + req.application + ", " +
+                       (req.algorithm == KeyAlgorithm::sk_ed25519 ? "Ed25519" : "ECDSA P-256") +
+                       ((req.options & kLinkRequireUV) ? ", PIN required for every use" : "") + ")";
+    Approval a = approver_.ask("Request: " + what, false);
+    if (a.answer == Answer::no_answer)
+        return register_error(req.id, LinkStatus::timeout, "nobody answered");
+    if (a.answer == Answer::deny)
+        return register_error(req.id, LinkStatus::denied, "refused on the authenticator");
+    uint8_t flags = kAuthDataUserPresent | kAuthDataAttested;
+    if (req.options & kLinkRequireUV) {
+        if (!verify_user(what))
+            return register_error(req.id, LinkStatus::not_verified, "wrong or missing PIN");
+        flags |= kAuthDataUserVerified;
+    }
+    auto material = ossl::generate_sk_key(req.algorithm);
+    auto id = random_bytes(kCredentialIdBytes);
+    if (!material || !id)
+        return register_error(req.id, LinkStatus::failed, "key generation failed");
+    Credential c;
+    c.id = *id;
+    c.application = req.application;
+    c.algorithm = req.algorithm;
+    c.private_key = material->private_key;
+    c.public_key = material->public_key;
+    c.verify_required = (req.options & kLinkRequireUV) != 0;
+    c.name = req.name;
+    c.created = static_cast<uint64_t>(std::time(nullptr));
+    auto key = public_key_of(c);
+    if (!key)
+        return register_error(req.id, LinkStatus::failed, key.error().message);
+    auto auth_data =
+        AuthenticatorData::encode(req.application, flags, 0, kSoftwareAaguid, c.id, *key);
+    if (!auth_data)
+        return register_error(req.id, LinkStatus::failed, auth_data.error().message);
+    Bytes to_sign = *auth_data;
+    to_sign.insert(to_sign.end(), req.client_data_hash.begin(), req.client_data_hash.end());
+    auto sig = ossl::sign_as_authenticator(req.algorithm, *material, to_sign);
+    if (!sig)
+        return register_error(req.id, LinkStatus::failed, sig.error().message);
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (vault_.contents().credentials.size() >= kMaxCredentials)
+            return register_error(req.id, LinkStatus::failed, "the authenticator is full");
+        vault_.contents().credentials.push_back(c);
+        if (auto st = vault_.save(); !st) {
+            vault_.contents().credentials.pop_back();
+            return register_error(req.id, LinkStatus::failed,
+                                  "cannot store the key: " + st.error().message);
+        }
+    }
+    RegisterResponse r;
+    r.id = req.id;
+    r.auth_data = std::move(*auth_data);
+    r.signature = std::move(*sig);
+    r.key_handle = c.id;
+    std::fprintf(stderr, "skgate-authenticator: created key '%s'\n", req.name.c_str());
+    return r;
+}
+
+std::optional<SignResponse> Authenticator::handle(const SignRequest& req) {
+    std::optional<Credential> cred;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const auto& c : vault_.contents().credentials)
+            if (equal_bytes(c.id, req.key_handle) && c.application == req.application)
+                cred = c;
+    }
+    if (!cred)
+        return sign_error(req.id, LinkStatus::unknown_credential,
+                          "this authenticator does not hold that key");
+    auto purpose = describe_signed_data(req.data, req.context);
+    std::string what =
+        purpose ? purpose->describe() : "sign unrecognised data (" + purpose.error().message + ")";
+    std::string window_key;
+    if (purpose && purpose->kind == SignPurpose::Kind::login && !purpose->host_key_fp.empty())
+        window_key = purpose->user + "@" + purpose->host_key_fp;
+    bool need_uv = cred->verify_required || (req.options & kLinkRequireUV);
+    bool pre_approved = false;
+    if (!window_key.empty() && !need_uv) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        pre_approved = in_window(window_key);
+    }
+    std::string question = "Request: " + what + " with key '" + cred->name + "'";
+    if (pre_approved) {
+        std::fprintf(stderr, "skgate-authenticator: %s (allowed for this host)\n",
+                     question.c_str());
+    } else {
+        Approval a = approver_.ask(question, !window_key.empty() && !need_uv);
+        if (a.answer == Answer::no_answer)
+            return std::nullopt;
+        if (a.answer == Answer::deny)
+            return sign_error(req.id, LinkStatus::denied, "refused on the authenticator");
+        if (a.answer == Answer::host_window) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            windows_[window_key] =
+                std::chrono::steady_clock::now() + std::chrono::minutes(a.minutes);
+        }
+    }
+    uint8_t flags = kSkFlagUserPresent;
+    if (need_uv) {
+        if (!verify_user(what))
+            return sign_error(req.id, LinkStatus::not_verified, "wrong or missing PIN");
+        flags |= kSkFlagUserVerified;
+    }
+    uint32_t counter = 0;
+    {
+        // The counter is stored before the signature leaves: a crash can
+        // skip a value, never reuse one.
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto& c : vault_.contents().credentials) {
+            if (!equal_bytes(c.id, cred->id))
+                continue;
+            if (c.counter == 0xffffffffu)
+                return sign_error(req.id, LinkStatus::failed, "the key's counter is exhausted");
+            counter = ++c.counter;
+        }
+        if (auto st = vault_.save(); !st)
+            return sign_error(req.id, LinkStatus::failed,
+                              "cannot store the counter: " + st.error().message);
+    }
+    Bytes message = sk_signed_message(req.application, flags, counter, req.data);
+    auto sig = ossl::sign_as_authenticator(cred->algorithm, material_of(*cred), message);
+    if (!sig)
+        return sign_error(req.id, LinkStatus::failed, sig.error().message);
+    SignResponse r;
+    r.id = req.id;
+    r.flags = flags;
+    r.counter = counter;
+    r.signature = std::move(*sig);
+    return r;
+}
+
+Status Authenticator::serve(SecureChannel& channel) {
+    struct Worker {
+        std::thread thread;
+        std::shared_ptr<std::atomic<bool>> done;
+    };
+    std::vector<Worker> workers;
+    auto start = [&](std::function<void()> job) {
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        workers.push_back({std::thread([job = std::move(job), done] {
+                               job();
+                               done->store(true);
+                           }),
+                           done});
+    };
+    auto reap = [&](bool all) {
+        for (auto it = workers.begin(); it != workers.end();) {
+            if (all || it->done->load()) {
+                it->thread.join();
+                it = workers.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    };
+    Status result;
+    for (;;) {
+        auto message = channel.receive(-1);
+        reap(false);
+        if (!message) {
+            result = message.error();
+            break;
+        }
+        auto parsed = parse_link_message(*message);
+        if (!parsed) {
+            std::fprintf(stderr, "skgate-authenticator: refused a malformed request: %s\n",
+                         parsed.error().message.c_str());
+            continue;
+        }
+        if (auto* reg = std::get_if<RegisterRequest>(&*parsed)) {
+            start([this, &channel, req = *reg] {
+                auto resp = handle(req);
+                (void)channel.send(resp.to_fields());
+            });
+        } else if (auto* sign = std::get_if<SignRequest>(&*parsed)) {
+            start([this, &channel, req = *sign] {
+                auto resp = handle(req);
+                if (resp)
+                    (void)channel.send(resp->to_fields());
+            });
+        } else {
+            std::fprintf(stderr, "skgate-authenticator: ignored a message that is not a request\n");
+        }
+    }
+    channel.transport().shutdown();
+    reap(true);
+    return result;
+}
+
+}  // namespace skgate::authenticator

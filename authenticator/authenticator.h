@@ -1,0 +1,48 @@
+// The software authenticator's behaviour (the phone's role): makes keys,
+// asks the person, signs, counts. It answers what a FIDO2 authenticator
+// answers: authData with flags and counter, signatures, packed
+// self-attestation.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "authenticator/approver.h"
+#include "authenticator/vault.h"
+#include "core/attestation.h"
+#include "core/channel.h"
+#include "core/link_messages.h"
+
+namespace skgate::authenticator {
+
+// "skgate-soft-auth": the AAGUID of this software authenticator.
+inline constexpr Aaguid kSoftwareAaguid = {'s', 'k', 'g', 'a', 't', 'e', '-', 's',
+                                           'o', 'f', 't', '-', 'a', 'u', 't', 'h'};
+
+class Authenticator {
+  public:
+    Authenticator(Vault& vault, Approver& approver) : vault_(vault), approver_(approver) {}
+
+    RegisterResponse handle(const RegisterRequest& req);
+    // nullopt: the person did not answer (the requester's timeout applies).
+    std::optional<SignResponse> handle(const SignRequest& req);
+
+    // Serves requests on an open session until it closes: each request in
+    // its own thread, so a pending approval never blocks the others.
+    Status serve(SecureChannel& channel);
+
+  private:
+    // user verification: true when the PIN checked out.
+    bool verify_user(const std::string& what);
+    bool in_window(const std::string& key);
+
+    Vault& vault_;
+    Approver& approver_;
+    std::mutex mutex_;  // the vault and the windows
+    std::map<std::string, std::chrono::steady_clock::time_point> windows_;
+};
+
+}  // namespace skgate::authenticator

@@ -1,0 +1,266 @@
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "authenticator/approver.h"
+#include "authenticator/authenticator.h"
+#include "authenticator/commands.h"
+#include "authenticator/vault.h"
+#include "core/args.h"
+#include "core/atomicfile.h"
+#include "core/channel.h"
+#include "core/channel_crypto.h"
+#include "core/pairing.h"
+#include "core/timeutil.h"
+
+namespace skgate::authenticator {
+
+namespace {
+
+const std::set<std::string> kCommonOptions = {"--dir", "--passphrase-file"};
+
+int fail(const std::string& what) {
+    std::fprintf(stderr, "skgate-authenticator: %s\n", what.c_str());
+    return kExitFailure;
+}
+
+int usage(const std::string& what) {
+    std::fprintf(stderr, "skgate-authenticator: %s (see skgate-authenticator(1))\n", what.c_str());
+    return kExitUsage;
+}
+
+std::set<std::string> with_common(std::set<std::string> more) {
+    more.insert(kCommonOptions.begin(), kCommonOptions.end());
+    return more;
+}
+
+std::string state_dir(const ArgParser& a) {
+    if (auto d = a.value("--dir"))
+        return *d;
+    if (const char* env = std::getenv("SKGATE_AUTHENTICATOR_DIR"); env && *env)
+        return env;
+    const char* home = std::getenv("HOME");
+    return std::string(home && *home ? home : ".") + "/.skgate-authenticator";
+}
+
+Result<std::string> passphrase(const ArgParser& a, const std::string& prompt) {
+    if (auto f = a.value("--passphrase-file"))
+        return read_secret_file(*f);
+    return read_secret(prompt);
+}
+
+Result<Vault> open_vault(const ArgParser& a) {
+    std::string dir = state_dir(a);
+    SKGATE_TRY(pass, passphrase(a, "Authenticator passphrase: "));
+    return Vault::open(dir + "/vault", pass);
+}
+
+}  // namespace
+
+int cmd_init(const Args& args) {
+    ArgParser a(with_common({}), {});
+    if (auto st = a.parse(args); !st)
+        return usage(st.error().message);
+    std::string dir = state_dir(a);
+    if (auto st = ensure_directory(dir, FileOwner::self(0700)); !st)
+        return fail(st.error().message);
+    std::string pass;
+    if (a.value("--passphrase-file")) {
+        auto p = passphrase(a, "");
+        if (!p)
+            return fail(p.error().message);
+        pass = *p;
+    } else {
+        auto p1 = read_secret("New passphrase (also your PIN): ");
+        auto p2 = read_secret("Repeat it: ");
+        if (!p1 || !p2)
+            return fail("no passphrase given");
+        if (*p1 != *p2)
+            return fail("the passphrases differ");
+        pass = *p1;
+    }
+    auto v = Vault::create(dir + "/vault", pass);
+    if (!v)
+        return fail(v.error().message);
+    std::printf("Initialised the authenticator in %s (keys are encrypted with your passphrase).\n",
+                dir.c_str());
+    return kExitOk;
+}
+
+int cmd_pair(const Args& args) {
+    ArgParser a(with_common({"--name"}), {});
+    if (auto st = a.parse(args); !st)
+        return usage(st.error().message);
+    if (a.positional().size() != 1)
+        return usage("pair takes the skgate-pair: URI shown by `skgate-agent pair`");
+    auto uri = PairingUri::parse(a.positional()[0]);
+    if (!uri)
+        return fail(uri.error().message);
+    auto vault = open_vault(a);
+    if (!vault)
+        return fail(vault.error().message);
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    std::string name = a.value("--name").value_or(std::string(host) + " authenticator");
+    if (name.size() > kMaxDeviceName)
+        return usage("--name is longer than " + std::to_string(kMaxDeviceName) + " characters");
+
+    auto transport = connect_channel(uri->address, 5000);
+    if (!transport)
+        return fail("cannot reach the agent: " + transport.error().message);
+    std::shared_ptr<Transport> t(std::move(*transport));
+    auto own = X25519KeyPair::generate();
+    if (!own)
+        return fail(own.error().message);
+    CborFields hello;
+    hello.set(msg::kType, msg::kPairHello);
+    hello.set(msg::kKey, own->public_key);
+    hello.set(msg::kName, name);
+    if (auto st = send_plain(*t, hello); !st)
+        return fail(st.error().message);
+    auto shared = x25519_shared(*own, uri->agent_key);
+    if (!shared)
+        return fail(shared.error().message);
+    auto keys = derive_pairing_keys(*shared, uri->token, uri->agent_key, own->public_key);
+    wipe(*shared);
+    if (!keys)
+        return fail(keys.error().message);
+    SecureChannel channel(t, ChannelRole::authenticator, keys->channel);
+    auto device_id = random_bytes(kDeviceIdBytes);
+    if (!device_id)
+        return fail(device_id.error().message);
+    CborFields confirm;
+    confirm.set(msg::kType, msg::kPairConfirm);
+    confirm.set(msg::kDeviceId, *device_id);
+    if (auto st = channel.send(confirm); !st)
+        return fail(st.error().message);
+    std::printf(
+        "Confirmation code: %s\nCheck that skgate-agent shows the same code and type it "
+        "there.\n",
+        keys->code.c_str());
+    std::fflush(stdout);
+    auto result = channel.receive(300000);
+    if (!result)
+        return fail("pairing failed: " + result.error().message);
+    auto type = result->get_uint(msg::kType, "message type");
+    auto status = result->get_uint(msg::kStatus, "status");
+    if (!type || *type != msg::kPairResult || !status)
+        return fail("pairing failed: the agent sent no verdict");
+    if (*status != 0) {
+        auto reason = result->get_text(msg::kReason, "reason", 256);
+        return fail("pairing refused by the agent: " +
+                    (reason ? *reason : std::string("no reason given")) + ". Nothing was saved.");
+    }
+    auto address = result->get_text(msg::kAddress, "address", kMaxPairingUri);
+    auto agent_name = result->get_text(msg::kName, "agent name", kMaxDeviceName);
+    if (!address || !agent_name || !check_channel_address(*address))
+        return fail("pairing failed: the agent's answer is malformed");
+    PairingRecord record;
+    record.device_id = *device_id;
+    record.device_name = *agent_name;
+    record.address = *address;
+    record.secret = keys->secret;
+    vault->contents().pairing = std::move(record);
+    if (auto st = vault->save(); !st)
+        return fail("cannot save the pairing: " + st.error().message);
+    std::printf("Paired with %s.\n", agent_name->c_str());
+    return kExitOk;
+}
+
+int cmd_run(const Args& args) {
+    ArgParser a(with_common({"--approve", "--approve-delay-ms", "--pin-file", "--prompt-timeout"}),
+                {"--once"});
+    if (auto st = a.parse(args); !st)
+        return usage(st.error().message);
+    if (!a.positional().empty())
+        return usage("run takes no arguments");
+    std::string mode = a.value("--approve").value_or("ask");
+    int delay = std::atoi(a.value("--approve-delay-ms").value_or("0").c_str());
+    int prompt_timeout = std::atoi(a.value("--prompt-timeout").value_or("60").c_str());
+    std::optional<std::string> pin;
+    if (auto f = a.value("--pin-file")) {
+        auto p = read_secret_file(*f);
+        if (!p)
+            return fail(p.error().message);
+        pin = *p;
+    }
+    std::unique_ptr<Approver> approver;
+    if (mode == "ask") {
+        if (prompt_timeout <= 0)
+            return usage("--prompt-timeout must be a positive number of seconds");
+        approver = std::make_unique<TerminalApprover>(prompt_timeout);
+    } else {
+        auto s = ScriptedApprover::from_options(mode, delay, pin);
+        if (!s)
+            return usage(s.error().message);
+        approver = std::make_unique<ScriptedApprover>(std::move(*s));
+    }
+    auto vault = open_vault(a);
+    if (!vault)
+        return fail(vault.error().message);
+    if (!vault->contents().pairing)
+        return fail(
+            "not paired: run `skgate-agent pair` on the laptop and `skgate-authenticator "
+            "pair URI` here");
+    PairingRecord record = *vault->contents().pairing;
+    Authenticator auth(*vault, *approver);
+    signal(SIGPIPE, SIG_IGN);
+    bool announced_wait = false;
+    for (;;) {
+        auto transport = connect_channel(record.address, 5000);
+        if (!transport) {
+            if (!announced_wait)
+                std::fprintf(stderr, "skgate-authenticator: waiting for the agent at %s (%s)\n",
+                             record.address.c_str(), transport.error().message.c_str());
+            announced_wait = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+        }
+        std::shared_ptr<Transport> t(std::move(*transport));
+        auto channel = session_connect(t, record, 10000);
+        if (!channel) {
+            std::fprintf(stderr, "skgate-authenticator: session refused: %s\n",
+                         channel.error().message.c_str());
+            if (a.flag("--once"))
+                return kExitFailure;
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+            continue;
+        }
+        announced_wait = false;
+        std::fprintf(stderr, "skgate-authenticator: connected to %s; waiting for requests\n",
+                     record.device_name.c_str());
+        auto st = auth.serve(**channel);
+        std::fprintf(stderr, "skgate-authenticator: session ended: %s\n",
+                     st ? "closed" : st.error().message.c_str());
+        if (a.flag("--once"))
+            return kExitOk;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+int cmd_list(const Args& args) {
+    ArgParser a(with_common({}), {});
+    if (auto st = a.parse(args); !st)
+        return usage(st.error().message);
+    auto vault = open_vault(a);
+    if (!vault)
+        return fail(vault.error().message);
+    const auto& c = vault->contents();
+    if (c.pairing)
+        std::printf("paired with: %s (%s)\n", c.pairing->device_name.c_str(),
+                    c.pairing->address.c_str());
+    else
+        std::printf("paired with: nobody\n");
+    for (const auto& cred : c.credentials)
+        std::printf("key '%s': %s %s, %s, counter %u, created %s\n", cred.name.c_str(),
+                    cred.algorithm == KeyAlgorithm::sk_ed25519 ? "Ed25519" : "ECDSA-P256",
+                    cred.application.c_str(), cred.verify_required ? "PIN required" : "touch",
+                    cred.counter, format_iso8601(static_cast<std::time_t>(cred.created)).c_str());
+    return kExitOk;
+}
+
+}  // namespace skgate::authenticator

@@ -1,0 +1,72 @@
+#include "core/agent_protocol.h"
+
+#include "core/sshkey.h"
+#include "core/wire.h"
+
+namespace skgate {
+
+namespace {
+constexpr size_t kMaxExtensionName = 128;
+constexpr size_t kMaxSignData = 64 * 1024;
+}  // namespace
+
+Result<AgentRequest> parse_agent_request(ByteView message) {
+    WireReader r(message);
+    SKGATE_TRY(type, r.read_u8());
+    switch (type) {
+        case agentmsg::kRequestIdentities:
+            SKGATE_CHECK(r.expect_end("the identities request"));
+            return AgentRequest(AgentRequestIdentities{});
+        case agentmsg::kSignRequest: {
+            SKGATE_TRY(blob, r.read_string());
+            SKGATE_TRY(data, r.read_string());
+            SKGATE_TRY(flags, r.read_u32());
+            SKGATE_CHECK(r.expect_end("the sign request"));
+            if (blob.size() > kMaxKeyBlobBytes)
+                return invalid("sign request: key blob too large");
+            if (data.size() > kMaxSignData)
+                return invalid("sign request: data too large");
+            return AgentRequest(AgentSignRequest{to_bytes(blob), to_bytes(data), flags});
+        }
+        case agentmsg::kExtension: {
+            SKGATE_TRY(name, r.read_cstring());
+            if (name.empty() || name.size() > kMaxExtensionName)
+                return invalid("extension name is empty or too long");
+            SKGATE_TRY(rest, r.read_bytes(r.remaining()));
+            return AgentRequest(AgentExtension{std::move(name), to_bytes(rest)});
+        }
+        default:
+            return AgentRequest(AgentOtherRequest{type});
+    }
+}
+
+Bytes agent_identities_answer(const std::vector<AgentIdentityEntry>& ids) {
+    WireWriter w;
+    w.put_u8(agentmsg::kIdentitiesAnswer);
+    w.put_u32(static_cast<uint32_t>(ids.size()));
+    for (const auto& id : ids) {
+        w.put_string(id.key_blob);
+        w.put_string(id.comment);
+    }
+    return std::move(w).take();
+}
+
+Bytes agent_sign_response(ByteView signature) {
+    WireWriter w;
+    w.put_u8(agentmsg::kSignResponse);
+    w.put_string(signature);
+    return std::move(w).take();
+}
+
+Bytes agent_failure() {
+    return Bytes{agentmsg::kFailure};
+}
+
+Bytes agent_success(ByteView contents) {
+    WireWriter w;
+    w.put_u8(agentmsg::kSuccess);
+    w.put_raw(contents);
+    return std::move(w).take();
+}
+
+}  // namespace skgate

@@ -1,0 +1,64 @@
+// The server side of the ssh-agent protocol (draft-miller-ssh-agent), as
+// skgate-agent speaks it: requests parsed strictly, answers built here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/result.h"
+
+namespace skgate {
+
+namespace agentmsg {
+inline constexpr uint8_t kFailure = 5;
+inline constexpr uint8_t kSuccess = 6;
+inline constexpr uint8_t kRequestIdentities = 11;
+inline constexpr uint8_t kIdentitiesAnswer = 12;
+inline constexpr uint8_t kSignRequest = 13;
+inline constexpr uint8_t kSignResponse = 14;
+inline constexpr uint8_t kExtension = 27;
+inline constexpr uint8_t kExtensionFailure = 28;
+}  // namespace agentmsg
+
+// skgate's extensions: a RegisterRequest or SignRequest (CBOR, as on the
+// channel) for libskgate-sk.so, and the step-up description pam_skgate sends
+// before asking for the SSHSIG it describes.
+inline constexpr std::string_view kExtRegister = "register@skgate.dev";
+inline constexpr std::string_view kExtSign = "sign@skgate.dev";
+inline constexpr std::string_view kExtStepUpContext = "stepup-context@skgate.dev";
+// "connected NAME" or "disconnected": whether an authenticator is attached.
+inline constexpr std::string_view kExtStatus = "status@skgate.dev";
+
+struct AgentRequestIdentities {};
+struct AgentSignRequest {
+    Bytes key_blob;
+    Bytes data;
+    uint32_t flags = 0;
+};
+struct AgentExtension {
+    std::string name;
+    Bytes contents;
+};
+struct AgentOtherRequest {
+    uint8_t type = 0;
+};
+using AgentRequest =
+    std::variant<AgentRequestIdentities, AgentSignRequest, AgentExtension, AgentOtherRequest>;
+
+// One message body (without its length prefix).
+Result<AgentRequest> parse_agent_request(ByteView message);
+
+struct AgentIdentityEntry {
+    Bytes key_blob;
+    std::string comment;
+};
+Bytes agent_identities_answer(const std::vector<AgentIdentityEntry>& ids);
+Bytes agent_sign_response(ByteView signature);
+Bytes agent_failure();
+// SSH_AGENT_SUCCESS followed by extension-specific bytes.
+Bytes agent_success(ByteView contents = {});
+
+}  // namespace skgate
