@@ -17,7 +17,7 @@
 
 #include "core/attestation.h"
 #include "core/sksig.h"
-#include "tests/support/sk_api.h"
+#include "core/sk_api.h"
 #include "tests/support/softkey.h"
 
 #define SK_EXPORT extern "C" __attribute__((visibility("default")))

@@ -1,6 +1,6 @@
 // The OpenSSH SecurityKeyProvider ABI, version 0x000a0000 (OpenSSH 8.9 to
 // 10.x), written from its documented layout. Shared by the test provider and
-// (later) libskgate-sk.so. C layout: these structs cross a dlopen boundary.
+// libskgate-sk.so. C layout: these structs cross a dlopen boundary.
 #pragma once
 
 #include <stddef.h>
