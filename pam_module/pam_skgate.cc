@@ -22,6 +22,8 @@
 
 #include "core/account.h"
 #include "core/agent_client.h"
+#include "core/agent_protocol.h"
+#include "core/wire.h"
 #include "core/audit.h"
 #include "core/authinfo.h"
 #include "core/counters.h"
@@ -307,6 +309,13 @@ int step_up(Pam& pam) {
         return refuse(data.error().message, "internal error", PAM_SERVICE_ERR);
     pam.say("skgate: approve on your security key (" + ctx.service +
             (ctx.command.empty() ? "" : ": " + printable(ctx.command, 120)) + ")...");
+    {
+        // Lets an skgate authenticator show the command it approves; other
+        // agents do not know the extension, and that is fine.
+        WireWriter w;
+        w.put_string(*challenge);
+        (void)agent->extension(kExtStepUpContext, w.bytes());
+    }
     auto sig = agent->sign(*key, *data);
     if (!sig)
         return refuse(

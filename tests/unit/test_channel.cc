@@ -1,0 +1,480 @@
+// The agent-authenticator channel: CBOR messages, pairing, sealing, replay
+// and tampering, the session handshake, and the request types.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <memory>
+
+#include "core/agent_protocol.h"
+#include "core/base64.h"
+#include "core/cbor_fido.h"
+#include "core/channel.h"
+#include "core/channel_crypto.h"
+#include "core/digest.h"
+#include "core/link_messages.h"
+#include "core/pairing.h"
+#include "core/sign_purpose.h"
+#include "core/stepup.h"
+#include "core/wire.h"
+#include "tests/support/softkey.h"
+
+using namespace skgate;
+
+namespace {
+
+// Two ends of a real socket pair, as the agent and authenticator see them.
+struct Pipe {
+    std::shared_ptr<Transport> agent, authenticator;
+    Pipe() {
+        int fds[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+            throw std::runtime_error("socketpair");
+        agent = std::make_shared<SocketTransport>(fds[0]);
+        authenticator = std::make_shared<SocketTransport>(fds[1]);
+    }
+};
+
+ChannelKeys test_keys(uint8_t seed) {
+    ChannelKeys k;
+    k.agent_to_authenticator.assign(32, seed);
+    k.authenticator_to_agent.assign(32, static_cast<uint8_t>(seed + 1));
+    return k;
+}
+
+CborFields message(uint64_t id) {
+    CborFields f;
+    f.set(msg::kType, uint64_t{99});
+    f.set(msg::kId, id);
+    return f;
+}
+
+Bytes hex(std::string_view h) {
+    Bytes out;
+    for (size_t i = 0; i + 1 < h.size(); i += 2)
+        out.push_back(static_cast<uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+    return out;
+}
+
+}  // namespace
+
+TEST(CborFields, RoundTripsEveryValueType) {
+    CborFields f;
+    f.set(1, uint64_t{42});
+    f.set(2, Bytes{1, 2, 3});
+    f.set(3, std::string("text"));
+    auto back = CborFields::parse(f.encode());
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(*back->get_uint(1, "a"), 42u);
+    EXPECT_EQ(*back->get_bytes(2, "b", 16), (Bytes{1, 2, 3}));
+    EXPECT_EQ(*back->get_text(3, "c", 16), "text");
+    EXPECT_FALSE(back->get_uint(2, "b"));      // wrong type
+    EXPECT_FALSE(back->get_text(9, "x", 16));  // missing
+    EXPECT_FALSE(back->get_bytes(2, "b", 2));  // over the limit
+}
+
+TEST(CborFields, RefusesEverythingButOneFlatMap) {
+    struct Case {
+        const char* why;
+        const char* hex;
+    };
+    const Case cases[] = {
+        {"not a map", "01"},
+        {"trailing byte", "a1010100"},
+        {"duplicate key", "a201010102"},
+        {"negative key", "a12001"},
+        {"text key", "a1616101"},
+        {"key out of range",
+         "a1190100"
+         "01"},
+        {"nested map", "a101a0"},
+        {"array value", "a10180"},
+        {"float value", "a101f93c00"},
+        {"indefinite map", "bf0101ff"},
+        {"truncated", "a20101"},
+        {"empty", ""},
+        {"control character in text", "a1016101"},
+    };
+    for (const auto& c : cases) {
+        Bytes in = hex(c.hex);
+        auto f = CborFields::parse(in);
+        if (std::string(c.why) == "control character in text") {
+            ASSERT_TRUE(f);
+            EXPECT_FALSE(f->get_text(1, "t", 8)) << c.why;
+            continue;
+        }
+        EXPECT_FALSE(f) << c.why;
+    }
+}
+
+TEST(ChannelCrypto, X25519AgreesAndRefusesLowOrderKeys) {
+    auto a = X25519KeyPair::generate(), b = X25519KeyPair::generate();
+    ASSERT_TRUE(a && b);
+    auto ab = x25519_shared(*a, b->public_key), ba = x25519_shared(*b, a->public_key);
+    ASSERT_TRUE(ab && ba);
+    EXPECT_EQ(*ab, *ba);
+    EXPECT_FALSE(x25519_shared(*a, Bytes(32, 0)));  // the identity: low order
+    EXPECT_FALSE(x25519_shared(*a, Bytes(31, 9)));  // wrong size
+}
+
+TEST(ChannelCrypto, AeadDetectsEveryChange) {
+    Bytes key(32, 7), nonce(12, 1), aad{1, 2}, plain{'h', 'i'};
+    auto sealed = aead_seal(key, nonce, aad, plain);
+    ASSERT_TRUE(sealed);
+    EXPECT_EQ(*aead_open(key, nonce, aad, *sealed), plain);
+    for (size_t i = 0; i < sealed->size(); i++) {
+        Bytes bad = *sealed;
+        bad[i] ^= 0x40;
+        auto r = aead_open(key, nonce, aad, bad);
+        ASSERT_FALSE(r) << "byte " << i;
+        EXPECT_EQ(r.error().code, ErrorCode::permission);
+    }
+    EXPECT_FALSE(aead_open(key, nonce, Bytes{1, 3}, *sealed));
+    EXPECT_FALSE(aead_open(key, Bytes(12, 2), aad, *sealed));
+}
+
+TEST(ChannelCrypto, HkdfMatchesRfc5869TestCase1) {
+    auto okm = hkdf_sha256(Bytes(22, 0x0b), hex("000102030405060708090a0b0c"),
+                           as_chars(hex("f0f1f2f3f4f5f6f7f8f9")), 42);
+    ASSERT_TRUE(okm);
+    EXPECT_EQ(*okm,
+              hex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b8"
+                  "87185865"));
+}
+
+TEST(PairingUri, RoundTrips) {
+    PairingUri u{"unix:/home/alice/.skgate/pair.sock", Bytes(32, 5), Bytes(16, 6)};
+    auto back = PairingUri::parse(u.format());
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->address, u.address);
+    EXPECT_EQ(back->agent_key, u.agent_key);
+    EXPECT_EQ(back->token, u.token);
+    PairingUri spaced{"unix:/tmp/a b&c/p.sock", Bytes(32, 1), Bytes(16, 2)};
+    auto back2 = PairingUri::parse(spaced.format());
+    ASSERT_TRUE(back2) << spaced.format();
+    EXPECT_EQ(back2->address, spaced.address);
+}
+
+TEST(PairingUri, RefusesMalformedUris) {
+    std::string pk = base64url_encode_unpadded(Bytes(32, 5));
+    std::string tok = base64url_encode_unpadded(Bytes(16, 6));
+    std::string addr = "unix:/x/pair.sock";
+    const std::string bad[] = {
+        "skgate-pair:v2?addr=" + addr + "&pk=" + pk + "&token=" + tok,
+        "http://x?addr=" + addr,
+        "skgate-pair:v1?pk=" + pk + "&token=" + tok,
+        "skgate-pair:v1?addr=" + addr + "&pk=" + pk,
+        "skgate-pair:v1?addr=" + addr + "&addr=" + addr + "&pk=" + pk + "&token=" + tok,
+        "skgate-pair:v1?addr=" + addr + "&pk=" + pk + "x&token=" + tok,
+        "skgate-pair:v1?addr=" + addr + "&pk=" + base64url_encode_unpadded(Bytes(31, 5)) +
+            "&token=" + tok,
+        "skgate-pair:v1?addr=" + addr + "&pk=" + pk + "&token=" + tok + "&extra=1",
+        "skgate-pair:v1?addr=unix:relative&pk=" + pk + "&token=" + tok,
+        "skgate-pair:v1?addr=tcp:1.2.3.4:5&pk=" + pk + "&token=" + tok,
+        "skgate-pair:v1?addr=unix:/x%0a&pk=" + pk + "&token=" + tok,
+        "skgate-pair:v1?addr=unix:/x%4&pk=" + pk + "&token=" + tok,
+        "skgate-pair:v1?addr=unix:/x y&pk=" + pk + "&token=" + tok,
+        "skgate-pair:v1?addr",
+        "skgate-pair:v1?" + std::string(2000, 'a'),
+    };
+    for (const auto& u : bad)
+        EXPECT_FALSE(PairingUri::parse(u)) << u;
+}
+
+TEST(Pairing, BothSidesDeriveTheSameKeysAndCode) {
+    auto a = X25519KeyPair::generate(), b = X25519KeyPair::generate();
+    Bytes token(16, 3);
+    auto ka =
+        derive_pairing_keys(*x25519_shared(*a, b->public_key), token, a->public_key, b->public_key);
+    auto kb =
+        derive_pairing_keys(*x25519_shared(*b, a->public_key), token, a->public_key, b->public_key);
+    ASSERT_TRUE(ka && kb);
+    EXPECT_EQ(ka->secret, kb->secret);
+    EXPECT_EQ(ka->code, kb->code);
+    EXPECT_EQ(ka->code.size(), 6u);
+    EXPECT_TRUE(confirmation_code_matches(ka->code, kb->code));
+    EXPECT_FALSE(confirmation_code_matches("000000", ka->code == "000000" ? "000001" : ka->code));
+    EXPECT_FALSE(confirmation_code_matches("", ""));
+    // Without the token from the QR code, a responder derives other keys.
+    auto other = derive_pairing_keys(*x25519_shared(*b, a->public_key), Bytes(16, 4), a->public_key,
+                                     b->public_key);
+    ASSERT_TRUE(other);
+    EXPECT_NE(other->secret, ka->secret);
+}
+
+TEST(SecureChannel, CarriesMessagesBothWays) {
+    Pipe p;
+    auto keys = test_keys(1);
+    SecureChannel agent(p.agent, ChannelRole::agent, keys);
+    SecureChannel auth(p.authenticator, ChannelRole::authenticator, keys);
+    for (uint64_t i = 0; i < 3; i++) {
+        ASSERT_TRUE(agent.send(message(i)));
+        auto got = auth.receive(1000);
+        ASSERT_TRUE(got) << got.error().message;
+        EXPECT_EQ(*got->get_uint(msg::kId, "id"), i);
+        ASSERT_TRUE(auth.send(message(100 + i)));
+        auto back = agent.receive(1000);
+        ASSERT_TRUE(back) << back.error().message;
+        EXPECT_EQ(*back->get_uint(msg::kId, "id"), 100 + i);
+    }
+}
+
+TEST(SecureChannel, RefusesReplayedReorderedTamperedAndReflectedFrames) {
+    Pipe p;
+    auto keys = test_keys(1);
+    SecureChannel agent(p.agent, ChannelRole::agent, keys);
+    ASSERT_TRUE(agent.send(message(1)));
+    ASSERT_TRUE(agent.send(message(2)));
+    auto f1 = p.authenticator->receive(1000), f2 = p.authenticator->receive(1000);
+    ASSERT_TRUE(f1 && f2);
+
+    {  // replay: the same frame twice
+        SecureChannel auth(p.authenticator, ChannelRole::authenticator, keys);
+        ASSERT_TRUE(auth.open(*f1));
+        auto replay = auth.open(*f1);
+        ASSERT_FALSE(replay);
+        EXPECT_NE(replay.error().message.find("replayed"), std::string::npos);
+        EXPECT_TRUE(auth.open(*f2));
+    }
+    {  // reordered: the second frame first
+        SecureChannel auth(p.authenticator, ChannelRole::authenticator, keys);
+        EXPECT_FALSE(auth.open(*f2));
+    }
+    {  // tampered ciphertext, tag, or sequence number
+        for (size_t at : {size_t{3}, size_t{10}, f1->size() - 1}) {
+            SecureChannel auth(p.authenticator, ChannelRole::authenticator, keys);
+            Bytes bad = *f1;
+            bad[at] ^= 1;
+            EXPECT_FALSE(auth.open(bad)) << "byte " << at;
+        }
+    }
+    {  // another session's keys
+        SecureChannel auth(p.authenticator, ChannelRole::authenticator, test_keys(9));
+        auto r = auth.open(*f1);
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().code, ErrorCode::permission);
+    }
+    {  // the agent's own frame sent back to it
+        SecureChannel agent2(p.agent, ChannelRole::agent, keys);
+        EXPECT_FALSE(agent2.open(*f1));
+    }
+    {  // too short to hold a tag
+        SecureChannel auth(p.authenticator, ChannelRole::authenticator, keys);
+        EXPECT_FALSE(auth.open(Bytes(10, 0)));
+    }
+}
+
+TEST(SocketTransport, RefusesOversizedFramesAndTimesOut) {
+    Pipe p;
+    EXPECT_FALSE(p.agent->send(Bytes(kMaxFrameBytes + 1, 0)));
+    auto t = p.authenticator->receive(50);
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.error().code, ErrorCode::not_found);
+    // A length prefix beyond the limit is refused before anything is read.
+    SocketTransport* raw = static_cast<SocketTransport*>(p.agent.get());
+    (void)raw;
+    uint8_t huge[4] = {0x7f, 0xff, 0xff, 0xff};
+    int fds[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    ASSERT_EQ(write(fds[0], huge, 4), 4);
+    SocketTransport reader(fds[1]);
+    EXPECT_FALSE(reader.receive(1000));
+    close(fds[0]);
+}
+
+TEST(Session, HandshakeNeedsThePairingSecretAndDevice) {
+    PairingRecord rec;
+    rec.device_id = Bytes(16, 1);
+    rec.device_name = "phone";
+    rec.secret = Bytes(32, 2);
+    {
+        Pipe p;
+        std::unique_ptr<SecureChannel> agent_side;
+        std::thread t([&] {
+            auto r = session_accept(p.agent, rec, 2000);
+            if (r)
+                agent_side = std::move(*r);
+        });
+        auto auth_side = session_connect(p.authenticator, rec, 2000);
+        t.join();
+        ASSERT_TRUE(auth_side) << auth_side.error().message;
+        ASSERT_TRUE(agent_side);
+        ASSERT_TRUE((*auth_side)->send(message(5)));
+        auto got = agent_side->receive(1000);
+        ASSERT_TRUE(got);
+        EXPECT_EQ(*got->get_uint(msg::kId, "id"), 5u);
+    }
+    {  // an authenticator with another secret
+        Pipe p;
+        PairingRecord wrong = rec;
+        wrong.secret = Bytes(32, 3);
+        Result<std::unique_ptr<SecureChannel>> agent_result = invalid("not run");
+        std::thread t([&] { agent_result = session_accept(p.agent, rec, 2000); });
+        auto auth_side = session_connect(p.authenticator, wrong, 2000);
+        t.join();
+        EXPECT_FALSE(agent_result);
+        EXPECT_FALSE(auth_side);
+    }
+    {  // another device id
+        Pipe p;
+        PairingRecord other = rec;
+        other.device_id = Bytes(16, 9);
+        Result<std::unique_ptr<SecureChannel>> agent_result = invalid("not run");
+        std::thread t([&] {
+            agent_result = session_accept(p.agent, rec, 2000);
+            p.agent->shutdown();
+        });
+        auto auth_side = session_connect(p.authenticator, other, 2000);
+        t.join();
+        ASSERT_FALSE(agent_result);
+        EXPECT_NE(agent_result.error().message.find("not the paired one"), std::string::npos);
+        EXPECT_FALSE(auth_side);
+    }
+}
+
+TEST(PairingRecord, RoundTripsAndRefusesDamage) {
+    PairingRecord rec;
+    rec.device_id = Bytes(16, 1);
+    rec.device_name = "phone";
+    rec.address = "unix:/run/x.sock";
+    rec.secret = Bytes(32, 2);
+    auto back = PairingRecord::parse(rec.serialize());
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->secret, rec.secret);
+    EXPECT_EQ(back->address, rec.address);
+    Bytes enc = rec.serialize();
+    for (size_t cut = 0; cut < enc.size(); cut++)
+        EXPECT_FALSE(PairingRecord::parse(ByteView(enc).first(cut))) << cut;
+    rec.secret = Bytes(31, 2);
+    EXPECT_FALSE(PairingRecord::parse(rec.serialize()));
+}
+
+TEST(LinkMessages, RoundTripAndStrictParsing) {
+    RegisterRequest reg;
+    reg.id = 7;
+    reg.application = "ssh:";
+    reg.client_data_hash = Bytes(32, 1);
+    reg.options = kLinkRequireUV;
+    reg.name = "laptop";
+    auto reg_back = RegisterRequest::from_fields(reg.to_fields());
+    ASSERT_TRUE(reg_back);
+    EXPECT_EQ(reg_back->options, kLinkRequireUV);
+
+    SignRequest sign;
+    sign.id = 8;
+    sign.application = "ssh:";
+    sign.key_handle = Bytes(16, 2);
+    sign.data = Bytes{1, 2, 3};
+    sign.context = "skgate step-up v1\ncommand=/bin/true\n";
+    auto sign_back = parse_link_message(sign.to_fields());
+    ASSERT_TRUE(sign_back);
+    EXPECT_EQ(std::get<SignRequest>(*sign_back).context, sign.context);
+
+    SignResponse resp;
+    resp.id = 8;
+    resp.flags = 5;
+    resp.counter = 9;
+    resp.signature = Bytes(64, 1);
+    auto resp_back = SignResponse::from_fields(resp.to_fields());
+    ASSERT_TRUE(resp_back);
+    EXPECT_EQ(resp_back->counter, 9u);
+    SignResponse denied;
+    denied.status = LinkStatus::denied;
+    EXPECT_TRUE(SignResponse::from_fields(denied.to_fields()));
+
+    auto bad_app = reg;
+    bad_app.application = "https://example.com";
+    EXPECT_FALSE(RegisterRequest::from_fields(bad_app.to_fields()));
+    auto bad_hash = reg;
+    bad_hash.client_data_hash = Bytes(31, 1);
+    EXPECT_FALSE(RegisterRequest::from_fields(bad_hash.to_fields()));
+    auto bad_options = reg;
+    bad_options.options = 0x80;
+    EXPECT_FALSE(RegisterRequest::from_fields(bad_options.to_fields()));
+    auto no_handle = sign;
+    no_handle.key_handle.clear();
+    EXPECT_FALSE(SignRequest::from_fields(no_handle.to_fields()));
+    auto big = sign;
+    big.data = Bytes(kMaxLinkSignData + 1, 0);
+    EXPECT_FALSE(SignRequest::from_fields(big.to_fields()));
+    CborFields weird_status = resp.to_fields();
+    weird_status.set(msg::kStatus, uint64_t{77});
+    EXPECT_FALSE(SignResponse::from_fields(weird_status));
+    CborFields big_flags = resp.to_fields();
+    big_flags.set(40, uint64_t{256});
+    EXPECT_FALSE(SignResponse::from_fields(big_flags));
+    EXPECT_FALSE(RegisterRequest::from_fields(sign.to_fields()));  // wrong type
+    CborFields unknown;
+    unknown.set(msg::kType, uint64_t{1234});
+    EXPECT_FALSE(parse_link_message(unknown));
+}
+
+TEST(SignPurpose, NamesLoginsAndStepUps) {
+    auto key = test::SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256);
+    auto host = test::SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    WireWriter w;
+    w.put_string(Bytes(32, 1));
+    w.put_u8(50);
+    w.put_string("alice");
+    w.put_string("ssh-connection");
+    w.put_string("publickey-hostbound-v00@openssh.com");
+    w.put_bool(true);
+    w.put_string(key.public_key().type_name());
+    w.put_string(key.public_key().blob());
+    w.put_string(host.public_key().blob());
+    auto login = describe_signed_data(w.bytes(), "");
+    ASSERT_TRUE(login) << login.error().message;
+    EXPECT_EQ(login->kind, SignPurpose::Kind::login);
+    EXPECT_EQ(login->user, "alice");
+    EXPECT_EQ(login->host_key_fp, host.public_key().fingerprint());
+    EXPECT_NE(login->describe().find("alice"), std::string::npos);
+
+    StepUpContext ctx{"alice", "web1", "sudo", "/usr/bin/systemctl restart nginx", 0};
+    auto challenge = stepup_challenge(ctx);
+    ASSERT_TRUE(challenge);
+    auto data = stepup_signed_data(*challenge);
+    ASSERT_TRUE(data);
+    auto step = describe_signed_data(*data, *challenge);
+    ASSERT_TRUE(step) << step.error().message;
+    EXPECT_EQ(step->kind, SignPurpose::Kind::stepup);
+    EXPECT_EQ(step->command, "/usr/bin/systemctl restart nginx");
+    EXPECT_EQ(step->host, "web1");
+    // A description that is not what is signed is refused, not shown.
+    std::string lie = *challenge;
+    lie.replace(lie.find("nginx"), 5, "sshd!");
+    EXPECT_FALSE(describe_signed_data(*data, lie));
+    // Without a description it is still named for what it is.
+    auto bare = describe_signed_data(*data, "");
+    ASSERT_TRUE(bare);
+    EXPECT_EQ(bare->kind, SignPurpose::Kind::sshsig);
+
+    EXPECT_FALSE(describe_signed_data(Bytes{0, 0, 0, 1, 1, 51}, ""));
+    Bytes truncated = w.bytes();
+    truncated.pop_back();
+    EXPECT_FALSE(describe_signed_data(truncated, ""));
+}
+
+TEST(AgentProtocol, ParsesRequestsStrictly) {
+    auto ids = parse_agent_request(Bytes{agentmsg::kRequestIdentities});
+    ASSERT_TRUE(ids);
+    EXPECT_TRUE(std::holds_alternative<AgentRequestIdentities>(*ids));
+    EXPECT_FALSE(parse_agent_request(Bytes{agentmsg::kRequestIdentities, 0}));
+    WireWriter w;
+    w.put_u8(agentmsg::kSignRequest);
+    w.put_string(Bytes{1});
+    w.put_string(Bytes{2, 3});
+    w.put_u32(0);
+    auto sign = parse_agent_request(w.bytes());
+    ASSERT_TRUE(sign);
+    EXPECT_EQ(std::get<AgentSignRequest>(*sign).data, (Bytes{2, 3}));
+    Bytes cut = w.bytes();
+    cut.pop_back();
+    EXPECT_FALSE(parse_agent_request(cut));
+    EXPECT_FALSE(parse_agent_request(Bytes{}));
+    WireWriter e;
+    e.put_u8(agentmsg::kExtension);
+    e.put_string(std::string(200, 'x'));
+    EXPECT_FALSE(parse_agent_request(e.bytes()));
+    auto other = parse_agent_request(Bytes{17});
+    ASSERT_TRUE(other);
+    EXPECT_EQ(std::get<AgentOtherRequest>(*other).type, 17);
+}

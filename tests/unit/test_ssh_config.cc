@@ -1,0 +1,76 @@
+// skgate-agent setup's ~/.ssh/config block: added first, replaced in place,
+// and removed so that the file is byte-for-byte what it was.
+#include <gtest/gtest.h>
+
+#include "agent/ssh_config.h"
+
+using namespace skgate::agent;
+
+namespace {
+const std::string kSock = "/home/alice/.skgate/agent.sock";
+}
+
+TEST(SshConfigBlock, AddsFirstAndRemovesExactly) {
+    const std::string inputs[] = {
+        "",
+        "Host work\n    User alice\n",
+        "# no trailing newline\nHost *\n  ServerAliveInterval 30",
+        "\n\n",
+        "Include ~/.ssh/conf.d/*\nHost x\n\tHostName 10.0.0.1\n",
+    };
+    for (const auto& in : inputs) {
+        auto added = add_block(in, kSock, {}, false);
+        ASSERT_TRUE(added) << added.error().message;
+        EXPECT_TRUE(added->changed);
+        EXPECT_EQ(added->text.rfind(kBlockBegin, 0), 0u) << "block must come first";
+        EXPECT_NE(added->text.find("IdentityAgent \"" + kSock + "\""), std::string::npos);
+        bool del = true;
+        auto removed = remove_block(added->text, &del);
+        ASSERT_TRUE(removed);
+        EXPECT_EQ(removed->text, in);
+        EXPECT_FALSE(del);
+    }
+}
+
+TEST(SshConfigBlock, IsIdempotentAndReplacesInPlace) {
+    std::string in = "Host a\n  User b\n";
+    auto once = add_block(in, kSock, {}, false);
+    auto twice = add_block(once->text, kSock, {}, false);
+    ASSERT_TRUE(twice);
+    EXPECT_FALSE(twice->changed);
+    auto hosts = add_block(once->text, kSock, {"web*", "db1"}, false);
+    ASSERT_TRUE(hosts);
+    EXPECT_TRUE(hosts->changed);
+    EXPECT_NE(hosts->text.find("Host web* db1\n"), std::string::npos);
+    EXPECT_EQ(hosts->text.find("Host *\n    IdentityAgent"), std::string::npos);
+    // Lines after the block keep applying to every host.
+    EXPECT_NE(hosts->text.find("Host *\n# End skgate\nHost a"), std::string::npos);
+    bool del = false;
+    EXPECT_EQ(remove_block(hosts->text, &del)->text, in);
+}
+
+TEST(SshConfigBlock, DeletesOnlyAFileItCreated) {
+    auto created = add_block("", kSock, {}, true);
+    bool del = false;
+    auto removed = remove_block(created->text, &del);
+    EXPECT_TRUE(del);
+    EXPECT_EQ(removed->text, "");
+    // Created, then the user added lines: keep the file.
+    auto grown = remove_block(created->text + "Host z\n", &del);
+    EXPECT_FALSE(del);
+    EXPECT_EQ(grown->text, "Host z\n");
+}
+
+TEST(SshConfigBlock, RefusesDamagedBlocksAndUnsafeValues) {
+    bool del = false;
+    EXPECT_FALSE(remove_block("# Begin skgate\nHost *\n", &del));
+    EXPECT_FALSE(remove_block("# End skgate\n", &del));
+    EXPECT_FALSE(remove_block("# Begin skgate\n# Begin skgate\n# End skgate\n", &del));
+    EXPECT_FALSE(add_block("", "relative/sock", {}, false));
+    EXPECT_FALSE(add_block("", "/a\"b", {}, false));
+    EXPECT_FALSE(add_block("", kSock, {"bad host"}, false));
+    EXPECT_FALSE(add_block("", kSock, {"x\nProxyCommand evil"}, false));
+    auto none = remove_block("Host a\n", &del);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->changed);
+}
