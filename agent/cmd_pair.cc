@@ -36,6 +36,7 @@ class SecondResponderGuard {
                   if (!fd)
                       continue;
                   SocketTransport t(*fd);
+                  (void)t.receive(2000);  // its hello, so that it reads the answer
                   CborFields refused;
                   refused.set(msg::kType, msg::kRefused);
                   refused.set(msg::kReason, std::string("this pairing already has a responder"));
@@ -128,6 +129,12 @@ int cmd_pair(const Args& args) {
     auto device_name = hello->get_text(msg::kName, "device name", kMaxDeviceName);
     if (!type || *type != msg::kPairHello || !their_key || !device_name)
         return fail("the responder did not send a valid pairing hello");
+    {
+        CborFields ack;
+        ack.set(msg::kType, msg::kPairHello);
+        if (auto st = send_plain(*transport, ack); !st)
+            return fail("the responder went away: " + st.error().message);
+    }
     auto shared = x25519_shared(*own, *their_key);
     if (!shared)
         return fail(shared.error().message);

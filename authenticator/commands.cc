@@ -122,6 +122,15 @@ int cmd_pair(const Args& args) {
     hello.set(msg::kName, name);
     if (auto st = send_plain(*t, hello); !st)
         return fail(st.error().message);
+    // The agent acknowledges the hello, or says why not (for example: this
+    // pairing already has a responder).
+    auto ack = receive_plain(*t, 30000);
+    if (!ack)
+        return fail("the agent did not answer: " + ack.error().message);
+    if (auto type = ack->get_uint(msg::kType, "message type"); !type || *type != msg::kPairHello) {
+        auto reason = ack->get_text(msg::kReason, "reason", 256);
+        return fail("refused by the agent: " + (reason ? *reason : std::string("no reason given")));
+    }
     auto shared = x25519_shared(*own, uri->agent_key);
     if (!shared)
         return fail(shared.error().message);

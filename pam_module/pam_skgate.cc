@@ -23,7 +23,6 @@
 #include "core/account.h"
 #include "core/agent_client.h"
 #include "core/agent_protocol.h"
-#include "core/wire.h"
 #include "core/audit.h"
 #include "core/authinfo.h"
 #include "core/counters.h"
@@ -33,6 +32,7 @@
 #include "core/stepup.h"
 #include "core/text.h"
 #include "core/username.h"
+#include "core/wire.h"
 
 namespace {
 

@@ -1,6 +1,7 @@
 #include "tests/support/helpers.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +98,93 @@ RunResult run(const std::vector<std::string>& argv, const std::string& input,
     r.out = read_file(out);
     r.err = read_file(err);
     return r;
+}
+
+Process::Process(const std::vector<std::string>& argv,
+                 const std::map<std::string, std::string>& env, const std::string& log_path)
+    : log_(log_path) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        throw std::runtime_error("pipe failed");
+    pid_ = fork();
+    if (pid_ < 0)
+        throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+        int fo = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fo < 0)
+            _exit(126);
+        dup2(p[0], 0);
+        dup2(fo, 1);
+        dup2(fo, 2);
+        for (const auto& [k, v] : env)
+            setenv(k.c_str(), v.c_str(), 1);
+        std::vector<char*> args;
+        for (const auto& a : argv)
+            args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execvp(args[0], args.data());
+        _exit(127);
+    }
+    close(p[0]);
+    stdin_fd_ = p[1];
+}
+
+Process::~Process() {
+    stop();
+}
+
+void Process::stop() {
+    close_stdin();
+    if (pid_ > 0 && status_ < 0) {
+        kill(pid_, SIGTERM);
+        if (wait(3000) < 0) {
+            kill(pid_, SIGKILL);
+            wait(3000);
+        }
+    }
+}
+
+void Process::write_stdin(const std::string& data) {
+    if (stdin_fd_ >= 0 && ::write(stdin_fd_, data.data(), data.size()) < 0)
+        throw std::runtime_error("write to a child's stdin failed");
+}
+
+void Process::close_stdin() {
+    if (stdin_fd_ >= 0)
+        close(stdin_fd_);
+    stdin_fd_ = -1;
+}
+
+std::string Process::output() const {
+    try {
+        return read_file(log_);
+    } catch (...) {
+        return "";
+    }
+}
+
+bool Process::wait_for_output(const std::string& text, int timeout_ms) const {
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        if (output().find(text) != std::string::npos)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+int Process::wait(int timeout_ms) {
+    if (status_ >= 0)
+        return status_;
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        int st = 0;
+        pid_t r = waitpid(pid_, &st, WNOHANG);
+        if (r == pid_) {
+            status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            return status_;
+        }
+        usleep(10000);
+    }
+    return -1;
 }
 
 }  // namespace skgate::test

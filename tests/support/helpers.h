@@ -2,6 +2,8 @@
 // real programs (ssh-keygen, skgatectl) and reading the shared vectors.
 #pragma once
 
+#include <sys/types.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -39,5 +41,32 @@ struct RunResult {
 // to the environment; waits for it.
 RunResult run(const std::vector<std::string>& argv, const std::string& input = "",
               const std::map<std::string, std::string>& env = {});
+
+// A program running in the background (agents, authenticators): stdout and
+// stderr go to one log file; stdin is a pipe. Killed (SIGTERM) and reaped by
+// the destructor.
+class Process {
+  public:
+    Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+            const std::string& log_path);
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    void write_stdin(const std::string& data);
+    void close_stdin();
+    std::string output() const;
+    // Waits until the log contains `text`; false after timeout_ms.
+    bool wait_for_output(const std::string& text, int timeout_ms) const;
+    // The exit status (or 128+signal), or -1 if still running after timeout_ms.
+    int wait(int timeout_ms);
+    void stop();
+
+  private:
+    pid_t pid_ = -1;
+    int stdin_fd_ = -1;
+    int status_ = -1;
+    std::string log_;
+};
 
 }  // namespace skgate::test

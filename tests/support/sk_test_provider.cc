@@ -16,8 +16,8 @@
 #include <string>
 
 #include "core/attestation.h"
-#include "core/sksig.h"
 #include "core/sk_api.h"
+#include "core/sksig.h"
 #include "tests/support/softkey.h"
 
 #define SK_EXPORT extern "C" __attribute__((visibility("default")))

@@ -1,0 +1,288 @@
+// skgate-agent and skgate-authenticator as a person uses them, without a
+// server: setup of ~/.ssh/config, pairing (and every way it must fail),
+// generating a key, signing through the agent with stock OpenSSH tools, and
+// libskgate-sk.so under ssh-keygen.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "core/agent_client.h"
+#include "core/attestation.h"
+#include "core/sshkey.h"
+#include "core/text.h"
+#include "tests/support/client_rig.h"
+#include "tests/support/helpers.h"
+
+using namespace skgate;
+using namespace skgate::test;
+
+namespace {
+
+std::string bin(const char* var) {
+    return std::getenv(var) ? std::getenv(var) : "";
+}
+
+mode_t mode_of(const std::string& path) {
+    struct stat st {};
+    stat(path.c_str(), &st);
+    return st.st_mode & 07777;
+}
+
+bool exists(const std::string& p) {
+    return std::filesystem::exists(p);
+}
+
+}  // namespace
+
+class AgentSetup : public ::testing::Test {
+  protected:
+    TempDir dir;
+    std::string home() const { return dir.path(); }
+    std::string config() const { return home() + "/.ssh/config"; }
+    RunResult setup(const std::vector<std::string>& args) {
+        std::vector<std::string> argv{bin("SKGATE_AGENT_BIN"), "setup", "--no-systemd"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run(argv, "", {{"HOME", home()}, {"SKGATE_AGENT_DIR", ""}});
+    }
+};
+
+TEST_F(AgentSetup, MissingConfigIsCreatedAndRemovedAgain) {
+    auto r = setup({});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(mode_of(home() + "/.ssh"), 0700u);
+    EXPECT_EQ(mode_of(config()), 0600u);
+    EXPECT_EQ(mode_of(home() + "/.skgate"), 0700u);
+    std::string text = read_file(config());
+    EXPECT_NE(text.find("IdentityAgent \"" + home() + "/.skgate/agent.sock\""), std::string::npos);
+    EXPECT_NE(text.find("Host *\n"), std::string::npos);
+    // Idempotent.
+    ASSERT_EQ(setup({}).status, 0);
+    EXPECT_EQ(read_file(config()), text);
+    // ssh itself accepts the file and resolves the agent from it.
+    auto g = run({"ssh", "-F", config(), "-G", "example.org"}, "", {{"HOME", home()}});
+    EXPECT_NE(g.out.find("identityagent " + home() + "/.skgate/agent.sock"), std::string::npos)
+        << g.out << g.err;
+    ASSERT_EQ(setup({"--remove"}).status, 0);
+    EXPECT_FALSE(exists(config()));
+}
+
+TEST_F(AgentSetup, EmptyConfigStaysAndComesBackEmpty) {
+    std::filesystem::create_directories(home() + "/.ssh");
+    write_file(config(), "", 0600);
+    ASSERT_EQ(setup({}).status, 0);
+    EXPECT_NE(read_file(config()), "");
+    ASSERT_EQ(setup({"--remove"}).status, 0);
+    ASSERT_TRUE(exists(config()));
+    EXPECT_EQ(read_file(config()), "");
+}
+
+TEST_F(AgentSetup, HandWrittenConfigIsRestoredByteForByte) {
+    std::filesystem::create_directories(home() + "/.ssh");
+    const std::string mine =
+        "# my hosts\nHost build\n\tHostName 10.1.2.3\n\tUser me\n\nHost *\n  "
+        "ServerAliveInterval 15\n# no newline at the end";
+    write_file(config(), mine, 0640);
+    auto r = setup({"--hosts", "build web-*"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string text = read_file(config());
+    EXPECT_EQ(text.rfind("# Begin skgate\n", 0), 0u);
+    EXPECT_NE(text.find("Host build web-*\n"), std::string::npos);
+    EXPECT_EQ(mode_of(config()), 0640u);
+    auto only = run({"ssh", "-F", config(), "-G", "other"}, "", {{"HOME", home()}});
+    EXPECT_EQ(only.out.find("identityagent " + home()), std::string::npos);
+    EXPECT_NE(only.out.find("serveraliveinterval 15"), std::string::npos);
+    auto web = run({"ssh", "-F", config(), "-G", "web-1"}, "", {{"HOME", home()}});
+    EXPECT_NE(web.out.find("identityagent " + home()), std::string::npos);
+    ASSERT_EQ(setup({"--remove"}).status, 0);
+    EXPECT_EQ(read_file(config()), mine);
+}
+
+TEST_F(AgentSetup, RefusesASymlinkedConfig) {
+    std::filesystem::create_directories(home() + "/.ssh");
+    write_file(home() + "/real", "Host a\n", 0600);
+    std::filesystem::create_symlink(home() + "/real", config());
+    auto r = setup({});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("symbolic link"), std::string::npos);
+    EXPECT_EQ(read_file(home() + "/real"), "Host a\n");
+}
+
+class Client : public ::testing::Test {
+  protected:
+    TempDir dir;
+    ClientRig rig{dir.path()};
+    void SetUp() override { rig.init_authenticator(); }
+};
+
+TEST_F(Client, WrongConfirmationCodeSavesNothing) {
+    auto out = rig.pair("000000x");
+    EXPECT_EQ(out.agent_status, 1) << out.agent_output;
+    EXPECT_NE(out.agent_output.find("codes differ"), std::string::npos) << out.agent_output;
+    EXPECT_EQ(out.authenticator_status, 1);
+    EXPECT_NE(out.authenticator_output.find("refused"), std::string::npos);
+    EXPECT_FALSE(exists(rig.agent_home() + "/.skgate/pairing"));
+    auto list =
+        run({bin("SKGATE_AUTHENTICATOR_BIN"), "list", "--passphrase-file", rig.passphrase_file()},
+            "", rig.authenticator_env());
+    EXPECT_NE(list.out.find("paired with: nobody"), std::string::npos) << list.out;
+}
+
+TEST_F(Client, SecondResponderIsRefused) {
+    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20"}, rig.agent_env(),
+                  dir.file("pair.log"));
+    ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000));
+    std::smatch m;
+    std::string text = agent.output();
+    ASSERT_TRUE(std::regex_search(text, m, std::regex("(skgate-pair:\\S+)")));
+    std::string uri = m[1];
+    Process first(
+        {bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file", rig.passphrase_file()},
+        rig.authenticator_env(), dir.file("first.log"));
+    ASSERT_TRUE(first.wait_for_output("Confirmation code", 10000)) << first.output();
+    // Someone else who saw the QR code answers too.
+    TempDir other;
+    ClientRig intruder(other.path());
+    intruder.init_authenticator();
+    auto second = run({bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
+                       intruder.passphrase_file()},
+                      "", intruder.authenticator_env());
+    EXPECT_NE(second.status, 0);
+    EXPECT_NE(second.err.find("refused"), std::string::npos) << second.err;
+    ASSERT_TRUE(agent.wait_for_output("second device", 5000)) << agent.output();
+    // The first pairing still completes.
+    std::string code =
+        std::regex_search(text = first.output(), m, std::regex("Confirmation code: (\\d{6})"))
+            ? std::string(m[1])
+            : "";
+    agent.write_stdin(code + "\n");
+    EXPECT_EQ(agent.wait(10000), 0) << agent.output();
+    EXPECT_EQ(first.wait(10000), 0) << first.output();
+}
+
+TEST_F(Client, ForgedUriWithoutTheTokenIsRefused) {
+    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20"}, rig.agent_env(),
+                  dir.file("pair.log"));
+    ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000));
+    std::smatch m;
+    std::string text = agent.output();
+    ASSERT_TRUE(std::regex_search(text, m, std::regex("(skgate-pair:\\S+)")));
+    std::string uri = std::regex_replace(std::string(m[1]), std::regex("token=[^&]+"),
+                                         "token=AAAAAAAAAAAAAAAAAAAAAA");
+    auto auth = run(
+        {bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file", rig.passphrase_file()},
+        "", rig.authenticator_env());
+    EXPECT_NE(auth.status, 0);
+    EXPECT_EQ(agent.wait(10000), 1);
+    EXPECT_NE(agent.output().find("does not hold this pairing's token"), std::string::npos)
+        << agent.output();
+    EXPECT_FALSE(exists(rig.agent_home() + "/.skgate/pairing"));
+}
+
+TEST_F(Client, PairGenerateAndSignWithStockOpenSsh) {
+    auto paired = rig.pair();
+    ASSERT_EQ(paired.agent_status, 0) << paired.agent_output;
+    ASSERT_EQ(paired.authenticator_status, 0) << paired.authenticator_output;
+    EXPECT_EQ(mode_of(rig.agent_home() + "/.skgate/pairing"), 0600u);
+    rig.start_agent();
+    rig.start_authenticator("yes");
+    std::string pub_path = rig.generate("laptop");
+    std::string pub = read_file(pub_path);
+    EXPECT_EQ(pub.rfind("sk-ecdsa-sha2-nistp256@openssh.com ", 0), 0u);
+    EXPECT_NE(pub.find(" skgate:laptop"), std::string::npos);
+    // The attestation it kept verifies for the key and challenge.
+    auto key = PublicKey::parse_text(pub);
+    ASSERT_TRUE(key);
+    std::string base = rig.agent_home() + "/.skgate/keys/laptop";
+    auto att = SkAttestation::parse(as_bytes(read_file(base + ".attestation")));
+    ASSERT_TRUE(att);
+    auto v = verify_attestation(*att, *key, as_bytes(read_file(base + ".challenge")));
+    ASSERT_TRUE(v) << v.error().message;
+    EXPECT_EQ(v->format, "packed-self");
+    EXPECT_EQ(mode_of(base + ".key"), 0600u);
+
+    auto listed = run({"ssh-add", "-L"}, "", {{"SSH_AUTH_SOCK", rig.agent_socket()}});
+    EXPECT_NE(listed.out.find(std::string(trim(pub)).substr(0, 60)), std::string::npos)
+        << listed.out;
+    write_file(dir.file("msg"), "hello\n");
+    auto sig = run({"ssh-keygen", "-Y", "sign", "-f", pub_path, "-n", "file", dir.file("msg")}, "",
+                   {{"SSH_AUTH_SOCK", rig.agent_socket()}});
+    ASSERT_EQ(sig.status, 0) << sig.err;
+    auto check =
+        run({"ssh-keygen", "-Y", "check-novalidate", "-n", "file", "-s", dir.file("msg") + ".sig"},
+            "hello\n");
+    EXPECT_EQ(check.status, 0) << check.err;
+    EXPECT_TRUE(rig.authenticator_log().find("sign data in namespace 'file'") != std::string::npos)
+        << rig.authenticator_log();
+
+    auto status = rig.agent_command({"status"});
+    EXPECT_NE(status.out.find("authenticator: connected test phone"), std::string::npos)
+        << status.out;
+
+    // A second key with the same name is refused; Ed25519 works too.
+    EXPECT_NE(rig.agent_command({"generate", "--name", "laptop"}).status, 0);
+    std::string ed = read_file(rig.generate("second", {"--ed25519"}));
+    EXPECT_EQ(ed.rfind("sk-ssh-ed25519@openssh.com ", 0), 0u);
+}
+
+TEST_F(Client, SecurityKeyProviderWorksWithSshKeygen) {
+    ASSERT_EQ(rig.pair().agent_status, 0);
+    rig.start_agent();
+    rig.start_authenticator("yes");
+    std::string provider = bin("SKGATE_SK_LIBRARY");
+    std::string key = dir.file("id_ecdsa_sk");
+    write_file(dir.file("challenge"), std::string(32, 'c'));
+    auto gen =
+        run({"ssh-keygen", "-q", "-t", "ecdsa-sk", "-w", provider, "-N", "", "-f", key, "-O",
+             "write-attestation=" + key + ".att", "-O", "challenge=" + dir.file("challenge")},
+            "", rig.agent_env());
+    ASSERT_EQ(gen.status, 0) << gen.err << rig.agent_log();
+    auto pub = PublicKey::parse_text(read_file(key + ".pub"));
+    ASSERT_TRUE(pub);
+    auto att = SkAttestation::parse(as_bytes(read_file(key + ".att")));
+    ASSERT_TRUE(att) << att.error().message;
+    auto v = verify_attestation(*att, *pub, as_bytes(std::string(32, 'c')));
+    EXPECT_TRUE(v) << v.error().message;
+    write_file(dir.file("msg"), "data\n");
+    auto sig =
+        run({"ssh-keygen", "-Y", "sign", "-w", provider, "-f", key, "-n", "file", dir.file("msg")},
+            "", rig.agent_env());
+    ASSERT_EQ(sig.status, 0) << sig.err;
+    auto check =
+        run({"ssh-keygen", "-Y", "check-novalidate", "-n", "file", "-s", dir.file("msg") + ".sig"},
+            "data\n");
+    EXPECT_EQ(check.status, 0) << check.err;
+    // The authenticator denies: ssh-keygen fails and says why.
+    rig.stop_authenticator();
+    rig.start_authenticator("no");
+    auto denied =
+        run({"ssh-keygen", "-Y", "sign", "-w", provider, "-f", key, "-n", "file", dir.file("msg")},
+            "y\n", rig.agent_env());
+    EXPECT_NE(denied.status, 0);
+    EXPECT_NE(denied.err.find("denied on the authenticator"), std::string::npos) << denied.err;
+}
+
+TEST_F(Client, AuthenticatorVaultIsEncryptedAndPrivate) {
+    ASSERT_EQ(rig.pair().agent_status, 0);
+    rig.start_agent();
+    rig.start_authenticator("yes");
+    rig.generate("k1");
+    rig.stop_authenticator();
+    std::string vault = dir.path() + "/phone/.skgate-authenticator/vault";
+    EXPECT_EQ(mode_of(vault), 0600u);
+    EXPECT_EQ(mode_of(dir.path() + "/phone/.skgate-authenticator"), 0700u);
+    std::string data = read_file(vault);
+    EXPECT_EQ(data.find("k1"), std::string::npos);  // the key name is inside the ciphertext
+    EXPECT_EQ(data.find("ssh:"), std::string::npos);
+    write_file(dir.file("wrong"), "not the passphrase\n", 0600);
+    auto r = run({bin("SKGATE_AUTHENTICATOR_BIN"), "list", "--passphrase-file", dir.file("wrong")},
+                 "", rig.authenticator_env());
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("wrong passphrase"), std::string::npos) << r.err;
+    chmod(dir.file("wrong").c_str(), 0644);
+    auto loose =
+        run({bin("SKGATE_AUTHENTICATOR_BIN"), "list", "--passphrase-file", dir.file("wrong")}, "",
+            rig.authenticator_env());
+    EXPECT_NE(loose.err.find("chmod 600"), std::string::npos) << loose.err;
+}

@@ -1,0 +1,138 @@
+#include "tests/support/client_rig.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+#include <stdexcept>
+
+namespace skgate::test {
+
+namespace {
+
+std::string binary(const char* var) {
+    const char* v = std::getenv(var);
+    if (!v || !*v)
+        throw std::runtime_error(std::string(var) + " is not set (meson test sets it)");
+    return v;
+}
+
+std::string match(const std::string& text, const std::string& pattern) {
+    std::smatch m;
+    if (!std::regex_search(text, m, std::regex(pattern)))
+        return "";
+    return m[1];
+}
+
+}  // namespace
+
+ClientRig::ClientRig(std::string dir) : dir_(std::move(dir)) {
+    std::filesystem::create_directories(agent_home());
+    std::filesystem::create_directories(dir_ + "/phone");
+    chmod(agent_home().c_str(), 0700);
+    chmod((dir_ + "/phone").c_str(), 0700);
+    write_file(passphrase_file(), "correct horse battery\n", 0600);
+}
+
+ClientRig::~ClientRig() {
+    stop_authenticator();
+    stop_agent();
+}
+
+std::map<std::string, std::string> ClientRig::agent_env() const {
+    return {{"HOME", agent_home()}, {"SKGATE_AGENT_DIR", ""}};
+}
+
+std::map<std::string, std::string> ClientRig::authenticator_env() const {
+    return {{"HOME", dir_ + "/phone"}, {"SKGATE_AUTHENTICATOR_DIR", ""}};
+}
+
+void ClientRig::init_authenticator() {
+    auto r =
+        run({binary("SKGATE_AUTHENTICATOR_BIN"), "init", "--passphrase-file", passphrase_file()},
+            "", authenticator_env());
+    if (r.status != 0)
+        throw std::runtime_error("authenticator init failed: " + r.err);
+}
+
+void ClientRig::start_agent(const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{binary("SKGATE_AGENT_BIN"), "run"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    agent_ = std::make_unique<Process>(argv, agent_env(), dir_ + "/agent.log");
+    if (!agent_->wait_for_output("listening on", 5000))
+        throw std::runtime_error("skgate-agent did not start: " + agent_->output());
+}
+
+void ClientRig::stop_agent() {
+    agent_.reset();
+}
+
+PairOutcome ClientRig::pair(const std::string& typed) {
+    std::string n = std::to_string(++log_serial_);
+    Process agent({binary("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20"}, agent_env(),
+                  dir_ + "/pair-agent-" + n + ".log");
+    if (!agent.wait_for_output("Waiting for the authenticator", 5000))
+        throw std::runtime_error("skgate-agent pair did not start: " + agent.output());
+    std::string uri = match(agent.output(), "(skgate-pair:\\S+)");
+    Process auth({binary("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
+                  passphrase_file(), "--name", "test phone"},
+                 authenticator_env(), dir_ + "/pair-auth-" + n + ".log");
+    PairOutcome out;
+    if (auth.wait_for_output("Confirmation code: ", 10000) &&
+        agent.wait_for_output("Type the code", 10000)) {
+        std::string code = match(auth.output(), "Confirmation code: (\\d{6})");
+        agent.write_stdin((typed.empty() ? code : typed) + "\n");
+    }
+    agent.close_stdin();
+    out.agent_status = agent.wait(15000);
+    out.authenticator_status = auth.wait(15000);
+    out.agent_output = agent.output();
+    out.authenticator_output = auth.output();
+    return out;
+}
+
+void ClientRig::start_authenticator(const std::string& approve,
+                                    const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{binary("SKGATE_AUTHENTICATOR_BIN"),
+                                  "run",
+                                  "--approve",
+                                  approve,
+                                  "--passphrase-file",
+                                  passphrase_file()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    authenticator_ =
+        std::make_unique<Process>(argv, authenticator_env(), dir_ + "/authenticator.log");
+    if (!authenticator_->wait_for_output("waiting for requests", 10000))
+        throw std::runtime_error("skgate-authenticator did not connect: " +
+                                 authenticator_->output());
+}
+
+void ClientRig::stop_authenticator() {
+    authenticator_.reset();
+}
+
+std::string ClientRig::generate(const std::string& name, const std::vector<std::string>& extra) {
+    std::vector<std::string> args{"generate", "--name", name};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = agent_command(args);
+    if (r.status != 0)
+        throw std::runtime_error("generate failed: " + r.err);
+    return agent_home() + "/.skgate/keys/" + name + ".pub";
+}
+
+RunResult ClientRig::agent_command(const std::vector<std::string>& args, const std::string& input) {
+    std::vector<std::string> argv{binary("SKGATE_AGENT_BIN")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, input, agent_env());
+}
+
+std::string ClientRig::agent_log() const {
+    return agent_ ? agent_->output() : "";
+}
+
+std::string ClientRig::authenticator_log() const {
+    return authenticator_ ? authenticator_->output() : "";
+}
+
+}  // namespace skgate::test

@@ -1,0 +1,55 @@
+// The laptop and the phone for tests: a real skgate-agent and a real
+// skgate-authenticator, each with its own HOME under `dir`, paired the way a
+// person pairs them (the URI passed over, the confirmation code typed in).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/helpers.h"
+
+namespace skgate::test {
+
+struct PairOutcome {
+    int agent_status = -1;
+    int authenticator_status = -1;
+    std::string agent_output;
+    std::string authenticator_output;
+};
+
+class ClientRig {
+  public:
+    explicit ClientRig(std::string dir);
+    ~ClientRig();
+
+    std::map<std::string, std::string> agent_env() const;
+    std::map<std::string, std::string> authenticator_env() const;
+    std::string agent_home() const { return dir_ + "/laptop"; }
+    std::string agent_socket() const { return agent_home() + "/.skgate/agent.sock"; }
+    std::string passphrase_file() const { return dir_ + "/passphrase"; }
+
+    void init_authenticator();
+    void start_agent(const std::vector<std::string>& extra = {});
+    void stop_agent();
+    // `typed` replaces the code the person would read off the authenticator.
+    PairOutcome pair(const std::string& typed = "");
+    // approve: yes, no, silent or host:N.
+    void start_authenticator(const std::string& approve,
+                             const std::vector<std::string>& extra = {});
+    void stop_authenticator();
+    // Generates a key; returns the .pub path (throws on failure).
+    std::string generate(const std::string& name, const std::vector<std::string>& extra = {});
+    RunResult agent_command(const std::vector<std::string>& args, const std::string& input = "");
+
+    std::string agent_log() const;
+    std::string authenticator_log() const;
+
+  private:
+    std::string dir_;
+    std::unique_ptr<Process> agent_, authenticator_;
+    int log_serial_ = 0;
+};
+
+}  // namespace skgate::test
