@@ -1,0 +1,206 @@
+// The whole client story against Debian's own sshd: pair, generate on the
+// authenticator, enroll with skgatectl (attestation checked), and log in with
+// the stock ssh client through skgate-agent while the authenticator
+// approves, denies, stays silent or asks for the PIN.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "core/sshkey.h"
+#include "tests/e2e/sshd_harness.h"
+#include "tests/support/client_rig.h"
+
+using namespace skgate;
+using namespace skgate::test;
+
+namespace {
+
+constexpr const char* kAlice = "skgt-alice";
+
+class E2eAgent : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        std::string dir = SshdHarness::e2e_dir();
+        if (dir.empty())
+            return;
+        sshd_ = new SshdHarness(dir + "/agent-e2e");
+        sshd_->install_helper();
+    }
+    static void TearDownTestSuite() {
+        delete sshd_;
+        sshd_ = nullptr;
+    }
+
+    void SetUp() override {
+        if (!sshd_)
+            GTEST_SKIP() << "run through tests/scripts/e2e-env.sh (meson test does)";
+        std::filesystem::remove_all(sshd_->path("keys.d"));
+        client_dir_ = std::make_unique<TempDir>();
+        rig_ = std::make_unique<ClientRig>(client_dir_->path());
+        rig_->init_authenticator();
+        auto paired = rig_->pair();
+        ASSERT_EQ(paired.agent_status, 0) << paired.agent_output << paired.authenticator_output;
+    }
+    void TearDown() override {
+        rig_.reset();
+        client_dir_.reset();
+        if (sshd_)
+            sshd_->stop();
+    }
+
+    void configure(const std::string& policy) {
+        write_file(sshd_->path("skgate.conf"), "KeysDirectory " + sshd_->path("keys.d") +
+                                                   "\nRevokedKeys " + sshd_->path("revoked") +
+                                                   "\n" + policy);
+        sshd_->start(
+            "UsePAM no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile none\n"
+            "AuthorizedKeysCommand " +
+            sshd_->path("libexec/skgate-keys") + " -f " + sshd_->path("skgate.conf") +
+            " %u %t %k %f\nAuthorizedKeysCommandUser skgate\n"
+            "PubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
+            "sk-ssh-ed25519@openssh.com,ssh-ed25519\nMaxStartups 64\n");
+        sshd_->new_log();
+    }
+
+    // Generates NAME on the authenticator and enrolls it as skgatectl would
+    // for an administrator, with the attestation the agent kept.
+    std::string generate_and_enroll(const std::string& name,
+                                    const std::vector<std::string>& extra = {}) {
+        std::string pub = rig_->generate(name, extra);
+        std::string base = pub.substr(0, pub.size() - 4);
+        auto r = run({std::getenv("SKGATE_SKGATECTL"), "enroll", "-f", sshd_->path("skgate.conf"),
+                      "--user", kAlice, "--key-file", pub, "--name", name, "--attestation",
+                      base + ".attestation", "--challenge", base + ".challenge"});
+        EXPECT_EQ(r.status, 0) << r.out << r.err;
+        return pub;
+    }
+
+    RunResult login(const std::string& pub) {
+        return sshd_->login(kAlice, pub, {}, "echo skgate-login-ok",
+                            {"BatchMode=yes", "IdentityAgent=" + rig_->agent_socket()});
+    }
+
+    static SshdHarness* sshd_;
+    std::unique_ptr<TempDir> client_dir_;
+    std::unique_ptr<ClientRig> rig_;
+};
+
+SshdHarness* E2eAgent::sshd_ = nullptr;
+
+}  // namespace
+
+// pair -> generate -> enroll -> ssh: accepted, approved on the authenticator.
+TEST_F(E2eAgent, LoginApprovedOnTheAuthenticator) {
+    configure("");
+    rig_->start_agent();
+    rig_->start_authenticator("yes");
+    std::string pub = generate_and_enroll("laptop");
+    auto r = login(pub);
+    EXPECT_EQ(r.status, 0) << r.err << sshd_->new_log() << rig_->agent_log();
+    EXPECT_NE(r.out.find("skgate-login-ok"), std::string::npos);
+    std::string fp = PublicKey::parse_text(read_file(pub))->fingerprint();
+    EXPECT_NE(rig_->authenticator_log().find("log in as 'skgt-alice' to the server with host key"),
+              std::string::npos)
+        << rig_->authenticator_log();
+    EXPECT_NE(
+        sshd_->journal({"SKGATE_EVENT=agent-sign", "SKGATE_DECISION=allow", "SKGATE_KEY_FP=" + fp}),
+        "");
+    EXPECT_NE(sshd_->journal(
+                  {"SKGATE_EVENT=keys-lookup", "SKGATE_DECISION=allow", "SKGATE_KEY_FP=" + fp}),
+              "");
+}
+
+// The person says no: sshd never sees a signature; the reason is logged.
+TEST_F(E2eAgent, AuthenticatorDeniesAndTheLoginIsRefused) {
+    configure("");
+    rig_->start_agent();
+    rig_->start_authenticator("yes");
+    std::string pub = generate_and_enroll("laptop");
+    rig_->stop_authenticator();
+    rig_->start_authenticator("no");
+    auto r = login(pub);
+    EXPECT_NE(r.status, 0) << r.out;
+    EXPECT_EQ(r.out.find("skgate-login-ok"), std::string::npos);
+    EXPECT_NE(rig_->agent_log().find("denied on the authenticator"), std::string::npos)
+        << rig_->agent_log();
+    std::string fp = PublicKey::parse_text(read_file(pub))->fingerprint();
+    std::string events =
+        sshd_->journal({"SKGATE_EVENT=agent-sign", "SKGATE_DECISION=deny", "SKGATE_KEY_FP=" + fp});
+    EXPECT_NE(events.find("denied on the authenticator"), std::string::npos) << events;
+}
+
+// Nobody answers: the request times out with a reason, and the agent goes on
+// serving the next login.
+TEST_F(E2eAgent, SilentAuthenticatorTimesOutAndTheAgentKeepsServing) {
+    configure("");
+    rig_->start_agent({"--timeout", "2"});
+    rig_->start_authenticator("yes");
+    std::string pub = generate_and_enroll("laptop");
+    rig_->stop_authenticator();
+    rig_->start_authenticator("silent");
+    auto r = login(pub);
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(rig_->agent_log().find("did not answer within 2 s"), std::string::npos)
+        << rig_->agent_log();
+    std::string fp = PublicKey::parse_text(read_file(pub))->fingerprint();
+    EXPECT_NE(
+        sshd_->journal({"SKGATE_EVENT=agent-sign", "SKGATE_DECISION=deny", "SKGATE_KEY_FP=" + fp})
+            .find("did not answer"),
+        std::string::npos);
+    rig_->stop_authenticator();
+    rig_->start_authenticator("yes");
+    auto again = login(pub);
+    EXPECT_EQ(again.status, 0) << again.err << rig_->agent_log();
+}
+
+// VerifyRequired: the PIN turns UV on; without it sshd refuses the login.
+TEST_F(E2eAgent, VerifyRequiredNeedsThePin) {
+    configure("VerifyRequired yes\n");
+    rig_->start_agent();
+    rig_->start_authenticator("yes", {"--pin-file", rig_->passphrase_file()});
+    std::string pub = generate_and_enroll("pinned", {"--verify-required"});
+    auto ok = login(pub);
+    EXPECT_EQ(ok.status, 0) << ok.err << sshd_->new_log() << rig_->agent_log();
+
+    rig_->stop_authenticator();
+    rig_->start_authenticator("yes");  // the person does not enter the PIN
+    sshd_->new_log();
+    auto refused = login(pub);
+    EXPECT_NE(refused.status, 0);
+    EXPECT_NE(rig_->agent_log().find("user verification (PIN) failed"), std::string::npos)
+        << rig_->agent_log();
+}
+
+// A key made without --verify-required cannot satisfy VerifyRequired even if
+// the authenticator is asked nicely: skgate-keys adds verify-required, and a
+// signature without UV is refused by sshd.
+TEST_F(E2eAgent, VerifyRequiredRefusesAKeyWithoutUserVerification) {
+    configure("VerifyRequired yes\n");
+    rig_->start_agent();
+    rig_->start_authenticator("yes");
+    std::string pub = generate_and_enroll("touch-only");
+    sshd_->new_log();
+    auto r = login(pub);
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(sshd_->new_log().find("user verification requirement not met"), std::string::npos);
+}
+
+// One agent, sixteen logins at once: all succeed.
+TEST_F(E2eAgent, SixteenParallelLoginsThroughOneAgent) {
+    configure("");
+    rig_->start_agent();
+    rig_->start_authenticator("yes", {"--approve-delay-ms", "200"});
+    std::string pub = generate_and_enroll("laptop");
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 16; i++)
+        threads.emplace_back([&] {
+            if (login(pub).status == 0)
+                ok++;
+        });
+    for (auto& t : threads)
+        t.join();
+    EXPECT_EQ(ok.load(), 16) << rig_->agent_log() << sshd_->new_log();
+}
