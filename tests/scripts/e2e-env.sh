@@ -51,14 +51,15 @@ for u in skgt-alice skgt-bob; do
     chmod 0700 "$E/home/$u/.ssh"
 done
 
-/lib/systemd/systemd-journald &
+/lib/systemd/systemd-journald </dev/null >/dev/null 2>&1 &
 jpid=$!
 for _ in $(seq 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
 [ -S /run/systemd/journal/socket ] || { echo "journald did not start" >&2; exit 1; }
 
 export SKGATE_E2E_DIR=$E SKGATE_JOURNAL_DIR=/run/log/journal
 set +e
-"$@"
+# This script is read from stdin: the command must not read the rest of it.
+"$@" </dev/null
 rc=$?
 set -e
 kill "$jpid" 2>/dev/null || true
