@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (m) {
             // What parses must encode and parse back to the same message type.
             auto again = std::visit([](const auto& x) { return x.to_fields(); }, *m);
-            auto back = skgate::parse_link_message(skgate::CborFields::parse(again.encode()).value());
+            auto back =
+                skgate::parse_link_message(skgate::CborFields::parse(again.encode()).value());
             if (!back || back->index() != m->index())
                 __builtin_trap();
         }
