@@ -92,7 +92,7 @@ Result<Bytes> AgentServer::forward_upstream(ByteView message) {
     return up.request(message);
 }
 
-Bytes AgentServer::sign(const AgentSignRequest& req, const std::string& context) {
+Bytes AgentServer::sign(const AgentRequest& req, const std::string& context) {
     uint64_t start = monotonic_us();
     auto keys = load_keys(paths_);
     if (!keys) {
@@ -145,7 +145,7 @@ Bytes AgentServer::sign(const AgentSignRequest& req, const std::string& context)
     return agent_sign_response(*blob);
 }
 
-Bytes AgentServer::extension(const AgentExtension& ext, std::string& context) {
+Bytes AgentServer::extension(const AgentRequest& ext, std::string& context) {
     if (ext.name == kExtStepUpContext) {
         WireReader r(ext.contents);
         auto text = r.read_string();
@@ -206,24 +206,28 @@ Bytes AgentServer::handle_request(ByteView message, std::string& context) {
     auto req = parse_agent_request(message);
     if (!req)
         return agent_failure();
-    if (std::holds_alternative<AgentRequestIdentities>(*req))
-        return identities();
-    if (auto* s = std::get_if<AgentSignRequest>(&*req)) {
-        auto keys = load_keys(paths_);
-        bool ours = false;
-        if (keys)
-            for (const auto& k : *keys)
-                ours = ours || equal_bytes(k.key.blob(), s->key_blob);
-        if (!ours && !options_.upstream_socket.empty()) {
-            auto answer = forward_upstream(message);
-            return answer ? *answer : agent_failure();
+    switch (req->kind) {
+        case AgentRequest::Kind::identities:
+            return identities();
+        case AgentRequest::Kind::sign: {
+            auto keys = load_keys(paths_);
+            bool ours = false;
+            if (keys)
+                for (const auto& k : *keys)
+                    ours = ours || equal_bytes(k.key.blob(), req->key_blob);
+            if (!ours && !options_.upstream_socket.empty()) {
+                auto answer = forward_upstream(message);
+                return answer ? *answer : agent_failure();
+            }
+            Bytes answer = sign(*req, context);
+            context.clear();  // a description serves one request
+            return answer;
         }
-        Bytes answer = sign(*s, context);
-        context.clear();  // a description serves one request
-        return answer;
+        case AgentRequest::Kind::extension:
+            return extension(*req, context);
+        case AgentRequest::Kind::other:
+            break;
     }
-    if (auto* e = std::get_if<AgentExtension>(&*req))
-        return extension(*e, context);
     if (!options_.upstream_socket.empty()) {
         auto answer = forward_upstream(message);
         return answer ? *answer : agent_failure();

@@ -35,8 +35,8 @@ class AgentServer {
   private:
     void serve_client(int fd);
     void serve_link(int fd);
-    Bytes sign(const AgentSignRequest& req, const std::string& context);
-    Bytes extension(const AgentExtension& ext, std::string& context);
+    Bytes sign(const AgentRequest& req, const std::string& context);
+    Bytes extension(const AgentRequest& ext, std::string& context);
     Bytes identities();
     Result<Bytes> forward_upstream(ByteView message);
 

@@ -13,10 +13,13 @@ constexpr size_t kMaxSignData = 64 * 1024;
 Result<AgentRequest> parse_agent_request(ByteView message) {
     WireReader r(message);
     SKGATE_TRY(type, r.read_u8());
+    AgentRequest req;
+    req.type = type;
     switch (type) {
         case agentmsg::kRequestIdentities:
             SKGATE_CHECK(r.expect_end("the identities request"));
-            return AgentRequest(AgentRequestIdentities{});
+            req.kind = AgentRequest::Kind::identities;
+            return req;
         case agentmsg::kSignRequest: {
             SKGATE_TRY(blob, r.read_string());
             SKGATE_TRY(data, r.read_string());
@@ -26,17 +29,24 @@ Result<AgentRequest> parse_agent_request(ByteView message) {
                 return invalid("sign request: key blob too large");
             if (data.size() > kMaxSignData)
                 return invalid("sign request: data too large");
-            return AgentRequest(AgentSignRequest{to_bytes(blob), to_bytes(data), flags});
+            req.kind = AgentRequest::Kind::sign;
+            req.key_blob = to_bytes(blob);
+            req.data = to_bytes(data);
+            req.flags = flags;
+            return req;
         }
         case agentmsg::kExtension: {
             SKGATE_TRY(name, r.read_cstring());
             if (name.empty() || name.size() > kMaxExtensionName)
                 return invalid("extension name is empty or too long");
             SKGATE_TRY(rest, r.read_bytes(r.remaining()));
-            return AgentRequest(AgentExtension{std::move(name), to_bytes(rest)});
+            req.kind = AgentRequest::Kind::extension;
+            req.name = std::move(name);
+            req.contents = to_bytes(rest);
+            return req;
         }
         default:
-            return AgentRequest(AgentOtherRequest{type});
+            return req;
     }
 }
 

@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "core/bytes.h"
@@ -32,21 +31,17 @@ inline constexpr std::string_view kExtStepUpContext = "stepup-context@skgate.dev
 // "connected NAME" or "disconnected": whether an authenticator is attached.
 inline constexpr std::string_view kExtStatus = "status@skgate.dev";
 
-struct AgentRequestIdentities {};
-struct AgentSignRequest {
-    Bytes key_blob;
-    Bytes data;
-    uint32_t flags = 0;
+// One request. A plain struct rather than a variant: what a kind does not
+// use stays empty.
+struct AgentRequest {
+    enum class Kind { identities, sign, extension, other } kind = Kind::other;
+    uint8_t type = 0;    // the message type byte
+    Bytes key_blob;      // sign
+    Bytes data;          // sign
+    uint32_t flags = 0;  // sign
+    std::string name;    // extension
+    Bytes contents;      // extension
 };
-struct AgentExtension {
-    std::string name;
-    Bytes contents;
-};
-struct AgentOtherRequest {
-    uint8_t type = 0;
-};
-using AgentRequest =
-    std::variant<AgentRequestIdentities, AgentSignRequest, AgentExtension, AgentOtherRequest>;
 
 // One message body (without its length prefix).
 Result<AgentRequest> parse_agent_request(ByteView message);

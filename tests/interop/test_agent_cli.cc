@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <regex>
 
 #include "core/agent_client.h"
 #include "core/attestation.h"
@@ -133,10 +132,7 @@ TEST_F(Client, SecondResponderIsRefused) {
     Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20"}, rig.agent_env(),
                   dir.file("pair.log"));
     ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000));
-    std::smatch m;
-    std::string text = agent.output();
-    ASSERT_TRUE(std::regex_search(text, m, std::regex("(skgate-pair:\\S+)")));
-    std::string uri = m[1];
+    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
     Process first(
         {bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file", rig.passphrase_file()},
         rig.authenticator_env(), dir.file("first.log"));
@@ -152,11 +148,7 @@ TEST_F(Client, SecondResponderIsRefused) {
     EXPECT_NE(second.err.find("refused"), std::string::npos) << second.err;
     ASSERT_TRUE(agent.wait_for_output("second device", 5000)) << agent.output();
     // The first pairing still completes.
-    std::string code =
-        std::regex_search(text = first.output(), m, std::regex("Confirmation code: (\\d{6})"))
-            ? std::string(m[1])
-            : "";
-    agent.write_stdin(code + "\n");
+    agent.write_stdin(word_after(first.output(), "Confirmation code: ") + "\n");
     EXPECT_EQ(agent.wait(10000), 0) << agent.output();
     EXPECT_EQ(first.wait(10000), 0) << first.output();
 }
@@ -165,11 +157,11 @@ TEST_F(Client, ForgedUriWithoutTheTokenIsRefused) {
     Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20"}, rig.agent_env(),
                   dir.file("pair.log"));
     ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000));
-    std::smatch m;
-    std::string text = agent.output();
-    ASSERT_TRUE(std::regex_search(text, m, std::regex("(skgate-pair:\\S+)")));
-    std::string uri = std::regex_replace(std::string(m[1]), std::regex("token=[^&]+"),
-                                         "token=AAAAAAAAAAAAAAAAAAAAAA");
+    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
+    size_t tok = uri.find("token=") + 6;
+    uri.replace(
+        tok, uri.find('&', tok) == std::string::npos ? std::string::npos : uri.find('&', tok) - tok,
+        "AAAAAAAAAAAAAAAAAAAAAA");
     auto auth = run(
         {bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file", rig.passphrase_file()},
         "", rig.authenticator_env());

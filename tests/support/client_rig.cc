@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <regex>
 #include <stdexcept>
 
 namespace skgate::test {
@@ -16,13 +15,6 @@ std::string binary(const char* var) {
     if (!v || !*v)
         throw std::runtime_error(std::string(var) + " is not set (meson test sets it)");
     return v;
-}
-
-std::string match(const std::string& text, const std::string& pattern) {
-    std::smatch m;
-    if (!std::regex_search(text, m, std::regex(pattern)))
-        return "";
-    return m[1];
 }
 
 }  // namespace
@@ -74,14 +66,14 @@ PairOutcome ClientRig::pair(const std::string& typed) {
                   dir_ + "/pair-agent-" + n + ".log");
     if (!agent.wait_for_output("Waiting for the authenticator", 5000))
         throw std::runtime_error("skgate-agent pair did not start: " + agent.output());
-    std::string uri = match(agent.output(), "(skgate-pair:\\S+)");
+    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
     Process auth({binary("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
                   passphrase_file(), "--name", "test phone"},
                  authenticator_env(), dir_ + "/pair-auth-" + n + ".log");
     PairOutcome out;
     if (auth.wait_for_output("Confirmation code: ", 10000) &&
         agent.wait_for_output("Type the code", 10000)) {
-        std::string code = match(auth.output(), "Confirmation code: (\\d{6})");
+        std::string code = word_after(auth.output(), "Confirmation code: ");
         agent.write_stdin((typed.empty() ? code : typed) + "\n");
     }
     agent.close_stdin();

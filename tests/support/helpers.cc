@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -98,6 +99,16 @@ RunResult run(const std::vector<std::string>& argv, const std::string& input,
     r.out = read_file(out);
     r.err = read_file(err);
     return r;
+}
+
+std::string word_after(const std::string& text, const std::string& marker) {
+    size_t at = text.find(marker);
+    if (at == std::string::npos)
+        return "";
+    size_t start = at + marker.size(), end = start;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])))
+        end++;
+    return text.substr(start, end - start);
 }
 
 Process::Process(const std::vector<std::string>& argv,

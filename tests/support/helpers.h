@@ -42,6 +42,10 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, const std::string& input = "",
               const std::map<std::string, std::string>& env = {});
 
+// The run of non-space characters after the first `marker` in `text`
+// ("" when absent): a URI or a code in a program's output.
+std::string word_after(const std::string& text, const std::string& marker);
+
 // A program running in the background (agents, authenticators): stdout and
 // stderr go to one log file; stdin is a pipe. Killed (SIGTERM) and reaped by
 // the destructor.
