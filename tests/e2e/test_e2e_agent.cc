@@ -204,3 +204,16 @@ TEST_F(E2eAgent, SixteenParallelLoginsThroughOneAgent) {
         t.join();
     EXPECT_EQ(ok.load(), 16) << rig_->agent_log() << sshd_->new_log();
 }
+
+// "Allow this host for N minutes": the next login to the same server as the
+// same user is approved without asking, and the log says so.
+TEST_F(E2eAgent, AllowThisHostSkipsThePromptForTheWindow) {
+    configure("");
+    rig_->start_agent();
+    rig_->start_authenticator("host:5");
+    std::string pub = generate_and_enroll("laptop");
+    ASSERT_EQ(login(pub).status, 0) << rig_->agent_log();
+    ASSERT_EQ(login(pub).status, 0) << rig_->agent_log();
+    std::string log = rig_->authenticator_log();
+    EXPECT_NE(log.find("(allowed for this host)"), std::string::npos) << log;
+}

@@ -278,3 +278,61 @@ TEST_F(Client, AuthenticatorVaultIsEncryptedAndPrivate) {
             rig.authenticator_env());
     EXPECT_NE(loose.err.find("chmod 600"), std::string::npos) << loose.err;
 }
+
+// systemd starts the agent on the first connection and hands it both
+// sockets (sd_listen_fds_with_names), as the units setup installs do.
+TEST_F(Client, SocketActivationHandsTheAgentItsSockets) {
+    std::string dir_path = rig.agent_home() + "/.skgate";
+    std::filesystem::create_directories(dir_path);
+    chmod(dir_path.c_str(), 0700);
+    Process activator(
+        {"systemd-socket-activate", "-l", rig.agent_socket(), "-l", dir_path + "/link.sock",
+         "--fdname=agent:link", bin("SKGATE_AGENT_BIN"), "run"},
+        rig.agent_env(), dir.file("activate.log"));
+    ASSERT_TRUE(activator.wait_for_output("Listening on", 5000)) << activator.output();
+    auto r = run({"ssh-add", "-l"}, "", {{"SSH_AUTH_SOCK", rig.agent_socket()}});
+    EXPECT_EQ(r.status, 1) << r.out << r.err;  // started, and has no keys yet
+    EXPECT_NE(r.out.find("no identities"), std::string::npos) << r.out << r.err;
+    EXPECT_TRUE(activator.wait_for_output("listening on", 5000)) << activator.output();
+}
+
+TEST_F(AgentSetup, InstallsSystemdUserUnitsForSocketActivation) {
+    std::vector<std::string> argv{bin("SKGATE_AGENT_BIN"), "setup"};
+    auto r = run(argv, "", {{"HOME", home()}, {"XDG_RUNTIME_DIR", home() + "/no-manager"}});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string units = home() + "/.config/systemd/user/";
+    std::string sock = read_file(units + "skgate-agent.socket");
+    EXPECT_NE(sock.find("ListenStream=" + home() + "/.skgate/agent.sock"), std::string::npos);
+    EXPECT_NE(sock.find("FileDescriptorName=agent"), std::string::npos);
+    EXPECT_NE(read_file(units + "skgate-agent-link.socket").find("FileDescriptorName=link"),
+              std::string::npos);
+    EXPECT_NE(read_file(units + "skgate-agent.service").find(" run"), std::string::npos);
+    EXPECT_NE(r.out.find("start the agent with `skgate-agent run`"), std::string::npos) << r.out;
+    ASSERT_EQ(run({bin("SKGATE_AGENT_BIN"), "setup", "--remove"}, "", {{"HOME", home()}}).status,
+              0);
+    EXPECT_FALSE(exists(units + "skgate-agent.socket"));
+}
+
+// --forward-agent: the user's other keys still work through skgate-agent.
+TEST_F(Client, ForwardsOtherKeysToThePreviousAgentOnlyWhenAsked) {
+    std::string upstream = dir.file("upstream.sock");
+    Process ssh_agent({"ssh-agent", "-D", "-a", upstream}, {}, dir.file("ssh-agent.log"));
+    for (int i = 0; i < 100 && !exists(upstream); i++)
+        usleep(20000);
+    ASSERT_EQ(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir.file("plain")}).status,
+              0);
+    ASSERT_EQ(run({"ssh-add", "-q", dir.file("plain")}, "", {{"SSH_AUTH_SOCK", upstream}}).status,
+              0);
+    write_file(dir.file("msg"), "m\n");
+    rig.start_agent();
+    auto off = run({"ssh-add", "-L"}, "", {{"SSH_AUTH_SOCK", rig.agent_socket()}});
+    EXPECT_EQ(off.out.find("ssh-ed25519"), std::string::npos) << off.out;
+    rig.stop_agent();
+    rig.start_agent({"--forward-agent", upstream});
+    auto on = run({"ssh-add", "-L"}, "", {{"SSH_AUTH_SOCK", rig.agent_socket()}});
+    EXPECT_NE(on.out.find("ssh-ed25519"), std::string::npos) << on.out << on.err;
+    auto sig = run(
+        {"ssh-keygen", "-Y", "sign", "-f", dir.file("plain.pub"), "-n", "file", dir.file("msg")},
+        "", {{"SSH_AUTH_SOCK", rig.agent_socket()}});
+    EXPECT_EQ(sig.status, 0) << sig.err;
+}

@@ -51,7 +51,9 @@ void ClientRig::init_authenticator() {
 void ClientRig::start_agent(const std::vector<std::string>& extra) {
     std::vector<std::string> argv{binary("SKGATE_AGENT_BIN"), "run"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    agent_ = std::make_unique<Process>(argv, agent_env(), dir_ + "/agent.log");
+    // A fresh log per start: an earlier run's "listening on" proves nothing.
+    agent_ = std::make_unique<Process>(argv, agent_env(),
+                                       dir_ + "/agent-" + std::to_string(++log_serial_) + ".log");
     if (!agent_->wait_for_output("listening on", 5000))
         throw std::runtime_error("skgate-agent did not start: " + agent_->output());
 }
@@ -93,8 +95,9 @@ void ClientRig::start_authenticator(const std::string& approve,
                                   "--passphrase-file",
                                   passphrase_file()};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    authenticator_ =
-        std::make_unique<Process>(argv, authenticator_env(), dir_ + "/authenticator.log");
+    authenticator_ = std::make_unique<Process>(
+        argv, authenticator_env(),
+        dir_ + "/authenticator-" + std::to_string(++log_serial_) + ".log");
     if (!authenticator_->wait_for_output("waiting for requests", 10000))
         throw std::runtime_error("skgate-authenticator did not connect: " +
                                  authenticator_->output());
