@@ -108,6 +108,20 @@ void SshdHarness::start(const std::string& extra, const std::string& sshd) {
     throw std::runtime_error("sshd did not start: " + read_file(path("sshd.log")));
 }
 
+void SshdHarness::start_with_skgate_keys(const std::string& policy, const std::string& extra_sshd) {
+    write_file(path("skgate.conf"), "KeysDirectory " + path("keys.d") + "\nRevokedKeys " +
+                                        path("revoked") + "\n" + policy);
+    start(
+        "UsePAM no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile none\n"
+        "AuthorizedKeysCommand " +
+        path("libexec/skgate-keys") + " -f " + path("skgate.conf") +
+        " %u %t %k %f\nAuthorizedKeysCommandUser skgate\n"
+        "PubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
+        "sk-ssh-ed25519@openssh.com,ssh-ed25519\n" +
+        extra_sshd);
+    new_log();
+}
+
 void SshdHarness::stop() {
     if (pid_ > 0) {
         kill(pid_, SIGTERM);

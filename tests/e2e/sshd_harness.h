@@ -26,6 +26,9 @@ class SshdHarness {
     // service after argv[0], so a private service needs a private name.
     void start(const std::string& extra_config, const std::string& sshd = "/usr/sbin/sshd");
     void stop();
+    // skgate.conf (the harness's key store and revocation list, then
+    // `policy`) and an sshd whose only keys come from skgate-keys.
+    void start_with_skgate_keys(const std::string& policy, const std::string& extra_sshd = "");
     int port() const { return port_; }
 
     // Copies skgate-keys (SKGATE_KEYS) to libexec/ under the harness: sshd

@@ -51,17 +51,7 @@ class E2eAgent : public ::testing::Test {
     }
 
     void configure(const std::string& policy) {
-        write_file(sshd_->path("skgate.conf"), "KeysDirectory " + sshd_->path("keys.d") +
-                                                   "\nRevokedKeys " + sshd_->path("revoked") +
-                                                   "\n" + policy);
-        sshd_->start(
-            "UsePAM no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile none\n"
-            "AuthorizedKeysCommand " +
-            sshd_->path("libexec/skgate-keys") + " -f " + sshd_->path("skgate.conf") +
-            " %u %t %k %f\nAuthorizedKeysCommandUser skgate\n"
-            "PubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
-            "sk-ssh-ed25519@openssh.com,ssh-ed25519\nMaxStartups 64\n");
-        sshd_->new_log();
+        sshd_->start_with_skgate_keys(policy, "MaxStartups 64\n");
     }
 
     // Generates NAME on the authenticator and enrolls it as skgatectl would

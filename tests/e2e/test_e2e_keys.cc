@@ -60,19 +60,7 @@ class E2eKeys : public ::testing::Test {
     }
 
     // skgate.conf with the test paths, then the scenario's lines; restarts sshd.
-    void configure(const std::string& policy) {
-        write_file(sshd_->path("skgate.conf"), "KeysDirectory " + sshd_->path("keys.d") +
-                                                   "\nRevokedKeys " + sshd_->path("revoked") +
-                                                   "\n" + policy);
-        sshd_->start(
-            "UsePAM no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile none\n"
-            "AuthorizedKeysCommand " +
-            sshd_->path("libexec/skgate-keys") + " -f " + sshd_->path("skgate.conf") +
-            " %u %t %k %f\nAuthorizedKeysCommandUser skgate\n"
-            "PubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
-            "sk-ssh-ed25519@openssh.com,ssh-ed25519\n");
-        sshd_->new_log();
-    }
+    void configure(const std::string& policy) { sshd_->start_with_skgate_keys(policy); }
 
     static PublicKey pub(const std::string& key) {
         return *PublicKey::parse_text(read_file(key + ".pub"));

@@ -8,41 +8,11 @@
 
 #include <stdexcept>
 
+#include "core/ossl.h"
 #include "core/sksig.h"
 #include "core/wire.h"
 
 namespace skgate::test {
-
-namespace {
-
-struct Pkey {
-    EVP_PKEY* p = nullptr;
-    ~Pkey() { EVP_PKEY_free(p); }
-};
-
-EVP_PKEY* load_private(KeyAlgorithm alg, ByteView priv, ByteView pub) {
-    if (alg == KeyAlgorithm::sk_ed25519)
-        return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, priv.data(), priv.size());
-    OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
-    BIGNUM* d = BN_bin2bn(priv.data(), static_cast<int>(priv.size()), nullptr);
-    EVP_PKEY* key = nullptr;
-    if (bld && d &&
-        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) &&
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size())) {
-        OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
-        EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
-        if (params && ctx && EVP_PKEY_fromdata_init(ctx) == 1)
-            EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params);
-        EVP_PKEY_CTX_free(ctx);
-        OSSL_PARAM_free(params);
-    }
-    BN_clear_free(d);
-    OSSL_PARAM_BLD_free(bld);
-    return key;
-}
-
-}  // namespace
 
 SoftSkKey::SoftSkKey(SoftSkKey&&) noexcept = default;
 SoftSkKey& SoftSkKey::operator=(SoftSkKey&&) noexcept = default;
@@ -51,33 +21,10 @@ SoftSkKey::~SoftSkKey() {
 }
 
 SoftSkKey SoftSkKey::generate(KeyAlgorithm alg, const std::string& application) {
-    Pkey key;
-    Bytes priv, pub;
-    if (alg == KeyAlgorithm::sk_ed25519) {
-        key.p = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-        priv.resize(32);
-        pub.resize(32);
-        size_t n = 32, m = 32;
-        if (!key.p || EVP_PKEY_get_raw_private_key(key.p, priv.data(), &n) != 1 ||
-            EVP_PKEY_get_raw_public_key(key.p, pub.data(), &m) != 1)
-            throw std::runtime_error("Ed25519 key generation failed");
-    } else {
-        key.p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-        BIGNUM* d = nullptr;
-        if (!key.p || EVP_PKEY_get_bn_param(key.p, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1)
-            throw std::runtime_error("P-256 key generation failed");
-        priv.assign(32, 0);
-        BN_bn2binpad(d, priv.data(), 32);
-        BN_clear_free(d);
-        pub.resize(65);
-        size_t n = 0;
-        if (EVP_PKEY_get_octet_string_param(key.p, OSSL_PKEY_PARAM_PUB_KEY, pub.data(), 65, &n) !=
-                1 ||
-            n != 65)
-            throw std::runtime_error("P-256 public key export failed");
-    }
-    auto k = from_raw(alg, priv, pub, application);
-    OPENSSL_cleanse(priv.data(), priv.size());
+    auto m = ossl::generate_sk_key(alg);
+    if (!m)
+        throw std::runtime_error("key generation failed: " + m.error().message);
+    auto k = from_raw(alg, m->private_key, m->public_key, application);
     if (!k)
         throw std::runtime_error("generated key does not load");
     return std::move(*k);
@@ -114,24 +61,13 @@ Bytes SoftSkKey::sign_message(ByteView message) const {
 }
 
 Bytes SoftSkKey::sign_der(ByteView message) const {
-    Pkey key;
-    key.p = load_private(alg_, priv_, raw_pub_);
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    bool ed = alg_ == KeyAlgorithm::sk_ed25519;
-    size_t len = 0;
-    Bytes sig;
-    bool ok = key.p && ctx &&
-              EVP_DigestSignInit(ctx, nullptr, ed ? nullptr : EVP_sha256(), nullptr, key.p) == 1 &&
-              EVP_DigestSign(ctx, nullptr, &len, message.data(), message.size()) == 1;
-    if (ok) {
-        sig.resize(len);
-        ok = EVP_DigestSign(ctx, sig.data(), &len, message.data(), message.size()) == 1;
-        sig.resize(len);
-    }
-    EVP_MD_CTX_free(ctx);
-    if (!ok)
-        throw std::runtime_error("signing failed");
-    return sig;
+    ossl::SkKeyMaterial m;
+    m.private_key = priv_;
+    m.public_key = raw_pub_;
+    auto sig = ossl::sign_as_authenticator(alg_, m, message);
+    if (!sig)
+        throw std::runtime_error("signing failed: " + sig.error().message);
+    return std::move(*sig);
 }
 
 Bytes SoftSkKey::sign(ByteView data, uint8_t flags, uint32_t counter) const {
