@@ -1,6 +1,5 @@
 #include "agent/server.h"
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,28 +24,30 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-// Reads or writes exactly n bytes; false on EOF or error.
-bool io_exact(int fd, uint8_t* buf, size_t n, bool writing) {
-    size_t done = 0;
-    while (done < n) {
-        pollfd p{fd, static_cast<short>(writing ? POLLOUT : POLLIN), 0};
-        int rc = poll(&p, 1, 1000);
-        if (rc < 0 && errno != EINTR)
-            return false;
-        if (rc <= 0) {
-            if (g_stop.load())
-                return false;
-            continue;
-        }
-        ssize_t k = writing ? send(fd, buf + done, n - done, MSG_NOSIGNAL)
-                            : recv(fd, buf + done, n - done, 0);
-        if (k < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (k <= 0)
-            return false;
-        done += static_cast<size_t>(k);
+// A request for the authenticator carried in an extension (libskgate-sk.so):
+// parsed as on the channel, forwarded, and answered in the same encoding; a
+// link failure becomes an answer that says why.
+template <class Req, class Resp>
+Bytes forward_to_authenticator(ByteView contents, AuthenticatorLink& link,
+                               Result<Resp> (AuthenticatorLink::*call)(Req, int), int timeout_ms) {
+    WireReader r(contents);
+    auto body = r.read_string();
+    if (!body || !r.at_end())
+        return agent_failure();
+    auto fields = CborFields::parse(*body);
+    auto req = fields ? Req::from_fields(*fields) : Result<Req>(fields.error());
+    if (!req)
+        return agent_failure();
+    auto resp = (link.*call)(std::move(*req), timeout_ms);
+    if (!resp) {
+        Resp fail;
+        fail.status = LinkStatus::timeout;
+        fail.reason = resp.error().message;
+        resp = std::move(fail);
     }
-    return true;
+    WireWriter w;
+    w.put_string(resp->to_fields().encode());
+    return agent_success(w.bytes());
 }
 
 void audit_sign(const AgentKey& key, Decision d, const std::string& reason,
@@ -92,56 +93,45 @@ Result<Bytes> AgentServer::forward_upstream(ByteView message) {
     return up.request(message);
 }
 
-Bytes AgentServer::sign(const AgentRequest& req, const std::string& context) {
+Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req, const std::string& context) {
     uint64_t start = monotonic_us();
-    auto keys = load_keys(paths_);
-    if (!keys) {
-        std::fprintf(stderr, "skgate-agent: %s\n", keys.error().message.c_str());
-        return agent_failure();
-    }
-    const AgentKey* key = nullptr;
-    for (const auto& k : *keys)
-        if (equal_bytes(k.key.blob(), req.key_blob))
-            key = &k;
-    if (!key)
-        return agent_failure();
     auto purpose = describe_signed_data(req.data, context);
     std::string what = purpose ? purpose->describe() : "unrecognised data";
     SignRequest sr;
-    sr.application = key->key.application();
-    sr.key_handle = key->key_handle;
+    sr.application = key.key.application();
+    sr.key_handle = key.key_handle;
     sr.data = req.data;
-    sr.options = key->verify_required ? kLinkRequireUV : 0;
+    sr.options = key.verify_required ? kLinkRequireUV : 0;
     if (purpose && purpose->kind == SignPurpose::Kind::stepup)
         sr.context = context;
     auto resp = link_.sign(sr, options_.sign_timeout_ms);
     if (!resp) {
         std::fprintf(stderr, "skgate-agent: sign request with key '%s' (%s) failed: %s\n",
-                     key->name.c_str(), what.c_str(), resp.error().message.c_str());
-        audit_sign(*key, Decision::deny, resp.error().message, what, start);
+                     key.name.c_str(), what.c_str(), resp.error().message.c_str());
+        audit_sign(key, Decision::deny, resp.error().message, what, start);
         return agent_failure();
     }
     if (resp->status != LinkStatus::ok) {
         std::string reason(link_status_text(resp->status));
         std::fprintf(stderr, "skgate-agent: sign request with key '%s' (%s): %s\n",
-                     key->name.c_str(), what.c_str(), reason.c_str());
-        audit_sign(*key, Decision::deny, reason, what, start);
+                     key.name.c_str(), what.c_str(), reason.c_str());
+        audit_sign(key, Decision::deny, reason, what, start);
         return agent_failure();
     }
     auto blob =
-        encode_sk_signature(key->key.algorithm(), resp->signature, resp->flags, resp->counter);
+        encode_sk_signature(key.key.algorithm(), resp->signature, resp->flags, resp->counter);
     // The authenticator is checked, not trusted: a signature that does not
     // verify (wrong key, wrong data) never reaches ssh.
     auto verified =
-        blob ? verify_sk_signature(key->key, *blob, req.data) : Result<SkVerified>(blob.error());
+        blob ? verify_sk_signature(key.key, *blob, req.data) : Result<SkVerified>(blob.error());
     if (!verified) {
         std::string reason =
             "the authenticator's signature does not verify: " + verified.error().message;
         std::fprintf(stderr, "skgate-agent: %s\n", reason.c_str());
-        audit_sign(*key, Decision::deny, reason, what, start);
+        audit_sign(key, Decision::deny, reason, what, start);
         return agent_failure();
     }
-    audit_sign(*key, Decision::allow, "approved on the authenticator", what, start);
+    audit_sign(key, Decision::allow, "approved on the authenticator", what, start);
     return agent_sign_response(*blob);
 }
 
@@ -159,46 +149,12 @@ Bytes AgentServer::extension(const AgentRequest& ext, std::string& context) {
         w.put_string(link_.connected() ? "connected " + link_.device_name() : "disconnected");
         return agent_success(w.bytes());
     }
-    if (ext.name == kExtRegister || ext.name == kExtSign) {
-        WireReader r(ext.contents);
-        auto body = r.read_string();
-        if (!body || !r.at_end())
-            return agent_failure();
-        auto fields = CborFields::parse(*body);
-        if (!fields)
-            return agent_failure();
-        Bytes answer;
-        if (ext.name == kExtRegister) {
-            auto req = RegisterRequest::from_fields(*fields);
-            if (!req)
-                return agent_failure();
-            auto resp = link_.register_key(*req, options_.sign_timeout_ms);
-            if (!resp) {
-                RegisterResponse fail;
-                fail.status = LinkStatus::timeout;
-                fail.reason = resp.error().message;
-                answer = fail.to_fields().encode();
-            } else {
-                answer = resp->to_fields().encode();
-            }
-        } else {
-            auto req = SignRequest::from_fields(*fields);
-            if (!req)
-                return agent_failure();
-            auto resp = link_.sign(*req, options_.sign_timeout_ms);
-            if (!resp) {
-                SignResponse fail;
-                fail.status = LinkStatus::timeout;
-                fail.reason = resp.error().message;
-                answer = fail.to_fields().encode();
-            } else {
-                answer = resp->to_fields().encode();
-            }
-        }
-        WireWriter w;
-        w.put_string(answer);
-        return agent_success(w.bytes());
-    }
+    if (ext.name == kExtRegister)
+        return forward_to_authenticator(ext.contents, link_, &AuthenticatorLink::register_key,
+                                        options_.sign_timeout_ms);
+    if (ext.name == kExtSign)
+        return forward_to_authenticator(ext.contents, link_, &AuthenticatorLink::sign,
+                                        options_.sign_timeout_ms);
     return Bytes{agentmsg::kExtensionFailure};
 }
 
@@ -211,17 +167,22 @@ Bytes AgentServer::handle_request(ByteView message, std::string& context) {
             return identities();
         case AgentRequest::Kind::sign: {
             auto keys = load_keys(paths_);
-            bool ours = false;
-            if (keys)
-                for (const auto& k : *keys)
-                    ours = ours || equal_bytes(k.key.blob(), req->key_blob);
-            if (!ours && !options_.upstream_socket.empty()) {
+            if (!keys) {
+                std::fprintf(stderr, "skgate-agent: %s\n", keys.error().message.c_str());
+                return agent_failure();
+            }
+            for (const auto& k : *keys) {
+                if (equal_bytes(k.key.blob(), req->key_blob)) {
+                    Bytes answer = sign(k, *req, context);
+                    context.clear();  // a description serves one request
+                    return answer;
+                }
+            }
+            if (!options_.upstream_socket.empty()) {
                 auto answer = forward_upstream(message);
                 return answer ? *answer : agent_failure();
             }
-            Bytes answer = sign(*req, context);
-            context.clear();  // a description serves one request
-            return answer;
+            return agent_failure();
         }
         case AgentRequest::Kind::extension:
             return extension(*req, context);
@@ -236,26 +197,13 @@ Bytes AgentServer::handle_request(ByteView message, std::string& context) {
 }
 
 void AgentServer::serve_client(int fd) {
+    SocketTransport client(fd, kMaxAgentMessage);
     std::string context;
     for (;;) {
-        uint8_t len_buf[4];
-        if (!io_exact(fd, len_buf, 4, false))
-            break;
-        uint32_t len = (uint32_t{len_buf[0]} << 24) | (uint32_t{len_buf[1]} << 16) |
-                       (uint32_t{len_buf[2]} << 8) | len_buf[3];
-        if (len == 0 || len > kMaxAgentMessage)
-            break;
-        Bytes message(len);
-        if (!io_exact(fd, message.data(), len, false))
-            break;
-        Bytes answer = handle_request(message, context);
-        WireWriter w;
-        w.put_string(answer);
-        Bytes out = std::move(w).take();
-        if (!io_exact(fd, out.data(), out.size(), true))
-            break;
+        auto message = client.receive(-1);
+        if (!message || !client.send(handle_request(*message, context)))
+            return;
     }
-    close(fd);
 }
 
 void AgentServer::serve_link(int fd) {

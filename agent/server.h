@@ -35,7 +35,7 @@ class AgentServer {
   private:
     void serve_client(int fd);
     void serve_link(int fd);
-    Bytes sign(const AgentRequest& req, const std::string& context);
+    Bytes sign(const AgentKey& key, const AgentRequest& req, const std::string& context);
     Bytes extension(const AgentRequest& ext, std::string& context);
     Bytes identities();
     Result<Bytes> forward_upstream(ByteView message);

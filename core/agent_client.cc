@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/agent_protocol.h"
 #include "core/monotonic.h"
 #include "core/wire.h"
 
@@ -18,13 +19,7 @@ namespace skgate {
 
 namespace {
 
-constexpr uint8_t kFailure = 5;
-constexpr uint8_t kRequestIdentities = 11;
-constexpr uint8_t kIdentitiesAnswer = 12;
-constexpr uint8_t kSignRequest = 13;
-constexpr uint8_t kSignResponse = 14;
-constexpr uint8_t kSuccess = 6;
-constexpr uint8_t kExtension = 27;
+using namespace agentmsg;
 
 Error sys_error(const std::string& what) {
     return make_error(ErrorCode::io, what + ": " + std::strerror(errno));

@@ -106,10 +106,16 @@ Result<Bytes> definite_bytes(const cbor_item_t* i, const char* what) {
     return Bytes(cbor_bytestring_handle(i), cbor_bytestring_handle(i) + cbor_bytestring_length(i));
 }
 
-struct Builder {
-    Item item;
-    explicit Builder(cbor_item_t* i) : item(i) {}
-};
+Bytes serialize(const cbor_item_t* item) {
+    unsigned char* buf = nullptr;
+    size_t cap = 0;
+    size_t len = item ? cbor_serialize_alloc(item, &buf, &cap) : 0;
+    if (len == 0)
+        std::abort();  // allocation failure: nothing sensible to return
+    Bytes out(buf, buf + len);
+    std::free(buf);
+    return out;
+}
 
 }  // namespace
 
@@ -212,14 +218,7 @@ Result<CoseKey> cbor_read_cose_key(ByteView in, size_t* consumed) {
 
 Bytes cbor_encode_bytestring(ByteView data) {
     Item item(cbor_build_bytestring(data.data(), data.size()));
-    unsigned char* buf = nullptr;
-    size_t cap = 0;
-    size_t len = item ? cbor_serialize_alloc(item.get(), &buf, &cap) : 0;
-    if (len == 0)
-        std::abort();  // allocation failure
-    Bytes out(buf, buf + len);
-    std::free(buf);
-    return out;
+    return serialize(item.get());
 }
 
 Result<Bytes> cbor_encode_cose_key(const PublicKey& key) {
@@ -241,30 +240,8 @@ Result<Bytes> cbor_encode_cose_key(const PublicKey& key) {
         ok = ok && add(cbor_build_negint8(1), cbor_build_bytestring(m.data(), 32));
     if (!ok)
         return make_error(ErrorCode::internal, "cannot build a COSE key");
-    unsigned char* buf = nullptr;
-    size_t cap = 0;
-    size_t len = cbor_serialize_alloc(map.get(), &buf, &cap);
-    if (len == 0)
-        return make_error(ErrorCode::internal, "cannot serialise a COSE key");
-    Bytes out(buf, buf + len);
-    std::free(buf);
-    return out;
+    return serialize(map.get());
 }
-
-namespace {
-
-Bytes serialize(const cbor_item_t* item) {
-    unsigned char* buf = nullptr;
-    size_t cap = 0;
-    size_t len = cbor_serialize_alloc(item, &buf, &cap);
-    if (len == 0)
-        std::abort();  // allocation failure: nothing sensible to return
-    Bytes out(buf, buf + len);
-    std::free(buf);
-    return out;
-}
-
-}  // namespace
 
 Result<CborFields> CborFields::parse(ByteView in) {
     size_t used = 0;

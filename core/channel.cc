@@ -81,7 +81,7 @@ SocketTransport::~SocketTransport() {
 }
 
 Status SocketTransport::send(ByteView frame) {
-    if (frame.size() > kMaxFrameBytes)
+    if (frame.size() > max_frame_)
         return invalid("frame of " + std::to_string(frame.size()) + " bytes is too large");
     Bytes buf(4 + frame.size());
     uint32_t n = static_cast<uint32_t>(frame.size());
@@ -128,9 +128,9 @@ Result<Bytes> SocketTransport::receive(int timeout_ms) {
     SKGATE_CHECK(read_exact(len_buf, 4));
     uint32_t len = (uint32_t{len_buf[0]} << 24) | (uint32_t{len_buf[1]} << 16) |
                    (uint32_t{len_buf[2]} << 8) | len_buf[3];
-    if (len == 0 || len > kMaxFrameBytes)
-        return invalid("channel frame of " + std::to_string(len) + " bytes is out of bounds (1.." +
-                       std::to_string(kMaxFrameBytes) + ")");
+    if (len == 0 || len > max_frame_)
+        return invalid("frame of " + std::to_string(len) + " bytes is out of bounds (1.." +
+                       std::to_string(max_frame_) + ")");
     Bytes frame(len);
     SKGATE_CHECK(read_exact(frame.data(), len));
     return frame;
@@ -183,6 +183,16 @@ Result<Listener> Listener::bind_unix(const std::string& path) {
             close(fd);
             return make_error(ErrorCode::permission,
                               path + " exists and is not a socket; remove it first");
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live =
+            probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            close(fd);
+            return make_error(ErrorCode::permission,
+                              path + " is in use: another agent is already running there");
         }
         unlink(path.c_str());  // a stale socket of an earlier run
     }

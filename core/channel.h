@@ -34,10 +34,12 @@ class Transport {
     virtual void shutdown() = 0;
 };
 
-// A stream socket carrying u32-length-prefixed frames.
+// A stream socket carrying u32-length-prefixed frames of 1..max_frame bytes
+// (the framing of the ssh-agent protocol too).
 class SocketTransport final : public Transport {
   public:
-    explicit SocketTransport(int fd) : fd_(fd) {}
+    explicit SocketTransport(int fd, size_t max_frame = kMaxFrameBytes)
+        : fd_(fd), max_frame_(max_frame) {}
     ~SocketTransport() override;
     SocketTransport(const SocketTransport&) = delete;
     SocketTransport& operator=(const SocketTransport&) = delete;
@@ -48,6 +50,7 @@ class SocketTransport final : public Transport {
 
   private:
     int fd_;
+    size_t max_frame_;
     std::mutex send_mutex_;
 };
 
@@ -56,7 +59,8 @@ Status check_channel_address(std::string_view address);
 Result<std::unique_ptr<Transport>> connect_channel(std::string_view address, int timeout_ms);
 
 // A listening stream socket: a Unix socket bound with mode 0600, or one
-// handed over by systemd (socket activation).
+// handed over by systemd (socket activation). A stale socket file is
+// replaced; one that something still listens on is refused.
 class Listener {
   public:
     static Result<Listener> bind_unix(const std::string& path);

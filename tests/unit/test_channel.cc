@@ -2,6 +2,10 @@
 // and tampering, the session handshake, and the request types.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <memory>
 
@@ -16,6 +20,7 @@
 #include "core/sign_purpose.h"
 #include "core/stepup.h"
 #include "core/wire.h"
+#include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 
 using namespace skgate;
@@ -479,4 +484,26 @@ TEST(AgentProtocol, ParsesRequestsStrictly) {
     ASSERT_TRUE(other);
     EXPECT_EQ(other->kind, AgentRequest::Kind::other);
     EXPECT_EQ(other->type, 17);
+}
+
+TEST(Listener, ReplacesAStaleSocketButNotALiveOne) {
+    test::TempDir dir;
+    std::string path = dir.file("agent.sock");
+    {
+        auto first = Listener::bind_unix(path);
+        ASSERT_TRUE(first) << first.error().message;
+        auto second = Listener::bind_unix(path);
+        ASSERT_FALSE(second);
+        EXPECT_NE(second.error().message.find("already running"), std::string::npos);
+    }
+    // A socket file nobody listens on any more (a crashed agent) is replaced.
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    close(fd);
+    EXPECT_TRUE(Listener::bind_unix(path));
+    test::write_file(dir.file("plain"), "x");
+    EXPECT_FALSE(Listener::bind_unix(dir.file("plain")));
 }
