@@ -12,6 +12,7 @@
 
 #include "core/channel_crypto.h"
 #include "core/monotonic.h"
+#include "core/wire.h"
 
 namespace skgate {
 
@@ -83,13 +84,9 @@ SocketTransport::~SocketTransport() {
 Status SocketTransport::send(ByteView frame) {
     if (frame.size() > max_frame_)
         return invalid("frame of " + std::to_string(frame.size()) + " bytes is too large");
-    Bytes buf(4 + frame.size());
-    uint32_t n = static_cast<uint32_t>(frame.size());
-    buf[0] = static_cast<uint8_t>(n >> 24);
-    buf[1] = static_cast<uint8_t>(n >> 16);
-    buf[2] = static_cast<uint8_t>(n >> 8);
-    buf[3] = static_cast<uint8_t>(n);
-    std::memcpy(buf.data() + 4, frame.data(), frame.size());
+    WireWriter w;
+    w.put_string(frame);
+    const Bytes buf = std::move(w).take();
     std::lock_guard<std::mutex> lock(send_mutex_);
     size_t done = 0;
     while (done < buf.size()) {
