@@ -18,5 +18,9 @@ int cmd_check_config(const Args& args);
 int cmd_enroll(const Args& args);
 int cmd_revoke(const Args& args);
 int cmd_list(const Args& args);
+int cmd_enable(const Args& args);
+int cmd_disable(const Args& args);
+int cmd_status(const Args& args);
+int cmd_audit(const Args& args);
 
 }  // namespace skgate::admin

@@ -20,6 +20,12 @@ constexpr const char* kUsage =
     "  revoke --user USER (--fingerprint FP | --key KEY)\n"
     "                                    remove a key and refuse it from every source\n"
     "  list [--user USER] [--json]       list enrolled keys\n"
+    "  enable [--mode audit|enforce] [--pam-confirm] [--force] [--replace-existing]\n"
+    "                                    wire skgate into sshd and PAM (sshd -t first)\n"
+    "  disable                           restore sshd and PAM as they were\n"
+    "  status [--json]                   wiring, OpenSSH version, keys, recent events\n"
+    "  audit [--since T] [--user U] [--decision D] [--event E] [--lines N] [--json]\n"
+    "                                    skgate's decisions from the journal\n"
     "\n"
     "enroll, revoke, list and check-config take -f CONFIG (default /etc/skgate/skgate.conf).\n"
     "\n"
@@ -36,6 +42,10 @@ constexpr Command kCommands[] = {
     {"enroll", skgate::admin::cmd_enroll},
     {"revoke", skgate::admin::cmd_revoke},
     {"list", skgate::admin::cmd_list},
+    {"enable", skgate::admin::cmd_enable},
+    {"disable", skgate::admin::cmd_disable},
+    {"status", skgate::admin::cmd_status},
+    {"audit", skgate::admin::cmd_audit},
 };
 
 }  // namespace

@@ -45,6 +45,34 @@ done
 # the filter really filters
 other=$(journalctl -D /run/log/journal -o json SKGATE_EVENT=stepup 2>/dev/null || true)
 [ -z "$other" ] || fail "unexpected stepup event: $other"
+# --- skgatectl audit reads them back through sd_journal --------------------
+ctl=${SKGATE_SKGATECTL:?}
+"$emit" event=keys-lookup decision=allow user=bob reason=policy-allows "message=lookup for bob"
+"$emit" event=stepup decision=deny user=alice reason=no-presence "message=step-up for alice"
+for _ in $(seq 100); do
+    n=$("$ctl" audit --json 2>/dev/null | wc -l)
+    [ "$n" -ge 3 ] && break
+    sleep 0.05
+done
+[ "$("$ctl" audit --json | wc -l)" -eq 3 ] || fail "audit --json: expected 3 events: $("$ctl" audit --json)"
+out=$("$ctl" audit --user alice --json)
+[ "$(wc -l <<<"$out")" -eq 2 ] || fail "--user alice: $out"
+grep -q '"user":"bob"' <<<"$out" && fail "--user alice shows bob: $out"
+out=$("$ctl" audit --user alice --decision would-deny --json)
+[ "$(wc -l <<<"$out")" -eq 1 ] && grep -qF '"reason":"not-a-security-key"' <<<"$out" \
+    || fail "--user alice --decision would-deny: $out"
+out=$("$ctl" audit --event stepup)
+grep -q "^TIME .*EVENT .*DECISION .*USER" <<<"$out" || fail "table header missing: $out"
+grep -q "stepup .*deny .*alice .*no-presence" <<<"$out" || fail "table row missing: $out"
+[ "$(wc -l <<<"$out")" -eq 2 ] || fail "--event stepup: $out"
+out=$("$ctl" audit --lines 1 --json)
+grep -q '"event":"stepup"' <<<"$out" || fail "--lines 1 is not the newest: $out"
+out=$("$ctl" audit --since 2099-01-01)
+[ "$out" = "no skgate events match" ] || fail "--since in the future: $out"
+[ "$("$ctl" audit --since 1h --json | wc -l)" -eq 3 ] || fail "--since 1h"
+"$ctl" audit --decision maybe 2>/dev/null && fail "--decision maybe accepted"
+"$ctl" audit --since yesterday-ish 2>/dev/null && fail "bad --since accepted"
+echo "skgatectl audit: filters by user, decision, event, time and count"
 kill $jpid; wait $jpid 2>/dev/null || true
 trap - EXIT
 echo "journald: event and fields present"

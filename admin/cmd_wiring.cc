@@ -1,0 +1,228 @@
+// skgatectl enable / disable / status: sshd and PAM wiring (core/sshd_enable).
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "admin/commands.h"
+#include "core/args.h"
+#include "core/audit_query.h"
+#include "core/json.h"
+#include "core/keystore.h"
+#include "core/policy.h"
+#include "core/sshd_enable.h"
+
+namespace skgate::admin {
+
+namespace {
+
+constexpr const char* kEnableUsage =
+    "usage: skgatectl enable [--mode audit|enforce] [--pam-confirm] [--force]\n"
+    "                        [--replace-existing] [--no-reload] [PATH OPTIONS]\n";
+constexpr const char* kDisableUsage = "usage: skgatectl disable [--no-reload] [PATH OPTIONS]\n";
+constexpr const char* kStatusUsage = "usage: skgatectl status [--json] [PATH OPTIONS]\n";
+constexpr const char* kPathOptionsHelp =
+    "PATH OPTIONS (for testing on copies; defaults are the system's):\n"
+    "  -f SKGATE_CONF  --sshd-config FILE  --pam-file FILE  --sshd PROGRAM\n"
+    "  --helper PROGRAM  --pam-module NAME\n";
+
+const std::set<std::string> kPathOptions = {"-f",     "--sshd-config", "--pam-file",
+                                            "--sshd", "--helper",      "--pam-module"};
+
+int usage(const char* text) {
+    std::fprintf(stderr, "%s%s", text, kPathOptionsHelp);
+    return kExitUsage;
+}
+
+int fail(const char* cmd, const std::string& msg) {
+    std::fprintf(stderr, "skgatectl: %s: %s\n", cmd, msg.c_str());
+    return kExitFailure;
+}
+
+std::set<std::string> with_paths(std::set<std::string> extra) {
+    extra.insert(kPathOptions.begin(), kPathOptions.end());
+    return extra;
+}
+
+SystemPaths paths_from(const ArgParser& a) {
+    SystemPaths p;
+    p.helper = SKGATE_HELPER_PATH;
+    if (auto v = a.value("-f"))
+        p.skgate_conf = *v;
+    if (auto v = a.value("--sshd-config"))
+        p.sshd_config = *v;
+    if (auto v = a.value("--pam-file"))
+        p.pam_file = *v;
+    if (auto v = a.value("--sshd"))
+        p.sshd = *v;
+    if (auto v = a.value("--helper"))
+        p.helper = *v;
+    if (auto v = a.value("--pam-module"))
+        p.pam_module = *v;
+    return p;
+}
+
+bool must_be_root(const char* cmd) {
+    if (geteuid() == 0)
+        return true;
+    std::fprintf(stderr, "skgatectl: %s: must be run as root (it changes sshd's configuration)\n",
+                 cmd);
+    return false;
+}
+
+void print_report(const Report& r) {
+    for (const auto& line : r)
+        std::printf("  %s\n", line.c_str());
+}
+
+}  // namespace
+
+int cmd_enable(const Args& args) {
+    ArgParser a(with_paths({"--mode"}),
+                {"--pam-confirm", "--force", "--replace-existing", "--no-reload"});
+    if (!a.parse(args) || !a.positional().empty())
+        return usage(kEnableUsage);
+    EnableRequest req;
+    std::string mode = a.value("--mode").value_or("audit");
+    if (mode == "enforce")
+        req.mode = Mode::enforce;
+    else if (mode != "audit")
+        return usage(kEnableUsage);
+    req.pam_confirm = a.flag("--pam-confirm");
+    req.force = a.flag("--force");
+    req.replace_existing = a.flag("--replace-existing");
+    req.reload = !a.flag("--no-reload");
+    if (!must_be_root("enable"))
+        return kExitFailure;
+    auto r = enable_skgate(paths_from(a), req);
+    if (!r)
+        return fail("enable", r.error().message);
+    std::printf("skgate enabled (%s mode):\n", mode.c_str());
+    print_report(*r);
+    if (req.mode == Mode::audit)
+        std::printf(
+            "Logins work as before; read what enforce mode would refuse with\n"
+            "  skgatectl audit --decision would-deny\n"
+            "then switch with: skgatectl enable --mode enforce\n");
+    return kExitOk;
+}
+
+int cmd_disable(const Args& args) {
+    ArgParser a(with_paths({}), {"--no-reload"});
+    if (!a.parse(args) || !a.positional().empty())
+        return usage(kDisableUsage);
+    if (!must_be_root("disable"))
+        return kExitFailure;
+    auto r = disable_skgate(paths_from(a));
+    if (!r)
+        return fail("disable", r.error().message);
+    std::printf("skgate disabled:\n");
+    print_report(*r);
+    return kExitOk;
+}
+
+int cmd_status(const Args& args) {
+    ArgParser a(with_paths({"--journal-directory"}), {"--json"});
+    if (!a.parse(args) || !a.positional().empty())
+        return usage(kStatusUsage);
+    SystemPaths paths = paths_from(a);
+    auto policy = Policy::load_or_default(paths.skgate_conf);
+    if (!policy)
+        return fail("status", policy.error().message);
+    WiringStatus w = wiring_status(paths, *policy);
+    auto version = openssh_version(paths);
+
+    KeyStore store(policy->global().keys_directory);
+    size_t users = 0, keys = 0;
+    std::string store_error;
+    if (auto list = store.users()) {
+        for (const auto& u : *list) {
+            auto f = store.load(u);
+            if (f && !f->keys.empty()) {
+                users++;
+                keys += f->keys.size();
+            }
+        }
+    } else {
+        store_error = list.error().message;
+    }
+    AuditQuery q;
+    q.limit = 5;
+    if (auto d = a.value("--journal-directory"))
+        q.directory = *d;
+    auto recent = query_audit_events(q);
+
+    const char* mode = w.enabled ? (w.mode == Mode::enforce ? "enforce" : "audit") : "disabled";
+    if (a.flag("--json")) {
+        JsonWriter j;
+        j.begin_object();
+        j.key("mode").value(mode);
+        j.key("pam_confirm").value(w.pam_confirm);
+        j.key("sshd_dropin").value(w.dropin_present);
+        j.key("pam_lines").value(w.pam_session);
+        j.key("authorized_keys_command").value(w.authorized_keys_command);
+        j.key("authorized_keys_command_is_skgate").value(w.command_is_ours);
+        if (!w.sshd_error.empty())
+            j.key("sshd_error").value(w.sshd_error);
+        j.key("changed_since_enable").begin_array();
+        for (const auto& d : w.drift)
+            j.value(d);
+        j.end_array();
+        if (version) {
+            j.key("openssh").value(version->text);
+            j.key("sk_keys_supported").value(version->supports_sk());
+            j.key("verify_required_supported").value(version->supports_verify_required());
+        }
+        j.key("local_store").begin_object();
+        j.key("users").value(static_cast<uint64_t>(users));
+        j.key("keys").value(static_cast<uint64_t>(keys));
+        if (!store_error.empty())
+            j.key("error").value(store_error);
+        j.end_object();
+        j.key("recent_events").begin_array();
+        if (recent)
+            for (const auto& e : *recent)
+                append_event_json(j, e);
+        j.end_array();
+        j.end_object();
+        std::printf("%s\n", j.str().c_str());
+        return kExitOk;
+    }
+    std::printf("mode:            %s%s\n", mode, w.pam_confirm ? " (with PAM confirmation)" : "");
+    std::printf("sshd drop-in:    %s (%s)\n", paths.dropin_path().c_str(),
+                w.dropin_present ? "present" : "absent");
+    std::printf("PAM (%s): %s\n", paths.pam_file.c_str(),
+                w.pam_session ? "skgate's lines present" : "no skgate lines");
+    if (!w.sshd_error.empty())
+        std::printf("sshd -T:         fails: %s\n", w.sshd_error.c_str());
+    else
+        std::printf("sshd uses:       AuthorizedKeysCommand %s%s\n",
+                    w.authorized_keys_command.c_str(), w.command_is_ours ? " (skgate)" : "");
+    for (const auto& d : w.drift)
+        std::printf("warning:         %s changed since skgatectl enable\n", d.c_str());
+    if (w.pam_confirm)
+        std::printf(
+            "note:            PAM confirmation needs keyboard-interactive: ssh -o BatchMode=yes\n"
+            "                 and clients that turn it off (Ansible's defaults) cannot log in\n");
+    if (version)
+        std::printf("OpenSSH:         %s: security keys %s, verify-required %s\n",
+                    version->text.c_str(), version->supports_sk() ? "yes" : "no (8.2+ needed)",
+                    version->supports_verify_required() ? "yes" : "no (8.4+ needed)");
+    else
+        std::printf("OpenSSH:         unknown (%s)\n", version.error().message.c_str());
+    if (store_error.empty())
+        std::printf("local store:     %zu keys for %zu users in %s\n", keys, users,
+                    policy->global().keys_directory.c_str());
+    else
+        std::printf("local store:     unreadable: %s\n", store_error.c_str());
+    if (!recent) {
+        std::printf("recent events:   journal unreadable: %s\n", recent.error().message.c_str());
+    } else if (recent->empty()) {
+        std::printf("recent events:   none in the journal\n");
+    } else {
+        std::printf("recent events:\n");
+        print_event_table(*recent, stdout);
+    }
+    return kExitOk;
+}
+
+}  // namespace skgate::admin

@@ -1,0 +1,187 @@
+#include "core/audit_query.h"
+
+#include <systemd/sd-journal.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "core/policy.h"
+#include "core/text.h"
+#include "core/timeutil.h"
+
+namespace skgate {
+
+namespace {
+
+constexpr const char* kEvents[] = {"keys-lookup", "keys-warning", "login-confirm", "session-open",
+                                   "stepup",      "enroll",       "revoke",        "config-change",
+                                   "agent-sign",  "agent-pair",   "agent-link"};
+constexpr const char* kDecisions[] = {"allow", "deny", "would-deny"};
+
+std::string field(sd_journal* j, const char* name) {
+    const void* data = nullptr;
+    size_t len = 0;
+    if (sd_journal_get_data(j, name, &data, &len) < 0)
+        return "";
+    std::string_view v(static_cast<const char*>(data), len);
+    size_t eq = v.find('=');
+    return eq == std::string_view::npos ? "" : std::string(v.substr(eq + 1));
+}
+
+Status add_match(sd_journal* j, const std::string& m) {
+    int r = sd_journal_add_match(j, m.data(), m.size());
+    if (r < 0)
+        return make_error(ErrorCode::io, "journal filter " + m + ": " + std::strerror(-r));
+    return {};
+}
+
+struct JournalCloser {
+    void operator()(sd_journal* j) const { sd_journal_close(j); }
+};
+
+std::string local_time(uint64_t usec) {
+    std::time_t t = static_cast<std::time_t>(usec / 1'000'000);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+}  // namespace
+
+bool is_known_decision(std::string_view d) {
+    for (const char* k : kDecisions)
+        if (d == k)
+            return true;
+    return false;
+}
+
+bool is_known_event(std::string_view e) {
+    for (const char* k : kEvents)
+        if (e == k)
+            return true;
+    return false;
+}
+
+Result<uint64_t> parse_since(std::string_view text, uint64_t now_usec) {
+    if (auto d = parse_duration(text)) {
+        uint64_t ago = static_cast<uint64_t>(*d) * 1'000'000;
+        return ago > now_usec ? 0 : now_usec - ago;
+    }
+    auto t = parse_iso8601(text);
+    if (!t)
+        return invalid("--since \"" + std::string(text) +
+                       "\": give a time (2026-11-22T10:00:00Z), a date (2026-11-22) or how long "
+                       "ago (30m, 2h, 7d)");
+    return static_cast<uint64_t>(*t) * 1'000'000;
+}
+
+Result<std::vector<AuditRecord>> query_audit_events(const AuditQuery& q) {
+    sd_journal* raw = nullptr;
+    int r = q.directory.empty() ? sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY)
+                                : sd_journal_open_directory(&raw, q.directory.c_str(), 0);
+    if (r < 0)
+        return make_error(ErrorCode::io, "cannot open the journal" +
+                                             (q.directory.empty() ? "" : " in " + q.directory) +
+                                             ": " + std::strerror(-r));
+    std::unique_ptr<sd_journal, JournalCloser> j(raw);
+    // Matches on one field are alternatives; on different fields, all must hold.
+    if (!q.event.empty()) {
+        SKGATE_CHECK(add_match(j.get(), "SKGATE_EVENT=" + q.event));
+    } else {
+        for (const char* e : kEvents)
+            SKGATE_CHECK(add_match(j.get(), std::string("SKGATE_EVENT=") + e));
+    }
+    if (!q.user.empty())
+        SKGATE_CHECK(add_match(j.get(), "SKGATE_USER=" + q.user));
+    if (!q.decision.empty())
+        SKGATE_CHECK(add_match(j.get(), "SKGATE_DECISION=" + q.decision));
+
+    std::vector<AuditRecord> out;
+    auto read_entry = [&]() {
+        AuditRecord e;
+        uint64_t t = 0;
+        if (sd_journal_get_realtime_usec(j.get(), &t) >= 0)
+            e.realtime_usec = t;
+        e.identifier = field(j.get(), "SYSLOG_IDENTIFIER");
+        e.event = field(j.get(), "SKGATE_EVENT");
+        e.decision = field(j.get(), "SKGATE_DECISION");
+        e.user = field(j.get(), "SKGATE_USER");
+        e.key_fp = field(j.get(), "SKGATE_KEY_FP");
+        e.key_type = field(j.get(), "SKGATE_KEY_TYPE");
+        e.source = field(j.get(), "SKGATE_SOURCE");
+        e.reason = field(j.get(), "SKGATE_REASON");
+        e.flags = field(j.get(), "SKGATE_FLAGS");
+        e.counter = field(j.get(), "SKGATE_COUNTER");
+        e.remote = field(j.get(), "SKGATE_REMOTE");
+        e.latency_us = field(j.get(), "SKGATE_LATENCY_US");
+        e.message = field(j.get(), "MESSAGE");
+        return e;
+    };
+    if (q.limit > 0) {
+        // The most recent N: walk back from the end, then put them in order.
+        sd_journal_seek_tail(j.get());
+        while (out.size() < q.limit && sd_journal_previous(j.get()) > 0) {
+            AuditRecord e = read_entry();
+            if (q.since_usec && e.realtime_usec < *q.since_usec)
+                break;
+            out.push_back(std::move(e));
+        }
+        std::reverse(out.begin(), out.end());
+        return out;
+    }
+    if (q.since_usec)
+        sd_journal_seek_realtime_usec(j.get(), *q.since_usec);
+    else
+        sd_journal_seek_head(j.get());
+    while ((r = sd_journal_next(j.get())) > 0) {
+        AuditRecord e = read_entry();
+        if (q.since_usec && e.realtime_usec < *q.since_usec)
+            continue;
+        out.push_back(std::move(e));
+    }
+    if (r < 0)
+        return make_error(ErrorCode::io, std::string("reading the journal: ") + std::strerror(-r));
+    return out;
+}
+
+void print_event_table(const std::vector<AuditRecord>& events, std::FILE* out) {
+    std::fprintf(out, "%-19s  %-13s  %-10s  %-12s  %-20s  %s\n", "TIME", "EVENT", "DECISION",
+                 "USER", "KEY", "REASON");
+    for (const auto& e : events) {
+        std::string key = e.key_fp.empty() ? "-" : printable(e.key_fp, 17);
+        std::fprintf(out, "%-19s  %-13s  %-10s  %-12s  %-20s  %s\n",
+                     local_time(e.realtime_usec).c_str(), printable(e.event, 13).c_str(),
+                     e.decision.empty() ? "-" : printable(e.decision, 10).c_str(),
+                     e.user.empty() ? "-" : printable(e.user, 12).c_str(), key.c_str(),
+                     printable(e.reason.empty() ? e.message : e.reason, 200).c_str());
+    }
+}
+
+void append_event_json(JsonWriter& j, const AuditRecord& e) {
+    j.begin_object();
+    j.key("time").value(format_iso8601(static_cast<std::time_t>(e.realtime_usec / 1'000'000)));
+    j.key("realtime_usec").value(e.realtime_usec);
+    auto opt = [&](const char* k, const std::string& v) {
+        if (!v.empty())
+            j.key(k).value(v);
+    };
+    opt("identifier", e.identifier);
+    opt("event", e.event);
+    opt("decision", e.decision);
+    opt("user", e.user);
+    opt("key_fp", e.key_fp);
+    opt("key_type", e.key_type);
+    opt("source", e.source);
+    opt("reason", e.reason);
+    opt("flags", e.flags);
+    opt("counter", e.counter);
+    opt("remote", e.remote);
+    opt("latency_us", e.latency_us);
+    opt("message", e.message);
+    j.end_object();
+}
+
+}  // namespace skgate

@@ -1,0 +1,609 @@
+#include "core/sshd_enable.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "core/account.h"
+#include "core/atomicfile.h"
+#include "core/audit.h"
+#include "core/keystore.h"
+#include "core/subprocess.h"
+#include "core/text.h"
+#include "core/username.h"
+
+namespace skgate {
+
+namespace {
+
+constexpr size_t kMaxConfigFile = 1024 * 1024;
+constexpr const char* kRecordName = "record";
+
+// A file as it is on disk, or its absence.
+struct FileState {
+    bool exists = false;
+    std::string content;
+    mode_t mode = 0644;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+Result<FileState> read_file_state(const std::string& path) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return FileState{};
+        return make_error(ErrorCode::io, "cannot read " + path + ": " + std::strerror(errno));
+    }
+    FileState st;
+    st.exists = true;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return make_error(ErrorCode::invalid, path + " is not a regular file");
+    }
+    st.mode = sb.st_mode & 07777;
+    st.uid = sb.st_uid;
+    st.gid = sb.st_gid;
+    char buf[8192];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return make_error(ErrorCode::io, "cannot read " + path + ": " + std::strerror(e));
+        }
+        if (n == 0)
+            break;
+        st.content.append(buf, static_cast<size_t>(n));
+        if (st.content.size() > kMaxConfigFile) {
+            close(fd);
+            return invalid(path + " is larger than " + std::to_string(kMaxConfigFile) + " bytes");
+        }
+    }
+    close(fd);
+    return st;
+}
+
+Status put_file_state(const std::string& path, const FileState& st) {
+    if (!st.exists) {
+        if (unlink(path.c_str()) != 0 && errno != ENOENT)
+            return make_error(ErrorCode::io, "cannot remove " + path + ": " + std::strerror(errno));
+        return {};
+    }
+    return write_file_atomic(path, st.content, FileOwner{st.uid, st.gid, st.mode});
+}
+
+// One file skgatectl changed: how it was, and what skgatectl wrote.
+struct ManagedFile {
+    std::string role;  // "sshd-dropin", "pam", "policy"
+    std::string path;
+    FileState original;
+    std::string written;
+};
+
+struct EnableRecord {
+    Mode mode = Mode::audit;
+    bool pam_confirm = false;
+    std::string previous_authorized_keys_file;
+    std::string previous_pubkey_algorithms;
+    std::vector<ManagedFile> files;
+
+    const ManagedFile* find(const std::string& role) const {
+        for (const auto& f : files)
+            if (f.role == role)
+                return &f;
+        return nullptr;
+    }
+};
+
+std::string state_dir_of(const Policy& policy) {
+    return policy.global().state_directory + "/enable";
+}
+
+// record: "key value" lines; each file's bytes live in their own files
+// (original-ROLE, written-ROLE), so no content needs escaping.
+Status save_record(const std::string& dir, const EnableRecord& r) {
+    const FileOwner root_only{0, 0, 0600};
+    std::string text = "# skgatectl enable's record; skgatectl disable reads it. Do not edit.\n";
+    text += "mode " + std::string(to_string(r.mode)) + "\n";
+    text += std::string("pam-confirm ") + (r.pam_confirm ? "yes" : "no") + "\n";
+    text += "previous-authorized-keys-file " + r.previous_authorized_keys_file + "\n";
+    text += "previous-pubkey-algorithms " + r.previous_pubkey_algorithms + "\n";
+    for (const auto& f : r.files) {
+        if (f.path.find('\n') != std::string::npos)
+            return invalid("a path with a newline cannot be recorded: " + f.path);
+        char meta[64];
+        std::snprintf(meta, sizeof meta, "%s %04o %u %u", f.original.exists ? "present" : "absent",
+                      static_cast<unsigned>(f.original.mode), static_cast<unsigned>(f.original.uid),
+                      static_cast<unsigned>(f.original.gid));
+        text += "file " + f.role + " " + meta + " " + f.path + "\n";
+        SKGATE_CHECK(write_file_atomic(dir + "/original-" + f.role, f.original.content, root_only));
+        SKGATE_CHECK(write_file_atomic(dir + "/written-" + f.role, f.written, root_only));
+    }
+    return write_file_atomic(dir + "/" + kRecordName, text, root_only);
+}
+
+Result<std::optional<EnableRecord>> load_record(const std::string& dir) {
+    SKGATE_TRY(rec, read_file_state(dir + "/" + kRecordName));
+    if (!rec.exists)
+        return std::optional<EnableRecord>{};
+    auto bad = [&](const std::string& why) {
+        return invalid(dir + "/" + kRecordName + ": " + why +
+                       "; restore it from a backup, or remove the directory and undo the "
+                       "wiring by hand");
+    };
+    EnableRecord r;
+    std::istringstream in(rec.content);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#')
+            continue;
+        size_t sp = line.find(' ');
+        std::string key = line.substr(0, sp);
+        std::string value = sp == std::string::npos ? "" : line.substr(sp + 1);
+        if (key == "mode") {
+            if (value != "audit" && value != "enforce")
+                return bad("unknown mode \"" + value + "\"");
+            r.mode = value == "enforce" ? Mode::enforce : Mode::audit;
+        } else if (key == "pam-confirm") {
+            r.pam_confirm = value == "yes";
+        } else if (key == "previous-authorized-keys-file") {
+            r.previous_authorized_keys_file = value;
+        } else if (key == "previous-pubkey-algorithms") {
+            r.previous_pubkey_algorithms = value;
+        } else if (key == "file") {
+            std::istringstream f(value);
+            ManagedFile m;
+            std::string presence, mode;
+            unsigned uid = 0, gid = 0;
+            if (!(f >> m.role >> presence >> mode >> uid >> gid))
+                return bad("malformed file line");
+            std::getline(f >> std::ws, m.path);
+            if (m.path.empty() || m.path[0] != '/' ||
+                (m.role != "sshd-dropin" && m.role != "pam" && m.role != "policy"))
+                return bad("malformed file line");
+            m.original.exists = presence == "present";
+            m.original.mode = static_cast<mode_t>(std::strtoul(mode.c_str(), nullptr, 8) & 07777);
+            m.original.uid = uid;
+            m.original.gid = gid;
+            SKGATE_TRY(orig, read_file_state(dir + "/original-" + m.role));
+            SKGATE_TRY(written, read_file_state(dir + "/written-" + m.role));
+            if (!orig.exists || !written.exists)
+                return bad("the saved copies of " + m.path + " are missing");
+            m.original.content = std::move(orig.content);
+            m.written = std::move(written.content);
+            r.files.push_back(std::move(m));
+        } else {
+            return bad("unknown line \"" + key + "\"");
+        }
+    }
+    return std::optional<EnableRecord>(std::move(r));
+}
+
+void remove_record(const std::string& dir) {
+    for (const char* name : {kRecordName, "original-sshd-dropin", "written-sshd-dropin",
+                             "original-pam", "written-pam", "original-policy", "written-policy"})
+        unlink((dir + "/" + name).c_str());
+}
+
+Result<std::map<std::string, std::string>> sshd_effective(const SystemPaths& paths) {
+    std::vector<std::string> argv = {paths.sshd, "-T", "-f", paths.sshd_config};
+    SKGATE_TRY(out, run_process(argv));
+    if (out.status != 0)
+        return invalid(describe_failure(argv, out));
+    return wiring::parse_sshd_t(out.out);
+}
+
+Status sshd_test(const SystemPaths& paths) {
+    std::vector<std::string> argv = {paths.sshd, "-t", "-f", paths.sshd_config};
+    SKGATE_TRY(out, run_process(argv));
+    if (out.status != 0)
+        return invalid(describe_failure(argv, out));
+    return {};
+}
+
+bool has_login_shell(const struct passwd* pw) {
+    std::string_view shell = pw->pw_shell ? pw->pw_shell : "";
+    if (shell.empty())
+        return true;  // login(1) uses /bin/sh
+    for (std::string_view no : {"/nologin", "/false"})
+        if (shell.size() >= no.size() && shell.substr(shell.size() - no.size()) == no)
+            return false;
+    return true;
+}
+
+// Users with a login shell who would still get in under enforce mode: an
+// enrolled key in the local store, or a break-glass exception.
+std::vector<std::string> users_who_keep_access(const Policy& policy) {
+    KeyStore store(policy.global().keys_directory);
+    std::vector<std::string> out;
+    setpwent();
+    while (struct passwd* pw = getpwent()) {
+        if (!has_login_shell(pw) || !validate_username(pw->pw_name))
+            continue;
+        std::string name = pw->pw_name;
+        bool keeps = policy.is_break_glass(name);
+        if (!keeps) {
+            auto keys = store.load(name);
+            keeps = keys && !keys->keys.empty();
+        }
+        if (keeps)
+            out.push_back(name);
+    }
+    endpwent();
+    return out;
+}
+
+Status check_nobody_locked_out(const Policy& policy) {
+    auto keep = users_who_keep_access(policy);
+    if (keep.empty())
+        return invalid(
+            "enforce mode would lock everyone out: no user with a login shell has a key in " +
+            policy.global().keys_directory +
+            " or is in BreakGlassUsers. Enroll a key first (skgatectl enroll), enable "
+            "--mode audit, or pass --force if you have another way in");
+    const char* admin = std::getenv("SUDO_USER");
+    if (admin && *admin) {
+        bool found = false;
+        for (const auto& u : keep)
+            found = found || u == admin;
+        if (!found)
+            return invalid(std::string("enforce mode would lock you (") + admin +
+                           ") out: you have no enrolled key and are not in BreakGlassUsers. "
+                           "Enroll your key first (skgatectl enroll --user " +
+                           admin + " ...), or pass --force");
+    }
+    return {};
+}
+
+Status ensure_system_user(const SystemPaths& paths, Report& report) {
+    auto acct = lookup_account("skgate");
+    if (acct)
+        return {};
+    if (acct.error().code != ErrorCode::not_found)
+        return acct.error();
+    std::vector<std::string> argv = {paths.useradd,      "--system",          "--user-group",
+                                     "--no-create-home", "--home-dir",        "/nonexistent",
+                                     "--shell",          "/usr/sbin/nologin", "skgate"};
+    SKGATE_TRY(out, run_process(argv));
+    if (out.status != 0)
+        return invalid("cannot create the system user skgate (AuthorizedKeysCommandUser): " +
+                       describe_failure(argv, out));
+    report.push_back("created the system user skgate (sshd runs skgate-keys as it)");
+    return {};
+}
+
+// SIGHUP to the sshd that wrote `pidfile`, the way `systemctl reload ssh`
+// does it; nothing when no sshd runs.
+void reload_sshd(const std::map<std::string, std::string>& effective, Report& report) {
+    auto it = effective.find("pidfile");
+    if (it == effective.end() || it->second == "none" || it->second.empty()) {
+        report.push_back("sshd has no PidFile: reload it yourself (systemctl reload ssh)");
+        return;
+    }
+    auto pidtext = read_file_state(it->second);
+    if (!pidtext || !pidtext->exists) {
+        report.push_back("sshd is not running (no " + it->second +
+                         "): the new settings apply when it starts");
+        return;
+    }
+    char* end = nullptr;
+    long pid = std::strtol(pidtext->content.c_str(), &end, 10);
+    auto comm = read_file_state("/proc/" + std::to_string(pid) + "/comm");
+    if (pid <= 1 || !comm || !comm->exists || comm->content.find("sshd") == std::string::npos) {
+        report.push_back("no sshd runs with the pid in " + it->second +
+                         ": the new settings apply when it starts");
+        return;
+    }
+    if (kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
+        report.push_back("could not signal sshd (pid " + std::to_string(pid) + "): " +
+                         std::strerror(errno) + "; reload it yourself (systemctl reload ssh)");
+        return;
+    }
+    report.push_back("reloaded sshd (pid " + std::to_string(pid) +
+                     "); existing sessions are not affected");
+}
+
+wiring::Options options_for(const SystemPaths& paths, const Policy& policy, Mode mode,
+                            bool pam_confirm) {
+    wiring::Options o;
+    o.mode = mode;
+    o.pam_confirm = pam_confirm;
+    o.helper = paths.helper;
+    o.config_path = paths.skgate_conf == kDefaultConfigPath ? "" : paths.skgate_conf;
+    o.pam_module = paths.pam_module;
+    o.break_glass_users = policy.global().break_glass_users;
+    return o;
+}
+
+// Puts files back as they were before this run, in reverse order.
+void roll_back(const std::vector<std::pair<std::string, FileState>>& applied) {
+    for (auto it = applied.rbegin(); it != applied.rend(); ++it)
+        (void)put_file_state(it->first, it->second);
+}
+
+void audit_config_change(const std::string& what, Decision decision) {
+    AuditEvent ev;
+    ev.event = "config-change";
+    ev.decision = decision;
+    ev.message = what;
+    ev.reason = what;
+    audit_record(ev);
+}
+
+}  // namespace
+
+std::string SystemPaths::dropin_path() const {
+    std::string dir = dropin_dir;
+    if (dir.empty()) {
+        size_t slash = sshd_config.rfind('/');
+        dir = (slash == std::string::npos ? std::string(".") : sshd_config.substr(0, slash)) +
+              "/sshd_config.d";
+    }
+    return dir + "/" + wiring::kDropinName;
+}
+
+Result<Report> enable_skgate(const SystemPaths& paths, const EnableRequest& request) {
+    Report report;
+    SKGATE_TRY(policy, Policy::load_or_default(paths.skgate_conf));
+    const std::string state_dir = state_dir_of(policy);
+    SKGATE_CHECK(ensure_directory(policy.global().state_directory, FileOwner{0, 0, 0755}));
+    SKGATE_CHECK(ensure_directory(state_dir, FileOwner{0, 0, 0700}));
+    SKGATE_TRY(lock, FileLock::acquire(state_dir + "/lock"));
+    SKGATE_TRY(previous, load_record(state_dir));
+
+    SKGATE_TRY(version, openssh_version(paths));
+    if (!version.supports_sk())
+        return invalid(version.text + " has no security-key support (OpenSSH 8.2 or later needed)");
+
+    SKGATE_TRY(sshd_config, read_file_state(paths.sshd_config));
+    const std::string dropin = paths.dropin_path();
+    const std::string dropin_dir = dropin.substr(0, dropin.rfind('/'));
+    if (!sshd_config.exists)
+        return make_error(ErrorCode::not_found, paths.sshd_config + " does not exist");
+    if (!wiring::includes_dropins(sshd_config.content, dropin_dir))
+        return invalid(paths.sshd_config + " does not read " + dropin_dir +
+                       "/*.conf before its first Match block; add \"Include " + dropin_dir +
+                       "/*.conf\" at its top (Debian 12 and RHEL 9 ship it there)");
+
+    auto before = sshd_effective(paths);
+    if (!before)
+        return invalid("sshd's current configuration does not pass: " + before.error().message +
+                       "; fix that first, skgatectl changes nothing until it does");
+    const std::string existing = (*before)["authorizedkeyscommand"];
+    if (!existing.empty() && existing != "none" && existing.rfind(paths.helper, 0) != 0 &&
+        !request.replace_existing)
+        return invalid("sshd already runs another AuthorizedKeysCommand (\"" + existing +
+                       "\"); skgate would take its place. Remove it, or pass --replace-existing "
+                       "to let skgate's drop-in take precedence");
+
+    if (request.mode == Mode::enforce && !request.force)
+        SKGATE_CHECK(check_nobody_locked_out(policy));
+
+    wiring::Options opts = options_for(paths, policy, request.mode, request.pam_confirm);
+    if (previous) {
+        opts.previous_authorized_keys_file = previous->previous_authorized_keys_file;
+        opts.previous_pubkey_algorithms = previous->previous_pubkey_algorithms;
+    } else {
+        opts.previous_authorized_keys_file = (*before)["authorizedkeysfile"];
+        opts.previous_pubkey_algorithms = (*before)["pubkeyacceptedalgorithms"];
+    }
+    if (opts.previous_authorized_keys_file.empty() || opts.previous_authorized_keys_file == "none")
+        opts.previous_authorized_keys_file = ".ssh/authorized_keys";
+
+    // Start from what was there before the first enable, so that running
+    // enable again (say audit, then enforce) never stacks changes.
+    EnableRecord record;
+    record.mode = request.mode;
+    record.pam_confirm = request.pam_confirm;
+    record.previous_authorized_keys_file = opts.previous_authorized_keys_file;
+    record.previous_pubkey_algorithms = opts.previous_pubkey_algorithms;
+    struct Target {
+        std::string role, path;
+    };
+    const Target targets[] = {
+        {"policy", paths.skgate_conf}, {"sshd-dropin", dropin}, {"pam", paths.pam_file}};
+    std::vector<std::pair<std::string, FileState>> current;
+    for (const auto& t : targets) {
+        SKGATE_TRY(now, read_file_state(t.path));
+        ManagedFile m{t.role, t.path, now, ""};
+        if (const ManagedFile* prev = previous ? previous->find(t.role) : nullptr) {
+            if (!now.exists || now.content != prev->written)
+                return invalid(t.path +
+                               " was changed since skgatectl enable; run skgatectl "
+                               "disable first (it keeps your change), then enable");
+            m.original = prev->original;
+        } else if (t.role == "sshd-dropin" && now.exists) {
+            return invalid(t.path +
+                           " exists but skgatectl has no record of writing it; move it "
+                           "away and run enable again");
+        }
+        current.emplace_back(t.path, now);
+        record.files.push_back(std::move(m));
+    }
+    for (auto& m : record.files) {
+        if (m.role == "policy") {
+            m.written = wiring::set_global_mode(m.original.content, request.mode);
+        } else if (m.role == "sshd-dropin") {
+            m.written = wiring::render_dropin(opts);
+        } else {
+            if (!m.original.exists)
+                return make_error(ErrorCode::not_found,
+                                  m.path + " does not exist: is sshd's PAM service elsewhere?");
+            auto pam = wiring::add_pam_lines(m.original.content, opts);
+            if (!pam)
+                return pam.error().context(m.path);
+            m.written = *pam;
+        }
+    }
+
+    SKGATE_CHECK(ensure_system_user(paths, report));
+    // The originals are safe on disk before anything changes.
+    SKGATE_CHECK(save_record(state_dir, record));
+
+    std::vector<std::pair<std::string, FileState>> applied;
+    auto fail = [&](const Error& e) -> Error {
+        roll_back(applied);
+        if (previous)
+            (void)save_record(state_dir, *previous);
+        else
+            remove_record(state_dir);
+        return e.context("nothing was changed");
+    };
+    for (size_t i = 0; i < 2; i++) {  // policy, then the sshd drop-in
+        const ManagedFile& m = record.files[i];
+        FileState next = m.original.exists ? m.original : FileState{true, "", 0644, 0, 0};
+        next.exists = true;
+        next.content = m.written;
+        Status w = put_file_state(m.path, next);
+        applied.emplace_back(current[i]);
+        if (!w)
+            return fail(w.error());
+    }
+    if (Status t = sshd_test(paths); !t)
+        return fail(invalid("sshd -t refused the result: " + t.error().message));
+    auto after = sshd_effective(paths);
+    if (!after)
+        return fail(after.error());
+    for (const auto& [key, value] : wiring::expected_effective(opts)) {
+        if ((*after)[key] != value)
+            return fail(invalid("sshd would use \"" + key + " " + (*after)[key] +
+                                "\", not skgate's \"" + value +
+                                "\": an earlier drop-in or line sets it first; remove it there"));
+    }
+    {
+        const ManagedFile& m = record.files[2];
+        FileState next = m.original;
+        next.content = m.written;
+        Status w = put_file_state(m.path, next);
+        applied.emplace_back(current[2]);
+        if (!w)
+            return fail(w.error());
+    }
+    report.push_back("wrote " + dropin + " (" + std::string(to_string(request.mode)) + " mode" +
+                     (request.pam_confirm ? ", PAM confirmation" : "") + "); sshd -t accepts it");
+    report.push_back("added skgate's lines to " + paths.pam_file);
+    report.push_back("set Mode " + std::string(to_string(request.mode)) + " in " +
+                     paths.skgate_conf);
+    if (request.pam_confirm)
+        report.push_back(
+            "PAM confirmation needs keyboard-interactive: ssh -o BatchMode=yes and tools that "
+            "turn it off (Ansible's defaults) can no longer log in");
+    if (request.reload)
+        reload_sshd(*after, report);
+    audit_config_change("skgate enabled in " + std::string(to_string(request.mode)) + " mode" +
+                            (request.pam_confirm ? " with PAM confirmation" : ""),
+                        Decision::allow);
+    (void)lock;
+    return report;
+}
+
+Result<Report> disable_skgate(const SystemPaths& paths) {
+    Report report;
+    SKGATE_TRY(policy, Policy::load_or_default(paths.skgate_conf));
+    const std::string state_dir = state_dir_of(policy);
+    SKGATE_TRY(existing_dir, read_file_state(state_dir + "/" + kRecordName));
+    if (!existing_dir.exists) {
+        report.push_back("skgate is not enabled (no record in " + state_dir + "): nothing to do");
+        return report;
+    }
+    SKGATE_TRY(lock, FileLock::acquire(state_dir + "/lock"));
+    SKGATE_TRY(loaded, load_record(state_dir));
+    if (!loaded)
+        return report;
+    const EnableRecord& record = *loaded;
+
+    std::vector<std::pair<std::string, FileState>> applied;
+    for (const auto& m : record.files) {
+        SKGATE_TRY(now, read_file_state(m.path));
+        FileState next = m.original;
+        if (!now.exists || now.content != m.written) {
+            if (m.role == "pam") {
+                next = now;
+                next.content = wiring::remove_pam_lines(now.content);
+                report.push_back(m.path + " changed since enable: took out only skgate's lines");
+            } else if (m.role == "policy") {
+                report.push_back(m.path + " changed since enable: left as it is");
+                continue;
+            } else {
+                report.push_back(m.path + " changed since enable: removed it all the same");
+            }
+        }
+        Status w = put_file_state(m.path, next);
+        applied.emplace_back(m.path, now);
+        if (!w) {
+            roll_back(applied);
+            return w.error().context("nothing was changed");
+        }
+    }
+    if (Status t = sshd_test(paths); !t) {
+        roll_back(applied);
+        return invalid("sshd -t refuses the configuration without skgate (" + t.error().message +
+                       "); skgate stays enabled, fix the rest of sshd_config first");
+    }
+    remove_record(state_dir);
+    report.push_back("restored " + paths.sshd_config + "'s drop-in directory, " + paths.pam_file +
+                     " and " + paths.skgate_conf + " as they were before enable");
+    auto after = sshd_effective(paths);
+    if (after)
+        reload_sshd(*after, report);
+    audit_config_change("skgate disabled", Decision::none);
+    (void)lock;
+    return report;
+}
+
+WiringStatus wiring_status(const SystemPaths& paths, const Policy& policy) {
+    WiringStatus s;
+    auto rec = load_record(state_dir_of(policy));
+    if (rec && *rec) {
+        s.enabled = true;
+        s.mode = (*rec)->mode;
+        s.pam_confirm = (*rec)->pam_confirm;
+        for (const auto& m : (*rec)->files) {
+            auto now = read_file_state(m.path);
+            if (!now || !now->exists || now->content != m.written)
+                s.drift.push_back(m.path);
+        }
+    }
+    auto dropin = read_file_state(paths.dropin_path());
+    s.dropin_present = dropin && dropin->exists;
+    auto pam = read_file_state(paths.pam_file);
+    s.pam_session = pam && pam->exists && wiring::has_pam_lines(pam->content);
+    auto eff = sshd_effective(paths);
+    if (eff) {
+        s.authorized_keys_command = (*eff)["authorizedkeyscommand"];
+        s.command_is_ours =
+            !paths.helper.empty() && s.authorized_keys_command.rfind(paths.helper, 0) == 0;
+    } else {
+        s.sshd_error = eff.error().message;
+    }
+    return s;
+}
+
+Result<wiring::OpenSshVersion> openssh_version(const SystemPaths& paths) {
+    // sshd -V exists from OpenSSH 9.0; older ones print their version in the
+    // usage message of an unknown option.
+    for (const char* opt : {"-V", "-?"}) {
+        auto out = run_process({paths.sshd, opt});
+        if (!out)
+            return out.error();
+        auto v = wiring::parse_openssh_version(out->err + out->out);
+        if (v)
+            return v;
+    }
+    return invalid("cannot tell which OpenSSH " + paths.sshd + " is");
+}
+
+}  // namespace skgate

@@ -1,0 +1,61 @@
+// `skgatectl enable` and `disable` (DESIGN.md section 6): wiring skgate into
+// sshd and PAM so that nothing takes effect before `sshd -t` accepts it,
+// every file is written atomically after its original is backed up, and
+// `disable` puts back exactly what was there.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/policy.h"
+#include "core/result.h"
+#include "core/sshd_wiring.h"
+
+namespace skgate {
+
+// Where the machine's files and programs are; tests point them at copies.
+struct SystemPaths {
+    std::string sshd_config = "/etc/ssh/sshd_config";
+    std::string dropin_dir;  // default: sshd_config's directory + "/sshd_config.d"
+    std::string pam_file = "/etc/pam.d/sshd";
+    std::string sshd = "/usr/sbin/sshd";
+    std::string useradd = "/usr/sbin/useradd";
+    std::string skgate_conf = kDefaultConfigPath;
+    std::string helper;                        // skgate-keys
+    std::string pam_module = "pam_skgate.so";  // as PAM names it
+
+    std::string dropin_path() const;
+};
+
+struct EnableRequest {
+    Mode mode = Mode::audit;
+    bool pam_confirm = false;
+    bool force = false;             // enforce even when nobody could log in
+    bool replace_existing = false;  // take precedence over another AuthorizedKeysCommand
+    bool reload = true;             // signal a running sshd
+};
+
+// What was done, one sentence per step, for the administrator.
+using Report = std::vector<std::string>;
+
+Result<Report> enable_skgate(const SystemPaths& paths, const EnableRequest& request);
+Result<Report> disable_skgate(const SystemPaths& paths);
+
+// What `status` shows about the wiring on disk.
+struct WiringStatus {
+    bool enabled = false;  // skgatectl's record says so
+    Mode mode = Mode::audit;
+    bool pam_confirm = false;
+    bool dropin_present = false;
+    bool pam_session = false;             // the marked lines are in the PAM file
+    std::string authorized_keys_command;  // effective, from `sshd -T` ("" when it failed)
+    bool command_is_ours = false;
+    std::string sshd_error;          // why `sshd -T` failed, if it did
+    std::vector<std::string> drift;  // files changed since enable
+};
+WiringStatus wiring_status(const SystemPaths& paths, const Policy& policy);
+
+// `sshd -V` (OpenSSH 9.x and later) or `ssh -V` next to it.
+Result<wiring::OpenSshVersion> openssh_version(const SystemPaths& paths);
+
+}  // namespace skgate

@@ -1,0 +1,414 @@
+// skgatectl enable / disable / status / audit against copies of Debian 12's
+// and RHEL 9's real sshd and PAM configuration, validated by Debian's real
+// sshd (-t, -T), with a real journald. Runs inside tests/scripts/e2e-env.sh:
+// its /run is private, so no signal reaches the machine's own sshd.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "core/text.h"
+#include "tests/support/helpers.h"
+
+using namespace skgate;
+using namespace skgate::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* env_or_throw(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v)
+        throw std::runtime_error(std::string(name) + " is not set (run through meson test)");
+    return v;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t nl = text.find('\n', start);
+        if (nl == std::string::npos)
+            nl = text.size();
+        out.push_back(text.substr(start, nl - start));
+        start = nl + 1;
+    }
+    return out;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+struct Entry {
+    std::string content;
+    unsigned mode = 0;
+    bool operator==(const Entry& o) const { return content == o.content && mode == o.mode; }
+};
+using Snapshot = std::map<std::string, Entry>;
+
+// A distribution's /etc in a temporary root: Include paths point into it,
+// plus a host key and a PidFile of its own so sshd -t and -T run.
+class SystemRoot {
+  public:
+    explicit SystemRoot(const std::string& distro) {
+        const std::string src =
+            std::string(env_or_throw("SKGATE_SOURCE_ROOT")) + "/tests/fixtures/" + distro;
+        fs::copy(src, root(), fs::copy_options::recursive);
+        fs::remove(root() + "/etc/ssh/sshd_config.d/.keep");
+        for (const auto& e : fs::recursive_directory_iterator(root() + "/etc")) {
+            if (!e.is_regular_file())
+                continue;
+            std::string text = read_file(e.path());
+            std::string fixed = replace_all(text, "Include /etc/", "Include " + root() + "/etc/");
+            if (fixed != text)
+                write_file(e.path(), fixed);
+        }
+        std::string cfg = read_file(sshd_config());
+        size_t inc = cfg.find("Include ");
+        size_t eol = cfg.find('\n', inc);
+        cfg.insert(eol + 1, "HostKey " + root() + "/etc/ssh/ssh_host_ed25519_key\nPidFile " +
+                                root() + "/sshd.pid\n");
+        write_file(sshd_config(), cfg);
+        auto kg = run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                       root() + "/etc/ssh/ssh_host_ed25519_key"});
+        if (kg.status != 0)
+            throw std::runtime_error("ssh-keygen: " + kg.err);
+        fs::create_directories(root() + "/etc/skgate/keys.d");
+        fs::create_directories(root() + "/var/lib");
+        write_file(conf(), "# skgate policy\nStateDirectory " + root() +
+                               "/var/lib/skgate\nKeysDirectory " + root() +
+                               "/etc/skgate/keys.d\nBreakGlassUsers rescue\n");
+    }
+
+    std::string root() const { return dir_.path(); }
+    std::string sshd_config() const { return root() + "/etc/ssh/sshd_config"; }
+    std::string pam() const { return root() + "/etc/pam.d/sshd"; }
+    std::string conf() const { return root() + "/etc/skgate/skgate.conf"; }
+    std::string dropin() const { return root() + "/etc/ssh/sshd_config.d/10-skgate.conf"; }
+
+    std::vector<std::string> paths() const {
+        return {"-f", conf(), "--sshd-config", sshd_config(), "--pam-file", pam()};
+    }
+
+    RunResult ctl(std::vector<std::string> args) const {
+        std::vector<std::string> argv{env_or_throw("SKGATE_SKGATECTL")};
+        argv.insert(argv.end(), args.begin(), args.end());
+        if (args[0] != "audit")
+            for (const auto& p : paths())
+                argv.push_back(p);
+        return run(argv);
+    }
+
+    // Every file under etc/, with its mode: what "restored exactly" compares.
+    Snapshot snapshot() const {
+        Snapshot s;
+        for (const auto& e : fs::recursive_directory_iterator(root() + "/etc")) {
+            struct stat st;
+            lstat(e.path().c_str(), &st);
+            s[e.path().string()] = {e.is_regular_file() ? read_file(e.path()) : "",
+                                    static_cast<unsigned>(st.st_mode)};
+        }
+        return s;
+    }
+
+    std::string effective(const std::string& user = "") const {
+        std::vector<std::string> argv = {"/usr/sbin/sshd", "-T", "-f", sshd_config()};
+        if (!user.empty()) {
+            argv.push_back("-C");
+            argv.push_back("user=" + user + ",host=client,addr=192.0.2.1");
+        }
+        auto r = run(argv);
+        if (r.status != 0)
+            throw std::runtime_error("sshd -T: " + r.err);
+        return r.out;
+    }
+
+    void enroll(const std::string& user) const {
+        const std::string key = std::string(trim(read_file(
+            std::string(env_or_throw("SKGATE_VECTORS")) + "/openssh/sshkey/ecdsa_sk1.pub")));
+        std::vector<std::string> argv{
+            env_or_throw("SKGATE_SKGATECTL"), "enroll", "-f", conf(), "--user", user, "--key", key};
+        auto r = run(argv);
+        if (r.status != 0)
+            throw std::runtime_error("enroll: " + r.err);
+    }
+
+  private:
+    static std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+        for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+            s.replace(at, from.size(), to);
+        return s;
+    }
+    TempDir dir_;
+};
+
+std::string line_of(const std::string& text, const std::string& keyword) {
+    for (const auto& l : split_lines(text))
+        if (l.rfind(keyword + " ", 0) == 0)
+            return l;
+    return "";
+}
+
+}  // namespace
+
+TEST(Enable, DebianAuditModeThenDisableRestoresEveryByte) {
+    SystemRoot sys("debian12");
+    const Snapshot before = sys.snapshot();
+    auto r = sys.ctl({"enable"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "audit mode")) << r.out;
+
+    const std::string dropin = read_file(sys.dropin());
+    EXPECT_TRUE(contains(dropin, "AuthorizedKeysCommandUser skgate\n"));
+    EXPECT_FALSE(contains(dropin, "AuthorizedKeysFile none")) << "audit mode keeps the user's keys";
+    const std::string eff = sys.effective();
+    EXPECT_EQ(
+        line_of(eff, "authorizedkeyscommand"),
+        "authorizedkeyscommand /usr/libexec/skgate/skgate-keys -f " + sys.conf() + " %u %t %k %f");
+    EXPECT_EQ(line_of(eff, "authorizedkeysfile"),
+              "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2");
+    EXPECT_EQ(line_of(eff, "exposeauthinfo"), "exposeauthinfo yes");
+    EXPECT_EQ(line_of(eff, "kbdinteractiveauthentication"), "kbdinteractiveauthentication no");
+
+    const std::string pam = read_file(sys.pam());
+    EXPECT_TRUE(contains(pam, "session optional pam_skgate.so config=" + sys.conf() + "\n"));
+    EXPECT_FALSE(contains(pam, "auth [success=done default=die]")) << "no --pam-confirm";
+    EXPECT_TRUE(contains(read_file(sys.conf()), "\nMode audit\n"));
+
+    auto st = sys.ctl({"status"});
+    EXPECT_EQ(st.status, 0) << st.err;
+    EXPECT_TRUE(contains(st.out, "mode:            audit")) << st.out;
+    EXPECT_TRUE(contains(st.out, "(skgate)")) << st.out;
+    EXPECT_TRUE(contains(st.out, "verify-required yes")) << st.out;
+
+    auto d = sys.ctl({"disable"});
+    ASSERT_EQ(d.status, 0) << d.err;
+    EXPECT_EQ(sys.snapshot(), before);
+    EXPECT_EQ(line_of(sys.effective(), "authorizedkeyscommand"), "authorizedkeyscommand none");
+    // A second disable has nothing to do and says so.
+    auto again = sys.ctl({"disable"});
+    EXPECT_EQ(again.status, 0);
+    EXPECT_TRUE(contains(again.out, "not enabled")) << again.out;
+}
+
+TEST(Enable, EnforceIsRefusedWhileNobodyCouldLogIn) {
+    SystemRoot sys("debian12");
+    const Snapshot before = sys.snapshot();
+    auto r = sys.ctl({"enable", "--mode", "enforce"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_TRUE(contains(r.err, "would lock everyone out")) << r.err;
+    EXPECT_EQ(sys.snapshot(), before) << "a refused enable changes nothing";
+
+    sys.enroll("root");
+    auto ok = sys.ctl({"enable", "--mode", "enforce"});
+    ASSERT_EQ(ok.status, 0) << ok.err;
+    const std::string eff = sys.effective();
+    EXPECT_EQ(line_of(eff, "authorizedkeysfile"), "authorizedkeysfile none");
+    EXPECT_EQ(line_of(eff, "pubkeyacceptedalgorithms"),
+              "pubkeyacceptedalgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
+              "sk-ssh-ed25519@openssh.com");
+    // The break-glass user keeps the keys and algorithms sshd used before.
+    const std::string rescue = sys.effective("rescue");
+    EXPECT_EQ(line_of(rescue, "authorizedkeysfile"),
+              "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2");
+    EXPECT_TRUE(contains(line_of(rescue, "pubkeyacceptedalgorithms"), "ssh-ed25519,")) << rescue;
+
+    ASSERT_EQ(sys.ctl({"disable"}).status, 0);
+    Snapshot after = sys.snapshot();
+    for (auto it = after.begin(); it != after.end();)  // the enrolled key stays, by design
+        it = it->first.find("/keys.d/") != std::string::npos ? after.erase(it) : std::next(it);
+    Snapshot expected = before;
+    for (auto it = expected.begin(); it != expected.end();)
+        it = it->first.find("/keys.d") != std::string::npos ? expected.erase(it) : std::next(it);
+    for (auto it = after.begin(); it != after.end();)
+        it = it->first.find("/keys.d") != std::string::npos ? after.erase(it) : std::next(it);
+    EXPECT_EQ(after, expected);
+}
+
+TEST(Enable, RhelEnforceWithPamConfirmation) {
+    SystemRoot sys("rhel9");
+    const Snapshot before = sys.snapshot();
+    auto r = sys.ctl({"enable", "--mode", "enforce", "--pam-confirm", "--force"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "BatchMode=yes")) << "the cost is stated: " << r.out;
+
+    const std::string eff = sys.effective();
+    // skgate's drop-in sorts before 50-redhat.conf, whose crypto policy
+    // would otherwise set the algorithms first.
+    EXPECT_EQ(line_of(eff, "pubkeyacceptedalgorithms"),
+              "pubkeyacceptedalgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
+              "sk-ssh-ed25519@openssh.com");
+    EXPECT_EQ(line_of(eff, "authenticationmethods"),
+              "authenticationmethods publickey,keyboard-interactive:pam");
+    EXPECT_EQ(line_of(eff, "kbdinteractiveauthentication"), "kbdinteractiveauthentication yes");
+    const std::string rescue = sys.effective("rescue");
+    EXPECT_EQ(line_of(rescue, "authenticationmethods"), "authenticationmethods publickey");
+    EXPECT_TRUE(contains(line_of(rescue, "pubkeyacceptedalgorithms"), "rsa-sha2-256-cert"))
+        << "the crypto policy's list: " << rescue;
+    EXPECT_EQ(line_of(rescue, "authorizedkeysfile"), "authorizedkeysfile .ssh/authorized_keys");
+
+    // The confirmation rule comes before RHEL's password-auth substack.
+    const auto lines = split_lines(read_file(sys.pam()));
+    ASSERT_GE(lines.size(), 4u);
+    EXPECT_EQ(lines[0], "#%PAM-1.0");
+    EXPECT_TRUE(contains(lines[1], "Added by skgatectl enable"));
+    EXPECT_EQ(lines[2], "auth [success=done default=die] pam_skgate.so config=" + sys.conf());
+    EXPECT_EQ(lines[3], "auth       substack     password-auth");
+
+    ASSERT_EQ(sys.ctl({"disable"}).status, 0);
+    EXPECT_EQ(sys.snapshot(), before);
+}
+
+TEST(Enable, AuditThenEnforceThenDisableReturnsToTheOriginal) {
+    SystemRoot sys("debian12");
+    const Snapshot before = sys.snapshot();
+    ASSERT_EQ(sys.ctl({"enable"}).status, 0);
+    auto r = sys.ctl({"enable", "--mode", "enforce", "--pam-confirm", "--force"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string pam = read_file(sys.pam());
+    EXPECT_EQ(split_lines(pam).size(), split_lines(before.at(sys.pam()).content).size() + 4)
+        << "two rules with their comments, not stacked on the audit ones:\n"
+        << pam;
+    // Debian: the confirmation rule precedes @include common-auth.
+    EXPECT_LT(pam.find("auth [success=done default=die] pam_skgate.so"),
+              pam.find("@include common-auth"));
+    ASSERT_EQ(sys.ctl({"disable"}).status, 0);
+    EXPECT_EQ(sys.snapshot(), before);
+}
+
+TEST(Enable, FailedSshdTestLeavesEverythingUntouched) {
+    SystemRoot sys("debian12");
+    const Snapshot before = sys.snapshot();
+    // sshd -t refuses an AuthorizedKeysCommand that is not an absolute path.
+    auto r = sys.ctl({"enable", "--helper", "libexec/skgate-keys"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_TRUE(contains(r.err, "sshd -t refused")) << r.err;
+    EXPECT_TRUE(contains(r.err, "absolute path")) << "sshd's own words: " << r.err;
+    EXPECT_TRUE(contains(r.err, "nothing was changed")) << r.err;
+    EXPECT_EQ(sys.snapshot(), before);
+    EXPECT_FALSE(fs::exists(sys.root() + "/var/lib/skgate/enable/record"));
+}
+
+TEST(Enable, AnEarlierDropinThatWinsIsRefused) {
+    SystemRoot sys("debian12");
+    // An administrator's customisation sorting before skgate's drop-in.
+    write_file(sys.root() + "/etc/ssh/sshd_config.d/05-local.conf",
+               "AuthorizedKeysFile .ssh/authorized_keys\nPasswordAuthentication no\n");
+    sys.enroll("root");
+    const Snapshot before = sys.snapshot();
+    auto r = sys.ctl({"enable", "--mode", "enforce"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_TRUE(contains(r.err, "authorizedkeysfile .ssh/authorized_keys")) << r.err;
+    EXPECT_EQ(sys.snapshot(), before);
+    // Audit mode does not need that keyword and works with the customisation.
+    auto a = sys.ctl({"enable"});
+    EXPECT_EQ(a.status, 0) << a.err;
+    EXPECT_EQ(sys.ctl({"disable"}).status, 0);
+    EXPECT_EQ(sys.snapshot(), before);
+}
+
+TEST(Enable, AnotherAuthorizedKeysCommandIsNotOverriddenSilently) {
+    SystemRoot sys("debian12");
+    write_file(sys.root() + "/etc/ssh/sshd_config.d/60-oslogin.conf",
+               "AuthorizedKeysCommand /usr/bin/google_authorized_keys\n"
+               "AuthorizedKeysCommandUser root\n");
+    const Snapshot before = sys.snapshot();
+    auto r = sys.ctl({"enable"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_TRUE(contains(r.err, "/usr/bin/google_authorized_keys")) << r.err;
+    EXPECT_TRUE(contains(r.err, "--replace-existing")) << r.err;
+    EXPECT_EQ(sys.snapshot(), before);
+
+    auto ok = sys.ctl({"enable", "--replace-existing"});
+    ASSERT_EQ(ok.status, 0) << ok.err;
+    EXPECT_TRUE(contains(line_of(sys.effective(), "authorizedkeyscommand"), "skgate-keys"));
+    EXPECT_EQ(sys.ctl({"disable"}).status, 0);
+    EXPECT_EQ(sys.snapshot(), before);
+}
+
+TEST(Enable, DisableKeepsWhatTheAdministratorChangedSince) {
+    SystemRoot sys("debian12");
+    ASSERT_EQ(sys.ctl({"enable"}).status, 0);
+    std::string pam = read_file(sys.pam());
+    write_file(sys.pam(), pam + "session optional pam_admin_added.so\n");
+    auto st = sys.ctl({"status"});
+    EXPECT_TRUE(contains(st.out, sys.pam() + " changed since skgatectl enable")) << st.out;
+    // enable again refuses to build on a file it no longer knows
+    EXPECT_EQ(sys.ctl({"enable", "--pam-confirm"}).status, 1);
+    auto d = sys.ctl({"disable"});
+    ASSERT_EQ(d.status, 0) << d.err;
+    EXPECT_TRUE(contains(d.out, "took out only skgate's lines")) << d.out;
+    const std::string after = read_file(sys.pam());
+    EXPECT_FALSE(contains(after, "pam_skgate"));
+    EXPECT_TRUE(contains(after, "session optional pam_admin_added.so\n"));
+}
+
+TEST(Enable, RefusesPamFilesAndConfigsItCannotWireSafely) {
+    {
+        SystemRoot sys("debian12");
+        write_file(sys.pam(), read_file(sys.pam()) + "session optional pam_skgate.so debug\n");
+        const Snapshot before = sys.snapshot();
+        auto r = sys.ctl({"enable"});
+        EXPECT_EQ(r.status, 1);
+        EXPECT_TRUE(contains(r.err, "already loads pam_skgate")) << r.err;
+        EXPECT_EQ(sys.snapshot(), before);
+    }
+    {
+        SystemRoot sys("debian12");
+        std::string cfg = read_file(sys.sshd_config());
+        size_t inc = cfg.find("\nInclude ");
+        cfg.replace(inc + 1, 7, "#nclude");
+        write_file(sys.sshd_config(), cfg);
+        const Snapshot before = sys.snapshot();
+        auto r = sys.ctl({"enable"});
+        EXPECT_EQ(r.status, 1);
+        EXPECT_TRUE(contains(r.err, "does not read")) << r.err;
+        EXPECT_EQ(sys.snapshot(), before);
+    }
+    {
+        SystemRoot sys("debian12");
+        auto r = sys.ctl({"enable", "--mode", "paranoid"});
+        EXPECT_EQ(r.status, 2);
+    }
+}
+
+TEST(Enable, ReloadsTheRunningSshdAndRecordsTheChange) {
+    SystemRoot sys("debian12");
+    std::string cfg = read_file(sys.sshd_config());
+    int port = 20000 + static_cast<int>(getpid() % 20000);
+    cfg.insert(0, "Port " + std::to_string(port) + "\nListenAddress 127.0.0.1\n");
+    write_file(sys.sshd_config(), cfg);
+    Process sshd({"/usr/sbin/sshd", "-D", "-f", sys.sshd_config(), "-E", sys.root() + "/sshd.log"},
+                 {}, sys.root() + "/sshd.out");
+    for (int i = 0; i < 100 && !fs::exists(sys.root() + "/sshd.pid"); i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(fs::exists(sys.root() + "/sshd.pid")) << read_file(sys.root() + "/sshd.log");
+
+    auto r = sys.ctl({"enable"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "reloaded sshd")) << r.out;
+    bool reloaded = false;
+    for (int i = 0; i < 100 && !reloaded; i++) {
+        reloaded = contains(read_file(sys.root() + "/sshd.log"), "Received SIGHUP");
+        if (!reloaded)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(reloaded) << read_file(sys.root() + "/sshd.log");
+    ASSERT_EQ(sys.ctl({"disable"}).status, 0);
+
+    // Both changes are in the journal as config-change events.
+    std::string events;
+    for (int i = 0; i < 100; i++) {
+        events = sys.ctl({"audit", "--event", "config-change", "--json"}).out;
+        if (contains(events, "skgate disabled"))
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(contains(events, "skgate enabled in audit mode")) << events;
+    EXPECT_TRUE(contains(events, "\"identifier\":\"skgatectl\"")) << events;
+}
