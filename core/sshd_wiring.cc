@@ -166,9 +166,12 @@ bool includes_dropins(std::string_view sshd_config, std::string_view dropin_dir)
             return false;
         if (key != "include")
             continue;
-        for (const auto& pattern : words(value))
-            if (match_pattern(probe, pattern))
+        for (const auto& pattern : words(value)) {
+            // sshd reads relative Include paths under /etc/ssh.
+            std::string absolute = pattern[0] == '/' ? pattern : "/etc/ssh/" + pattern;
+            if (match_pattern(probe, absolute))
                 return true;
+        }
     }
     return false;
 }

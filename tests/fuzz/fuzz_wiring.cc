@@ -1,0 +1,32 @@
+// The files skgatectl enable edits (/etc/pam.d/sshd, skgate.conf) and what it
+// reads back from sshd (-T, -V): whatever they hold, adding skgate's PAM
+// lines and taking them out again gives back exactly the input, and nothing
+// crashes.
+#include <string>
+
+#include "core/sshd_wiring.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    std::string in(reinterpret_cast<const char*>(data), size);
+    skgate::wiring::Options o;
+    o.mode = skgate::Mode::enforce;
+    o.pam_confirm = (size & 1) != 0;
+    o.helper = "/usr/libexec/skgate/skgate-keys";
+    auto added = skgate::wiring::add_pam_lines(in, o);
+    if (added) {
+        if (!skgate::wiring::has_pam_lines(*added))
+            __builtin_trap();
+        std::string removed = skgate::wiring::remove_pam_lines(*added);
+        std::string expected = in;
+        if (!expected.empty() && expected.back() != '\n')
+            expected += '\n';
+        // Lines skgatectl marked before stay out as well.
+        if (!skgate::wiring::has_pam_lines(in) && removed != expected)
+            __builtin_trap();
+    }
+    (void)skgate::wiring::set_global_mode(in, skgate::Mode::audit);
+    (void)skgate::wiring::includes_dropins(in, "/etc/ssh/sshd_config.d");
+    (void)skgate::wiring::parse_sshd_t(in);
+    (void)skgate::wiring::parse_openssh_version(in);
+    return 0;
+}

@@ -1,0 +1,160 @@
+// The text transformations behind skgatectl enable/disable: sshd drop-in,
+// PAM lines in and out, skgate.conf's Mode, reading sshd -T and versions.
+#include <gtest/gtest.h>
+
+#include "core/sshd_wiring.h"
+#include "tests/support/helpers.h"
+
+using namespace skgate;
+using namespace skgate::wiring;
+
+namespace {
+
+std::string fixture(const std::string& rel) {
+    const char* root = std::getenv("SKGATE_SOURCE_ROOT");
+    if (!root)
+        throw std::runtime_error("SKGATE_SOURCE_ROOT is not set (run through meson test)");
+    return test::read_file(std::string(root) + "/tests/fixtures/" + rel);
+}
+
+Options enforce_options() {
+    Options o;
+    o.mode = Mode::enforce;
+    o.helper = "/usr/libexec/skgate/skgate-keys";
+    return o;
+}
+
+}  // namespace
+
+TEST(Wiring, DropinPerMode) {
+    Options o = enforce_options();
+    std::string enforce = render_dropin(o);
+    EXPECT_NE(enforce.find("\nAuthorizedKeysCommand /usr/libexec/skgate/skgate-keys %u %t %k %f\n"),
+              std::string::npos);
+    EXPECT_NE(enforce.find("\nAuthorizedKeysFile none\n"), std::string::npos);
+    EXPECT_NE(enforce.find("\nPubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
+                           "sk-ssh-ed25519@openssh.com\n"),
+              std::string::npos);
+    EXPECT_EQ(enforce.find("Match"), std::string::npos) << "no break-glass users, no Match";
+    EXPECT_EQ(enforce.find("AuthenticationMethods"), std::string::npos);
+
+    o.mode = Mode::audit;
+    o.config_path = "/srv/skgate.conf";
+    std::string audit = render_dropin(o);
+    EXPECT_EQ(audit.find("\nAuthorizedKeysFile"), std::string::npos);
+    EXPECT_EQ(audit.find("\nPubkeyAcceptedAlgorithms"), std::string::npos);
+    EXPECT_NE(audit.find("skgate-keys -f /srv/skgate.conf %u"), std::string::npos);
+    EXPECT_EQ(expected_effective(o).count("authorizedkeysfile"), 0u);
+
+    o = enforce_options();
+    o.pam_confirm = true;
+    o.break_glass_users = {"rescue", "ops"};
+    o.previous_authorized_keys_file = ".ssh/authorized_keys";
+    o.previous_pubkey_algorithms = "ssh-ed25519";
+    std::string confirm = render_dropin(o);
+    EXPECT_NE(confirm.find("\nAuthenticationMethods publickey,keyboard-interactive:pam\n"),
+              std::string::npos);
+    EXPECT_NE(confirm.find("\nMatch User rescue,ops\n    AuthorizedKeysFile .ssh/authorized_keys\n"
+                           "    PubkeyAcceptedAlgorithms ssh-ed25519\n"
+                           "    AuthenticationMethods publickey\n"),
+              std::string::npos)
+        << confirm;
+    auto e = expected_effective(o);
+    EXPECT_EQ(e["authenticationmethods"], "publickey,keyboard-interactive:pam");
+    EXPECT_EQ(e["authorizedkeysfile"], "none");
+}
+
+TEST(Wiring, IncludeOfTheDropinDirectory) {
+    const std::string dir = "/etc/ssh/sshd_config.d";
+    EXPECT_TRUE(includes_dropins(fixture("debian12/etc/ssh/sshd_config"), dir));
+    EXPECT_TRUE(includes_dropins(fixture("rhel9/etc/ssh/sshd_config"), dir));
+    EXPECT_TRUE(includes_dropins("Include sshd_config.d/*.conf\n", dir)) << "relative to /etc/ssh";
+    EXPECT_TRUE(includes_dropins("include=/etc/ssh/sshd_config.d/*\n", dir));
+    EXPECT_TRUE(includes_dropins("Include /etc/a.conf /etc/ssh/sshd_config.d/*.conf\n", dir));
+    EXPECT_FALSE(includes_dropins("#Include /etc/ssh/sshd_config.d/*.conf\n", dir));
+    EXPECT_FALSE(includes_dropins("Include /etc/ssh/other.d/*.conf\n", dir));
+    EXPECT_FALSE(includes_dropins("Match User x\nInclude /etc/ssh/sshd_config.d/*.conf\n", dir))
+        << "an Include inside a Match applies only there";
+    EXPECT_FALSE(includes_dropins("", dir));
+}
+
+TEST(Wiring, PamLinesGoInAndComeOutExactly) {
+    for (const char* f : {"debian12/etc/pam.d/sshd", "rhel9/etc/pam.d/sshd"}) {
+        const std::string pam = fixture(f);
+        Options o = enforce_options();
+        o.pam_confirm = true;
+        auto added = add_pam_lines(pam, o);
+        ASSERT_TRUE(added.ok()) << added.error().message;
+        EXPECT_TRUE(has_pam_lines(*added));
+        EXPECT_FALSE(has_pam_lines(pam));
+        EXPECT_EQ(remove_pam_lines(*added), pam) << f;
+        // The auth rule precedes every other line that can add auth rules.
+        size_t ours = added->find("auth [success=done default=die] pam_skgate.so");
+        size_t first_other =
+            std::min(added->find("@include common-auth"), added->find("auth       substack"));
+        EXPECT_LT(ours, first_other) << f;
+        // Adding to an already wired file is refused (skgate would stack).
+        EXPECT_FALSE(add_pam_lines(*added, o).ok());
+    }
+    // A file without a final newline and without auth rules.
+    Options o = enforce_options();
+    o.pam_confirm = true;
+    auto added = add_pam_lines("session required pam_env.so", o);
+    ASSERT_TRUE(added.ok());
+    EXPECT_EQ(*added, "session required pam_env.so\n" + std::string(kPamMarker) +
+                          "\nauth [success=done default=die] pam_skgate.so\n" +
+                          std::string(kPamMarker) + "\nsession optional pam_skgate.so\n");
+    EXPECT_EQ(remove_pam_lines(*added), "session required pam_env.so\n");
+}
+
+TEST(Wiring, PamFilesThatAlreadyLoadTheModuleAreRefused) {
+    Options o = enforce_options();
+    for (const char* line : {"auth required pam_skgate.so\n",
+                             "session optional /lib/x86_64-linux-gnu/security/pam_skgate.so\n",
+                             "auth [success=done default=die] pam_skgate.so debug\n"}) {
+        auto r = add_pam_lines(std::string("@include common-auth\n") + line, o);
+        ASSERT_FALSE(r.ok()) << line;
+        EXPECT_NE(r.error().message.find("line 2"), std::string::npos) << r.error().message;
+    }
+    // Comments mentioning it do not count; a lone marker is left alone.
+    auto r = add_pam_lines("# pam_skgate.so is not used here\n", o);
+    EXPECT_TRUE(r.ok());
+    const std::string lone = std::string(kPamMarker) + "\nsession required pam_env.so\n";
+    EXPECT_EQ(remove_pam_lines(lone), lone);
+}
+
+TEST(Wiring, GlobalModeLine) {
+    EXPECT_EQ(set_global_mode("Mode audit\nKeySources local\n", Mode::enforce),
+              "Mode enforce\nKeySources local\n");
+    EXPECT_EQ(set_global_mode("# c\nmode=audit\n", Mode::enforce), "# c\nMode enforce\n");
+    EXPECT_EQ(set_global_mode("KeySources local\nMatch User a\n    Mode audit\n", Mode::enforce),
+              "KeySources local\nMode enforce\nMatch User a\n    Mode audit\n")
+        << "a Match block's Mode stays, the global one goes before the first Match";
+    EXPECT_EQ(set_global_mode("KeySources local", Mode::audit), "KeySources local\nMode audit\n");
+    EXPECT_EQ(set_global_mode("", Mode::audit), "Mode audit\n");
+}
+
+TEST(Wiring, SshdTestOutputAndVersions) {
+    auto m = parse_sshd_t("port 22\nauthorizedkeyscommand /x -f /y %u\nhostkey /a\nhostkey /b\n");
+    EXPECT_EQ(m["authorizedkeyscommand"], "/x -f /y %u");
+    EXPECT_EQ(m["hostkey"], "/a");
+    EXPECT_EQ(m["port"], "22");
+
+    auto v = parse_openssh_version("OpenSSH_8.4p1 Debian-5+deb11u3, OpenSSL 1.1.1w  11 Sep 2023");
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(v->major, 8);
+    EXPECT_EQ(v->minor, 4);
+    EXPECT_EQ(v->text, "OpenSSH_8.4p1");
+    EXPECT_TRUE(v->supports_verify_required()) << "Debian 11's 8.4p1 has verify-required";
+    auto old = parse_openssh_version("unknown option -- ?\nOpenSSH_8.2p1 Ubuntu-4ubuntu0.11");
+    ASSERT_TRUE(old.ok());
+    EXPECT_TRUE(old->supports_sk());
+    EXPECT_FALSE(old->supports_verify_required());
+    auto ten = parse_openssh_version("OpenSSH_10.0p2 Debian-7, OpenSSL 3.5.1");
+    ASSERT_TRUE(ten.ok());
+    EXPECT_EQ(ten->major, 10);
+    EXPECT_FALSE(parse_openssh_version("OpenSSH_7.9p1").value().supports_sk());
+    EXPECT_FALSE(parse_openssh_version("Dropbear v2022.83").ok());
+    EXPECT_FALSE(parse_openssh_version("OpenSSH_x.y").ok());
+    EXPECT_FALSE(parse_openssh_version("OpenSSH_9").ok());
+}
