@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Installs skgate into a clean Debian root made with debootstrap, built inside
+# that root for its release, and checks what an administrator would:
+#   apt install, skgatectl enable --mode enforce with an enrolled key, the
+#   root's own sshd on a loopback port: a security-key login accepted and an
+#   ordinary key refused; skgatectl disable; apt purge; /etc as before.
+# usage: install-test.sh RELEASE SOURCE_DIR WORK_DIR SK_PROVIDER
+set -euo pipefail
+release=$1 src=$2 work=$3 provider=$4
+mirror=${SKGATE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+R=$work/root-$release
+fail() { echo "FAIL ($release): $*" >&2; exit 1; }
+say() { printf '[%s] %s\n' "$release" "$*"; }
+in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 "$@"; }
+
+mounted=()
+sshd_pid=""
+cleanup() {
+    [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null || true
+    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# --- a clean root with the release's build tools and its sshd -------------
+if [ ! -e "$R/.skgate-base" ]; then
+    rm -rf "$R"
+    say "debootstrap $release"
+    debootstrap --variant=minbase "$release" "$R" "$mirror" > "$work/debootstrap-$release.log" 2>&1 \
+        || { tail -20 "$work/debootstrap-$release.log"; fail "debootstrap"; }
+    printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"
+    chmod 0755 "$R/usr/sbin/policy-rc.d"
+    touch "$R/.skgate-base"
+fi
+mount -t proc proc "$R/proc"; mounted+=("$R/proc")
+mount --bind /dev "$R/dev"; mounted+=("$R/dev")
+mount -t tmpfs tmpfs "$R/run"; mounted+=("$R/run")
+mkdir -p "$R/run/sshd"
+
+build_deps=(build-essential debhelper meson ninja-build pkgconf libssl-dev libcbor-dev
+            libsystemd-dev libpam0g-dev libqrencode-dev scdoc)
+say "apt-get install build dependencies and openssh-server"
+in_root apt-get install -y -q --no-install-recommends "${build_deps[@]}" openssh-server \
+    > "$work/apt-$release.log" 2>&1 || { tail -20 "$work/apt-$release.log"; fail "apt-get install"; }
+
+# --- build the packages inside the root, for this release ------------------
+rm -rf "$R/build" && mkdir -p "$R/build/skgate"
+cp -a "$src/." "$R/build/skgate/"
+say "dpkg-buildpackage"
+in_root sh -c 'cd /build/skgate && dpkg-buildpackage -us -uc -b' > "$work/build-$release.log" 2>&1 \
+    || { tail -30 "$work/build-$release.log"; fail "dpkg-buildpackage"; }
+ls "$R"/build/skgate_*.deb "$R"/build/skgate-client_*.deb > /dev/null
+
+# --- a user, and /etc as it is before skgate --------------------------------
+in_root sh -c 'id alice >/dev/null 2>&1 || useradd -m -s /bin/sh alice'
+in_root sh -c 'mkdir -p /home/alice/.ssh && chown alice:alice /home/alice/.ssh && chmod 700 /home/alice/.ssh'
+snapshot() {  # every file under etc/: path, mode, owner, content hash
+    (cd "$R" && find etc -xdev \( -type f -o -type l -o -type d \) -printf '%p %m %u:%g %l\n' | sort \
+        | grep -Ev '^etc/(passwd|group|shadow|gshadow)- ' \
+        | while read -r p rest; do
+            if [ -f "$p" ] && [ ! -L "$p" ]; then echo "$p $rest $(sha256sum < "$p" | cut -c1-16)"; else echo "$p $rest"; fi
+        done)
+}
+snapshot > "$work/etc-before-$release"
+
+say "apt install ./skgate_*.deb"
+in_root sh -c 'apt-get install -y -q /build/skgate_*.deb' > "$work/install-$release.log" 2>&1 \
+    || { tail -20 "$work/install-$release.log"; fail "apt install"; }
+in_root id skgate > /dev/null || fail "postinst did not create the skgate user"
+[ -d "$R/var/lib/skgate" ] || fail "postinst did not create /var/lib/skgate"
+in_root skgatectl status | grep -q "^mode: *disabled" || fail "installing enabled something"
+[ ! -e "$R/etc/ssh/sshd_config.d/10-skgate.conf" ] || fail "installing wrote an sshd drop-in"
+
+# --- keys: a security key (the test provider) and an ordinary one ---------
+K=$work/keys-$release
+rm -rf "$K" && mkdir -p "$K"
+ssh-keygen -q -t ecdsa-sk -N '' -C alice-sk -w "$provider" -f "$K/sk" || fail "ssh-keygen -t ecdsa-sk"
+ssh-keygen -q -t ed25519 -N '' -C alice-plain -f "$K/plain"
+# The ordinary key is in alice's authorized_keys: enforce mode must ignore it.
+cp "$K/plain.pub" "$R/home/alice/.ssh/authorized_keys"
+in_root chown alice:alice /home/alice/.ssh/authorized_keys
+in_root skgatectl enroll --user alice --key "$(cat "$K/sk.pub")" --name laptop > /dev/null \
+    || fail "skgatectl enroll"
+
+say "skgatectl enable --mode enforce"
+in_root skgatectl enable --mode enforce > "$work/enable-$release.log" 2>&1 \
+    || { cat "$work/enable-$release.log"; fail "skgatectl enable"; }
+grep -q "sshd -t accepts it" "$work/enable-$release.log" || fail "enable did not validate with sshd -t"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+chroot "$R" /usr/sbin/sshd -D -p "$port" -o ListenAddress=127.0.0.1 -E /var/log/skgate-sshd.log &
+sshd_pid=$!
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+login() {  # key, extra options...
+    local key=$1; shift
+    ssh -F /dev/null -p "$port" -i "$key" -o IdentitiesOnly=yes -o IdentityAgent=none \
+        -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
+        -o LogLevel=ERROR -o ConnectTimeout=10 -o SecurityKeyProvider="$provider" \
+        "$@" alice@127.0.0.1 echo skgate-login-ok 2>&1
+}
+out=$(login "$K/sk") || true
+grep -q skgate-login-ok <<<"$out" || { tail -20 "$R/var/log/skgate-sshd.log"; fail "sk login refused: $out"; }
+say "security-key login accepted"
+out=$(login "$K/plain") && fail "ordinary key accepted: $out"
+grep -q skgate-login-ok <<<"$out" && fail "ordinary key logged in"
+say "ordinary key refused"
+kill "$sshd_pid"; wait "$sshd_pid" 2>/dev/null || true; sshd_pid=""
+
+say "skgatectl disable"
+in_root skgatectl disable > /dev/null || fail "skgatectl disable"
+[ ! -e "$R/etc/ssh/sshd_config.d/10-skgate.conf" ] || fail "disable left the drop-in"
+say "apt purge"
+in_root apt-get purge -y -q skgate > "$work/purge-$release.log" 2>&1 \
+    || { tail -20 "$work/purge-$release.log"; fail "apt purge"; }
+rm -f "$R/var/log/skgate-sshd.log"
+snapshot > "$work/etc-after-$release"
+diff -u "$work/etc-before-$release" "$work/etc-after-$release" || fail "/etc differs after purge"
+[ ! -e "$R/var/lib/skgate" ] || fail "purge left /var/lib/skgate"
+in_root id skgate > /dev/null 2>&1 && fail "purge left the skgate user"
+say "purged: /etc is as it was before install"
