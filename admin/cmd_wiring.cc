@@ -6,8 +6,8 @@
 #include "admin/commands.h"
 #include "core/args.h"
 #include "core/audit_query.h"
+#include "core/inventory.h"
 #include "core/json.h"
-#include "core/keystore.h"
 #include "core/policy.h"
 #include "core/sshd_enable.h"
 
@@ -131,20 +131,7 @@ int cmd_status(const Args& args) {
     WiringStatus w = wiring_status(paths, *policy);
     auto version = openssh_version(paths);
 
-    KeyStore store(policy->global().keys_directory);
-    size_t users = 0, keys = 0;
-    std::string store_error;
-    if (auto list = store.users()) {
-        for (const auto& u : *list) {
-            auto f = store.load(u);
-            if (f && !f->keys.empty()) {
-                users++;
-                keys += f->keys.size();
-            }
-        }
-    } else {
-        store_error = list.error().message;
-    }
+    const KeyInventory inv = count_keys(*policy);
     AuditQuery q;
     q.limit = 5;
     if (auto d = a.value("--journal-directory"))
@@ -172,11 +159,17 @@ int cmd_status(const Args& args) {
             j.key("sk_keys_supported").value(version->supports_sk());
             j.key("verify_required_supported").value(version->supports_verify_required());
         }
-        j.key("local_store").begin_object();
-        j.key("users").value(static_cast<uint64_t>(users));
-        j.key("keys").value(static_cast<uint64_t>(keys));
-        if (!store_error.empty())
-            j.key("error").value(store_error);
+        j.key("sources").begin_object();
+        for (const auto& [name, c] :
+             {std::pair<const char*, const SourceCount&>{"local", inv.local},
+              {"authorized_keys", inv.authorized_keys}}) {
+            j.key(name).begin_object();
+            j.key("users").value(static_cast<uint64_t>(c.users));
+            j.key("keys").value(static_cast<uint64_t>(c.keys));
+            j.key("security_keys").value(static_cast<uint64_t>(c.security_keys));
+            j.key("unreadable").value(static_cast<uint64_t>(c.unreadable));
+            j.end_object();
+        }
         j.end_object();
         j.key("recent_events").begin_array();
         if (recent)
@@ -209,11 +202,13 @@ int cmd_status(const Args& args) {
                     version->supports_verify_required() ? "yes" : "no (8.4+ needed)");
     else
         std::printf("OpenSSH:         unknown (%s)\n", version.error().message.c_str());
-    if (store_error.empty())
-        std::printf("local store:     %zu keys for %zu users in %s\n", keys, users,
-                    policy->global().keys_directory.c_str());
-    else
-        std::printf("local store:     unreadable: %s\n", store_error.c_str());
+    std::printf("local store:     %zu keys for %zu users in %s%s\n", inv.local.keys,
+                inv.local.users, policy->global().keys_directory.c_str(),
+                inv.local.unreadable ? " (some files unreadable: see skgatectl list)" : "");
+    std::printf("authorized_keys: %zu keys (%zu security keys) for %zu users%s\n",
+                inv.authorized_keys.keys, inv.authorized_keys.security_keys,
+                inv.authorized_keys.users,
+                inv.authorized_keys.unreadable ? " (some files unsafe or unreadable)" : "");
     if (!recent) {
         std::printf("recent events:   journal unreadable: %s\n", recent.error().message.c_str());
     } else if (recent->empty()) {

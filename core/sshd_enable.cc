@@ -16,6 +16,7 @@
 #include "core/account.h"
 #include "core/atomicfile.h"
 #include "core/audit.h"
+#include "core/inventory.h"
 #include "core/keystore.h"
 #include "core/subprocess.h"
 #include "core/text.h"
@@ -214,16 +215,6 @@ Status sshd_test(const SystemPaths& paths) {
     return {};
 }
 
-bool has_login_shell(const struct passwd* pw) {
-    std::string_view shell = pw->pw_shell ? pw->pw_shell : "";
-    if (shell.empty())
-        return true;  // login(1) uses /bin/sh
-    for (std::string_view no : {"/nologin", "/false"})
-        if (shell.size() >= no.size() && shell.substr(shell.size() - no.size()) == no)
-            return false;
-    return true;
-}
-
 // Users with a login shell who would still get in under enforce mode: an
 // enrolled key in the local store, or a break-glass exception.
 std::vector<std::string> users_who_keep_access(const Policy& policy) {
@@ -231,7 +222,7 @@ std::vector<std::string> users_who_keep_access(const Policy& policy) {
     std::vector<std::string> out;
     setpwent();
     while (struct passwd* pw = getpwent()) {
-        if (!has_login_shell(pw) || !validate_username(pw->pw_name))
+        if (!has_login_shell(pw->pw_shell) || !validate_username(pw->pw_name))
             continue;
         std::string name = pw->pw_name;
         bool keeps = policy.is_break_glass(name);

@@ -36,15 +36,13 @@ mount --bind /dev "$R/dev"; mounted+=("$R/dev")
 mount -t tmpfs tmpfs "$R/run"; mounted+=("$R/run")
 mkdir -p "$R/run/sshd"
 
-build_deps=(build-essential debhelper meson ninja-build pkgconf libssl-dev libcbor-dev
-            libsystemd-dev libpam0g-dev libqrencode-dev scdoc)
-say "apt-get install build dependencies and openssh-server"
-in_root apt-get install -y -q --no-install-recommends "${build_deps[@]}" openssh-server \
-    > "$work/apt-$release.log" 2>&1 || { tail -20 "$work/apt-$release.log"; fail "apt-get install"; }
-
 # --- build the packages inside the root, for this release ------------------
 rm -rf "$R/build" && mkdir -p "$R/build/skgate"
 cp -a "$src/." "$R/build/skgate/"
+say "apt-get build-dep (debian/control) and openssh-server"
+in_root sh -c 'cd /build/skgate && apt-get build-dep -y -q --no-install-recommends ./ && apt-get install -y -q --no-install-recommends openssh-server' \
+    > "$work/apt-$release.log" 2>&1 || { tail -20 "$work/apt-$release.log"; fail "apt-get install"; }
+
 say "dpkg-buildpackage"
 in_root sh -c 'cd /build/skgate && dpkg-buildpackage -us -uc -b' > "$work/build-$release.log" 2>&1 \
     || { tail -30 "$work/build-$release.log"; fail "dpkg-buildpackage"; }
