@@ -46,18 +46,14 @@ std::set<std::string> with_paths(std::set<std::string> extra) {
 SystemPaths paths_from(const ArgParser& a) {
     SystemPaths p;
     p.helper = SKGATE_HELPER_PATH;
-    if (auto v = a.value("-f"))
-        p.skgate_conf = *v;
-    if (auto v = a.value("--sshd-config"))
-        p.sshd_config = *v;
-    if (auto v = a.value("--pam-file"))
-        p.pam_file = *v;
-    if (auto v = a.value("--sshd"))
-        p.sshd = *v;
-    if (auto v = a.value("--helper"))
-        p.helper = *v;
-    if (auto v = a.value("--pam-module"))
-        p.pam_module = *v;
+    const std::pair<const char*, std::string SystemPaths::*> options[] = {
+        {"-f", &SystemPaths::skgate_conf},      {"--sshd-config", &SystemPaths::sshd_config},
+        {"--pam-file", &SystemPaths::pam_file}, {"--sshd", &SystemPaths::sshd},
+        {"--helper", &SystemPaths::helper},     {"--pam-module", &SystemPaths::pam_module},
+    };
+    for (const auto& [name, member] : options)
+        if (auto v = a.value(name))
+            p.*member = *v;
     return p;
 }
 

@@ -19,6 +19,28 @@ constexpr const char* kEvents[] = {"keys-lookup", "keys-warning", "login-confirm
                                    "agent-sign",  "agent-pair",   "agent-link"};
 constexpr const char* kDecisions[] = {"allow", "deny", "would-deny"};
 
+// Each journal field an event carries, its JSON key and where it goes.
+struct FieldMap {
+    const char* journal;
+    const char* json;
+    std::string AuditRecord::*member;
+};
+const FieldMap kFields[] = {
+    {"SYSLOG_IDENTIFIER", "identifier", &AuditRecord::identifier},
+    {"SKGATE_EVENT", "event", &AuditRecord::event},
+    {"SKGATE_DECISION", "decision", &AuditRecord::decision},
+    {"SKGATE_USER", "user", &AuditRecord::user},
+    {"SKGATE_KEY_FP", "key_fp", &AuditRecord::key_fp},
+    {"SKGATE_KEY_TYPE", "key_type", &AuditRecord::key_type},
+    {"SKGATE_SOURCE", "source", &AuditRecord::source},
+    {"SKGATE_REASON", "reason", &AuditRecord::reason},
+    {"SKGATE_FLAGS", "flags", &AuditRecord::flags},
+    {"SKGATE_COUNTER", "counter", &AuditRecord::counter},
+    {"SKGATE_REMOTE", "remote", &AuditRecord::remote},
+    {"SKGATE_LATENCY_US", "latency_us", &AuditRecord::latency_us},
+    {"MESSAGE", "message", &AuditRecord::message},
+};
+
 std::string field(sd_journal* j, const char* name) {
     const void* data = nullptr;
     size_t len = 0;
@@ -105,19 +127,8 @@ Result<std::vector<AuditRecord>> query_audit_events(const AuditQuery& q) {
         uint64_t t = 0;
         if (sd_journal_get_realtime_usec(j.get(), &t) >= 0)
             e.realtime_usec = t;
-        e.identifier = field(j.get(), "SYSLOG_IDENTIFIER");
-        e.event = field(j.get(), "SKGATE_EVENT");
-        e.decision = field(j.get(), "SKGATE_DECISION");
-        e.user = field(j.get(), "SKGATE_USER");
-        e.key_fp = field(j.get(), "SKGATE_KEY_FP");
-        e.key_type = field(j.get(), "SKGATE_KEY_TYPE");
-        e.source = field(j.get(), "SKGATE_SOURCE");
-        e.reason = field(j.get(), "SKGATE_REASON");
-        e.flags = field(j.get(), "SKGATE_FLAGS");
-        e.counter = field(j.get(), "SKGATE_COUNTER");
-        e.remote = field(j.get(), "SKGATE_REMOTE");
-        e.latency_us = field(j.get(), "SKGATE_LATENCY_US");
-        e.message = field(j.get(), "MESSAGE");
+        for (const auto& f : kFields)
+            e.*f.member = field(j.get(), f.journal);
         return e;
     };
     if (q.limit > 0) {
@@ -164,23 +175,9 @@ void append_event_json(JsonWriter& j, const AuditRecord& e) {
     j.begin_object();
     j.key("time").value(format_iso8601(static_cast<std::time_t>(e.realtime_usec / 1'000'000)));
     j.key("realtime_usec").value(e.realtime_usec);
-    auto opt = [&](const char* k, const std::string& v) {
-        if (!v.empty())
-            j.key(k).value(v);
-    };
-    opt("identifier", e.identifier);
-    opt("event", e.event);
-    opt("decision", e.decision);
-    opt("user", e.user);
-    opt("key_fp", e.key_fp);
-    opt("key_type", e.key_type);
-    opt("source", e.source);
-    opt("reason", e.reason);
-    opt("flags", e.flags);
-    opt("counter", e.counter);
-    opt("remote", e.remote);
-    opt("latency_us", e.latency_us);
-    opt("message", e.message);
+    for (const auto& f : kFields)
+        if (!(e.*f.member).empty())
+            j.key(f.json).value(e.*f.member);
     j.end_object();
 }
 
