@@ -1,0 +1,29 @@
+// Remote sources' JSON answers (metadata ssh-keys, generic HTTP keys): no
+// crash, and no accepted key carries options or anything that could start
+// another authorized_keys line.
+#include <string>
+
+#include "core/remote_keys.h"
+
+namespace {
+
+void check(const skgate::Result<skgate::RemoteKeys>& r) {
+    if (!r)
+        return;
+    for (const auto& k : r->keys) {
+        if (!k.entry.options.empty())
+            __builtin_trap();
+        for (char c : k.entry.comment)
+            if (static_cast<unsigned char>(c) < 0x20)
+                __builtin_trap();
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    std::string_view in(reinterpret_cast<const char*>(data), size);
+    check(skgate::parse_metadata_ssh_keys(in, "alice"));
+    check(skgate::parse_http_keys(in));
+    return 0;
+}
