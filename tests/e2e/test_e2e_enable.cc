@@ -147,6 +147,21 @@ class SystemRoot {
     TempDir dir_;
 };
 
+Snapshot without_key_store(Snapshot s) {
+    std::erase_if(s, [](const auto& e) { return e.first.find("/keys.d") != std::string::npos; });
+    return s;
+}
+
+// enable refuses, says why, and leaves every file as it was.
+void expect_refused_untouched(const SystemRoot& sys, const std::vector<std::string>& args,
+                              const std::string& why) {
+    const Snapshot before = sys.snapshot();
+    auto r = sys.ctl(args);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_TRUE(contains(r.err, why)) << r.err;
+    EXPECT_EQ(sys.snapshot(), before);
+}
+
 std::string line_of(const std::string& text, const std::string& keyword) {
     for (const auto& l : split_lines(text))
         if (l.rfind(keyword + " ", 0) == 0)
@@ -219,14 +234,9 @@ TEST(Enable, EnforceIsRefusedWhileNobodyCouldLogIn) {
     EXPECT_TRUE(contains(line_of(rescue, "pubkeyacceptedalgorithms"), "ssh-ed25519,")) << rescue;
 
     ASSERT_EQ(sys.ctl({"disable"}).status, 0);
-    Snapshot after = sys.snapshot();
-    for (auto it = after.begin(); it != after.end();)  // the enrolled key stays, by design
-        it = it->first.find("/keys.d/") != std::string::npos ? after.erase(it) : std::next(it);
-    Snapshot expected = before;
-    for (auto it = expected.begin(); it != expected.end();)
-        it = it->first.find("/keys.d") != std::string::npos ? expected.erase(it) : std::next(it);
-    for (auto it = after.begin(); it != after.end();)
-        it = it->first.find("/keys.d") != std::string::npos ? after.erase(it) : std::next(it);
+    // The enrolled key stays, by design; everything else is as before.
+    Snapshot after = without_key_store(sys.snapshot());
+    Snapshot expected = without_key_store(before);
     EXPECT_EQ(after, expected);
 }
 
@@ -352,11 +362,7 @@ TEST(Enable, RefusesPamFilesAndConfigsItCannotWireSafely) {
     {
         SystemRoot sys("debian12");
         write_file(sys.pam(), read_file(sys.pam()) + "session optional pam_skgate.so debug\n");
-        const Snapshot before = sys.snapshot();
-        auto r = sys.ctl({"enable"});
-        EXPECT_EQ(r.status, 1);
-        EXPECT_TRUE(contains(r.err, "already loads pam_skgate")) << r.err;
-        EXPECT_EQ(sys.snapshot(), before);
+        expect_refused_untouched(sys, {"enable"}, "already loads pam_skgate");
     }
     {
         SystemRoot sys("debian12");
@@ -364,11 +370,7 @@ TEST(Enable, RefusesPamFilesAndConfigsItCannotWireSafely) {
         size_t inc = cfg.find("\nInclude ");
         cfg.replace(inc + 1, 7, "#nclude");
         write_file(sys.sshd_config(), cfg);
-        const Snapshot before = sys.snapshot();
-        auto r = sys.ctl({"enable"});
-        EXPECT_EQ(r.status, 1);
-        EXPECT_TRUE(contains(r.err, "does not read")) << r.err;
-        EXPECT_EQ(sys.snapshot(), before);
+        expect_refused_untouched(sys, {"enable"}, "does not read");
     }
     {
         SystemRoot sys("debian12");
