@@ -20,6 +20,7 @@
 #include "core/ossl.h"
 #include "core/policy.h"
 #include "core/revocation.h"
+#include "core/source_cache.h"
 #include "core/text.h"
 #include "core/timeutil.h"
 #include "core/username.h"
@@ -111,10 +112,10 @@ Result<Policy> load_policy(const ArgParser& a) {
 int cmd_enroll(const Args& args) {
     constexpr const char* kUsage =
         "usage: skgatectl enroll [-f CONFIG] --user USER (--key 'KEY' | --key-file FILE)\n"
-        "                        [--name LABEL] [--expires DATE]\n"
+        "                        [--name LABEL] [--expires DATE] [--source local]\n"
         "                        [--attestation FILE --challenge FILE]\n";
     ArgParser a({"-f", "--user", "--key", "--key-file", "--name", "--expires", "--attestation",
-                 "--challenge"},
+                 "--challenge", "--source"},
                 {});
     if (auto st = a.parse(args);
         !st || !a.positional().empty() || !a.value("--user") ||
@@ -138,6 +139,19 @@ int cmd_enroll(const Args& args) {
     if (auto acct = lookup_account(user); !acct)
         std::fprintf(stderr, "skgatectl: enroll: warning: %s on this system (yet)\n",
                      acct.error().message.c_str());
+    // A remote source's keys are managed where they live: a copy here would
+    // outlive its removal there.
+    if (auto src = a.value("--source"); src && *src != "local")
+        return fail("enroll", "keys of the \"" + printable(*src) +
+                                  "\" source are added and removed at the source itself (the "
+                                  "cloud account, the key service or the directory); skgatectl "
+                                  "enrolls only into the local store");
+    if (std::find(up->key_sources.begin(), up->key_sources.end(), KeySource::local) ==
+        up->key_sources.end())
+        std::fprintf(stderr,
+                     "skgatectl: enroll: warning: KeySources for %s does not include local; "
+                     "this key is not used until it does\n",
+                     user.c_str());
 
     auto entry = read_key(a);
     if (!entry)
@@ -269,6 +283,71 @@ int cmd_revoke(const Args& args) {
     return kExitOk;
 }
 
+namespace {
+
+// One row of `list`: a key in the local store or in a remote source's cache.
+struct ListRow {
+    std::string user, name, type, display_type, fingerprint, enrolled, expires, aaguid, attestation,
+        last_used, source, comment;
+    bool uv = false;
+};
+
+void print_row(const ListRow& r, JsonWriter* w) {
+    auto opt = [&](const char* k, const std::string& v) {
+        if (v.empty() || v == "-")
+            w->key(k).null();
+        else
+            w->key(k).value(v);
+    };
+    if (w) {
+        w->begin_object();
+        w->key("user").value(r.user);
+        w->key("name").value(r.name);
+        w->key("type").value(r.type);
+        w->key("fingerprint").value(r.fingerprint);
+        opt("enrolled", r.enrolled);
+        opt("expires", r.expires);
+        w->key("aaguid").value(r.aaguid);
+        w->key("attestation").value(r.attestation);
+        w->key("user_verification").value(r.uv);
+        opt("last_used", r.last_used);
+        w->key("source").value(r.source);
+        w->key("comment").value(r.comment);
+        w->end_object();
+        return;
+    }
+    std::printf("%-12s %-12s %-10s %-50s %-20s %-20s %-36s %-20s %s\n",
+                printable(r.user, 12).c_str(), printable(r.name.empty() ? "-" : r.name, 12).c_str(),
+                r.display_type.c_str(), r.fingerprint.c_str(), r.enrolled.c_str(),
+                r.expires.c_str(), r.aaguid.empty() ? "-" : r.aaguid.c_str(), r.last_used.c_str(),
+                r.source.c_str());
+}
+
+// Keys the remote sources gave at their last answer, from the cache (no
+// network): "http (cached 2026-11-22T10:00:00Z)".
+void remote_rows(const Policy& policy, const std::string& user, std::time_t now,
+                 std::vector<ListRow>& rows) {
+    SourceCache cache(policy.global().state_directory);
+    for (KeySource s : {KeySource::metadata, KeySource::http, KeySource::ldap}) {
+        auto c = cache.load(s, user);
+        if (!c) {
+            if (c.error().code != ErrorCode::not_found)
+                std::fprintf(stderr, "skgatectl: list: warning: %s\n", c.error().message.c_str());
+            continue;
+        }
+        std::string source = std::string(to_string(s)) + " (cached " + format_iso8601(c->fetched) +
+                             ", " + std::to_string(now - c->fetched) + " s ago)";
+        for (const auto& k : c->keys) {
+            rows.push_back({user, "-", k.entry.key.type_name(),
+                            std::string(k.entry.key.display_type()), k.entry.key.fingerprint(), "-",
+                            k.expires ? format_iso8601(*k.expires) : "-", "", "", "-", source,
+                            k.entry.comment, false});
+        }
+    }
+}
+
+}  // namespace
+
 int cmd_list(const Args& args) {
     constexpr const char* kUsage = "usage: skgatectl list [-f CONFIG] [--user USER] [--json]\n";
     ArgParser a({"-f", "--user"}, {"--json"});
@@ -291,6 +370,10 @@ int cmd_list(const Args& args) {
         if (!all)
             return fail("list", all.error().message);
         users = *all;
+        for (const auto& cached : SourceCache(policy->global().state_directory).users()) {
+            if (std::find(users.begin(), users.end(), cached) == users.end())
+                users.push_back(cached);
+        }
     }
     bool json = a.flag("--json");
     JsonWriter w;
@@ -300,58 +383,37 @@ int cmd_list(const Args& args) {
         std::printf("%-12s %-12s %-10s %-50s %-20s %-20s %-36s %-20s %s\n", "USER", "NAME", "TYPE",
                     "FINGERPRINT", "ENROLLED", "EXPIRES", "AAGUID", "LAST-USED", "SOURCE");
     int status = kExitOk;
+    std::time_t now = std::time(nullptr);
     for (const auto& user : users) {
+        std::vector<ListRow> rows;
         auto file = store.load(user);
-        if (!file) {
+        if (!file && file.error().code != ErrorCode::not_found) {
             std::fprintf(stderr, "skgatectl: list: %s\n", file.error().message.c_str());
             status = kExitFailure;
-            continue;
         }
-        for (const auto& warning : file->warnings)
-            std::fprintf(stderr, "skgatectl: list: warning: %s\n", warning.c_str());
-        // Recorded by pam_skgate's session phase; unknown without it.
-        auto last_use = LastUseStore(policy->global().state_directory).load(user);
-        if (!last_use)
-            std::fprintf(stderr, "skgatectl: list: warning: last use of %s's keys: %s\n",
-                         user.c_str(), last_use.error().message.c_str());
-        for (const auto& k : file->keys) {
-            std::string expires = k.expires ? format_iso8601(*k.expires) : "-";
-            std::optional<std::string> used;
-            if (last_use) {
-                if (auto it = last_use->find(k.key.fingerprint()); it != last_use->end())
-                    used = format_iso8601(static_cast<std::time_t>(it->second));
-            }
-            if (json) {
-                w.begin_object();
-                w.key("user").value(user);
-                w.key("name").value(k.name);
-                w.key("type").value(k.key.type_name());
-                w.key("fingerprint").value(k.key.fingerprint());
-                w.key("enrolled").value(format_iso8601(k.enrolled));
-                if (k.expires)
-                    w.key("expires").value(expires);
-                else
-                    w.key("expires").null();
-                w.key("aaguid").value(k.aaguid);
-                w.key("attestation").value(k.attestation);
-                w.key("user_verification").value(k.uv);
-                if (used)
-                    w.key("last_used").value(*used);
-                else
-                    w.key("last_used").null();
-                w.key("source").value("local");
-                w.key("comment").value(k.comment);
-                w.end_object();
-            } else {
-                std::printf("%-12s %-12s %-10s %-50s %-20s %-20s %-36s %-20s %s\n",
-                            printable(user, 12).c_str(),
-                            printable(k.name.empty() ? "-" : k.name, 12).c_str(),
-                            std::string(k.key.display_type()).c_str(), k.key.fingerprint().c_str(),
-                            format_iso8601(k.enrolled).c_str(), expires.c_str(),
-                            k.aaguid.empty() ? "-" : k.aaguid.c_str(), used.value_or("-").c_str(),
-                            "local");
+        if (file) {
+            for (const auto& warning : file->warnings)
+                std::fprintf(stderr, "skgatectl: list: warning: %s\n", warning.c_str());
+            // Recorded by pam_skgate's session phase; unknown without it.
+            auto last_use = LastUseStore(policy->global().state_directory).load(user);
+            if (!last_use)
+                std::fprintf(stderr, "skgatectl: list: warning: last use of %s's keys: %s\n",
+                             user.c_str(), last_use.error().message.c_str());
+            for (const auto& k : file->keys) {
+                std::string used = "-";
+                if (last_use) {
+                    if (auto it = last_use->find(k.key.fingerprint()); it != last_use->end())
+                        used = format_iso8601(static_cast<std::time_t>(it->second));
+                }
+                rows.push_back({user, k.name, k.key.type_name(), std::string(k.key.display_type()),
+                                k.key.fingerprint(), format_iso8601(k.enrolled),
+                                k.expires ? format_iso8601(*k.expires) : "-", k.aaguid,
+                                k.attestation, used, "local", k.comment, k.uv});
             }
         }
+        remote_rows(*policy, user, now, rows);
+        for (const auto& r : rows)
+            print_row(r, json ? &w : nullptr);
     }
     if (json) {
         w.end_array();

@@ -22,5 +22,6 @@ int cmd_enable(const Args& args);
 int cmd_disable(const Args& args);
 int cmd_status(const Args& args);
 int cmd_audit(const Args& args);
+int cmd_sources(const Args& args);
 
 }  // namespace skgate::admin

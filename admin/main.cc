@@ -19,13 +19,15 @@ constexpr const char* kUsage =
     "         [--name LABEL] [--expires DATE] [--attestation FILE --challenge FILE]\n"
     "  revoke --user USER (--fingerprint FP | --key KEY)\n"
     "                                    remove a key and refuse it from every source\n"
-    "  list [--user USER] [--json]       list enrolled keys\n"
+    "  list [--user USER] [--json]       list enrolled keys and cached remote keys\n"
     "  enable [--mode audit|enforce] [--pam-confirm] [--force] [--replace-existing]\n"
     "                                    wire skgate into sshd and PAM (sshd -t first)\n"
     "  disable                           restore sshd and PAM as they were\n"
     "  status [--json]                   wiring, OpenSSH version, keys, recent events\n"
     "  audit [--since T] [--user U] [--decision D] [--event E] [--lines N] [--json]\n"
     "                                    skgate's decisions from the journal\n"
+    "  sources test [--user USER] [--json]\n"
+    "                                    ask every remote key source now, report each\n"
     "\n"
     "enroll, revoke, list and check-config take -f CONFIG (default /etc/skgate/skgate.conf).\n"
     "\n"
@@ -46,6 +48,7 @@ constexpr Command kCommands[] = {
     {"disable", skgate::admin::cmd_disable},
     {"status", skgate::admin::cmd_status},
     {"audit", skgate::admin::cmd_audit},
+    {"sources", skgate::admin::cmd_sources},
 };
 
 }  // namespace

@@ -6,6 +6,8 @@
 // Prints on stdout only authorized_keys lines for keys that policy allows,
 // with the options that make sshd enforce it; everything else goes to the
 // journal (and stderr). Exit codes are documented in skgate-keys(8).
+#include <unistd.h>
+
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -76,6 +78,19 @@ int finish_denied(const Invocation& inv, const std::string& reason, uint64_t sta
     return status;
 }
 
+// skgate-fetch is installed beside skgate-keys; finding it there keeps a
+// test or relocated installation from running another copy.
+std::string fetch_helper_path() {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0)
+        return SKGATE_FETCH_HELPER_PATH;
+    std::string self(buf, static_cast<size_t>(n));
+    size_t slash = self.find_last_of('/');
+    return slash == std::string::npos ? SKGATE_FETCH_HELPER_PATH
+                                      : self.substr(0, slash) + "/skgate-fetch";
+}
+
 // The key sshd offers: %t and %k must agree and parse.
 skgate::Result<skgate::PublicKey> offered_key(const Invocation& inv) {
     auto blob = skgate::base64_decode(inv.key_blob);
@@ -108,6 +123,8 @@ int run(int argc, char** argv) {
                              kExitConfig);
 
     skgate::LookupRequest req{inv.user, std::nullopt, std::time(nullptr)};
+    req.remote.config_path = inv.config;
+    req.remote.fetch_helper = fetch_helper_path();
     if (!inv.key_type.empty()) {
         auto key = offered_key(inv);
         if (!key)

@@ -47,6 +47,9 @@ std::vector<std::pair<const char*, std::string>> fields(const AuditEvent& e) {
     add("SKGATE_REMOTE", e.remote);
     if (e.latency_us)
         add("SKGATE_LATENCY_US", std::to_string(*e.latency_us));
+    add("SKGATE_SOURCES", e.sources);
+    if (e.cache_age)
+        add("SKGATE_CACHE_AGE", std::to_string(*e.cache_age));
     return f;
 }
 

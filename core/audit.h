@@ -25,6 +25,10 @@ struct AuditEvent {
     std::optional<uint32_t> counter;
     std::string remote;
     std::optional<uint64_t> latency_us;
+    // Remote key sources: what each did ("http: fetched 2 keys; metadata:
+    // cached (age 300 s), unavailable: …") and the oldest cache age served.
+    std::string sources;
+    std::optional<int64_t> cache_age;
 };
 
 // SYSLOG_IDENTIFIER for every event of this process (the binary's name).

@@ -38,6 +38,8 @@ const FieldMap kFields[] = {
     {"SKGATE_COUNTER", "counter", &AuditRecord::counter},
     {"SKGATE_REMOTE", "remote", &AuditRecord::remote},
     {"SKGATE_LATENCY_US", "latency_us", &AuditRecord::latency_us},
+    {"SKGATE_SOURCES", "sources", &AuditRecord::sources},
+    {"SKGATE_CACHE_AGE", "cache_age", &AuditRecord::cache_age},
     {"MESSAGE", "message", &AuditRecord::message},
 };
 

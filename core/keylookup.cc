@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/monotonic.h"
 #include "core/text.h"
 
 namespace skgate {
@@ -35,6 +36,20 @@ Result<std::string> unchanged_line(const CandidateKey& c, const UserPolicy& p) {
     if (c.source != KeySource::authorized_keys)
         return enforcing_line(c, p);
     return format_authorized_key({c.user_options, c.key, c.comment});
+}
+
+// The outage decision and cache age belong in the event itself: an
+// administrator reading it must see that keys came from a stale cache.
+void add_remote_status(AuditEvent& e, const LookupResult& r) {
+    for (const auto& s : r.remote) {
+        e.sources += (e.sources.empty() ? "" : "; ") + s.describe();
+        if (s.state == SourceState::cached || s.state == SourceState::fresh) {
+            if (s.cache_age && (!e.cache_age || *s.cache_age > *e.cache_age))
+                e.cache_age = s.cache_age;
+        }
+        if (s.state == SourceState::cached || s.state == SourceState::denied)
+            e.message += " [" + s.describe() + "]";
+    }
 }
 
 }  // namespace
@@ -103,6 +118,10 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
 
     std::vector<CandidateKey> candidates;
     KeyStore store(policy.global().keys_directory);
+    RemoteAccess remote = req.remote;
+    remote.now = req.now;
+    remote.deadline_us =
+        monotonic_us() + static_cast<uint64_t>(policy.global().remote.timeout_seconds) * 1'000'000;
     for (KeySource src : user_policy.key_sources) {
         SourceResult r;
         if (src == KeySource::local) {
@@ -120,9 +139,9 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
             }
             r = keys_from_authorized_keys(*account);
         } else {
-            out.warnings.push_back("key source \"" + std::string(to_string(src)) +
-                                   "\" is not available in this version; skipped");
-            continue;
+            auto remote_result = keys_from_remote(policy, src, req.user, remote);
+            r = std::move(remote_result.keys);
+            out.remote.push_back(std::move(remote_result.status));
         }
         out.warnings.insert(out.warnings.end(), r.warnings.begin(), r.warnings.end());
         for (auto& k : r.keys)
@@ -201,6 +220,7 @@ AuditEvent lookup_audit_event(const LookupResult& r, const LookupRequest& req,
         }
         e.message = req.user + ": key " + e.key_fp + " " + std::string(to_string(e.decision)) +
                     " (" + e.reason + ")";
+        add_remote_status(e, r);
         return e;
     }
     e.decision = would ? Decision::would_deny : allowed ? Decision::allow : Decision::deny;
@@ -211,6 +231,7 @@ AuditEvent lookup_audit_event(const LookupResult& r, const LookupRequest& req,
                    (would ? ", " + std::to_string(would) + " would be refused" : "") +
                    (refusals.empty() ? "" : ": " + refusals);
     e.message = req.user + ": " + e.reason;
+    add_remote_status(e, r);
     return e;
 }
 

@@ -12,6 +12,7 @@
 #include "core/audit.h"
 #include "core/keysource.h"
 #include "core/policy.h"
+#include "core/remote_source.h"
 #include "core/result.h"
 #include "core/revocation.h"
 
@@ -25,6 +26,9 @@ struct LookupRequest {
     std::function<Result<Account>(const std::string&)> account_lookup = lookup_account;
     std::function<Result<std::vector<std::string>>(const std::string&)> groups_lookup =
         lookup_user_groups;
+    // Remote sources: whether the network may be used, and how (deadline_us
+    // and now are filled in by lookup_keys from SourceTimeout).
+    RemoteAccess remote = {};
 };
 
 struct KeyVerdict {
@@ -39,7 +43,8 @@ struct LookupResult {
     Mode mode = Mode::enforce;
     std::vector<KeyVerdict> verdicts;  // source order; only the offered key's if one was given
     std::vector<std::string> warnings;
-    std::string no_keys_reason;  // why there is nothing to decide, if so
+    std::string no_keys_reason;        // why there is nothing to decide, if so
+    std::vector<SourceStatus> remote;  // one per remote source asked
 
     std::vector<std::string> lines() const;
 };

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <array>
 #include <bitset>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <initializer_list>
 
 #include "core/match.h"
 #include "core/text.h"
@@ -164,7 +166,140 @@ Result<Parsed> parse_break_glass(const Args& a) {
     return Parsed{nullptr, [a](GlobalPolicy& g) { g.break_glass_users = a; }};
 }
 
-const std::array<Keyword, 15> kKeywords{{
+// A URL for a remote source: the scheme is checked here so that a typo is a
+// configuration error rather than an outage at login time.
+Result<std::string> url_arg(const Args& a, std::initializer_list<std::string_view> schemes) {
+    SKGATE_CHECK(one_arg(a));
+    const std::string& v = a[0];
+    if (has_control_chars(v) || v.find(' ') != std::string::npos)
+        return invalid("URL contains spaces or control characters");
+    for (auto scheme : schemes) {
+        if (v.size() > scheme.size() + 3 && v.compare(0, scheme.size(), scheme) == 0 &&
+            v.compare(scheme.size(), 3, "://") == 0)
+            return v;
+    }
+    std::string list;
+    for (auto scheme : schemes)
+        list += (list.empty() ? "" : " or ") + std::string(scheme) + "://";
+    return invalid("\"" + printable(v) + "\" does not start with " + list);
+}
+
+// %u is the only expansion; any other '%' must start a %XX escape.
+Status check_percent_u(std::string_view v, bool required) {
+    bool has_u = false;
+    for (size_t i = 0; i < v.size(); i++) {
+        if (v[i] != '%')
+            continue;
+        if (i + 1 < v.size() && v[i + 1] == 'u') {
+            has_u = true;
+            i++;
+        } else if (i + 2 < v.size() && std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
+                   std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
+            i += 2;
+        } else {
+            return invalid("\"" + printable(v) + "\": '%' must be %u (the user) or a %XX escape");
+        }
+    }
+    if (required && !has_u)
+        return invalid("\"" + printable(v) + "\" does not contain %u (the user name)");
+    return {};
+}
+
+Result<Parsed> parse_metadata_url(const Args& a) {
+    SKGATE_TRY(v, url_arg(a, {"http", "https"}));
+    SKGATE_CHECK(check_percent_u(v, false));
+    if (v.find("%u") != std::string::npos)
+        return invalid("the metadata service lists every user's keys in one answer; no %u");
+    while (v.size() > 8 && v.back() == '/')
+        v.pop_back();
+    return Parsed{nullptr, [v](GlobalPolicy& g) { g.remote.metadata_url = v; }};
+}
+
+Result<Parsed> parse_metadata_root_user(const Args& a) {
+    SKGATE_CHECK(one_arg(a));
+    std::string v = iequals(a[0], "none") ? "" : a[0];
+    if (!v.empty())
+        SKGATE_CHECK(validate_username(v));
+    return Parsed{nullptr, [v](GlobalPolicy& g) { g.remote.metadata_root_user = v; }};
+}
+
+Result<Parsed> parse_http_keys_url(const Args& a) {
+    // Keys decide who logs in: plain HTTP would let anyone on the path add one.
+    SKGATE_TRY(v, url_arg(a, {"https"}));
+    SKGATE_CHECK(check_percent_u(v, true));
+    return Parsed{nullptr, [v](GlobalPolicy& g) { g.remote.http_keys_url = v; }};
+}
+
+Result<Parsed> parse_ldap_uri(const Args& a) {
+    SKGATE_TRY(v, url_arg(a, {"ldap", "ldaps", "ldapi"}));
+    return Parsed{nullptr, [v](GlobalPolicy& g) { g.remote.ldap_uri = v; }};
+}
+
+Result<std::string> plain_text_arg(const Args& a) {
+    SKGATE_CHECK(one_arg(a));
+    if (a[0].empty() || has_control_chars(a[0]))
+        return invalid("value is empty or contains control characters");
+    return a[0];
+}
+
+Result<Parsed> parse_ldap_base_dn(const Args& a) {
+    SKGATE_TRY(v, plain_text_arg(a));
+    return Parsed{nullptr, [v](GlobalPolicy& g) { g.remote.ldap_base_dn = v; }};
+}
+
+Result<Parsed> parse_ldap_bind_dn(const Args& a) {
+    SKGATE_TRY(v, plain_text_arg(a));
+    return Parsed{nullptr, [v](GlobalPolicy& g) { g.remote.ldap_bind_dn = v; }};
+}
+
+Result<Parsed> parse_ldap_filter(const Args& a) {
+    SKGATE_TRY(v, plain_text_arg(a));
+    if (v.front() != '(' || v.back() != ')')
+        return invalid("an LDAP filter is written in parentheses, e.g. (uid=%u)");
+    int depth = 0;
+    for (char c : v) {
+        depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+        if (depth < 0)
+            break;
+    }
+    if (depth != 0)
+        return invalid("unbalanced parentheses in \"" + printable(v) + "\"");
+    if (v.find("%u") == std::string::npos)
+        return invalid("\"" + printable(v) + "\" does not contain %u (the user name)");
+    return Parsed{nullptr, [v](GlobalPolicy& g) { g.remote.ldap_filter = v; }};
+}
+
+Result<Parsed> parse_ldap_starttls(const Args& a) {
+    SKGATE_TRY(v, yes_no(a));
+    return Parsed{nullptr, [v](GlobalPolicy& g) { g.remote.ldap_starttls = v; }};
+}
+
+template <class Field>
+Result<Parsed> remote_path(const Args& a, Field field) {
+    SKGATE_TRY(v, absolute_path(a));
+    return Parsed{nullptr, [v, field](GlobalPolicy& g) { g.remote.*field = v; }};
+}
+
+template <class Field>
+Result<Parsed> remote_duration(const Args& a, Field field, int64_t min, int64_t max) {
+    SKGATE_CHECK(one_arg(a));
+    SKGATE_TRY(d, parse_duration(a[0]));
+    if (d < min || d > max)
+        return invalid("must be between " + std::to_string(min) + "s and " + std::to_string(max) +
+                       "s");
+    return Parsed{nullptr, [d, field](GlobalPolicy& g) { g.remote.*field = d; }};
+}
+
+Result<Parsed> parse_source_outage(const Args& a) {
+    SKGATE_CHECK(one_arg(a));
+    std::string v = to_lower(a[0]);
+    if (v != "cached" && v != "deny")
+        return invalid("value \"" + printable(a[0]) + "\" is not cached or deny");
+    SourceOutage o = v == "cached" ? SourceOutage::cached : SourceOutage::deny;
+    return Parsed{nullptr, [o](GlobalPolicy& g) { g.remote.outage = o; }};
+}
+
+const std::array<Keyword, 31> kKeywords{{
     {"Mode", true, parse_mode},
     {"KeySources", true, parse_key_sources},
     {"RequireSecurityKey", true,
@@ -188,6 +323,33 @@ const std::array<Keyword, 15> kKeywords{{
      [](const Args& a) { return global_path(a, &GlobalPolicy::revoked_keys); }},
     {"StateDirectory", false,
      [](const Args& a) { return global_path(a, &GlobalPolicy::state_directory); }},
+    {"MetadataURL", false, parse_metadata_url},
+    {"MetadataRootUser", false, parse_metadata_root_user},
+    {"HttpKeysURL", false, parse_http_keys_url},
+    {"HttpCAFile", false,
+     [](const Args& a) { return remote_path(a, &RemoteSettings::http_ca_file); }},
+    {"HttpBearerTokenFile", false,
+     [](const Args& a) { return remote_path(a, &RemoteSettings::http_bearer_token_file); }},
+    {"LdapURI", false, parse_ldap_uri},
+    {"LdapBaseDN", false, parse_ldap_base_dn},
+    {"LdapFilter", false, parse_ldap_filter},
+    {"LdapStartTLS", false, parse_ldap_starttls},
+    {"LdapCAFile", false,
+     [](const Args& a) { return remote_path(a, &RemoteSettings::ldap_ca_file); }},
+    {"LdapBindDN", false, parse_ldap_bind_dn},
+    {"LdapBindPasswordFile", false,
+     [](const Args& a) { return remote_path(a, &RemoteSettings::ldap_bind_password_file); }},
+    {"SourceTimeout", false,
+     [](const Args& a) { return remote_duration(a, &RemoteSettings::timeout_seconds, 1, 60); }},
+    {"SourceCacheTTL", false,
+     [](const Args& a) {
+         return remote_duration(a, &RemoteSettings::cache_ttl_seconds, 0, 86400);
+     }},
+    {"SourceCacheMaxAge", false,
+     [](const Args& a) {
+         return remote_duration(a, &RemoteSettings::cache_max_age_seconds, 0, 90 * 86400);
+     }},
+    {"SourceOutage", false, parse_source_outage},
 }};
 
 constexpr size_t kKeywordCount = std::tuple_size_v<decltype(kKeywords)>;
@@ -343,6 +505,14 @@ std::string_view to_string(CounterCheck c) {
             return "off";
     }
     return "";
+}
+
+std::string_view to_string(SourceOutage o) {
+    return o == SourceOutage::cached ? "cached" : "deny";
+}
+
+bool is_remote(KeySource s) {
+    return s == KeySource::metadata || s == KeySource::http || s == KeySource::ldap;
 }
 
 std::string_view to_string(KeySource s) {

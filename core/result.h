@@ -14,12 +14,13 @@
 namespace skgate {
 
 enum class ErrorCode {
-    invalid,     // malformed or unacceptable input
-    not_found,   // a file, user or key that does not exist
-    permission,  // unsafe ownership or modes, or access refused
-    io,          // the system failed to read or write
-    crypto,      // the crypto library failed (not: a bad signature)
-    internal,    // a bug or resource exhaustion
+    invalid,      // malformed or unacceptable input
+    not_found,    // a file, user or key that does not exist
+    permission,   // unsafe ownership or modes, or access refused
+    io,           // the system failed to read or write
+    crypto,       // the crypto library failed (not: a bad signature)
+    internal,     // a bug or resource exhaustion
+    unavailable,  // a remote key source could not be reached or answered badly
 };
 
 struct Error {

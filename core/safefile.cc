@@ -75,6 +75,10 @@ Status check_trusted_stat(const std::string& path, uid_t uid, mode_t mode, const
         return make_error(ErrorCode::permission,
                           path + " has mode " + octal_mode(mode) +
                               " (open to group or others); fix with: chmod 600 " + path);
+    if (rules.not_for_others && (mode & 07))
+        return make_error(ErrorCode::permission, path + " has mode " + octal_mode(mode) +
+                                                     " (open to others); fix with: chmod o-rwx " +
+                                                     path);
     return {};
 }
 

@@ -17,6 +17,7 @@ struct FileRules {
     size_t max_bytes = 1024 * 1024;  // larger files are refused
     bool check_directories = true;   // check the parents up to "/" as well
     bool secret = false;             // also not readable by group or others
+    bool not_for_others = false;     // not readable by others (group may: 0640)
 
     // A file of the calling user's that holds secrets (0600).
     static FileRules own_secret(size_t max_bytes);

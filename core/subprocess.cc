@@ -70,8 +70,8 @@ Status collect(int out_fd, int err_fd, const ProcessLimits& limits, ProcessOutpu
         uint64_t now = monotonic_us();
         uint64_t left_ms = now >= deadline ? 0 : (deadline - now) / 1000;
         if (left_ms == 0)
-            return make_error(ErrorCode::io, "did not finish within " +
-                                                 std::to_string(limits.timeout_ms / 1000) + " s");
+            return make_error(ErrorCode::io,
+                              "did not finish within " + std::to_string(limits.timeout_ms) + " ms");
         int r = poll(fds, 2, static_cast<int>(left_ms));
         if (r < 0 && errno == EINTR)
             continue;
@@ -118,8 +118,12 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
         args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
 
+    char path_var[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+    char lang_var[] = "LANG=C";
+    char* minimal_env[] = {path_var, lang_var, nullptr};
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
+    int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(),
+                         limits.minimal_environment ? minimal_env : environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0)
         return make_error(rc == ENOENT ? ErrorCode::not_found : ErrorCode::io,

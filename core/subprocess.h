@@ -18,6 +18,10 @@ struct ProcessOutput {
 struct ProcessLimits {
     int timeout_ms = 30'000;
     size_t max_output = 1024 * 1024;  // per stream; more is an error
+    // Only PATH and LANG=C instead of the caller's environment: a helper run
+    // from pam_skgate in sudo must not see variables the user set (such as
+    // SSL_CERT_FILE, which would choose whom TLS trusts).
+    bool minimal_environment = false;
 };
 
 // Runs argv[0] (an absolute path, never searched in PATH) with argv, stdin

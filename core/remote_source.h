@@ -1,0 +1,81 @@
+// Keys from the remote sources as a lookup sees them (DESIGN.md section 9):
+// a fresh cache answers without the network; otherwise skgate-fetch asks the
+// source within what is left of the lookup's time budget, and the answer is
+// cached. When the source cannot be asked, SourceOutage decides: the last
+// good answer (no older than SourceCacheMaxAge) or no keys from it.
+//
+// The network runs in skgate-fetch, a separate program: skgate-keys and
+// pam_skgate (inside sshd and sudo) never load libcurl or libldap, and a
+// source that hangs is killed at the deadline whatever it is doing.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+
+#include "core/keysource.h"
+#include "core/policy.h"
+#include "core/result.h"
+
+namespace skgate {
+
+#ifndef SKGATE_FETCH_HELPER_PATH
+#define SKGATE_FETCH_HELPER_PATH "/usr/libexec/skgate/skgate-fetch"
+#endif
+
+// skgate-fetch's exit statuses (sysexits(3)), shared with its main.
+inline constexpr int kFetchOk = 0;
+inline constexpr int kFetchUsage = 64;
+inline constexpr int kFetchBadAnswer = 65;
+inline constexpr int kFetchUnavailable = 69;
+inline constexpr int kFetchInternal = 70;
+inline constexpr int kFetchConfig = 78;
+
+struct RemoteAccess {
+    bool may_fetch = true;  // false: the cache only (pam_skgate's login check)
+    std::string config_path = kDefaultConfigPath;
+    std::string fetch_helper = SKGATE_FETCH_HELPER_PATH;
+    uint64_t deadline_us = 0;  // monotonic; the end of the lookup's budget
+    std::time_t now = 0;
+};
+
+enum class SourceState {
+    fresh,    // the cache was young enough: no network
+    fetched,  // asked now
+    cached,   // outage: the last good answer was served
+    denied,   // outage: no keys from this source
+};
+std::string_view to_string(SourceState s);
+
+struct SourceStatus {
+    KeySource source = KeySource::metadata;
+    SourceState state = SourceState::denied;
+    std::optional<int64_t> cache_age;  // seconds, when the cache was used
+    size_t keys = 0;
+    std::string error;        // why the source was not asked or failed
+    uint64_t latency_us = 0;  // the fetch alone, when there was one
+
+    std::string describe() const;
+};
+
+struct RemoteSourceResult {
+    SourceResult keys;
+    SourceStatus status;
+};
+
+RemoteSourceResult keys_from_remote(const Policy& policy, KeySource source, const std::string& user,
+                                    const RemoteAccess& access);
+
+// Runs skgate-fetch for one source and user, bypassing the cache: what
+// `skgatectl sources test` reports. Errors carry the helper's own message.
+struct FetchOutcome {
+    std::vector<CandidateKey> keys;
+    std::vector<std::string> refused;
+    uint64_t latency_us = 0;
+};
+Result<FetchOutcome> fetch_remote(KeySource source, const std::string& user,
+                                  const std::string& config_path, const std::string& helper,
+                                  int timeout_ms);
+
+}  // namespace skgate
