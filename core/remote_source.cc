@@ -188,7 +188,7 @@ RemoteSourceResult keys_from_remote(const Policy& policy, KeySource source, cons
 
     std::string why;
     if (!access.may_fetch) {
-        why = "cache older than SourceCacheTTL and this caller does not fetch";
+        why = "cache older than SourceCacheTTL; pam_skgate uses the cache skgate-keys keeps";
     } else if (auto down = cache.recently_unreachable(source, access.now)) {
         why = "failed less than " + std::to_string(kSourceRetryAfterSeconds) +
               " s ago, not asked again (" + *down + ")";
@@ -228,19 +228,22 @@ RemoteSourceResult keys_from_remote(const Policy& policy, KeySource source, cons
     }
 
     out.status.error = why;
-    if (settings.outage == SourceOutage::cached && age && *age <= settings.cache_max_age_seconds) {
+    bool cache_allowed = settings.outage == SourceOutage::cached || !access.may_fetch;
+    if (cache_allowed && age && *age <= settings.cache_max_age_seconds) {
         serve_cache(SourceState::cached);
     } else {
         out.status.state = SourceState::denied;
         out.status.cache_age = age;
-        std::string detail = settings.outage == SourceOutage::deny ? "SourceOutage deny"
-                             : !cached                             ? "no cached answer"
-                             : !age ? "cached answer is dated in the future"
-                                    : "cached answer is older than SourceCacheMaxAge (" +
+        std::string detail = !cache_allowed ? "SourceOutage deny"
+                             : !cached      ? "no cached answer"
+                             : !age         ? "cached answer is dated in the future"
+                                            : "cached answer is older than SourceCacheMaxAge (" +
                                           std::to_string(*age) + " s)";
         out.status.error += "; " + detail;
     }
-    out.keys.warnings.push_back(name + ": " + out.status.describe());
+    // A stale cache is the normal case for pam_skgate, not news.
+    if (access.may_fetch || out.status.state == SourceState::denied)
+        out.keys.warnings.push_back(out.status.describe());
     return out;
 }
 

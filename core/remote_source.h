@@ -33,7 +33,10 @@ inline constexpr int kFetchInternal = 70;
 inline constexpr int kFetchConfig = 78;
 
 struct RemoteAccess {
-    bool may_fetch = true;  // false: the cache only (pam_skgate's login check)
+    // false: the cache only, up to SourceCacheMaxAge whatever SourceOutage
+    // says (pam_skgate: skgate-keys fetched for this login; sudo must not
+    // start network clients as root).
+    bool may_fetch = true;
     std::string config_path = kDefaultConfigPath;
     std::string fetch_helper = SKGATE_FETCH_HELPER_PATH;
     uint64_t deadline_us = 0;  // monotonic; the end of the lookup's budget

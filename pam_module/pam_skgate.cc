@@ -195,6 +195,7 @@ int confirm_login(Pam& pam, bool account_phase) {
         e.key_fp = key.fingerprint();
         e.key_type = key.type_name();
         LookupRequest req{*user, key, std::time(nullptr)};
+        req.remote.may_fetch = false;
         auto result = lookup_keys(*policy, req);
         if (!result) {
             e.decision = Decision::deny;
@@ -258,7 +259,9 @@ int step_up(Pam& pam) {
         return code;
     };
 
-    auto lookup = lookup_keys(*policy, {*user, std::nullopt, std::time(nullptr)});
+    LookupRequest req{*user, std::nullopt, std::time(nullptr)};
+    req.remote.may_fetch = false;
+    auto lookup = lookup_keys(*policy, req);
     if (!lookup)
         return refuse("cannot read keys: " + lookup.error().message,
                       "cannot read the enrolled keys", PAM_SERVICE_ERR);

@@ -15,8 +15,6 @@
 
 namespace skgate::test {
 
-namespace {
-
 int free_port() {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -29,6 +27,8 @@ int free_port() {
     close(fd);
     return ntohs(a.sin_port);
 }
+
+namespace {
 
 bool port_open(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -137,6 +137,12 @@ std::string SshdHarness::install_helper() {
                                std::filesystem::copy_options::overwrite_existing);
     chmod(path("libexec").c_str(), 0755);
     chmod(path("libexec/skgate-keys").c_str(), 0755);
+    // skgate-keys runs the skgate-fetch beside it for the remote sources.
+    if (const char* fetch = std::getenv("SKGATE_FETCH")) {
+        std::filesystem::copy_file(fetch, path("libexec/skgate-fetch"),
+                                   std::filesystem::copy_options::overwrite_existing);
+        chmod(path("libexec/skgate-fetch").c_str(), 0755);
+    }
     return path("libexec/skgate-keys");
 }
 

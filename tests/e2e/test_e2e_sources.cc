@@ -1,0 +1,500 @@
+// The remote key sources behind Debian's own sshd, against real servers on
+// loopback: tests/servers/keyserver.py (the Metadata v1 endpoints over HTTP,
+// the generic endpoint over HTTPS with a test CA and a bearer token) and a
+// real slapd (StartTLS, openssh-lpk schema, bind required). Each scenario
+// logs in with the stock ssh client or runs `skgatectl sources test`, and
+// checks the journal events skgate-keys wrote.
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "core/sshkey.h"
+#include "core/text.h"
+#include "tests/e2e/sshd_harness.h"
+
+using namespace skgate;
+using namespace skgate::test;
+
+namespace {
+
+constexpr const char* kAlice = "skgt-alice";
+// AuthorizedKeysCommandUser: whichever "skgate" the account database
+// finds first (tests/scripts/e2e-env.sh adds one if the machine has none).
+uid_t skgate_uid() {
+    const passwd* pw = getpwnam("skgate");
+    if (!pw)
+        throw std::runtime_error("no skgate account");
+    return pw->pw_uid;
+}
+gid_t skgate_gid() {
+    const passwd* pw = getpwnam("skgate");
+    if (!pw)
+        throw std::runtime_error("no skgate account");
+    return pw->pw_gid;
+}
+const std::map<std::string, std::string> kTouch = {{"SKGATE_TEST_SK_FLAGS", "0x01"}};
+
+std::string env_or_die(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v)
+        throw std::runtime_error(std::string(name) + " is not set");
+    return v;
+}
+
+std::string json_str(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\')
+            out += std::string("\\") + c;
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out + "\"";
+}
+
+std::string json_list(const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (const auto& i : items)
+        out += (out.size() > 1 ? ", " : "") + json_str(i);
+    return out + "]";
+}
+
+class E2eSources : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        std::string dir = SshdHarness::e2e_dir();
+        if (dir.empty())
+            return;
+        sshd_ = new SshdHarness(dir + "/sources-e2e");
+        sshd_->install_helper();
+        ecdsa_ = sshd_->make_key("alice-ecdsa", "ecdsa-sk");
+        other_ = sshd_->make_key("alice-other", "ed25519-sk");
+        plain_ = sshd_->make_key("alice-plain", "ed25519");
+        make_certificates();
+        start_keyservers();
+        start_slapd();
+        write_secret("token", "bearer-for-tests\n");
+        write_secret("ldap-pw", "ldap-secret\n");
+        write_secret("ldap-wrong-pw", "not-the-password\n");
+    }
+    static void TearDownTestSuite() {
+        metadata_server_.reset();
+        http_server_.reset();
+        if (slapd_pid_ > 0)
+            kill(slapd_pid_, SIGTERM);
+        delete sshd_;
+        sshd_ = nullptr;
+    }
+
+    void SetUp() override {
+        if (!sshd_)
+            GTEST_SKIP() << "run through tests/scripts/e2e-env.sh (meson test does)";
+        std::filesystem::remove_all(sshd_->path("state"));
+        std::filesystem::create_directories(sshd_->path("state/sources"));
+        chmod(sshd_->path("state").c_str(), 0755);
+        ASSERT_EQ(chown(sshd_->path("state/sources").c_str(), skgate_uid(), skgate_gid()), 0);
+        chmod(sshd_->path("state/sources").c_str(), 0700);
+        set_server_state("{}");
+        write_file(sshd_->path("requests.log"), "");
+    }
+    void TearDown() override {
+        if (sshd_)
+            sshd_->stop();
+    }
+
+    static void make_certificates() {
+        std::string t = sshd_->path("tls");
+        std::filesystem::create_directories(t);
+        auto openssl = [](const std::vector<std::string>& args) {
+            std::vector<std::string> argv{"openssl"};
+            argv.insert(argv.end(), args.begin(), args.end());
+            auto r = run(argv);
+            if (r.status != 0)
+                throw std::runtime_error("openssl: " + r.err);
+        };
+        for (const std::string ca : {"ca", "other-ca"}) {
+            openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                     "-nodes", "-keyout", t + "/" + ca + ".key", "-out", t + "/" + ca + ".crt",
+                     "-subj", "/CN=skgate test " + ca, "-days", "2"});
+        }
+        openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                 t + "/server.key", "-out", t + "/server.csr", "-subj", "/CN=127.0.0.1"});
+        write_file(t + "/ext", "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
+        openssl({"x509", "-req", "-in", t + "/server.csr", "-CA", t + "/ca.crt", "-CAkey",
+                 t + "/ca.key", "-CAcreateserial", "-out", t + "/server.crt", "-days", "2",
+                 "-extfile", t + "/ext"});
+        chmod((t + "/server.key").c_str(), 0600);
+    }
+
+    static int wait_port_file(const std::string& f) {
+        for (int i = 0; i < 200; i++) {
+            if (std::filesystem::exists(f))
+                return std::stoi(read_file(f));
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+        throw std::runtime_error("key server did not start (" + f + ")");
+    }
+
+    static void start_keyservers() {
+        std::string server = env_or_die("SKGATE_SOURCE_ROOT") + "/tests/servers/keyserver.py";
+        write_file(sshd_->path("state.json"), "{}");
+        for (const auto& f : {"metadata.port", "http.port"})
+            std::filesystem::remove(sshd_->path(f));
+        metadata_server_ = std::make_unique<Process>(
+            std::vector<std::string>{"python3", server, sshd_->path("state.json"),
+                                     sshd_->path("requests.log"), sshd_->path("metadata.port")},
+            std::map<std::string, std::string>{}, sshd_->path("metadata-server.log"));
+        http_server_ = std::make_unique<Process>(
+            std::vector<std::string>{"python3", server, sshd_->path("state.json"),
+                                     sshd_->path("requests.log"), sshd_->path("http.port"),
+                                     sshd_->path("tls/server.crt"), sshd_->path("tls/server.key")},
+            std::map<std::string, std::string>{}, sshd_->path("http-server.log"));
+        metadata_port_ = wait_port_file(sshd_->path("metadata.port"));
+        http_port_ = wait_port_file(sshd_->path("http.port"));
+    }
+
+    static void start_slapd() {
+        std::string key = trim(read_file(ecdsa_ + ".pub")).data();
+        write_file(sshd_->path("ldap-root-pw"), "ldap-secret\n", 0600);
+        write_file(sshd_->path("data.ldif"),
+                   "dn: dc=skgate,dc=test\nobjectClass: dcObject\nobjectClass: organization\n"
+                   "o: skgate\ndc: skgate\n\n"
+                   "dn: ou=people,dc=skgate,dc=test\nobjectClass: organizationalUnit\n"
+                   "ou: people\n\n"
+                   "dn: uid=skgt-alice,ou=people,dc=skgate,dc=test\nobjectClass: inetOrgPerson\n"
+                   "objectClass: ldapPublicKey\nuid: skgt-alice\ncn: alice\nsn: alice\n"
+                   "sshPublicKey: " +
+                       std::string(trim(read_file(ecdsa_ + ".pub"))) + "\n");
+        ldap_port_ = free_port();
+        int ldaps_port = free_port();
+        std::string t = sshd_->path("tls");
+        auto r = run({env_or_die("SKGATE_SOURCE_ROOT") + "/tests/servers/slapd-start.sh",
+                      sshd_->path("slapd"), std::to_string(ldap_port_), std::to_string(ldaps_port),
+                      t + "/server.crt", t + "/server.key", t + "/ca.crt", sshd_->path("data.ldif"),
+                      sshd_->path("ldap-root-pw")});
+        if (r.status != 0)
+            throw std::runtime_error("slapd: " + r.err);
+        slapd_pid_ = std::stoi(r.out);
+    }
+
+    // root:skgate 0640, as skgate.conf(5) asks for secret files.
+    static void write_secret(const std::string& name, const std::string& text) {
+        write_file(sshd_->path(name), text, 0640);
+        if (chown(sshd_->path(name).c_str(), 0, skgate_gid()) != 0)
+            throw std::runtime_error("chown " + name);
+    }
+
+    static std::string base_policy() {
+        std::string s = sshd_->dir();
+        return "StateDirectory " + s +
+               "/state\nMetadataURL http://127.0.0.1:" + std::to_string(metadata_port_) +
+               "\nHttpKeysURL https://127.0.0.1:" + std::to_string(http_port_) +
+               "/keys/%u\nHttpCAFile " + s + "/tls/ca.crt\nHttpBearerTokenFile " + s +
+               "/token\nLdapURI ldap://127.0.0.1:" + std::to_string(ldap_port_) +
+               "\nLdapStartTLS yes\nLdapCAFile " + s +
+               "/tls/ca.crt\nLdapBaseDN ou=people,dc=skgate,dc=test\n"
+               "LdapBindDN cn=admin,dc=skgate,dc=test\n";
+    }
+
+    // `extra` comes first so that it wins (the first value obtained wins).
+    void configure(const std::string& extra, const std::string& password_file = "ldap-pw") {
+        sshd_->start_with_skgate_keys(extra + base_policy() + "LdapBindPasswordFile " +
+                                      sshd_->path(password_file) + "\n");
+    }
+
+    static void set_server_state(const std::string& json) {
+        write_file(sshd_->path("state.json.tmp"), json);
+        std::filesystem::rename(sshd_->path("state.json.tmp"), sshd_->path("state.json"));
+    }
+
+    static std::string pub(const std::string& key) {
+        return std::string(trim(read_file(key + ".pub")));
+    }
+
+    static bool logged_in(const RunResult& r) {
+        return r.status == 0 && r.out.find("skgate-login-ok") != std::string::npos;
+    }
+
+    // The journal lines matching `matches`, without waiting.
+    static std::vector<std::string> journal_lines(const std::vector<std::string>& matches) {
+        std::vector<std::string> args{"journalctl", "-D",   env_or_die("SKGATE_JOURNAL_DIR"),
+                                      "-o",         "json", "--no-pager"};
+        args.insert(args.end(), matches.begin(), matches.end());
+        std::vector<std::string> out;
+        std::string text = run(args).out;
+        size_t pos = 0;
+        while (pos < text.size()) {
+            size_t nl = text.find('\n', pos);
+            if (nl == std::string::npos)
+                nl = text.size();
+            if (nl > pos)
+                out.push_back(text.substr(pos, nl - pos));
+            pos = nl + 1;
+        }
+        return out;
+    }
+
+    // Runs `action`, then returns the newest journal entry matching
+    // `matches` that arrived because of it (waiting up to two seconds).
+    template <class F>
+    static std::string new_event(const std::vector<std::string>& matches, F action) {
+        size_t before = journal_lines(matches).size();
+        action();
+        for (int i = 0; i < 40; i++) {
+            auto lines = journal_lines(matches);
+            if (lines.size() > before)
+                return lines.back();
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return "";
+    }
+
+    static std::string all_new_events(size_t before, const std::vector<std::string>& matches) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        auto lines = journal_lines(matches);
+        std::string out;
+        for (size_t i = before; i < lines.size(); i++)
+            out += lines[i] + "\n";
+        return out;
+    }
+
+    RunResult login(const std::string& key, RunResult* result = nullptr) {
+        auto r = sshd_->login(kAlice, key, kTouch);
+        if (result)
+            *result = r;
+        return r;
+    }
+
+    std::string lookup_event(const std::string& key) {
+        std::string event;
+        RunResult r;
+        event = new_event({"SKGATE_EVENT=keys-lookup", "SKGATE_USER=skgt-alice",
+                           "SKGATE_KEY_FP=" + PublicKey::parse_text(pub(key))->fingerprint()},
+                          [&] { last_login_ = sshd_->login(kAlice, key, kTouch); });
+        return event;
+    }
+
+    static std::string requests() { return read_file(sshd_->path("requests.log")); }
+
+    RunResult skgatectl(const std::vector<std::string>& args) {
+        std::vector<std::string> argv{env_or_die("SKGATE_SKGATECTL")};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run(argv);
+    }
+
+    static SshdHarness* sshd_;
+    static std::string ecdsa_, other_, plain_;
+    static std::unique_ptr<Process> metadata_server_, http_server_;
+    static int metadata_port_, http_port_, ldap_port_;
+    static pid_t slapd_pid_;
+    RunResult last_login_;
+};
+
+SshdHarness* E2eSources::sshd_ = nullptr;
+std::string E2eSources::ecdsa_, E2eSources::other_, E2eSources::plain_;
+std::unique_ptr<Process> E2eSources::metadata_server_, E2eSources::http_server_;
+int E2eSources::metadata_port_ = 0, E2eSources::http_port_ = 0, E2eSources::ldap_port_ = 0;
+pid_t E2eSources::slapd_pid_ = -1;
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+// The metadata service: token first, then the keys; the login succeeds and
+// the event names the source and the fetch.
+TEST_F(E2eSources, MetadataKeysLogIn) {
+    configure("KeySources metadata\n");
+    set_server_state("{\"users\": {\"skgt-alice\": " + json_list({pub(ecdsa_)}) + "}}");
+    std::string event = lookup_event(ecdsa_);
+    EXPECT_TRUE(logged_in(last_login_)) << last_login_.err << sshd_->new_log();
+    EXPECT_TRUE(contains(event, "\"SKGATE_DECISION\":\"allow\"")) << event;
+    EXPECT_TRUE(contains(event, "\"SKGATE_SOURCE\":\"metadata\"")) << event;
+    // sshd asks twice per login (before and after the signature): the
+    // first lookup fetched, the second was answered from the fresh cache.
+    EXPECT_TRUE(contains(event, "metadata: 1 key(s) from the cache (age ")) << event;
+    EXPECT_EQ(requests(), "PUT /v1/token 200\nGET /v1/ssh-keys 200\n");
+}
+
+// A token the service does not accept: an outage, with nothing cached the
+// login is refused and the reason is the service's answer.
+TEST_F(E2eSources, MetadataRefusedTokenIsAnOutage) {
+    configure("KeySources metadata\n");
+    set_server_state(
+        "{\"mode\": \"bad-token\", \"users\": {\"skgt-alice\": " + json_list({pub(ecdsa_)}) + "}}");
+    std::string event = lookup_event(ecdsa_);
+    EXPECT_FALSE(logged_in(last_login_));
+    EXPECT_TRUE(contains(event, "\"SKGATE_DECISION\":\"deny\"")) << event;
+    EXPECT_TRUE(contains(event, "answered HTTP 401")) << event;
+    EXPECT_TRUE(contains(event, "no cached answer")) << event;
+}
+
+// MetadataRootUser: root's keys in the document log in as another account.
+TEST_F(E2eSources, MetadataRootKeysGoToTheMappedAccount) {
+    configure("KeySources metadata\nMetadataRootUser skgt-alice\n");
+    set_server_state("{\"users\": {\"root\": " + json_list({pub(other_)}) + "}}");
+    auto r = login(other_);
+    EXPECT_TRUE(logged_in(r)) << r.err;
+}
+
+// The generic endpoint over TLS (test CA) with a bearer token and an expiry.
+TEST_F(E2eSources, HttpKeysOverTlsWithBearerLogIn) {
+    configure("KeySources http\n");
+    set_server_state("{\"bearer\": \"bearer-for-tests\", \"http\": {\"skgt-alice\": [{\"key\": " +
+                     json_str(pub(ecdsa_)) + ", \"expires\": \"2099-01-01T00:00:00Z\"}]}}");
+    std::string event = lookup_event(ecdsa_);
+    EXPECT_TRUE(logged_in(last_login_)) << last_login_.err;
+    EXPECT_TRUE(contains(event, "\"SKGATE_SOURCE\":\"http\"")) << event;
+    EXPECT_TRUE(contains(requests(), "GET /keys/skgt-alice 200")) << requests();
+
+    // Another bearer token on the server: 401, an outage; the answer just
+    // cached still serves (SourceOutage cached is the default).
+    set_server_state("{\"bearer\": \"rotated\", \"http\": {\"skgt-alice\": [{\"key\": " +
+                     json_str(pub(ecdsa_)) + "}]}}");
+    configure("KeySources http\nSourceCacheTTL 0\n");
+    std::string outage = lookup_event(ecdsa_);
+    EXPECT_TRUE(logged_in(last_login_)) << last_login_.err;
+    EXPECT_TRUE(contains(outage, "answered HTTP 401")) << outage;
+    EXPECT_TRUE(contains(outage, "\"SKGATE_CACHE_AGE\"")) << outage;
+}
+
+// An expired key from the key service does not log in.
+TEST_F(E2eSources, HttpExpiredKeyIsRefused) {
+    configure("KeySources http\n");
+    set_server_state("{\"bearer\": \"bearer-for-tests\", \"http\": {\"skgt-alice\": [{\"key\": " +
+                     json_str(pub(ecdsa_)) + ", \"expires\": \"2020-01-01T00:00:00Z\"}]}}");
+    std::string event = lookup_event(ecdsa_);
+    EXPECT_FALSE(logged_in(last_login_));
+    EXPECT_TRUE(contains(event, "key expired")) << event;
+}
+
+// LDAP through StartTLS with a bind: the entry's sshPublicKey logs in.
+TEST_F(E2eSources, LdapKeysLogIn) {
+    configure("KeySources ldap\n");
+    std::string event = lookup_event(ecdsa_);
+    EXPECT_TRUE(logged_in(last_login_)) << last_login_.err << sshd_->new_log();
+    EXPECT_TRUE(contains(event, "\"SKGATE_SOURCE\":\"ldap\"")) << event;
+    auto other = login(other_);
+    EXPECT_FALSE(logged_in(other)) << "a key the directory does not list";
+}
+
+// A refused bind is reported as what it is, by skgatectl and in the journal.
+TEST_F(E2eSources, LdapBindFailureIsAClearError) {
+    configure("KeySources ldap\n", "ldap-wrong-pw");
+    auto t = skgatectl({"sources", "test", "-f", sshd_->path("skgate.conf"), "--user", kAlice,
+                        "--fetch-helper", sshd_->path("libexec/skgate-fetch")});
+    EXPECT_EQ(t.status, 1) << t.out << t.err;
+    EXPECT_TRUE(contains(t.out, "FAILED: ldap: bind as cn=admin,dc=skgate,dc=test")) << t.out;
+    EXPECT_TRUE(contains(t.out, "Invalid credentials")) << t.out;
+    std::string event = lookup_event(ecdsa_);
+    EXPECT_FALSE(logged_in(last_login_));
+    EXPECT_TRUE(contains(event, "Invalid credentials")) << event;
+}
+
+// The server stops answering in time: the lookup ends within SourceTimeout
+// (far less than the server's 8 s), the cached answer serves, and the event
+// carries the outage and the cache's age. With SourceOutage deny, the same
+// outage refuses the login.
+TEST_F(E2eSources, SlowServerServesCacheWithinBudgetOrDenies) {
+    const std::string keys = "\"users\": {\"skgt-alice\": " + json_list({pub(ecdsa_)}) + "}";
+    set_server_state("{" + keys + "}");
+    configure("KeySources metadata\nSourceCacheTTL 0\nSourceTimeout 2s\n");
+    auto first = login(ecdsa_);
+    ASSERT_TRUE(logged_in(first)) << first.err;
+
+    set_server_state("{\"mode\": \"slow\", \"delay\": 8, " + keys + "}");
+    std::string event = lookup_event(ecdsa_);
+    EXPECT_TRUE(logged_in(last_login_)) << last_login_.err;
+    EXPECT_TRUE(contains(event, "outage, served 1 cached key(s)")) << event;
+    EXPECT_TRUE(contains(event, "\"SKGATE_CACHE_AGE\"")) << event;
+    size_t at = event.find("\"SKGATE_LATENCY_US\":\"");
+    ASSERT_NE(at, std::string::npos) << event;
+    long latency_us = std::stol(event.substr(at + 21));
+    EXPECT_LT(latency_us, 8'000'000) << "the lookup waited for the slow server";
+
+    configure("KeySources metadata\nSourceCacheTTL 0\nSourceTimeout 2s\nSourceOutage deny\n");
+    std::string denied = lookup_event(ecdsa_);
+    EXPECT_FALSE(logged_in(last_login_));
+    EXPECT_TRUE(contains(denied, "SourceOutage deny")) << denied;
+    EXPECT_TRUE(contains(denied, "\"SKGATE_DECISION\":\"deny\"")) << denied;
+}
+
+// Malicious entries are refused and logged one by one; the good key still
+// logs in, and a plain key from the source is refused by policy.
+TEST_F(E2eSources, MaliciousEntriesAreRefusedOthersStillWork) {
+    configure("KeySources metadata\n");
+    set_server_state(
+        "{\"users\": {\"skgt-alice\": " +
+        json_list({pub(ecdsa_), pub(other_) + "\n" + pub(plain_),
+                   "restrict,command=\"/bin/sh\" " + pub(other_),
+                   "sk-ssh-ed25519@openssh.com AAAAC3NzaC1lZDI1NTE5AAAA", pub(plain_)}) +
+        "}}");
+    size_t before = journal_lines({"SKGATE_EVENT=keys-warning"}).size();
+    auto r = login(ecdsa_);
+    EXPECT_TRUE(logged_in(r)) << r.err;
+    std::string warnings = all_new_events(before, {"SKGATE_EVENT=keys-warning"});
+    EXPECT_TRUE(contains(warnings, "refused users.skgt-alice[1]: control character")) << warnings;
+    EXPECT_TRUE(contains(warnings, "refused users.skgt-alice[2]: the key line carries options"))
+        << warnings;
+    EXPECT_TRUE(contains(warnings, "refused users.skgt-alice[3]")) << warnings;
+    std::string plain = lookup_event(plain_);
+    EXPECT_FALSE(logged_in(last_login_));
+    EXPECT_TRUE(contains(plain, "not a security key")) << plain;
+    auto smuggled = login(other_);
+    EXPECT_FALSE(logged_in(smuggled)) << "the key smuggled behind a newline or options";
+}
+
+// An answer over the size limit is refused whole (an outage).
+TEST_F(E2eSources, OversizedAnswerIsRefused) {
+    configure("KeySources metadata\n");
+    set_server_state("{\"mode\": \"oversized\"}");
+    std::string event = lookup_event(ecdsa_);
+    EXPECT_FALSE(logged_in(last_login_));
+    EXPECT_TRUE(contains(event, "larger than")) << event;
+}
+
+// skgatectl sources test asks every source and reports each; list shows
+// where the cached keys came from.
+TEST_F(E2eSources, SourcesTestAndListReportEachSource) {
+    configure("KeySources metadata http ldap local\n");
+    set_server_state("{\"bearer\": \"bearer-for-tests\", \"users\": {\"skgt-alice\": " +
+                     json_list({pub(ecdsa_), "ssh-rsa AAAA"}) +
+                     "}, \"http\": {\"skgt-alice\": []}}");
+    auto t = skgatectl({"sources", "test", "-f", sshd_->path("skgate.conf"), "--user", kAlice,
+                        "--fetch-helper", sshd_->path("libexec/skgate-fetch")});
+    EXPECT_EQ(t.status, 0) << t.out << t.err;
+    EXPECT_TRUE(contains(t.out, "metadata\n  ok: 1 key(s) in")) << t.out;
+    EXPECT_TRUE(contains(t.out, "1 refused")) << t.out;
+    EXPECT_TRUE(contains(t.out, "http\n  ok: 0 key(s) in")) << t.out;
+    EXPECT_TRUE(contains(t.out, "ldap\n  ok: 1 key(s) in")) << t.out;
+    EXPECT_TRUE(contains(t.out, "no cache")) << "sources test leaves the cache alone";
+
+    auto j = skgatectl({"sources", "test", "-f", sshd_->path("skgate.conf"), "--user", kAlice,
+                        "--fetch-helper", sshd_->path("libexec/skgate-fetch"), "--json"});
+    EXPECT_TRUE(contains(j.out,
+                         "\"source\":\"ldap\",\"in_keysources\":true,\"ok\":true,"
+                         "\"latency_ms\":"))
+        << j.out;
+
+    auto r = login(ecdsa_);
+    ASSERT_TRUE(logged_in(r)) << r.err;
+    auto list = skgatectl({"list", "-f", sshd_->path("skgate.conf"), "--user", kAlice});
+    EXPECT_EQ(list.status, 0) << list.err;
+    EXPECT_TRUE(contains(list.out, "metadata (cached ")) << list.out;
+    EXPECT_TRUE(contains(list.out, "ldap (cached ")) << list.out;
+
+    auto enroll = skgatectl({"enroll", "-f", sshd_->path("skgate.conf"), "--user", kAlice, "--key",
+                             pub(other_), "--source", "ldap"});
+    EXPECT_EQ(enroll.status, 1);
+    EXPECT_TRUE(contains(enroll.err, "enrolls only into the local store")) << enroll.err;
+}
