@@ -15,6 +15,8 @@
 #include <memory>
 #include <thread>
 
+#include "core/base64.h"
+#include "core/bytes.h"
 #include "core/sshkey.h"
 #include "core/text.h"
 #include "tests/e2e/sshd_harness.h"
@@ -163,8 +165,11 @@ class E2eSources : public ::testing::Test {
     }
 
     static void start_slapd() {
-        std::string key = trim(read_file(ecdsa_ + ".pub")).data();
         write_file(sshd_->path("ldap-root-pw"), "ldap-secret\n", 0600);
+        const std::string alice = pub(ecdsa_), other = pub(other_);
+        // carol: one good value and one that smuggles a second key behind a
+        // newline (base64 in LDIF); skgt-bob: two entries, which is ambiguous.
+        auto b64 = [](const std::string& v) { return base64_encode(as_bytes(v)); };
         write_file(sshd_->path("data.ldif"),
                    "dn: dc=skgate,dc=test\nobjectClass: dcObject\nobjectClass: organization\n"
                    "o: skgate\ndc: skgate\n\n"
@@ -173,7 +178,17 @@ class E2eSources : public ::testing::Test {
                    "dn: uid=skgt-alice,ou=people,dc=skgate,dc=test\nobjectClass: inetOrgPerson\n"
                    "objectClass: ldapPublicKey\nuid: skgt-alice\ncn: alice\nsn: alice\n"
                    "sshPublicKey: " +
-                       std::string(trim(read_file(ecdsa_ + ".pub"))) + "\n");
+                       alice + "\n\n" +
+                       "dn: uid=carol,ou=people,dc=skgate,dc=test\nobjectClass: inetOrgPerson\n"
+                       "objectClass: ldapPublicKey\nuid: carol\ncn: carol\nsn: carol\n"
+                       "sshPublicKey: " +
+                       other + "\nsshPublicKey:: " + b64(alice + "\n" + other) + "\n\n" +
+                       "dn: cn=bob1,ou=people,dc=skgate,dc=test\nobjectClass: inetOrgPerson\n"
+                       "objectClass: ldapPublicKey\nuid: skgt-bob\ncn: bob1\nsn: bob\n"
+                       "sshPublicKey: " +
+                       alice + "\n\n" +
+                       "dn: cn=bob2,ou=people,dc=skgate,dc=test\nobjectClass: inetOrgPerson\n"
+                       "objectClass: ldapPublicKey\nuid: skgt-bob\ncn: bob2\nsn: bob\n");
         ldap_port_ = free_port();
         int ldaps_port = free_port();
         std::string t = sshd_->path("tls");
@@ -461,6 +476,46 @@ TEST_F(E2eSources, OversizedAnswerIsRefused) {
     std::string event = lookup_event(ecdsa_);
     EXPECT_FALSE(logged_in(last_login_));
     EXPECT_TRUE(contains(event, "larger than")) << event;
+}
+
+// The server is down (nothing listens): the cached answer serves at once,
+// and the event says why.
+TEST_F(E2eSources, ServerDownServesCache) {
+    set_server_state("{\"users\": {\"skgt-alice\": " + json_list({pub(ecdsa_)}) + "}}");
+    configure("KeySources metadata\nSourceCacheTTL 0\n");
+    auto first = login(ecdsa_);
+    ASSERT_TRUE(logged_in(first)) << first.err;
+    configure("KeySources metadata\nSourceCacheTTL 0\nMetadataURL http://127.0.0.1:" +
+              std::to_string(free_port()) + "\n");
+    std::string event = lookup_event(ecdsa_);
+    EXPECT_TRUE(logged_in(last_login_)) << last_login_.err;
+    EXPECT_TRUE(contains(event, "outage, served 1 cached key(s)")) << event;
+    EXPECT_TRUE(contains(event, "Could not connect") || contains(event, "not asked again"))
+        << event;
+}
+
+// LDAP answers are untrusted too: a value that smuggles a second key behind
+// a newline is refused alone, and two entries for one user are refused whole.
+TEST_F(E2eSources, LdapMaliciousValuesAreRefused) {
+    configure("KeySources ldap\n");
+    const std::vector<std::string> test{"sources",
+                                        "test",
+                                        "-f",
+                                        sshd_->path("skgate.conf"),
+                                        "--fetch-helper",
+                                        sshd_->path("libexec/skgate-fetch"),
+                                        "--user"};
+    auto carol_args = test;
+    carol_args.push_back("carol");
+    auto carol = skgatectl(carol_args);
+    EXPECT_EQ(carol.status, 0) << carol.out << carol.err;
+    EXPECT_TRUE(contains(carol.out, "ok: 1 key(s)")) << carol.out;
+    EXPECT_TRUE(contains(carol.out, "refused sshPublicKey[1]: control character")) << carol.out;
+    auto bob_args = test;
+    bob_args.push_back("skgt-bob");
+    auto bob = skgatectl(bob_args);
+    EXPECT_EQ(bob.status, 1) << bob.out;
+    EXPECT_TRUE(contains(bob.out, "which one is skgt-bob's cannot be told")) << bob.out;
 }
 
 // skgatectl sources test asks every source and reports each; list shows
