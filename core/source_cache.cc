@@ -188,7 +188,9 @@ std::vector<std::string> SourceCache::users() const {
             continue;
         while (dirent* e = readdir(d)) {
             std::string name = e->d_name;
-            if (name.empty() || name[0] == '.' || !validate_username(name).ok())
+            // Dot files are markers; ".tmp." names are atomic writes in flight.
+            if (name.empty() || name[0] == '.' || name.find(".tmp.") != std::string::npos ||
+                !validate_username(name).ok())
                 continue;
             if (std::find(out.begin(), out.end(), name) == out.end())
                 out.push_back(name);

@@ -65,6 +65,9 @@ in_root sh -c 'apt-get install -y -q /build/skgate_*.deb' > "$work/install-$rele
     || { tail -20 "$work/install-$release.log"; fail "apt install"; }
 in_root id skgate > /dev/null || fail "postinst did not create the skgate user"
 [ -d "$R/var/lib/skgate" ] || fail "postinst did not create /var/lib/skgate"
+[ "$(in_root stat -c '%U %a' /var/lib/skgate/sources)" = "skgate 700" ] \
+    || fail "postinst did not create /var/lib/skgate/sources (skgate, 0700)"
+in_root test -x /usr/libexec/skgate/skgate-fetch || fail "skgate-fetch is not installed"
 in_root skgatectl status | grep -q "^mode: *disabled" || fail "installing enabled something"
 [ ! -e "$R/etc/ssh/sshd_config.d/10-skgate.conf" ] || fail "installing wrote an sshd drop-in"
 
