@@ -18,47 +18,17 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/monotonic.h"
 #include "tests/support/softkey.h"
-
-extern char** environ;
 
 namespace {
 
 constexpr int kUsers = 10000;
 constexpr int kKeysPerUser = 5;
 
-double run_once(const std::vector<std::string>& argv) {
-    std::vector<char*> args;
-    for (const auto& a : argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    uint64_t t0 = skgate::monotonic_us();
-    pid_t pid = 0;
-    if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) {
-        std::perror("posix_spawn");
-        std::exit(1);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    uint64_t t1 = skgate::monotonic_us();
-    posix_spawn_file_actions_destroy(&fa);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::fprintf(stderr, "%s exited with status %d\n", args[0], status);
-        std::exit(1);
-    }
-    return static_cast<double>(t1 - t0) / 1000.0;
-}
-
-double percentile(std::vector<double> v, double p) {
-    std::sort(v.begin(), v.end());
-    size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
-    return v[i];
-}
+using skgate::bench::percentile;
+using skgate::bench::run_once;
 
 }  // namespace
 

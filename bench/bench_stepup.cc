@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/counters.h"
 #include "core/monotonic.h"
 #include "core/ossl.h"
@@ -21,10 +22,7 @@
 
 namespace {
 
-double percentile(std::vector<double> v, double p) {
-    std::sort(v.begin(), v.end());
-    return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
-}
+using skgate::bench::percentile;
 
 template <class F>
 std::vector<double> measure(int runs, F f) {
