@@ -47,6 +47,28 @@ void print_user_policy(const Policy& policy, const UserPolicy& p, const std::str
     std::printf("statedirectory %s\n", g.state_directory.c_str());
     std::printf("attestationroots %s\n",
                 g.attestation_roots.empty() ? "none" : g.attestation_roots.c_str());
+    const RemoteSettings& r = g.remote;
+    auto or_none = [](const std::string& v) { return v.empty() ? std::string("none") : v; };
+    const std::pair<const char*, std::string> remote[] = {
+        {"metadataurl", r.metadata_url},
+        {"metadatarootuser", or_none(r.metadata_root_user)},
+        {"httpkeysurl", or_none(r.http_keys_url)},
+        {"httpcafile", or_none(r.http_ca_file)},
+        {"httpbearertokenfile", or_none(r.http_bearer_token_file)},
+        {"ldapuri", or_none(r.ldap_uri)},
+        {"ldapbasedn", or_none(r.ldap_base_dn)},
+        {"ldapfilter", r.ldap_filter},
+        {"ldapstarttls", yes_no(r.ldap_starttls)},
+        {"ldapcafile", or_none(r.ldap_ca_file)},
+        {"ldapbinddn", or_none(r.ldap_bind_dn)},
+        {"ldapbindpasswordfile", or_none(r.ldap_bind_password_file)},
+        {"sourcetimeout", std::to_string(r.timeout_seconds) + "s"},
+        {"sourcecachettl", std::to_string(r.cache_ttl_seconds) + "s"},
+        {"sourcecachemaxage", std::to_string(r.cache_max_age_seconds) + "s"},
+        {"sourceoutage", std::string(to_string(r.outage))},
+    };
+    for (const auto& [name, value] : remote)
+        std::printf("%s %s\n", name, value.c_str());
 }
 
 }  // namespace
