@@ -2,6 +2,8 @@
 
 #include <ldap.h>
 
+#include <cerrno>
+
 #include <memory>
 
 #include "core/text.h"
@@ -42,6 +44,11 @@ Error ldap_failure(const std::string& what, int rc, LDAP* ld = nullptr) {
     return make_error(is_unreachable(rc) ? ErrorCode::unavailable : ErrorCode::invalid, msg);
 }
 
+// One LDAP message (the entry, or the bind and StartTLS answers) may be at
+// most as large as a whole HTTP answer and its encoding: libldap would
+// otherwise read whatever a hostile directory sends into memory.
+constexpr ber_len_t kMaxLdapMessageBytes = kMaxRemoteDocumentBytes + 16 * 1024;
+
 bool starts_with(const std::string& s, std::string_view prefix) {
     return s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -69,6 +76,23 @@ Result<LdapPtr> connect(const RemoteSettings& s, long timeout_ms) {
             return make_error(ErrorCode::invalid, "LdapCAFile " + s.ldap_ca_file +
                                                       ": cannot be used as the TLS trust store");
     }
+    // Connecting now rather than at the first request lets the size limit
+    // hold from the first byte the directory sends.
+    rc = ldap_connect(raw);
+    if (rc != LDAP_SUCCESS) {
+        Error e = ldap_failure("connect to " + s.ldap_uri, rc, raw);
+        // libldap says the same for a closed port and a refused certificate.
+        if (starts_with(s.ldap_uri, "ldaps://"))
+            e.message +=
+                " (nothing answered, or the TLS handshake failed: check LdapCAFile and that the "
+                "server's certificate names the host in LdapURI)";
+        return e;
+    }
+    Sockbuf* sb = nullptr;
+    ber_len_t max_incoming = kMaxLdapMessageBytes;
+    if (ldap_get_option(raw, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS || !sb ||
+        ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max_incoming) != 1)
+        return make_error(ErrorCode::internal, "cannot limit the size of LDAP answers");
     if (s.ldap_starttls) {
         rc = ldap_start_tls_s(raw, nullptr, nullptr);
         if (rc != LDAP_SUCCESS) {
@@ -151,13 +175,21 @@ Result<RemoteKeys> fetch_ldap_keys(const RemoteSettings& s, const std::string& u
     char* attrs[] = {attr, nullptr};
     timeval tv{timeout_ms / 1000, static_cast<suseconds_t>((timeout_ms % 1000) * 1000)};
     LDAPMessage* raw = nullptr;
+    errno = 0;
     int rc = ldap_search_ext_s(ld.get(), s.ldap_base_dn.c_str(), LDAP_SCOPE_SUBTREE, filter.c_str(),
                                attrs, 0, nullptr, nullptr, &tv, 2, &raw);
+    int search_errno = errno;
     std::unique_ptr<LDAPMessage, MsgFree> res(raw);
     if (rc == LDAP_SIZELIMIT_EXCEEDED)
         return invalid("more than one entry matches " + filter + " under " + s.ldap_base_dn);
     if (rc == LDAP_NO_SUCH_OBJECT)
         return invalid("LdapBaseDN " + s.ldap_base_dn + " does not exist on " + s.ldap_uri);
+    // libldap reports a message over the limit as a dropped connection;
+    // ber_get_next's ERANGE tells the two apart.
+    if (rc == LDAP_SERVER_DOWN && search_errno == ERANGE)
+        return invalid("search " + filter + " under " + s.ldap_base_dn +
+                       ": the directory sent a message larger than " +
+                       std::to_string(kMaxLdapMessageBytes) + " bytes (the limit for one entry)");
     if (rc != LDAP_SUCCESS)
         return ldap_failure("search " + filter + " under " + s.ldap_base_dn, rc, ld.get());
     int entries = ldap_count_entries(ld.get(), res.get());

@@ -168,7 +168,8 @@ class E2eSources : public ::testing::Test {
         write_file(sshd_->path("ldap-root-pw"), "ldap-secret\n", 0600);
         const std::string alice = pub(ecdsa_), other = pub(other_);
         // carol: one good value and one that smuggles a second key behind a
-        // newline (base64 in LDIF); skgt-bob: two entries, which is ambiguous.
+        // newline (base64 in LDIF); skgt-bob: two entries, which is ambiguous;
+        // dave: an entry larger than any answer skgate reads.
         auto b64 = [](const std::string& v) { return base64_encode(as_bytes(v)); };
         write_file(sshd_->path("data.ldif"),
                    "dn: dc=skgate,dc=test\nobjectClass: dcObject\nobjectClass: organization\n"
@@ -188,12 +189,16 @@ class E2eSources : public ::testing::Test {
                        "sshPublicKey: " +
                        alice + "\n\n" +
                        "dn: cn=bob2,ou=people,dc=skgate,dc=test\nobjectClass: inetOrgPerson\n"
-                       "objectClass: ldapPublicKey\nuid: skgt-bob\ncn: bob2\nsn: bob\n");
+                       "objectClass: ldapPublicKey\nuid: skgt-bob\ncn: bob2\nsn: bob\n\n" +
+                       "dn: uid=dave,ou=people,dc=skgate,dc=test\nobjectClass: inetOrgPerson\n"
+                       "objectClass: ldapPublicKey\nuid: dave\ncn: dave\nsn: dave\n"
+                       "sshPublicKey: " +
+                       alice + "\nsshPublicKey: " + std::string(300 * 1024, 'A') + "\n");
         ldap_port_ = free_port();
-        int ldaps_port = free_port();
+        ldaps_port_ = free_port();
         std::string t = sshd_->path("tls");
         auto r = run({env_or_die("SKGATE_SOURCE_ROOT") + "/tests/servers/slapd-start.sh",
-                      sshd_->path("slapd"), std::to_string(ldap_port_), std::to_string(ldaps_port),
+                      sshd_->path("slapd"), std::to_string(ldap_port_), std::to_string(ldaps_port_),
                       t + "/server.crt", t + "/server.key", t + "/ca.crt", sshd_->path("data.ldif"),
                       sshd_->path("ldap-root-pw")});
         if (r.status != 0)
@@ -309,7 +314,7 @@ class E2eSources : public ::testing::Test {
     static SshdHarness* sshd_;
     static std::string ecdsa_, other_, plain_;
     static std::unique_ptr<Process> metadata_server_, http_server_;
-    static int metadata_port_, http_port_, ldap_port_;
+    static int metadata_port_, http_port_, ldap_port_, ldaps_port_;
     static pid_t slapd_pid_;
     RunResult last_login_;
 };
@@ -317,7 +322,8 @@ class E2eSources : public ::testing::Test {
 SshdHarness* E2eSources::sshd_ = nullptr;
 std::string E2eSources::ecdsa_, E2eSources::other_, E2eSources::plain_;
 std::unique_ptr<Process> E2eSources::metadata_server_, E2eSources::http_server_;
-int E2eSources::metadata_port_ = 0, E2eSources::http_port_ = 0, E2eSources::ldap_port_ = 0;
+int E2eSources::metadata_port_ = 0, E2eSources::http_port_ = 0, E2eSources::ldap_port_ = 0,
+    E2eSources::ldaps_port_ = 0;
 pid_t E2eSources::slapd_pid_ = -1;
 
 bool contains(const std::string& haystack, const std::string& needle) {
@@ -495,7 +501,8 @@ TEST_F(E2eSources, ServerDownServesCache) {
 }
 
 // LDAP answers are untrusted too: a value that smuggles a second key behind
-// a newline is refused alone, and two entries for one user are refused whole.
+// a newline is refused alone; two entries for one user, or an entry over the
+// size limit, are refused whole.
 TEST_F(E2eSources, LdapMaliciousValuesAreRefused) {
     configure("KeySources ldap\n");
     const std::vector<std::string> test{"sources",
@@ -516,6 +523,11 @@ TEST_F(E2eSources, LdapMaliciousValuesAreRefused) {
     auto bob = skgatectl(bob_args);
     EXPECT_EQ(bob.status, 1) << bob.out;
     EXPECT_TRUE(contains(bob.out, "which one is skgt-bob's cannot be told")) << bob.out;
+    auto dave_args = test;
+    dave_args.push_back("dave");
+    auto dave = skgatectl(dave_args);
+    EXPECT_EQ(dave.status, 1) << dave.out;
+    EXPECT_TRUE(contains(dave.out, "the directory sent a message larger than")) << dave.out;
 }
 
 // skgatectl sources test asks every source and reports each; list shows
@@ -552,4 +564,43 @@ TEST_F(E2eSources, SourcesTestAndListReportEachSource) {
                              pub(other_), "--source", "ldap"});
     EXPECT_EQ(enroll.status, 1);
     EXPECT_TRUE(contains(enroll.err, "enrolls only into the local store")) << enroll.err;
+}
+
+// Certificates are verified: ldaps:// and HTTPS with the CA that signed the
+// servers' certificate serve keys; with a CA that did not, both sources fail
+// and say why, and nothing is served from them.
+TEST_F(E2eSources, TlsCertificatesAreVerified) {
+    const std::string ldaps =
+        "LdapURI ldaps://127.0.0.1:" + std::to_string(ldaps_port_) + "\nLdapStartTLS no\n";
+    const std::vector<std::string> test{"sources",
+                                        "test",
+                                        "-f",
+                                        sshd_->path("skgate.conf"),
+                                        "--user",
+                                        kAlice,
+                                        "--fetch-helper",
+                                        sshd_->path("libexec/skgate-fetch")};
+    set_server_state("{\"bearer\": \"bearer-for-tests\", \"http\": {\"skgt-alice\": [{\"key\": " +
+                     json_str(pub(ecdsa_)) + "}]}}");
+    configure("KeySources http ldap\n" + ldaps);
+    auto good = skgatectl(test);
+    EXPECT_EQ(good.status, 0) << good.out << good.err;
+    EXPECT_TRUE(contains(good.out, "http\n  ok: 1 key(s) in")) << good.out;
+    EXPECT_TRUE(contains(good.out, "ldap\n  ok: 1 key(s) in")) << good.out;
+
+    write_file(sshd_->path("requests.log"), "");
+    const std::string other_ca = sshd_->path("tls/other-ca.crt");
+    configure("KeySources http ldap\n" + ldaps + "HttpCAFile " + other_ca + "\nLdapCAFile " +
+              other_ca + "\n");
+    auto bad = skgatectl(test);
+    EXPECT_EQ(bad.status, 1) << bad.out << bad.err;
+    EXPECT_TRUE(contains(bad.out, "FAILED: http: ")) << bad.out;
+    EXPECT_TRUE(contains(bad.out, "certificate")) << bad.out;
+    EXPECT_TRUE(contains(bad.out, "FAILED: ldap: ")) << bad.out;
+    EXPECT_TRUE(contains(bad.out, "check LdapCAFile")) << bad.out;
+    EXPECT_EQ(requests().find("GET /keys/"), std::string::npos)
+        << "no request reached the server over an unverified connection: " << requests();
+    std::string event = lookup_event(ecdsa_);
+    EXPECT_FALSE(logged_in(last_login_));
+    EXPECT_TRUE(contains(event, "\"SKGATE_DECISION\":\"deny\"")) << event;
 }
