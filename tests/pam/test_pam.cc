@@ -26,6 +26,7 @@ extern "C" {
 #include "core/counters.h"
 #include "core/keystore.h"
 #include "core/revocation.h"
+#include "core/source_cache.h"
 #include "core/text.h"
 #include "tests/support/helpers.h"
 
@@ -537,6 +538,38 @@ void no_descriptor_leaks(void**) {
     assert_int_equal(open_fds(), before);
 }
 
+// Keys from a remote source reach the module through the cache skgate-keys
+// keeps: it confirms and steps up with them, never asks the source itself
+// (nothing listens at MetadataURL, and SourceOutage deny would refuse a
+// failed fetch), and stops at SourceCacheMaxAge.
+void remote_source_keys_come_from_the_cache(void**) {
+    std::string k = make_key("sk-ecdsa", "ecdsa-sk");
+    write_conf(
+        "KeySources metadata\nMetadataURL http://127.0.0.1:1\nSourceCacheTTL 0\n"
+        "SourceOutage deny\nSourceCacheMaxAge 1h\n");
+    std::filesystem::create_directories(g_dir + "/state/sources");
+    chmod((g_dir + "/state/sources").c_str(), 0700);
+    SourceCache cache(g_dir + "/state");
+    auto cache_at = [&](std::time_t fetched) {
+        CachedKeys c{fetched, {{{{}, pub(k), "from-metadata"}, std::nullopt, "users.root[0]"}}};
+        assert_true(cache.store(KeySource::metadata, "root", c).ok());
+    };
+    auto info = std::map<std::string, std::string>{{"SSH_AUTH_INFO_0", auth_info(k)}};
+    assert_int_equal(pam("skgate-confirm", Op::auth, "root", info).rc, PAM_AUTH_ERR);
+
+    cache_at(std::time(nullptr) - 600);
+    assert_int_equal(pam("skgate-confirm", Op::auth, "root", info).rc, PAM_SUCCESS);
+    assert_int_equal(pam("skgate-confirm", Op::account, "root", info).rc, PAM_SUCCESS);
+    Agent agent(sk("0x01", "9"));
+    agent.add(k);
+    assert_int_equal(stepup(agent).rc, PAM_SUCCESS);
+    assert_false(std::filesystem::exists(g_dir + "/state/sources/metadata/.unreachable"));
+
+    cache_at(std::time(nullptr) - 3601);
+    assert_int_equal(pam("skgate-confirm", Op::auth, "root", info).rc, PAM_AUTH_ERR);
+    assert_int_equal(stepup(agent).rc, PAM_AUTH_ERR);
+}
+
 // 100 step-ups at once through the module, one key, one agent, one counter
 // value: exactly one may pass; the other 99 are replays.
 void parallel_stepups_accept_a_counter_once(void**) {
@@ -597,6 +630,7 @@ int main() {
         cmocka_unit_test_setup(counter_store_under_concurrency, reset),
         cmocka_unit_test_setup(no_descriptor_leaks, reset),
         cmocka_unit_test_setup(parallel_stepups_accept_a_counter_once, reset),
+        cmocka_unit_test_setup(remote_source_keys_come_from_the_cache, reset),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
