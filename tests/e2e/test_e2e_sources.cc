@@ -422,16 +422,19 @@ TEST_F(E2eSources, LdapBindFailureIsAClearError) {
     EXPECT_TRUE(contains(event, "Invalid credentials")) << event;
 }
 
-// The server stops answering in time: the lookup ends within SourceTimeout
-// (far less than the server's 8 s), the cached answer serves, and the event
-// carries the outage and the cache's age. With SourceOutage deny, the same
-// outage refuses the login.
+// A slow server that answers within SourceTimeout is waited for. One that
+// stops answering in time: the lookup ends within SourceTimeout (far less
+// than the server's 8 s), the cached answer serves, and the event carries
+// the outage and the cache's age. With SourceOutage deny, the same outage
+// refuses the login.
 TEST_F(E2eSources, SlowServerServesCacheWithinBudgetOrDenies) {
     const std::string keys = "\"users\": {\"skgt-alice\": " + json_list({pub(ecdsa_)}) + "}";
-    set_server_state("{" + keys + "}");
+    set_server_state("{\"mode\": \"slow\", \"delay\": 0.5, " + keys + "}");
     configure("KeySources metadata\nSourceCacheTTL 0\nSourceTimeout 2s\n");
-    auto first = login(ecdsa_);
-    ASSERT_TRUE(logged_in(first)) << first.err;
+    std::string waited = lookup_event(ecdsa_);
+    ASSERT_TRUE(logged_in(last_login_)) << last_login_.err;
+    EXPECT_TRUE(contains(waited, "metadata: 1 key(s) fetched in ")) << waited;
+    EXPECT_FALSE(contains(waited, "outage")) << waited;
 
     set_server_state("{\"mode\": \"slow\", \"delay\": 8, " + keys + "}");
     std::string event = lookup_event(ecdsa_);
