@@ -50,6 +50,20 @@ std::string env_or_die(const char* name) {
     return v;
 }
 
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos)
+            nl = text.size();
+        if (nl > pos)
+            out.push_back(text.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    return out;
+}
+
 std::string json_str(const std::string& s) {
     std::string out = "\"";
     for (char c : s) {
@@ -107,6 +121,7 @@ class E2eSources : public ::testing::Test {
         chmod(sshd_->path("state/sources").c_str(), 0700);
         set_server_state("{}");
         write_file(sshd_->path("requests.log"), "");
+        write_file(sshd_->path("requests.log.peers"), "");
     }
     void TearDown() override {
         if (sshd_)
@@ -249,18 +264,7 @@ class E2eSources : public ::testing::Test {
         std::vector<std::string> args{"journalctl", "-D",   env_or_die("SKGATE_JOURNAL_DIR"),
                                       "-o",         "json", "--no-pager"};
         args.insert(args.end(), matches.begin(), matches.end());
-        std::vector<std::string> out;
-        std::string text = run(args).out;
-        size_t pos = 0;
-        while (pos < text.size()) {
-            size_t nl = text.find('\n', pos);
-            if (nl == std::string::npos)
-                nl = text.size();
-            if (nl > pos)
-                out.push_back(text.substr(pos, nl - pos));
-            pos = nl + 1;
-        }
-        return out;
+        return split_lines(run(args).out);
     }
 
     // Runs `action`, then returns the newest journal entry matching
@@ -345,6 +349,10 @@ TEST_F(E2eSources, MetadataKeysLogIn) {
     // first lookup fetched, the second was answered from the fresh cache.
     EXPECT_TRUE(contains(event, "metadata: 1 key(s) from the cache (age ")) << event;
     EXPECT_EQ(requests(), "PUT /v1/token 200\nGET /v1/ssh-keys 200\n");
+    // The token and the keys travel on one connection.
+    auto peers = split_lines(read_file(sshd_->path("requests.log.peers")));
+    ASSERT_EQ(peers.size(), 2u);
+    EXPECT_EQ(peers[0], peers[1]);
 }
 
 // A token the service does not accept: an outage, with nothing cached the

@@ -12,7 +12,8 @@ Serves, from a JSON state file re-read on every request:
 State file keys: "users" {name: [key lines]}, "http" {name: [{"key":..,
 "expires":..}]}, "bearer", "mode" (normal | slow | error | bad-token |
 oversized | raw), "delay" (seconds, for slow), "raw" (the body for raw).
-Every request is appended to LOG as "METHOD PATH STATUS".
+Every request is appended to LOG as "METHOD PATH STATUS", and the client's
+port to LOG.peers.
 
 Usage: keyserver.py STATE LOG PORTFILE [CERT KEY]   (CERT KEY: serve HTTPS)
 """
@@ -53,6 +54,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         with lock, open(LOG, "a") as f:
             f.write(f"{self.command} {self.path} {status}\n")
+        # The client's port per request: requests on one connection share it.
+        with lock, open(LOG + ".peers", "a") as f:
+            f.write(f"{self.client_address[1]}\n")
 
     def body_for(self, st, document):
         mode = st.get("mode", "normal")
