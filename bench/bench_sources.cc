@@ -12,10 +12,8 @@
 //
 // usage: bench_sources SKGATE_KEYS SKGATE_FETCH KEYSERVER_PY [RUNS]
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +30,7 @@
 
 #include "bench/bench_util.h"
 #include "core/monotonic.h"
+#include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 
 namespace {
@@ -43,22 +42,6 @@ using skgate::bench::spawn;
 void copy_exe(const std::string& from, const std::string& to) {
     std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
     chmod(to.c_str(), 0755);
-}
-
-// A loopback port nothing listens on (bound, then closed).
-int closed_port() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        std::fprintf(stderr, "cannot find a free port\n");
-        std::exit(1);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 // Starts keyserver.py on `state`, and returns its pid and port.
@@ -169,7 +152,8 @@ int main(int argc, char** argv) {
     auto local = lookup(conf("local.conf", "state", live_port, "KeySources local\n"));
     auto warm = lookup(conf("warm.conf", "state", live_port, "KeySources metadata\n"));
     auto live = lookup(conf("live.conf", "state", live_port, ask));
-    auto down = lookup(conf("down.conf", "state-down", std::to_string(closed_port()), ask));
+    auto down =
+        lookup(conf("down.conf", "state-down", std::to_string(skgate::test::free_port()), ask));
     auto slow = lookup(conf("slow.conf", "state-slow", slow_port, ask + "SourceTimeout 1s\n"));
     // The outages' caches: one good answer each, from the live server.
     run_once(lookup(conf("seed-down.conf", "state-down", live_port, ask)));

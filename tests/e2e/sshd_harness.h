@@ -12,9 +12,6 @@
 
 namespace skgate::test {
 
-// A loopback TCP port nobody listens on right now.
-int free_port();
-
 class SshdHarness {
   public:
     // Empty when not inside e2e-env.sh (the tests then skip).

@@ -73,4 +73,7 @@ class Process {
     std::string log_;
 };
 
+// A loopback TCP port nobody listens on right now.
+int free_port();
+
 }  // namespace skgate::test
