@@ -90,9 +90,12 @@ Result<FetchRun> run_fetch(KeySource source, const std::string& user,
             reason += (reason.empty() ? "" : "; ") + line;
     }
     if (out->status != kFetchOk) {
-        ErrorCode code = out->status == kFetchUnavailable || out->status == kFetchBadAnswer
-                             ? ErrorCode::unavailable
-                             : ErrorCode::internal;
+        // A bad answer is about this user's entry or document (two LDAP
+        // entries, a malformed key list): an outage for this lookup, but no
+        // reason to stop asking the source for everyone else.
+        ErrorCode code = out->status == kFetchUnavailable ? ErrorCode::unavailable
+                         : out->status == kFetchBadAnswer ? ErrorCode::invalid
+                                                          : ErrorCode::internal;
         return make_error(
             code, reason.empty() ? "skgate-fetch exited with status " + std::to_string(out->status)
                                  : reason);

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/ldap_client.h"
+#include "core/monotonic.h"
 #include "core/remote_fetch.h"
 #include "core/remote_source.h"
 #include "core/source_cache.h"
@@ -318,4 +319,32 @@ TEST_F(SourcesCache, SpentBudgetAndRecentFailureSkipTheSource) {
     auto backoff = keys_from_remote(policy(conf), KeySource::http, "alice", a);
     EXPECT_NE(backoff.status.error.find("not asked again (connection refused)"), std::string::npos)
         << backoff.status.error;
+}
+
+// Only a source that could not be asked holds the next lookups (everyone's)
+// back: a bad answer about one user (two LDAP entries, a malformed document)
+// is that lookup's outage and nothing more, so one user's entry cannot keep
+// the source from serving the others. The helpers stand in for skgate-fetch's
+// exit statuses (sysexits: 65 bad answer, 69 unavailable).
+TEST_F(SourcesCache, OnlyAnUnreachableSourceIsHeldBack) {
+    auto helper = [&](const std::string& name, const std::string& said, int status) {
+        test::write_file(
+            dir.file(name),
+            "#!/bin/sh\necho '" + said + "' >&2\nexit " + std::to_string(status) + "\n", 0755);
+        return dir.file(name);
+    };
+    RemoteAccess a;
+    a.now = 2000;
+    a.deadline_us = monotonic_us() + 10'000'000;
+    a.fetch_helper = helper("fetch-bad", "http: 2 entries match (uid=bob)", kFetchBadAnswer);
+    auto bad = keys_from_remote(policy(conf), KeySource::http, "bob", a);
+    EXPECT_EQ(bad.status.state, SourceState::denied);
+    EXPECT_NE(bad.status.error.find("2 entries match"), std::string::npos) << bad.status.error;
+    SourceCache cache(dir.path());
+    EXPECT_FALSE(cache.recently_unreachable(KeySource::http, 2001));
+
+    a.fetch_helper = helper("fetch-down", "http: Connection refused", kFetchUnavailable);
+    auto down = keys_from_remote(policy(conf), KeySource::http, "alice", a);
+    EXPECT_EQ(down.status.state, SourceState::denied);
+    EXPECT_EQ(cache.recently_unreachable(KeySource::http, 2001), "http: Connection refused");
 }
