@@ -11,9 +11,7 @@
 // costs the lookup its SourceTimeout (1 s here) and no more.
 //
 // usage: bench_sources SKGATE_KEYS SKGATE_FETCH KEYSERVER_PY [RUNS]
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,7 +21,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -79,23 +76,9 @@ size_t count_lines(const std::string& file, const std::string& prefix) {
 
 // Whether the lookup printed the key: an outage row is only worth its
 // figure if the cache really served.
-bool prints_key(std::vector<std::string> argv, const std::string& blob, const std::string& file) {
-    std::vector<char*> args;
-    for (auto& a : argv)
-        args.push_back(a.data());
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid = 0;
-    int status = 1;
-    if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) == 0)
-        waitpid(pid, &status, 0);
-    posix_spawn_file_actions_destroy(&fa);
-    std::stringstream out;
-    out << std::ifstream(file).rdbuf();
-    return status == 0 && out.str().find(blob) != std::string::npos;
+bool prints_key(const std::vector<std::string>& argv, const std::string& blob) {
+    auto r = skgate::test::run(argv);
+    return r.status == 0 && r.out.find(blob) != std::string::npos;
 }
 
 void print_row(const char* name, const std::vector<double>& v, double baseline) {
@@ -178,8 +161,7 @@ int main(int argc, char** argv) {
     }
     forget_failure("state-down");
     forget_failure("state-slow");
-    bool served = prints_key(down, blob, dir + "/out") && prints_key(down, blob, dir + "/out") &&
-                  prints_key(slow, blob, dir + "/out");
+    bool served = prints_key(down, blob) && prints_key(down, blob) && prints_key(slow, blob);
     const int slow_runs = 5;
     std::vector<double> t;
     for (int i = 0; i < slow_runs; i++) {

@@ -3,7 +3,6 @@
 #include <ldap.h>
 
 #include <cerrno>
-
 #include <memory>
 
 #include "core/text.h"
