@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     int runs = argc > 1 ? std::atoi(argv[1]) : 500;
     using namespace skgate;
     auto key = test::SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256);
-    StepUpContext ctx{"root", "host", "sudo", "/usr/bin/id", 1795000000};
+    StepUpContext ctx{"root", "root", "host", "sudo", "/usr/bin/id", 1795000000};
     std::string challenge = *stepup_challenge(ctx);
     Bytes data = *stepup_signed_data(challenge);
     std::vector<Bytes> sigs;

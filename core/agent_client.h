@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,10 +30,31 @@ class AgentClient {
     // could answer in the user's name. `timeout_ms` bounds every exchange.
     static Result<AgentClient> connect(const std::string& socket_path, uid_t uid, int timeout_ms);
 
-    AgentClient(AgentClient&& o) noexcept : fd_(o.fd_), timeout_ms_(o.timeout_ms_) { o.fd_ = -1; }
+    // For a privileged caller (pam_skgate in sudo or su): the socket is looked
+    // up and connected by a child running with `as`'s identity only, so root
+    // never opens a path the caller chose and no error tells the caller more
+    // than it could see itself; the agent must then run as `as.uid` (or root).
+    // Every exchange of the client shares the one absolute `deadline_us`
+    // (monotonic_us clock): a stalling agent cannot stretch it.
+    struct Identity {
+        uid_t uid;
+        gid_t gid;
+    };
+    static Result<AgentClient> connect_as(const std::string& socket_path, Identity as,
+                                          uint64_t deadline_us);
+
+    AgentClient(AgentClient&& o) noexcept
+        : fd_(o.fd_), timeout_ms_(o.timeout_ms_), deadline_us_(o.deadline_us_) {
+        o.fd_ = -1;
+    }
     AgentClient& operator=(AgentClient&&) = delete;
     AgentClient(const AgentClient&) = delete;
     ~AgentClient();
+
+    // Takes a connected socket whose peer has been checked.
+    static AgentClient adopt(int fd, int timeout_ms, uint64_t deadline_us) {
+        return AgentClient(fd, timeout_ms, deadline_us);
+    }
 
     // Identities whose keys parse; others are skipped.
     Result<std::vector<AgentIdentity>> identities();
@@ -47,10 +69,12 @@ class AgentClient {
     Result<Bytes> extension(std::string_view name, ByteView contents);
 
   private:
-    AgentClient(int fd, int timeout_ms) : fd_(fd), timeout_ms_(timeout_ms) {}
+    AgentClient(int fd, int timeout_ms, uint64_t deadline_us)
+        : fd_(fd), timeout_ms_(timeout_ms), deadline_us_(deadline_us) {}
     Result<Bytes> exchange(ByteView request);
     int fd_ = -1;
-    int timeout_ms_ = 0;
+    int timeout_ms_ = 0;        // per exchange, when deadline_us_ is 0
+    uint64_t deadline_us_ = 0;  // one bound for every exchange
 };
 
 }  // namespace skgate

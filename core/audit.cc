@@ -37,6 +37,7 @@ std::vector<std::pair<const char*, std::string>> fields(const AuditEvent& e) {
         add("SKGATE_DECISION", std::string(to_string(e.decision)));
     add("SKGATE_REASON", e.reason);
     add("SKGATE_USER", e.user);
+    add("SKGATE_REQUESTER", e.requester);
     add("SKGATE_KEY_FP", e.key_fp);
     add("SKGATE_KEY_TYPE", e.key_type);
     add("SKGATE_SOURCE", e.source);

@@ -30,6 +30,7 @@ const FieldMap kFields[] = {
     {"SKGATE_EVENT", "event", &AuditRecord::event},
     {"SKGATE_DECISION", "decision", &AuditRecord::decision},
     {"SKGATE_USER", "user", &AuditRecord::user},
+    {"SKGATE_REQUESTER", "requester", &AuditRecord::requester},
     {"SKGATE_KEY_FP", "key_fp", &AuditRecord::key_fp},
     {"SKGATE_KEY_TYPE", "key_type", &AuditRecord::key_type},
     {"SKGATE_SOURCE", "source", &AuditRecord::source},

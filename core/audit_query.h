@@ -25,8 +25,8 @@ struct AuditQuery {
 
 struct AuditRecord {
     uint64_t realtime_usec = 0;
-    std::string identifier, event, decision, user, key_fp, key_type, source, reason, flags, counter,
-        remote, latency_us, sources, cache_age, message;
+    std::string identifier, event, decision, user, requester, key_fp, key_type, source, reason,
+        flags, counter, remote, latency_us, sources, cache_age, message;
 };
 
 // Oldest first. A journal that cannot be opened is an error, no events is not.

@@ -95,6 +95,7 @@ Result<SignPurpose> parse_sshsig(ByteView data, std::string_view context) {
         return invalid("the step-up description does not match what is to be signed");
     p.kind = SignPurpose::Kind::stepup;
     p.user = challenge_field(context, "user");
+    p.requester = challenge_field(context, "requester");
     p.host = challenge_field(context, "host");
     p.service = challenge_field(context, "service");
     p.command = challenge_field(context, "command");
@@ -110,8 +111,10 @@ std::string SignPurpose::describe() const {
                    (host_key_fp.empty() ? " (server not named by the client)"
                                         : " to the server with host key " + host_key_fp);
         case Kind::stepup:
-            return "step-up for '" + user + "' on " + host + " (" + service + ")" +
-                   (command.empty() ? "" : ": " + command);
+            return "step-up for '" + user + "'" +
+                   (requester.empty() || requester == user ? ""
+                                                           : " requested by '" + requester + "'") +
+                   " on " + host + " (" + service + ")" + (command.empty() ? "" : ": " + command);
         case Kind::sshsig:
             return "sign data in namespace '" + sig_namespace + "'";
     }

@@ -14,6 +14,7 @@ namespace skgate {
 struct SignPurpose {
     enum class Kind { login, stepup, sshsig } kind = Kind::login;
     std::string user;           // login: the account; step-up: the user
+    std::string requester;      // step-up: who asked (the invoking user), when named
     std::string service;        // login: "ssh-connection"; step-up: the PAM service
     std::string host_key_fp;    // login: SHA256 of the server's host key, when bound
     std::string host;           // step-up: the host the challenge names

@@ -41,8 +41,9 @@ Result<std::string> stepup_challenge(const StepUpContext& ctx) {
         nonce_hex += hex[b & 15];
     }
     return "skgate step-up v1\nnonce=" + nonce_hex + "\nhost=" + field(ctx.host) +
-           "\nuser=" + field(ctx.user) + "\nservice=" + field(ctx.service) +
-           "\ncommand=" + field(ctx.command) + "\ntime=" + format_iso8601(ctx.now) + "\n";
+           "\nuser=" + field(ctx.user) + "\nrequester=" + field(ctx.requester) +
+           "\nservice=" + field(ctx.service) + "\ncommand=" + field(ctx.command) +
+           "\ntime=" + format_iso8601(ctx.now) + "\n";
 }
 
 Result<Bytes> stepup_signed_data(const std::string& challenge) {

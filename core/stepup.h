@@ -19,10 +19,11 @@ inline constexpr const char* kStepUpHash = "sha512";
 inline constexpr size_t kStepUpNonceBytes = 32;
 
 struct StepUpContext {
-    std::string user;
+    std::string user;       // whose approval is asked (PAM_USER)
+    std::string requester;  // who asks: the invoking user (real uid)
     std::string host;
     std::string service;
-    std::string command;  // SUDO_COMMAND, if any
+    std::string command;  // under sudo only: SUDO_COMMAND or sudo's command line
     std::time_t now = 0;
 };
 

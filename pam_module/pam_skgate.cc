@@ -7,18 +7,22 @@
 //   session  an audit event and the key's last use
 //
 // Every return code is deliberate: PAM_SUCCESS only after a positive check
-// (or, in audit mode, after logging would-deny); never PAM_IGNORE; any error
+// (or, in audit mode, after logging would-deny for a key sshd has already
+// verified); never for step-up in audit mode; never PAM_IGNORE; any error
 // fails closed. No exception crosses into libpam; only pam_sm_* is exported.
+#include <pwd.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/account.h"
 #include "core/agent_client.h"
@@ -179,15 +183,19 @@ int confirm_login(Pam& pam, bool account_phase) {
         record(pam, e, start);
         return let_through ? PAM_SUCCESS : denied;
     };
+    // Without a completed publickey method nobody has authenticated yet (a
+    // password or keyboard-interactive login reaching this stack): audit
+    // mode must not make that a success, or any password would do.
     if (info_text.empty())
         return refuse(
             "no completed publickey method (sshd needs ExposeAuthInfo yes and "
-            "AuthenticationMethods publickey,keyboard-interactive:pam)");
+            "AuthenticationMethods publickey,keyboard-interactive:pam)",
+            true);
     auto info = AuthInfo::parse(info_text);
     if (!info)
-        return refuse(info.error().message);
+        return refuse(info.error().message, true);
     if (info->publickeys.empty())
-        return refuse("no completed publickey method");
+        return refuse("no completed publickey method", true);
 
     std::string last_reason;
     bool refused_in_every_mode = false;
@@ -222,7 +230,39 @@ int confirm_login(Pam& pam, bool account_phase) {
     return refuse(last_reason, refused_in_every_mode);
 }
 
-// Step-up: a fresh signature from an enrolled security key in the user's agent.
+// The command under sudo, as sudo itself was asked to run it. Never an
+// environment variable: the caller sets those (and su passes them on).
+std::string sudo_command_line(const std::string& service) {
+    if (service != "sudo" && service != "sudo-i")
+        return "";
+    FILE* f = std::fopen("/proc/self/cmdline", "re");
+    if (!f)
+        return "";
+    std::string text;
+    char buf[512];
+    size_t n = 0;
+    while (text.size() < 4096 && (n = std::fread(buf, 1, sizeof buf, f)) > 0)
+        text.append(buf, n);
+    std::fclose(f);
+    for (char& c : text)
+        if (c == '\0')
+            c = ' ';
+    return std::string(trim(text));
+}
+
+std::string user_name_of(uid_t uid) {
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    std::vector<char> buf(16384);
+    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found)
+        return found->pw_name;
+    return "uid " + std::to_string(uid);
+}
+
+// Step-up: a fresh signature from a security key the administrator enrolled,
+// through the agent of the user who asks. It enforces in every Mode: audit
+// mode is for logins, and a step-up that passed on a refusal would hand out
+// root (pam_skgate(8), RETURN CODES).
 int step_up(Pam& pam) {
     uint64_t start = monotonic_us();
     AuditEvent e;
@@ -233,31 +273,39 @@ int step_up(Pam& pam) {
         return PAM_USER_UNKNOWN;
     }
     e.user = *user;
+    // The real uid is the one the kernel gave the invoking process (sudo and
+    // su are set-uid): the caller cannot choose it, unlike PAM_RUSER.
+    const uid_t caller = getuid();
+    e.requester = user_name_of(caller);
+    auto refuse = [&](const std::string& reason, const std::string& tell, int code) {
+        e.decision = Decision::deny;
+        e.reason = reason;
+        e.message = *user + ": step-up" +
+                    (e.requester == *user ? "" : " requested by " + e.requester) + " refused" +
+                    (e.key_fp.empty() ? "" : " for " + e.key_fp) + ": " + reason;
+        record(pam, e, start);
+        pam.say("skgate: " + tell, true);
+        return code;
+    };
     auto policy = Policy::load_or_default(pam.opts().config);
     auto up = policy ? policy->for_user({*user, [&] { return lookup_user_groups(*user); }})
                      : Result<UserPolicy>(policy.error());
     auto account = lookup_account(*user);
-    if (!policy || !up || !account) {
-        e.decision = Decision::deny;
-        e.reason = !policy ? "configuration error: " + policy.error().message
-                   : !up   ? up.error().message
-                           : account.error().message;
-        e.message = *user + ": step-up refused: " + e.reason;
-        record(pam, e, start);
-        return PAM_SERVICE_ERR;
-    }
-    bool audit_mode = up->mode == Mode::audit;
-    auto refuse = [&](const std::string& reason, const std::string& tell, int code) {
-        e.decision = audit_mode ? Decision::would_deny : Decision::deny;
-        e.reason = reason;
-        e.message =
-            *user + ": step-up " + (audit_mode ? "would be refused" : "refused") + ": " + reason;
-        record(pam, e, start);
-        if (audit_mode)
-            return PAM_SUCCESS;
-        pam.say("skgate: " + tell, true);
-        return code;
-    };
+    if (!policy || !up || !account)
+        return refuse(!policy ? "configuration error: " + policy.error().message
+                      : !up   ? up.error().message
+                              : account.error().message,
+                      "step-up is not available (see the system log)", PAM_SERVICE_ERR);
+    if (caller != 0 && caller != account->uid)
+        return refuse(
+            "the step-up is for " + *user + " but " + e.requester +
+                " asks: only the user's own agent may approve it",
+            "step-up for " + *user + " cannot be approved from " + e.requester + "'s session",
+            PAM_AUTH_ERR);
+    int timeout_s =
+        pam.opts().timeout_seconds.value_or(static_cast<int>(up->stepup_timeout_seconds));
+    // One deadline for the whole exchange: connect, key list, context, signature.
+    const uint64_t deadline = start + static_cast<uint64_t>(timeout_s) * 1'000'000;
 
     LookupRequest req{*user, std::nullopt, std::time(nullptr)};
     req.remote.may_fetch = false;
@@ -265,21 +313,26 @@ int step_up(Pam& pam) {
     if (!lookup)
         return refuse("cannot read keys: " + lookup.error().message,
                       "cannot read the enrolled keys", PAM_SERVICE_ERR);
+    // Only keys the administrator controls: the user's own authorized_keys
+    // can be written by anyone with the user's shell.
     std::vector<PublicKey> enrolled;
     for (const auto& v : lookup->verdicts) {
-        if (v.decision == Decision::allow && v.candidate.key.is_security_key())
+        if (v.decision == Decision::allow && v.candidate.key.is_security_key() &&
+            v.candidate.source != KeySource::authorized_keys)
             enrolled.push_back(v.candidate.key);
     }
     if (enrolled.empty())
         return refuse("no enrolled security key", "no security key is enrolled for " + *user,
                       PAM_AUTH_ERR);
 
-    int timeout_s =
-        pam.opts().timeout_seconds.value_or(static_cast<int>(up->stepup_timeout_seconds));
     std::string sock = pam.env("SSH_AUTH_SOCK");
     if (sock.empty() && std::getenv("SSH_AUTH_SOCK"))
         sock = std::getenv("SSH_AUTH_SOCK");
-    auto agent = AgentClient::connect(sock, account->uid, timeout_s * 1000);
+    // The socket is opened with the caller's identity (root's only for root).
+    AgentClient::Identity as{caller, getgid()};
+    if (caller == 0)
+        as = {account->uid, account->gid};
+    auto agent = AgentClient::connect_as(sock, as, deadline);
     if (!agent)
         return refuse(agent.error().message,
                       "no usable agent: " + agent.error().message + " (log in with ssh -A)",
@@ -300,12 +353,11 @@ int step_up(Pam& pam) {
     e.key_fp = key->fingerprint();
     e.key_type = key->type_name();
 
-    StepUpContext ctx{*user, "", pam.item(PAM_SERVICE), "", std::time(nullptr)};
+    StepUpContext ctx{*user, e.requester, "", pam.item(PAM_SERVICE), "", std::time(nullptr)};
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     ctx.host = host;
-    if (const char* cmd = std::getenv("SUDO_COMMAND"))
-        ctx.command = cmd;
+    ctx.command = sudo_command_line(ctx.service);
     auto challenge = stepup_challenge(ctx);
     auto data = challenge ? stepup_signed_data(*challenge) : Result<Bytes>(challenge.error());
     if (!data)
@@ -353,7 +405,9 @@ int step_up(Pam& pam) {
     }
     e.decision = Decision::allow;
     e.reason = "fresh approval";
-    e.message = *user + ": step-up for " + ctx.service + " approved with " + e.key_fp;
+    e.message = *user + ": step-up for " + ctx.service +
+                (e.requester == *user ? "" : " requested by " + e.requester) + " approved with " +
+                e.key_fp;
     record(pam, e, start);
     return PAM_SUCCESS;
 }

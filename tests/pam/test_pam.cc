@@ -3,7 +3,9 @@
 // ssh-agent holding keys of the test security key.
 #include <security/pam_appl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,7 +14,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
@@ -28,6 +32,7 @@ extern "C" {
 #include "core/revocation.h"
 #include "core/source_cache.h"
 #include "core/text.h"
+#include "core/wire.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;
@@ -316,11 +321,23 @@ void setcred_and_chauthtok(void**) {
 
 class Agent {
   public:
-    explicit Agent(const std::map<std::string, std::string>& env) {
+    // run_as: the agent's own uid (ssh-agent talks only to its uid and root);
+    // its socket is then in a directory of that user's.
+    explicit Agent(const std::map<std::string, std::string>& env, uid_t run_as = 0) {
         sock_ = g_dir + "/agent.sock";
+        if (run_as != 0) {
+            std::string dir = g_dir + "/agent-" + std::to_string(run_as);
+            std::filesystem::create_directories(dir);
+            if (chown(dir.c_str(), run_as, run_as) != 0)
+                fail_msg("chown %s", dir.c_str());
+            sock_ = dir + "/agent.sock";
+        }
         std::filesystem::remove(sock_);
         pid_ = fork();
         if (pid_ == 0) {
+            if (run_as != 0 &&
+                (setresgid(run_as, run_as, run_as) != 0 || setresuid(run_as, run_as, run_as) != 0))
+                _exit(126);
             for (const auto& [k, v] : child_env(env))
                 setenv(k.c_str(), v.c_str(), 1);
             std::string allow = std::filesystem::path(std::getenv("SKGATE_TEST_SK_PROVIDER"))
@@ -456,12 +473,180 @@ void stepup_agent_problems(void**) {
     assert_int_equal(stepup(agent).rc, PAM_AUTH_ERR);
 }
 
-void stepup_audit_mode_allows_and_logs(void**) {
+// Audit mode is for logins: a step-up refusal stays a refusal (pam_skgate(8),
+// RETURN CODES), or `[success=done default=die]` would hand out root.
+void stepup_audit_mode_still_enforces(void**) {
     std::string k = make_key("sk-ecdsa", "ecdsa-sk");
     write_conf("Mode audit\n");
-    auto r = pam("skgate-stepup", Op::auth, "root", {{"SSH_AUTH_SOCK", g_dir + "/no-such.sock"}});
-    assert_int_equal(r.rc, PAM_SUCCESS);
-    assert_true(r.conv.errors.empty());
+    auto none =
+        pam("skgate-stepup", Op::auth, "root", {{"SSH_AUTH_SOCK", g_dir + "/no-such.sock"}});
+    assert_int_equal(none.rc, PAM_AUTH_ERR);  // nothing enrolled
+    assert_false(none.conv.errors.empty());
+    enroll("root", k);
+    auto no_agent =
+        pam("skgate-stepup", Op::auth, "root", {{"SSH_AUTH_SOCK", g_dir + "/no-such.sock"}});
+    assert_int_equal(no_agent.rc, PAM_AUTHINFO_UNAVAIL);
+    Agent agent(sk("0x01", "3"));
+    agent.add(make_key("sk-other", "ecdsa-sk"));
+    assert_int_equal(stepup(agent).rc, PAM_AUTH_ERR);  // the agent lacks the enrolled key
+    agent.add(k);
+    assert_int_equal(stepup(agent).rc, PAM_SUCCESS);
+    assert_true(RevocationList::append(g_dir + "/revoked", pub(k), "lost").ok());
+    assert_int_equal(stepup(agent).rc, PAM_AUTH_ERR);  // revoked: refused in every mode
+}
+
+// A step-up with no completed publickey method (a password login reaching
+// sshd's stack) is refused in audit mode too: it authenticated nobody.
+void confirm_without_publickey_fails_in_audit_mode(void**) {
+    write_conf("Mode audit\n");
+    assert_int_equal(pam("skgate-confirm", Op::auth, "root").rc, PAM_AUTH_ERR);
+    assert_int_equal(
+        pam("skgate-confirm", Op::auth, "root", {{"SSH_AUTH_INFO_0", "password\n"}}).rc,
+        PAM_AUTH_ERR);
+    assert_int_equal(pam("skgate-confirm", Op::auth, "root", {{"SSH_AUTH_INFO_0", "garbage"}}).rc,
+                     PAM_AUTH_ERR);
+}
+
+// Runs `body` in a child whose real uid and gid are `uid` and whose
+// effective ids stay root's: what a set-uid sudo or su run by that user is.
+// Returns the PAM code; the child's error lines go to `errors`.
+int as_caller(uid_t uid, const std::function<PamRun()>& body, std::string* errors = nullptr) {
+    std::string out = g_dir + "/caller.out";
+    std::filesystem::remove(out);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setresgid(uid, 0, 0) != 0 || setresuid(uid, 0, 0) != 0)
+            _exit(99);
+        PamRun r = body();
+        FILE* f = fopen(out.c_str(), "w");
+        for (const auto& e : r.conv.errors)
+            fprintf(f, "%s\n", e.c_str());
+        fclose(f);
+        _exit(r.rc);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (errors)
+        *errors = std::filesystem::exists(out) ? read_file(out) : "";
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// su makes PAM_USER the target: the caller's agent may not approve for
+// another user, and the socket is opened with the caller's identity.
+void stepup_agent_is_reached_as_the_caller(void**) {
+    const uid_t nobody = 65534;
+    std::string k = make_key("sk-ecdsa", "ecdsa-sk");
+    std::string kn = make_key("sk-nobody", "ecdsa-sk");
+    enroll("root", k);
+    enroll("nobody", kn);
+    Agent agent(sk("0x01", "11"));
+    agent.add(k);
+    // nobody asks for root (su root): refused before any agent is asked.
+    std::string errors;
+    int rc = as_caller(
+        nobody, [&] { return stepup(agent); }, &errors);
+    assert_int_equal(rc, PAM_AUTH_ERR);
+    assert_true(errors.find("cannot be approved from nobody's session") != std::string::npos);
+    // nobody for nobody through root's socket: refused, it is not nobody's.
+    auto via = [&](const std::string& path) {
+        return [path] {
+            return pam("skgate-stepup", Op::auth, "nobody", {{"SSH_AUTH_SOCK", path}});
+        };
+    };
+    assert_int_equal(as_caller(nobody, via(agent.sock())), PAM_AUTHINFO_UNAVAIL);
+    // nobody's own agent, reached as nobody: approved.
+    Agent own(sk("0x01", "12"), nobody);
+    own.add(kn);
+    rc = as_caller(nobody, via(own.sock()), &errors);
+    if (rc != PAM_SUCCESS)
+        fail_msg("step-up as nobody: %d: %s", rc, errors.c_str());
+    // A path the caller cannot see tells nothing about what is there: an
+    // existing socket and a missing one in a root-only directory read alike.
+    std::string hidden = g_dir + "/root-only";
+    std::filesystem::create_directories(hidden);
+    chmod(hidden.c_str(), 0700);
+    std::filesystem::remove(hidden + "/agent.sock");
+    std::filesystem::create_hard_link(own.sock(), hidden + "/agent.sock");
+    std::string seen_existing, seen_missing;
+    assert_int_equal(as_caller(nobody, via(hidden + "/agent.sock"), &seen_existing),
+                     PAM_AUTHINFO_UNAVAIL);
+    assert_int_equal(as_caller(nobody, via(hidden + "/agent.sosk"), &seen_missing),
+                     PAM_AUTHINFO_UNAVAIL);
+    seen_missing.replace(seen_missing.find("agent.sosk"), 10, "agent.sock");
+    assert_string_equal(seen_existing.c_str(), seen_missing.c_str());
+    assert_true(seen_existing.find("Permission denied") != std::string::npos);
+    // root steps up for itself through its own socket as before.
+    assert_int_equal(stepup(agent).rc, PAM_SUCCESS);
+}
+
+// An agent that lists the enrolled key, then never answers: one deadline
+// (timeout=1 in the skgate-stepupshort service) bounds the whole step-up, so
+// the module gives up without ever sending the signature request.
+void stepup_one_deadline_for_a_stalling_agent(void**) {
+    std::string k = make_key("sk-ecdsa", "ecdsa-sk");
+    enroll("root", k);
+    std::string path = g_dir + "/stall.sock";
+    std::filesystem::remove(path);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    assert_int_equal(bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    std::vector<int> seen;  // message types after the key list
+    std::thread agent([&] {
+        int c = accept(lfd, nullptr, nullptr);
+        auto read_n = [&](uint8_t* b, size_t n) {
+            size_t got = 0;
+            while (got < n) {
+                ssize_t r = read(c, b + got, n - got);
+                if (r <= 0)
+                    return false;
+                got += static_cast<size_t>(r);
+            }
+            return true;
+        };
+        for (;;) {
+            uint8_t len[4];
+            if (!read_n(len, 4))
+                break;
+            uint32_t n = (uint32_t{len[0]} << 24) | (uint32_t{len[1]} << 16) |
+                         (uint32_t{len[2]} << 8) | len[3];
+            std::vector<uint8_t> msg(n);
+            if (n == 0 || n > 65536 || !read_n(msg.data(), n))
+                break;
+            if (msg[0] != 11) {  // not SSH_AGENTC_REQUEST_IDENTITIES: stall
+                seen.push_back(msg[0]);
+                continue;
+            }
+            WireWriter body;
+            body.put_u8(12);
+            body.put_u32(1);
+            body.put_string(pub(k).blob());
+            body.put_string(std::string_view("stall"));
+            WireWriter frame;
+            frame.put_string(body.bytes());
+            auto bytes = std::move(frame).take();
+            assert_int_equal(write(c, bytes.data(), bytes.size()),
+                             static_cast<ssize_t>(bytes.size()));
+        }
+        close(c);
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = pam("skgate-stepupshort", Op::auth, "root", {{"SSH_AUTH_SOCK", path}});
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    agent.join();
+    close(lfd);
+    assert_int_equal(r.rc, PAM_AUTH_ERR);
+    assert_true(!r.conv.errors.empty() &&
+                r.conv.errors[0].find("did not answer in time") != std::string::npos);
+    // Only the context extension (27) was sent; never the sign request (13).
+    assert_int_equal(seen.size(), 1);
+    assert_int_equal(seen[0], 27);
+    std::printf("stalling agent: step-up gave up after %lld ms (timeout=1)\n",
+                static_cast<long long>(ms));
 }
 
 // 100 step-ups at once against one key: no lost update, nothing backwards.
@@ -626,7 +811,10 @@ int main() {
         cmocka_unit_test_setup(stepup_counterless_authenticator, reset),
         cmocka_unit_test_setup(stepup_flags, reset),
         cmocka_unit_test_setup(stepup_agent_problems, reset),
-        cmocka_unit_test_setup(stepup_audit_mode_allows_and_logs, reset),
+        cmocka_unit_test_setup(stepup_audit_mode_still_enforces, reset),
+        cmocka_unit_test_setup(confirm_without_publickey_fails_in_audit_mode, reset),
+        cmocka_unit_test_setup(stepup_agent_is_reached_as_the_caller, reset),
+        cmocka_unit_test_setup(stepup_one_deadline_for_a_stalling_agent, reset),
         cmocka_unit_test_setup(counter_store_under_concurrency, reset),
         cmocka_unit_test_setup(no_descriptor_leaks, reset),
         cmocka_unit_test_setup(parallel_stepups_accept_a_counter_once, reset),

@@ -433,7 +433,7 @@ TEST(SignPurpose, NamesLoginsAndStepUps) {
     EXPECT_EQ(login->host_key_fp, host.public_key().fingerprint());
     EXPECT_NE(login->describe().find("alice"), std::string::npos);
 
-    StepUpContext ctx{"alice", "web1", "sudo", "/usr/bin/systemctl restart nginx", 0};
+    StepUpContext ctx{"alice", "bob", "web1", "sudo", "/usr/bin/systemctl restart nginx", 0};
     auto challenge = stepup_challenge(ctx);
     ASSERT_TRUE(challenge);
     auto data = stepup_signed_data(*challenge);
@@ -443,6 +443,10 @@ TEST(SignPurpose, NamesLoginsAndStepUps) {
     EXPECT_EQ(step->kind, SignPurpose::Kind::stepup);
     EXPECT_EQ(step->command, "/usr/bin/systemctl restart nginx");
     EXPECT_EQ(step->host, "web1");
+    // The authenticator names both the target and the user who asks.
+    EXPECT_EQ(step->requester, "bob");
+    EXPECT_NE(step->describe().find("step-up for 'alice' requested by 'bob'"), std::string::npos)
+        << step->describe();
     // A description that is not what is signed is refused, not shown.
     std::string lie = *challenge;
     lie.replace(lie.find("nginx"), 5, "sshd!");
