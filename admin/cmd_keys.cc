@@ -211,17 +211,23 @@ int cmd_enroll(const Args& args) {
         std::find(up->allowed_authenticators.begin(), up->allowed_authenticators.end(),
                   stored.aaguid) == up->allowed_authenticators.end())
         return refuse("authenticator " +
-                      (stored.aaguid.empty() ? std::string("(no attestation)") : stored.aaguid) +
+                      (stored.aaguid.empty()
+                           ? std::string(stored.attestation == "packed-self"
+                                             ? "(self-attested: its AAGUID is its own claim)"
+                                             : "(no attestation)")
+                           : stored.aaguid) +
                       " is not in AllowedAuthenticators");
 
     KeyStore store(policy->global().keys_directory);
     if (auto st = store.add(user, stored); !st)
         return refuse(st.error().message);
-    std::string what = std::string(key.display_type()) + " " + key.fingerprint() + " for " + user +
-                       (stored.name.empty() ? "" : " as \"" + stored.name + "\"") +
-                       (stored.attestation.empty() ? ""
-                                                   : ", attestation " + stored.attestation +
-                                                         " (AAGUID " + stored.aaguid + ")");
+    std::string what =
+        std::string(key.display_type()) + " " + key.fingerprint() + " for " + user +
+        (stored.name.empty() ? "" : " as \"" + stored.name + "\"") +
+        (stored.attestation.empty()
+             ? ""
+             : ", attestation " + stored.attestation +
+                   (stored.aaguid.empty() ? std::string() : " (AAGUID " + stored.aaguid + ")"));
     audit("enroll", Decision::allow, user, &key, "enrolled", "enrolled " + what);
     std::printf("enrolled %s\n", what.c_str());
     return kExitOk;

@@ -1,5 +1,7 @@
 #include "core/attestation.h"
 
+#include <algorithm>
+
 #include <dirent.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -300,6 +302,10 @@ Result<AttestationResult> verify_attestation(const SkAttestation& att, const Pub
         if (!ok)
             return invalid("self-attestation signature does not verify for this key and challenge");
         out.format = "packed-self";
+        // The key vouches for itself: the AAGUID is a claim nobody signed
+        // for, so it is not recorded and never satisfies
+        // AllowedAuthenticators.
+        out.aaguid.clear();
         return out;
     }
 
@@ -310,7 +316,9 @@ Result<AttestationResult> verify_attestation(const SkAttestation& att, const Pub
         SKGATE_CHECK(check_certificate_aaguid(cert.get(), ad.credential->aaguid));
         out.format = "packed";
     } else {
-        // fido-u2f signs 0x00 || rpIdHash || clientDataHash || credId || pubkey.
+        // fido-u2f signs 0x00 || rpIdHash || clientDataHash || credId || pubkey:
+        // not the flags nor the AAGUID of the authenticator data. A U2F
+        // device has no AAGUID (all zero) and its UV flag is unsigned.
         if (key.algorithm() != KeyAlgorithm::sk_ecdsa_p256)
             return invalid("attestation signature does not verify for this key and challenge");
         Bytes u2f{0x00};
@@ -324,7 +332,13 @@ Result<AttestationResult> verify_attestation(const SkAttestation& att, const Pub
             return invalid(
                 "attestation signature does not verify for this key and challenge "
                 "(neither packed nor fido-u2f)");
+        if (std::any_of(ad.credential->aaguid.begin(), ad.credential->aaguid.end(),
+                        [](uint8_t b) { return b != 0; }))
+            return invalid(
+                "fido-u2f attestation with a non-zero AAGUID: the U2F signature does not "
+                "cover the AAGUID, so it cannot be believed");
         out.format = "fido-u2f";
+        out.user_verified = false;
     }
     if (!roots_dir.empty()) {
         SKGATE_CHECK(check_chain(cert.get(), roots_dir));

@@ -44,9 +44,9 @@ SkAttestation packed_cert(const SoftSkKey& key, const TestCert& cert) {
     return {cert.der(), cert.sign(packed_message(ad)), ad};
 }
 
-SkAttestation fido_u2f(const SoftSkKey& key, const TestCert& cert) {
-    Aaguid zero{};
-    Bytes ad = auth_data(key, kAuthDataUserPresent, zero);
+SkAttestation fido_u2f(const SoftSkKey& key, const TestCert& cert, const Aaguid& aaguid = {},
+                       uint8_t flags = kAuthDataUserPresent) {
+    Bytes ad = auth_data(key, flags, aaguid);
     Bytes m{0x00};
     Sha256 rp = sha256(as_bytes(key.public_key().application()));
     Sha256 cd = sha256(kChallenge);
@@ -78,7 +78,8 @@ TEST_F(Attest, PackedSelfForBothKeyTypes) {
         auto r = verify_attestation(packed_self(*k), k->public_key(), kChallenge);
         ASSERT_TRUE(r.ok()) << r.error().message;
         EXPECT_EQ(r->format, "packed-self");
-        EXPECT_EQ(r->aaguid, "cb69481e-8ff7-4039-93ec-0a2729a154a8");
+        // The AAGUID in self-attested data is the key's own claim: not kept.
+        EXPECT_EQ(r->aaguid, "");
         EXPECT_FALSE(r->user_verified);
     }
     auto uv = verify_attestation(packed_self(ec, kAuthDataUserPresent | kAuthDataUserVerified),
@@ -101,6 +102,21 @@ TEST_F(Attest, FidoU2f) {
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->format, "fido-u2f");
     EXPECT_EQ(r->aaguid, "00000000-0000-0000-0000-000000000000");
+}
+
+// The U2F signature covers neither the AAGUID nor the flags of the
+// authenticator data: a forged AAGUID is refused, a UV flag is not believed.
+TEST_F(Attest, FidoU2fCannotClaimAnAaguidOrVerification) {
+    TestCert u2f = make_attestation_cert(ca, "U2F device");
+    Aaguid forged{};
+    forged[0] = 0xcb;
+    EXPECT_NE(verify_error(fido_u2f(ec, u2f, forged), ec.public_key()).find("non-zero AAGUID"),
+              std::string::npos);
+    auto uv =
+        verify_attestation(fido_u2f(ec, u2f, {}, kAuthDataUserPresent | kAuthDataUserVerified),
+                           ec.public_key(), kChallenge);
+    ASSERT_TRUE(uv.ok()) << uv.error().message;
+    EXPECT_FALSE(uv->user_verified);
 }
 
 TEST_F(Attest, ChainToAttestationRoots) {
@@ -272,7 +288,7 @@ TEST(AttestInterop, SshKeygenWriteAttestationVerifies) {
         auto v = verify_attestation(*att, *key, as_bytes(read_file(d.file("challenge"))));
         ASSERT_TRUE(v.ok()) << type << ": " << v.error().message;
         EXPECT_EQ(v->format, "packed-self");
-        EXPECT_EQ(v->aaguid, "736b6761-7465-2d74-6573-742d736b2d31");
+        EXPECT_EQ(v->aaguid, "");  // self-attested: the claim is not kept
         EXPECT_FALSE(verify_attestation(*att, *key, as_bytes("another challenge")).ok());
     }
 }
