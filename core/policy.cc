@@ -548,6 +548,7 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
 
     size_t lineno = 0;
     size_t pos = 0;
+    size_t allowed_authenticators_line = 0;
     while (pos <= text.size()) {
         size_t nl = text.find('\n', pos);
         std::string_view line =
@@ -603,6 +604,9 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
             fail(lineno, kw->name, parsed.error().message);
             continue;
         }
+        if (iequals(kw->name, "AllowedAuthenticators") &&
+            !(args.size() == 1 && iequals(args[0], "any")) && !allowed_authenticators_line)
+            allowed_authenticators_line = lineno;
         if (parsed->global) {
             if (!global_seen.test(index)) {
                 parsed->global(impl.global);
@@ -612,6 +616,11 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
             impl.blocks.back().directives.push_back({index, std::move(parsed->user)});
         }
     }
+    // Without a trusted root, any authenticator can claim any AAGUID.
+    if (allowed_authenticators_line && impl.global.attestation_roots.empty())
+        fail(allowed_authenticators_line, "AllowedAuthenticators",
+             "needs AttestationRoots: without a root that signed the attestation, an AAGUID is "
+             "only the authenticator's own claim");
     if (!errors.empty())
         return invalid(errors);
     return policy;

@@ -164,10 +164,13 @@ TEST_F(Lookup, AttestationAndAuthenticatorPolicy) {
     auto att = lookup(policy("RequireAttestation yes\n"), request("alice"));
     ASSERT_EQ(att.lines().size(), 1u);
     EXPECT_EQ(att.verdicts[1].reason, "no verified attestation");
-    auto allowed = lookup(policy("AllowedAuthenticators " + yubikey + "\n"), request("alice"));
+    auto allowed = lookup(
+        policy("AttestationRoots /etc/skgate/roots\nAllowedAuthenticators " + yubikey + "\n"),
+        request("alice"));
     ASSERT_EQ(allowed.lines().size(), 1u);
     EXPECT_NE(allowed.lines()[0].find(sk.public_key().to_text()), std::string::npos);
-    auto other = lookup(policy("AllowedAuthenticators ee882879-721c-4913-9775-3dfcce97072a\n"),
+    auto other = lookup(policy("AttestationRoots /etc/skgate/roots\n"
+                               "AllowedAuthenticators ee882879-721c-4913-9775-3dfcce97072a\n"),
                         request("alice"));
     EXPECT_TRUE(other.lines().empty());
     EXPECT_NE(other.verdicts[0].reason.find("not in AllowedAuthenticators"), std::string::npos);

@@ -283,3 +283,20 @@ TEST(Policy, LoadRefusesUnsafeFiles) {
     // only the default path may be missing
     EXPECT_FALSE(Policy::load_or_default(d.file("nope.conf")).ok());
 }
+
+// An AAGUID is believed only from a certificate chained to AttestationRoots.
+TEST(Policy, AllowedAuthenticatorsNeedAttestationRoots) {
+    auto p =
+        Policy::parse("Mode enforce\nAllowedAuthenticators cb69481e-8ff7-4039-93ec-0a2729a154a8\n",
+                      "skgate.conf");
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(
+        p.error().message.find("skgate.conf:2: AllowedAuthenticators: needs AttestationRoots"),
+        std::string::npos)
+        << p.error().message;
+    EXPECT_TRUE(Policy::parse("AllowedAuthenticators any\n", "skgate.conf").ok());
+    EXPECT_TRUE(Policy::parse("AttestationRoots /etc/skgate/roots\nMatch User alice\n"
+                              "AllowedAuthenticators cb69481e-8ff7-4039-93ec-0a2729a154a8\n",
+                              "skgate.conf")
+                    .ok());
+}
