@@ -1,6 +1,9 @@
 #include "core/atomicfile.h"
 
+#include "core/monotonic.h"
+
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,6 +96,26 @@ Result<FileLock> FileLock::acquire(const std::string& lock_path) {
             close(fd);
             return e;
         }
+    }
+    return FileLock(fd);
+}
+
+Result<FileLock> FileLock::acquire_until(const std::string& lock_path, uint64_t deadline_us) {
+    int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return sys_error("cannot open lock file " + lock_path);
+    // flock has no timeout: try, and wait a little between tries.
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            Error e = sys_error("cannot lock " + lock_path);
+            close(fd);
+            return e;
+        }
+        if (monotonic_us() >= deadline_us) {
+            close(fd);
+            return make_error(ErrorCode::io, "timed out waiting for " + lock_path);
+        }
+        poll(nullptr, 0, 5);
     }
     return FileLock(fd);
 }

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 
 #include "core/result.h"
@@ -29,6 +30,8 @@ Status write_file_atomic(const std::string& path, const std::string& content,
 class FileLock {
   public:
     static Result<FileLock> acquire(const std::string& lock_path);
+    // Gives up at `deadline_us` (monotonic_us clock) with ErrorCode::io.
+    static Result<FileLock> acquire_until(const std::string& lock_path, uint64_t deadline_us);
     FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
     FileLock& operator=(FileLock&&) = delete;
     FileLock(const FileLock&) = delete;

@@ -1,5 +1,9 @@
 #include "core/counters.h"
 
+#include <algorithm>
+
+#include "core/sha256.h"
+
 namespace skgate {
 
 std::string_view to_string(CounterVerdict v) {
@@ -16,20 +20,46 @@ std::string_view to_string(CounterVerdict v) {
     return "";
 }
 
+namespace {
+
+bool valid_fingerprint(const std::string& fp) {
+    return fp.starts_with("SHA256:") && fp.find_first_of(" \n") == std::string::npos;
+}
+
+// The state file of one credential: a name made of hex digits only.
+std::string key_bucket(const std::string& fp) {
+    Sha256 h = sha256(as_bytes(fp));
+    static const char* hex = "0123456789abcdef";
+    std::string out = "key-";
+    for (size_t i = 0; i < 12; i++) {
+        out += hex[h[i] >> 4];
+        out += hex[h[i] & 15];
+    }
+    return out;
+}
+
+}  // namespace
+
 Result<CounterCheckResult> CounterStore::check_and_store(const std::string& user,
                                                          const std::string& fp, uint32_t counter) {
-    if (!fp.starts_with("SHA256:") || fp.find_first_of(" \n") != std::string::npos)
+    if (!valid_fingerprint(fp))
         return invalid("bad fingerprint for the counter store");
+    SKGATE_TRY(old, legacy_.load(user));
+    std::optional<uint64_t> floor;
+    if (auto it = old.find(fp); it != old.end())
+        floor = it->second;
     CounterCheckResult r;
-    SKGATE_CHECK(state_.update(user, [&](KeyedValues& values) -> Result<bool> {
-        auto it = values.find(fp);
-        if (it == values.end()) {
+    SKGATE_CHECK(keys_.update(key_bucket(fp), [&](KeyedValues& values) -> Result<bool> {
+        std::optional<uint64_t> stored = floor;
+        if (auto it = values.find(fp); it != values.end())
+            stored = std::max(it->second, stored.value_or(0));
+        if (!stored) {
             r.verdict = CounterVerdict::first_use;
         } else {
-            r.stored = static_cast<uint32_t>(it->second);
-            if (counter > it->second)
+            r.stored = static_cast<uint32_t>(*stored);
+            if (counter > *stored)
                 r.verdict = CounterVerdict::increased;
-            else if (counter == 0 && it->second == 0)
+            else if (counter == 0 && *stored == 0)
                 r.verdict = CounterVerdict::no_counter;
             else
                 r.verdict = CounterVerdict::stale;
@@ -44,11 +74,29 @@ Result<CounterCheckResult> CounterStore::check_and_store(const std::string& user
 
 Result<std::optional<uint32_t>> CounterStore::stored(const std::string& user,
                                                      const std::string& fp) const {
-    SKGATE_TRY(values, state_.load(user));
-    auto it = values.find(fp);
-    if (it == values.end())
-        return std::optional<uint32_t>{};
-    return std::optional<uint32_t>{static_cast<uint32_t>(it->second)};
+    if (!valid_fingerprint(fp))
+        return invalid("bad fingerprint for the counter store");
+    SKGATE_TRY(values, keys_.load(key_bucket(fp)));
+    SKGATE_TRY(old, legacy_.load(user));
+    std::optional<uint32_t> out;
+    if (auto it = values.find(fp); it != values.end())
+        out = static_cast<uint32_t>(it->second);
+    if (auto it = old.find(fp); it != old.end() && (!out || it->second > *out))
+        out = static_cast<uint32_t>(it->second);
+    return out;
+}
+
+Result<FileLock> CounterStore::lock_key(const std::string& fp, uint64_t deadline_us) const {
+    if (!valid_fingerprint(fp))
+        return invalid("bad fingerprint for the counter store");
+    SKGATE_CHECK(ensure_directory(dir_, {0, 0, 0755}));
+    SKGATE_CHECK(ensure_directory(dir_ + "/keycounters", {0, 0, 0700}));
+    auto lock =
+        FileLock::acquire_until(dir_ + "/keycounters/." + key_bucket(fp) + ".stepup", deadline_us);
+    if (!lock && lock.error().code == ErrorCode::io)
+        return make_error(ErrorCode::io,
+                          "another step-up with this key did not finish before the deadline");
+    return lock;
 }
 
 Status LastUseStore::record(const std::string& user, const std::string& fp, std::time_t when) {

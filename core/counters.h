@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "core/atomicfile.h"
 #include "core/result.h"
 #include "core/statefile.h"
 
@@ -27,10 +28,16 @@ struct CounterCheckResult {
 
 std::string_view to_string(CounterVerdict v);
 
+// One counter per credential ("keycounters"), shared by every account the
+// key is enrolled for: a clone used as another account is still caught.
+// The older per-user values ("counters") are read as a floor, so an
+// upgrade never lowers a counter.
 class CounterStore {
   public:
     explicit CounterStore(const std::string& state_directory)
-        : state_(state_directory, "counters") {}
+        : dir_(state_directory),
+          keys_(state_directory, "keycounters"),
+          legacy_(state_directory, "counters") {}
 
     // Compares `counter` with the stored value and stores it unless stale.
     Result<CounterCheckResult> check_and_store(const std::string& user,
@@ -38,8 +45,15 @@ class CounterStore {
     Result<std::optional<uint32_t>> stored(const std::string& user,
                                            const std::string& fingerprint) const;
 
+    // Serialises step-ups with one key, from the signature request to the
+    // counter update, so that honest concurrent step-ups never complete out
+    // of order and look like a clone; bounded by the step-up's deadline.
+    Result<FileLock> lock_key(const std::string& fingerprint, uint64_t deadline_us) const;
+
   private:
-    KeyedState state_;
+    std::string dir_;
+    KeyedState keys_;
+    KeyedState legacy_;
 };
 
 // When each key last logged in (epoch seconds), in the "lastuse" state file.

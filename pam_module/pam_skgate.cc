@@ -352,6 +352,14 @@ int step_up(Pam& pam) {
                       "no enrolled security key in your agent", PAM_AUTH_ERR);
     e.key_fp = key->fingerprint();
     e.key_type = key->type_name();
+    std::optional<FileLock> key_lock;
+    if (up->counter_check != CounterCheck::off) {
+        auto l = CounterStore(policy->global().state_directory).lock_key(e.key_fp, deadline);
+        if (!l)
+            return refuse("counter state: " + l.error().message,
+                          "another step-up with this key is still waiting", PAM_AUTH_ERR);
+        key_lock.emplace(std::move(*l));
+    }
 
     StepUpContext ctx{*user, e.requester, "", pam.item(PAM_SERVICE), "", std::time(nullptr)};
     char host[256] = {};

@@ -649,6 +649,31 @@ void stepup_one_deadline_for_a_stalling_agent(void**) {
                 static_cast<long long>(ms));
 }
 
+// One key for two accounts (a fleet source can list it for both): one
+// counter, so a clone used as the other account is still caught; and the
+// per-user counters of earlier versions stay a floor.
+void counters_are_per_credential(void**) {
+    const std::string fp = "SHA256:" + std::string(42, 'B') + "c";
+    CounterStore store(g_dir + "/state");
+    auto first = store.check_and_store("root", fp, 50);
+    assert_true(first.ok() && first->verdict == CounterVerdict::first_use);
+    auto other = store.check_and_store("nobody", fp, 40);
+    assert_true(other.ok());
+    assert_int_equal(other->verdict, CounterVerdict::stale);
+    assert_int_equal(other->stored, 50);
+    auto up = store.check_and_store("nobody", fp, 51);
+    assert_true(up.ok() && up->verdict == CounterVerdict::increased);
+    const std::string legacy_fp = "SHA256:" + std::string(42, 'C') + "d";
+    std::filesystem::create_directories(g_dir + "/state/counters");
+    write_file(g_dir + "/state/counters/root", legacy_fp + " 90\n");
+    chmod((g_dir + "/state/counters/root").c_str(), 0600);
+    auto floor = store.check_and_store("root", legacy_fp, 80);
+    assert_true(floor.ok());
+    assert_int_equal(floor->verdict, CounterVerdict::stale);
+    assert_int_equal(store.check_and_store("root", legacy_fp, 91)->verdict,
+                     CounterVerdict::increased);
+}
+
 // 100 step-ups at once against one key: no lost update, nothing backwards.
 void counter_store_under_concurrency(void**) {
     const std::string fp = "SHA256:" + std::string(43, 'A');
@@ -816,6 +841,7 @@ int main() {
         cmocka_unit_test_setup(stepup_agent_is_reached_as_the_caller, reset),
         cmocka_unit_test_setup(stepup_one_deadline_for_a_stalling_agent, reset),
         cmocka_unit_test_setup(counter_store_under_concurrency, reset),
+        cmocka_unit_test_setup(counters_are_per_credential, reset),
         cmocka_unit_test_setup(no_descriptor_leaks, reset),
         cmocka_unit_test_setup(parallel_stepups_accept_a_counter_once, reset),
         cmocka_unit_test_setup(remote_source_keys_come_from_the_cache, reset),
