@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,6 +17,7 @@
 
 #include "core/agent_protocol.h"
 #include "core/monotonic.h"
+#include "core/text.h"
 #include "core/wire.h"
 
 namespace skgate {
@@ -67,7 +69,9 @@ struct ConnectReport {
     uid_t owner;
 };
 
-std::string describe(const ConnectReport& r, const std::string& path, uid_t uid) {
+std::string describe(const ConnectReport& r, const std::string& raw_path, uid_t uid) {
+    // The path is the caller's choice: never raw into a log line.
+    const std::string path = printable(raw_path, 200);
     switch (r.stage) {
         case 1:
             return r.err == ENOENT
@@ -112,16 +116,25 @@ ConnectReport connect_socket(const sockaddr_un& addr, uid_t uid, uint64_t deadli
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0)
         return {4, errno, 0};
-    if (::connect(s, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 &&
-        errno != EINPROGRESS && errno != EAGAIN) {
+    // AF_UNIX connects at once or fails (EAGAIN: the listener's backlog is
+    // full); EINPROGRESS is waited for and its outcome read back.
+    if (::connect(s, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
         int e = errno;
-        close(s);
-        return {5, e, 0};
-    }
-    pollfd p{s, POLLOUT, 0};
-    if (poll(&p, 1, remaining_ms(deadline_us)) <= 0) {
-        close(s);
-        return {5, ETIMEDOUT, 0};
+        if (e != EINPROGRESS) {
+            close(s);
+            return {5, e, 0};
+        }
+        pollfd p{s, POLLOUT, 0};
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
+        if (poll(&p, 1, remaining_ms(deadline_us)) <= 0) {
+            close(s);
+            return {5, ETIMEDOUT, 0};
+        }
+        if (getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
+            close(s);
+            return {5, soerr ? soerr : errno, 0};
+        }
     }
     *fd = s;
     return {0, 0, 0};
@@ -132,8 +145,22 @@ ConnectReport connect_socket(const sockaddr_un& addr, uid_t uid, uint64_t deadli
                                 uint64_t deadline_us) {
     ConnectReport r{6, 0, 0};
     int fd = -1;
+    // Nothing of the privileged parent reaches the caller's identity: no
+    // signal handlers run, no inherited descriptor but the channel stays
+    // open, and the process is not dumpable (so the caller cannot ptrace it).
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, nullptr);
+    if (chan != 3) {
+        if (dup2(chan, 3) < 0)
+            _exit(1);
+        chan = 3;
+    }
+    if (close_range(4, ~0U, 0) != 0)
+        _exit(1);
     if (setgroups(1, &as.gid) == 0 && setresgid(as.gid, as.gid, as.gid) == 0 &&
-        setresuid(as.uid, as.uid, as.uid) == 0 && getuid() == as.uid && geteuid() == as.uid)
+        setresuid(as.uid, as.uid, as.uid) == 0 && getuid() == as.uid && geteuid() == as.uid &&
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0)
         r = connect_socket(addr, as.uid, deadline_us, &fd);
     iovec iov{&r, sizeof r};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
@@ -205,8 +232,8 @@ Result<int> connect_through_child(const sockaddr_un& addr, const std::string& pa
         }
     }
     close(pair[0]);
-    if (!got || r.stage != 0)
-        kill(pid, SIGKILL);
+    // The child has nothing left to do: never wait on one the caller stopped.
+    kill(pid, SIGKILL);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -225,8 +252,8 @@ Result<int> connect_through_child(const sockaddr_un& addr, const std::string& pa
     return fd;
 }
 
-Result<AgentClient> finish_connect(int fd, const std::string& path, uid_t uid, int timeout_ms,
-                                   uint64_t deadline_us) {
+Result<AgentClient> finish_connect(int fd, const std::string& path, uid_t uid, bool root_peer_ok,
+                                   int timeout_ms, uint64_t deadline_us) {
     ucred cred{};
     socklen_t len = sizeof cred;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
@@ -234,10 +261,10 @@ Result<AgentClient> finish_connect(int fd, const std::string& path, uid_t uid, i
         close(fd);
         return e;
     }
-    if (cred.uid != uid && cred.uid != 0) {
+    if (cred.uid != uid && !(root_peer_ok && cred.uid == 0)) {
         close(fd);
-        return make_error(ErrorCode::permission, "the agent at " + path + " runs as uid " +
-                                                     std::to_string(cred.uid) +
+        return make_error(ErrorCode::permission, "the agent at " + printable(path, 200) +
+                                                     " runs as uid " + std::to_string(cred.uid) +
                                                      ", not as the user");
     }
     return AgentClient::adopt(fd, timeout_ms, deadline_us);
@@ -252,7 +279,7 @@ Result<AgentClient> AgentClient::connect(const std::string& path, uid_t uid, int
     ConnectReport r = connect_socket(addr, uid, deadline, &fd);
     if (r.stage != 0)
         return make_error(code_of(r), describe(r, path, uid));
-    return finish_connect(fd, path, uid, timeout_ms, 0);
+    return finish_connect(fd, path, uid, true, timeout_ms, 0);
 }
 
 Result<AgentClient> AgentClient::connect_as(const std::string& path, Identity as,
@@ -267,7 +294,7 @@ Result<AgentClient> AgentClient::connect_as(const std::string& path, Identity as
         SKGATE_TRY(got, connect_through_child(addr, path, as, deadline_us));
         fd = got;
     }
-    return finish_connect(fd, path, as.uid, 0, deadline_us);
+    return finish_connect(fd, path, as.uid, false, 0, deadline_us);
 }
 
 AgentClient::~AgentClient() {

@@ -113,7 +113,8 @@ Result<FileLock> FileLock::acquire_until(const std::string& lock_path, uint64_t 
         }
         if (monotonic_us() >= deadline_us) {
             close(fd);
-            return make_error(ErrorCode::io, "timed out waiting for " + lock_path);
+            return make_error(ErrorCode::io, "timed out waiting for the lock " + lock_path +
+                                                 " (held by another process)");
         }
         poll(nullptr, 0, 5);
     }

@@ -354,7 +354,7 @@ int step_up(Pam& pam) {
     e.key_type = key->type_name();
     std::optional<FileLock> key_lock;
     if (up->counter_check != CounterCheck::off) {
-        auto l = CounterStore(policy->global().state_directory).lock_key(e.key_fp, deadline);
+        auto l = CounterStore(policy->global().state_directory).lock_key(*user, e.key_fp, deadline);
         if (!l)
             return refuse("counter state: " + l.error().message,
                           "another step-up with this key is still waiting", PAM_AUTH_ERR);
