@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csetjmp>
 #include <cstdarg>
 #include <cstddef>
@@ -40,7 +41,32 @@ using namespace skgate::test;
 
 namespace {
 
-std::string g_dir;  // SKGATE_PAM_DIR: the config, store and keys live here
+std::string g_dir;        // SKGATE_PAM_DIR: the config, store and keys live here
+bool g_in_child = false;  // in a forked child: fail by exit status, never longjmp
+
+// pam_wrapper takes one of 62 directories /tmp/pam.X per process and frees it
+// only when that process exits normally; children that _exit (and killed
+// runs) leave theirs behind. Those whose process is gone are removed, so
+// that later processes find a free one.
+void remove_stale_pam_wrapper_dirs() {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/tmp", ec)) {
+        std::string name = e.path().filename().string();
+        if (name.size() != 5 || !name.starts_with("pam.") || !e.is_directory(ec) ||
+            e.is_symlink(ec))
+            continue;
+        struct stat st {};
+        if (lstat(e.path().c_str(), &st) != 0 || st.st_uid != geteuid())
+            continue;
+        std::string pidfile = e.path().string() + "/pid";
+        if (!std::filesystem::exists(pidfile, ec))
+            continue;
+        long pid = std::strtol(read_file(pidfile).c_str(), nullptr, 10);
+        if (pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH))
+            continue;
+        std::filesystem::remove_all(e.path(), ec);
+    }
+}
 std::string conf() {
     return g_dir + "/skgate.conf";
 }
@@ -76,8 +102,11 @@ PamRun pam(const char* service, Op op, const std::string& user,
     PamRun r;
     pam_conv c{converse, &r.conv};
     pam_handle_t* h = nullptr;
-    if (pam_start(service, user.c_str(), &c, &h) != PAM_SUCCESS)
+    if (pam_start(service, user.c_str(), &c, &h) != PAM_SUCCESS) {
+        if (g_in_child)
+            _exit(98);  // cmocka's longjmp would run the rest of the suite in the child
         fail_msg("pam_start failed");
+    }
     pam_set_item(h, PAM_RHOST, "198.51.100.7");
     for (const auto& [k, v] : env)
         pam_putenv(h, (k + "=" + v).c_str());
@@ -151,6 +180,7 @@ std::string auth_info(const std::string& key) {
 }
 
 int reset(void**) {
+    remove_stale_pam_wrapper_dirs();
     std::filesystem::remove_all(g_dir + "/keys.d");
     std::filesystem::remove_all(g_dir + "/state");
     std::filesystem::remove(g_dir + "/revoked");
@@ -515,6 +545,7 @@ int as_caller(uid_t uid, const std::function<PamRun()>& body, std::string* error
     std::filesystem::remove(out);
     pid_t pid = fork();
     if (pid == 0) {
+        g_in_child = true;
         if (setresgid(uid, 0, 0) != 0 || setresuid(uid, 0, 0) != 0)
             _exit(99);
         PamRun r = body();
@@ -790,8 +821,10 @@ void parallel_stepups_accept_a_counter_once(void**) {
     std::vector<pid_t> pids;
     for (int i = 0; i < 100; i++) {
         pid_t pid = fork();
-        if (pid == 0)
+        if (pid == 0) {
+            g_in_child = true;
             _exit(stepup(agent).rc == PAM_SUCCESS ? 0 : 1);
+        }
         pids.push_back(pid);
     }
     int passed = 0;
