@@ -64,8 +64,10 @@ bool loads_pam_skgate(std::string_view line) {
 bool may_add_auth_rules(std::string_view line) {
     if (is_comment_or_blank(line))
         return false;
+    // trim() keeps a form feed or vertical tab that splitting drops: such a
+    // line has no words at all.
     auto w = words(line);
-    return w[0] == "auth" || w[0] == "-auth" || w[0] == "@include";
+    return !w.empty() && (w[0] == "auth" || w[0] == "-auth" || w[0] == "@include");
 }
 
 std::string module_args(const Options& o) {

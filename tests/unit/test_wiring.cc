@@ -158,3 +158,15 @@ TEST(Wiring, SshdTestOutputAndVersions) {
     EXPECT_FALSE(parse_openssh_version("OpenSSH_x.y").ok());
     EXPECT_FALSE(parse_openssh_version("OpenSSH_9").ok());
 }
+
+// A line of only a form feed or vertical tab has no words (fuzz_wiring found
+// that add_pam_lines read the first word of none: a crash of enable).
+TEST(Wiring, PamLineOfOnlyFormFeedOrVerticalTab) {
+    wiring::Options o;
+    o.pam_confirm = true;
+    for (const char* pam : {"\f\n@include common-auth\n", "\v\n", "\v"}) {
+        auto out = wiring::add_pam_lines(pam, o);
+        ASSERT_TRUE(out.ok()) << out.error().message;
+        EXPECT_NE(out->find("auth [success=done default=die] pam_skgate.so"), std::string::npos);
+    }
+}
