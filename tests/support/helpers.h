@@ -1,5 +1,5 @@
 // Shared by the GoogleTest programs: files, temporary directories, running
-// real programs (ssh-keygen, skgatectl) and reading the shared vectors.
+// real programs (ssh-keygen, skgatectl) and reading the test vectors.
 #pragma once
 
 #include <sys/types.h>
@@ -14,7 +14,7 @@ namespace skgate::test {
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& data, unsigned mode = 0644);
-// ../shared/vectors, from the SKGATE_VECTORS environment set by meson.
+// tests/vectors (OpenSSH's own), from the SKGATE_VECTORS environment set by meson.
 std::string vectors_dir();
 bool running_as_root();
 
