@@ -18,7 +18,7 @@ struct AuditEvent {
     std::string message;  // a readable sentence; never secrets
     std::string reason;
     std::string user;
-    std::string requester;  // step-up: the invoking user, when not `user`
+    std::string requester;  // step-up: the invoking user (real uid)
     std::string key_fp;
     std::string key_type;
     std::string source;
