@@ -33,6 +33,7 @@
 #include "core/keylookup.h"
 #include "core/monotonic.h"
 #include "core/policy.h"
+#include "core/revocation.h"
 #include "core/stepup.h"
 #include "core/text.h"
 #include "core/username.h"
@@ -259,6 +260,41 @@ std::string user_name_of(uid_t uid) {
     return "uid " + std::to_string(uid);
 }
 
+struct UnusableKey {
+    std::string fingerprint;
+    std::string reason;
+};
+
+// When no key of the agent may approve, the first security key it holds that
+// skgate can say something about names the reason, so that the journal says
+// "revoked" or "expired" instead of a bare "not enrolled".
+std::optional<UnusableKey> why_no_agent_key_may_approve(const std::vector<AgentIdentity>& ids,
+                                                        const LookupResult& lookup,
+                                                        const RevocationList& revoked) {
+    for (const auto& id : ids) {
+        if (!id.key.is_security_key())
+            continue;
+        std::string fp = id.key.fingerprint();
+        if (revoked.is_revoked(id.key))
+            return UnusableKey{fp, "key is revoked"};
+        for (const auto& v : lookup.verdicts) {
+            if (!v.candidate.key.same_key(id.key))
+                continue;
+            if (v.decision != Decision::allow)
+                return UnusableKey{fp, v.reason};
+            if (v.candidate.source == KeySource::authorized_keys)
+                return UnusableKey{fp,
+                                   "key is only in the user's authorized_keys, which is never a "
+                                   "step-up credential"};
+        }
+    }
+    for (const auto& id : ids) {
+        if (id.key.is_security_key())
+            return UnusableKey{id.key.fingerprint(), "key is not enrolled for " + lookup.user};
+    }
+    return std::nullopt;
+}
+
 // Step-up: a fresh signature from a security key the administrator enrolled,
 // through the agent of the user who asks. It enforces in every Mode: audit
 // mode is for logins, and a step-up that passed on a refusal would hand out
@@ -321,10 +357,6 @@ int step_up(Pam& pam) {
             v.candidate.source != KeySource::authorized_keys)
             enrolled.push_back(v.candidate.key);
     }
-    if (enrolled.empty())
-        return refuse("no enrolled security key", "no security key is enrolled for " + *user,
-                      PAM_AUTH_ERR);
-
     std::string sock = pam.env("SSH_AUTH_SOCK");
     if (sock.empty() && std::getenv("SSH_AUTH_SOCK"))
         sock = std::getenv("SSH_AUTH_SOCK");
@@ -333,6 +365,9 @@ int step_up(Pam& pam) {
     if (caller == 0)
         as = {account->uid, account->gid};
     auto agent = AgentClient::connect_as(sock, as, deadline);
+    if (!agent && enrolled.empty())
+        return refuse("no enrolled security key", "no security key is enrolled for " + *user,
+                      PAM_AUTH_ERR);
     if (!agent)
         return refuse(agent.error().message,
                       "no usable agent: " + agent.error().message + " (log in with ssh -A)",
@@ -347,9 +382,24 @@ int step_up(Pam& pam) {
                 key = &k;
         }
     }
-    if (!key)
-        return refuse("no enrolled security key in the agent",
-                      "no enrolled security key in your agent", PAM_AUTH_ERR);
+    if (!key) {
+        auto revoked = RevocationList::load(policy->global().revoked_keys);
+        if (!revoked)
+            return refuse("cannot read the revocation list: " + revoked.error().message,
+                          "step-up is not available (see the system log)", PAM_SERVICE_ERR);
+        auto why = why_no_agent_key_may_approve(*ids, *lookup, *revoked);
+        if (!why)
+            return refuse(enrolled.empty() ? "no enrolled security key, and none in the agent"
+                                           : "no enrolled security key in the agent",
+                          enrolled.empty() ? "no security key is enrolled for " + *user
+                                           : "no enrolled security key in your agent",
+                          PAM_AUTH_ERR);
+        e.key_fp = why->fingerprint;
+        return refuse(why->reason,
+                      "the security key in your agent may not approve (" + why->fingerprint + ": " +
+                          why->reason + ")",
+                      PAM_AUTH_ERR);
+    }
     e.key_fp = key->fingerprint();
     e.key_type = key->type_name();
     std::optional<FileLock> key_lock;

@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -26,13 +28,6 @@ bool port_open(int port) {
     bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
     close(fd);
     return ok;
-}
-
-std::string required_env(const char* name) {
-    const char* v = std::getenv(name);
-    if (!v)
-        throw std::runtime_error(std::string(name) + " is not set");
-    return v;
 }
 
 }  // namespace
@@ -185,17 +180,46 @@ std::string SshdHarness::new_log() {
     return out;
 }
 
-std::string SshdHarness::journal(const std::vector<std::string>& matches) {
+namespace {
+
+// The JSON lines written at or after `mark_us` (journalctl's --after-cursor
+// misses entries in the per-user journal files of set-uid programs).
+std::string entries_since(const std::string& json_lines, uint64_t mark_us) {
+    const std::string field = "\"__REALTIME_TIMESTAMP\":\"";
+    std::istringstream in(json_lines);
+    std::string out;
+    for (std::string line; std::getline(in, line);) {
+        size_t at = line.find(field);
+        uint64_t t = at == std::string::npos
+                         ? 0
+                         : std::strtoull(line.c_str() + at + field.size(), nullptr, 10);
+        if (t >= mark_us)
+            out += line + "\n";
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string SshdHarness::journal(const std::vector<std::string>& matches,
+                                 const std::string& containing) {
     std::vector<std::string> args{"journalctl", "-D",   required_env("SKGATE_JOURNAL_DIR"),
                                   "-o",         "json", "--no-pager"};
     args.insert(args.end(), matches.begin(), matches.end());
-    for (int i = 0; i < 40; i++) {
-        auto r = run(args);
-        if (!r.out.empty())
-            return r.out;
+    for (int i = 0; i < 200; i++) {
+        std::string out = entries_since(run(args).out, journal_mark_us_);
+        if (!out.empty() && out.find(containing) != std::string::npos)
+            return out;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return "";
+}
+
+void SshdHarness::mark_journal() {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    journal_mark_us_ =
+        static_cast<uint64_t>(now.tv_sec) * 1'000'000 + static_cast<uint64_t>(now.tv_nsec) / 1000;
 }
 
 }  // namespace skgate::test

@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -49,9 +51,14 @@ class SshdHarness {
 
     // sshd's log since the last call (so each login's lines can be checked).
     std::string new_log();
-    // Journal entries (JSON lines) with these FIELD=value matches, waiting up
-    // to two seconds for at least one to arrive.
-    std::string journal(const std::vector<std::string>& matches);
+    // Journal entries (JSON lines) with these FIELD=value matches, since the
+    // last mark_journal() if any, waiting up to ten seconds for at least one
+    // (that contains `containing`) to arrive: journald may be slow on a
+    // loaded machine. Empty when none did.
+    std::string journal(const std::vector<std::string>& matches,
+                        const std::string& containing = "");
+    // Later journal() calls see only entries written after this call.
+    void mark_journal();
 
     const std::string& dir() const { return dir_; }
     std::string path(const std::string& name) const { return dir_ + "/" + name; }
@@ -61,6 +68,7 @@ class SshdHarness {
     int port_ = 0;
     pid_t pid_ = -1;
     size_t log_offset_ = 0;
+    uint64_t journal_mark_us_ = 0;
 };
 
 }  // namespace skgate::test

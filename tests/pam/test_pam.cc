@@ -489,8 +489,7 @@ void stepup_agent_problems(void**) {
     auto missing = stepup(agent);
     assert_int_equal(missing.rc, PAM_AUTH_ERR);
     assert_true(!missing.conv.errors.empty() &&
-                missing.conv.errors[0].find("no enrolled security key in your agent") !=
-                    std::string::npos);
+                missing.conv.errors[0].find("key is not enrolled for root") != std::string::npos);
     // a socket that belongs to another user
     agent.add(k);
     assert_int_equal(chown(agent.sock().c_str(), 65534, 65534), 0);

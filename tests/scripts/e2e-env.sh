@@ -7,7 +7,7 @@
 # Inside, the command finds:
 #   SKGATE_E2E_DIR      a root-owned 0755 work directory (/run/skgate-e2e)
 #   SKGATE_JOURNAL_DIR  the private journal, for journalctl -D
-# /etc/pam.d is a private copy tests may add services to.
+# /etc/pam.d and /etc/sudoers.d are private copies tests may add to.
 # Accounts: skgate (AuthorizedKeysCommandUser), skgt-alice and skgt-bob
 # (homes under $SKGATE_E2E_DIR/home; alice is in group skgt-admins).
 set -euo pipefail
@@ -44,6 +44,11 @@ done
 # A private copy of /etc/pam.d, so tests can add their own services.
 cp -a /etc/pam.d "$E/pam.d"
 mount --bind "$E/pam.d" /etc/pam.d
+# And of /etc/sudoers.d, for sudo's rules.
+if [ -d /etc/sudoers.d ]; then
+    cp -a /etc/sudoers.d "$E/sudoers.d"
+    mount --bind "$E/sudoers.d" /etc/sudoers.d
+fi
 for u in skgt-alice skgt-bob; do
     mkdir -p "$E/home/$u/.ssh"
     chown -R "$u:$u" "$E/home/$u"

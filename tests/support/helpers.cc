@@ -46,6 +46,13 @@ std::string vectors_dir() {
     return v;
 }
 
+std::string required_env(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v)
+        throw std::runtime_error(std::string(name) + " is not set");
+    return v;
+}
+
 bool running_as_root() {
     return geteuid() == 0;
 }

@@ -17,6 +17,9 @@ void write_file(const std::string& path, const std::string& data, unsigned mode 
 // tests/vectors (OpenSSH's own), from the SKGATE_VECTORS environment set by meson.
 std::string vectors_dir();
 bool running_as_root();
+// The value of an environment variable meson sets for the tests; throws when
+// it is not set.
+std::string required_env(const char* name);
 
 class TempDir {
   public:

@@ -7,9 +7,15 @@
 //   SKGATE_TEST_SK_FLAGS    flags byte in signatures (default: 0x01, plus 0x04
 //                           when the key requires user verification)
 //   SKGATE_TEST_SK_COUNTER  signature counter (default 1)
+//   SKGATE_TEST_SK_COUNTER_FILE  a file holding the counter: each signature
+//                           increments it under a lock, as a real
+//                           authenticator does (overrides the above)
 //   SKGATE_TEST_SK_PIN      when set, signing a verify-required key needs it
 //   SKGATE_TEST_SK_FAIL     "sign" or "enroll": that operation fails
+#include <fcntl.h>
 #include <openssl/crypto.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -45,6 +51,26 @@ bool env_number(const char* name, unsigned long* out) {
     char* end = nullptr;
     *out = std::strtoul(v, &end, 0);
     return end && *end == '\0';
+}
+
+// The next value of the counter in `path` (0 when absent), written back
+// before the signature is made; false when the file cannot be used.
+bool next_counter_from_file(const char* path, uint32_t* out) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return false;
+    bool ok = false;
+    if (flock(fd, LOCK_EX) == 0) {
+        char buf[32] = {};
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        unsigned long value = n > 0 ? std::strtoul(buf, nullptr, 10) : 0;
+        std::string next = std::to_string(value + 1) + "\n";
+        ok = n >= 0 && ftruncate(fd, 0) == 0 &&
+             pwrite(fd, next.data(), next.size(), 0) == static_cast<ssize_t>(next.size());
+        *out = static_cast<uint32_t>(value + 1);
+    }
+    close(fd);
+    return ok;
 }
 
 // "skgate-test-sk-1": the AAGUID of this test authenticator.
@@ -124,6 +150,9 @@ int do_sign(uint32_t alg, const uint8_t* data, size_t data_len, const char* appl
                         ? static_cast<uint8_t>(v)
                         : static_cast<uint8_t>(0x01 | (key_flags & SKGATE_SK_FLAG_UV_REQUIRED));
     uint32_t counter = env_number("SKGATE_TEST_SK_COUNTER", &v) ? static_cast<uint32_t>(v) : 1;
+    const char* counter_file = std::getenv("SKGATE_TEST_SK_COUNTER_FILE");
+    if (counter_file && *counter_file && !next_counter_from_file(counter_file, &counter))
+        return SKGATE_SK_ERR_GENERAL;
 
     const uint8_t* priv = kh + sizeof kMagic + 1;
     auto key =
