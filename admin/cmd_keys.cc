@@ -15,6 +15,7 @@
 #include "core/authkeys.h"
 #include "core/counters.h"
 #include "core/json.h"
+#include "core/keylookup.h"
 #include "core/keysource.h"
 #include "core/keystore.h"
 #include "core/ossl.h"
@@ -202,21 +203,14 @@ int cmd_enroll(const Args& args) {
         stored.attestation = result->format;
         stored.aaguid = result->aaguid;
         stored.uv = result->user_verified;
+        stored.chained = result->chained;
     } else if (up->require_attestation) {
         return refuse(
             "RequireAttestation is set: give --attestation FILE --challenge FILE as written by "
             "`ssh-keygen -O write-attestation=FILE -O challenge=FILE`");
     }
-    if (!up->allowed_authenticators.empty() &&
-        std::find(up->allowed_authenticators.begin(), up->allowed_authenticators.end(),
-                  stored.aaguid) == up->allowed_authenticators.end())
-        return refuse("authenticator " +
-                      (stored.aaguid.empty()
-                           ? std::string(stored.attestation == "packed-self"
-                                             ? "(self-attested: its AAGUID is its own claim)"
-                                             : "(no attestation)")
-                           : stored.aaguid) +
-                      " is not in AllowedAuthenticators");
+    if (std::string why = authenticator_refusal(&stored, *up); !why.empty())
+        return refuse(why);
 
     KeyStore store(policy->global().keys_directory);
     if (auto st = store.add(user, stored); !st)

@@ -80,14 +80,25 @@ std::string refusal_reason(const CandidateKey& c, const UserPolicy& p, bool brea
     bool attested = c.stored && !c.stored->attestation.empty();
     if (p.require_attestation && !attested)
         return "no verified attestation";
-    if (!p.allowed_authenticators.empty()) {
-        std::string aaguid = c.stored ? c.stored->aaguid : "";
-        if (std::find(p.allowed_authenticators.begin(), p.allowed_authenticators.end(), aaguid) ==
-            p.allowed_authenticators.end())
-            return "authenticator " + (aaguid.empty() ? std::string("(unknown)") : aaguid) +
-                   " is not in AllowedAuthenticators";
-    }
-    return {};
+    return authenticator_refusal(c.stored ? &*c.stored : nullptr, p);
+}
+
+std::string authenticator_refusal(const StoredKey* stored, const UserPolicy& p) {
+    if (p.allowed_authenticators.empty())
+        return {};
+    bool vouched = stored && stored->chained && stored->attestation != "packed-self" &&
+                   !stored->aaguid.empty();
+    if (vouched && std::find(p.allowed_authenticators.begin(), p.allowed_authenticators.end(),
+                             stored->aaguid) != p.allowed_authenticators.end())
+        return {};
+    std::string which = vouched                                  ? stored->aaguid
+                        : !stored || stored->attestation.empty() ? std::string("(no attestation)")
+                        : stored->attestation == "packed-self"
+                            ? std::string("(self-attested: its AAGUID is its own claim)")
+                            : std::string(
+                                  "(attestation not verified against AttestationRoots; "
+                                  "re-enroll with it)");
+    return "authenticator " + which + " is not in AllowedAuthenticators";
 }
 
 Result<std::string> enforcing_line(const CandidateKey& c, const UserPolicy& p) {

@@ -60,6 +60,12 @@ std::string refusal_reason(const CandidateKey& key, const UserPolicy& policy, bo
 // The options that make sshd enforce policy for an allowed key.
 Result<std::string> enforcing_line(const CandidateKey& key, const UserPolicy& policy);
 
+// Why AllowedAuthenticators refuses a key with this store entry (none: not
+// from the store), or empty when it does not. Only an attestation whose
+// certificate chained to AttestationRoots vouches for an AAGUID: a fido-u2f
+// signature does not cover it and a self-attestation is the key's own claim.
+std::string authenticator_refusal(const StoredKey* stored, const UserPolicy& policy);
+
 // The one audit event of a lookup (DESIGN.md section 10).
 AuditEvent lookup_audit_event(const LookupResult& result, const LookupRequest& request,
                               uint64_t latency_us);

@@ -20,13 +20,15 @@ constexpr const char* kHeader =
     "# skgate key store: written by skgatectl (enroll, revoke); do not edit by hand.\n";
 
 Result<StoredKey> from_entry(AuthorizedKey entry) {
-    StoredKey k{std::move(entry.key), std::move(entry.comment), {}, 0, {}, {}, {}, false};
+    StoredKey k{std::move(entry.key), std::move(entry.comment), {}, 0, {}, {}, {}, false, false};
     bool have_enrolled = false;
     for (const auto& opt : entry.options) {
         const std::string& n = opt.name;
         bool flag = !opt.value.has_value();
         if (n == "uv" && flag) {
             k.uv = true;
+        } else if (n == "chained" && flag) {
+            k.chained = true;
         } else if (n == "enrolled" && !flag) {
             SKGATE_TRY(t, parse_iso8601(*opt.value));
             k.enrolled = t;
@@ -88,6 +90,8 @@ Result<std::string> format_stored_key(const StoredKey& k) {
         e.options.push_back({"attestation", k.attestation});
     if (k.uv)
         e.options.push_back({"uv", std::nullopt});
+    if (k.chained)
+        e.options.push_back({"chained", std::nullopt});
     return format_authorized_key(e);
 }
 

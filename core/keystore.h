@@ -25,6 +25,9 @@ struct StoredKey {
     std::string aaguid;                  // from a verified attestation
     std::string attestation;             // "packed", "packed-self", "fido-u2f"; empty: none
     bool uv = false;                     // made with user verification required
+    // The attestation's certificate chained to AttestationRoots: only then
+    // does its AAGUID say which model made the key.
+    bool chained = false;
 };
 
 struct StoreFile {

@@ -43,10 +43,10 @@ class Lookup : public ::testing::Test {
 
     void enroll(const std::string& user, const PublicKey& key, std::time_t enrolled = kNow - kDay,
                 std::optional<std::time_t> expires = {}, std::string attestation = "",
-                std::string aaguid = "") {
+                std::string aaguid = "", bool chained = true) {
         KeyStore store(dir.file("keys.d"));
-        auto st = store.add(
-            user, {key, user + "-key", "k", enrolled, expires, aaguid, attestation, false});
+        auto st = store.add(user, {key, user + "-key", "k", enrolled, expires, aaguid, attestation,
+                                   false, chained});
         if (!st)
             throw std::runtime_error(st.error().message);
     }
@@ -174,6 +174,35 @@ TEST_F(Lookup, AttestationAndAuthenticatorPolicy) {
                         request("alice"));
     EXPECT_TRUE(other.lines().empty());
     EXPECT_NE(other.verdicts[0].reason.find("not in AllowedAuthenticators"), std::string::npos);
+}
+
+// Entries whose AAGUID nothing vouches for (enrolled without AttestationRoots,
+// fido-u2f or self-attested, as earlier versions stored them) never satisfy
+// AllowedAuthenticators, whatever AAGUID they carry.
+TEST_F(Lookup, OnlyAChainedAttestationVouchesForAnAaguid) {
+    const std::string yubikey = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
+    const std::string allow =
+        "AttestationRoots /etc/skgate/roots\nAllowedAuthenticators " + yubikey + "\n";
+    struct Case {
+        std::string attestation;
+        bool chained;
+        std::string reason;
+    };
+    for (const auto& c :
+         std::vector<Case>{{"packed", false, "attestation not verified against AttestationRoots"},
+                           {"fido-u2f", false, "attestation not verified against AttestationRoots"},
+                           {"packed-self", true, "self-attested"},
+                           {"", false, "(no attestation)"}}) {
+        std::filesystem::remove_all(dir.file("keys.d"));
+        enroll("alice", sk.public_key(), kNow - kDay, {}, c.attestation, yubikey, c.chained);
+        auto r = lookup(policy(allow), request("alice"));
+        EXPECT_TRUE(r.lines().empty()) << c.attestation;
+        ASSERT_EQ(r.verdicts.size(), 1u);
+        EXPECT_NE(r.verdicts[0].reason.find(c.reason), std::string::npos) << r.verdicts[0].reason;
+    }
+    std::filesystem::remove_all(dir.file("keys.d"));
+    enroll("alice", sk.public_key(), kNow - kDay, {}, "packed", yubikey, true);
+    EXPECT_EQ(lookup(policy(allow), request("alice")).lines().size(), 1u);
 }
 
 TEST_F(Lookup, BreakGlassUsersMayUseOrdinaryKeys) {

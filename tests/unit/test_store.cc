@@ -102,6 +102,7 @@ TEST_F(Store, AddLoadRemove) {
     k.aaguid = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
     k.attestation = "packed";
     k.uv = true;
+    k.chained = true;
     ASSERT_TRUE(store.add("alice", k).ok());
     ASSERT_TRUE(store.add("alice", stored(b, "phone")).ok());
     auto f = store.load("alice");
@@ -116,6 +117,8 @@ TEST_F(Store, AddLoadRemove) {
     EXPECT_EQ(got.aaguid, k.aaguid);
     EXPECT_EQ(got.attestation, "packed");
     EXPECT_TRUE(got.uv);
+    EXPECT_TRUE(got.chained);
+    EXPECT_FALSE(f->keys[1].chained);
     struct stat st {};
     ASSERT_EQ(stat(dir.file("keys.d/alice").c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0644u);
