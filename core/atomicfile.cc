@@ -1,6 +1,7 @@
 #include "core/atomicfile.h"
 
 #include "core/monotonic.h"
+#include "core/text.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -131,6 +132,14 @@ Status ensure_directory(const std::string& dir, const FileOwner& owner) {
     if (lstat(dir.c_str(), &st) == 0) {
         if (!S_ISDIR(st.st_mode))
             return make_error(ErrorCode::permission, dir + " exists but is not a directory");
+        // A root-owned state directory that someone else can write is one
+        // where they can plant the lock and state files root then opens.
+        if (owner.uid == 0 && (st.st_uid != 0 || (st.st_mode & 022 & ~owner.mode) != 0))
+            return make_error(ErrorCode::permission,
+                              printable(dir) +
+                                  " must be owned by root and not writable by group "
+                                  "or others (chown root " +
+                                  printable(dir) + "; chmod go-w " + printable(dir) + ")");
         return {};
     }
     if (errno != ENOENT)

@@ -43,7 +43,8 @@ class FileLock {
 };
 
 // Creates `dir` (one level) with the given owner and mode if missing, and
-// checks it is a real directory (not a symlink) when present.
+// checks it is a real directory (not a symlink) when present; one meant for
+// root must be root's and writable by nobody else.
 Status ensure_directory(const std::string& dir, const FileOwner& owner);
 
 }  // namespace skgate

@@ -405,6 +405,9 @@ int step_up(Pam& pam) {
     std::optional<FileLock> key_lock;
     if (up->counter_check != CounterCheck::off) {
         auto l = CounterStore(policy->global().state_directory).lock_key(*user, e.key_fp, deadline);
+        if (!l && l.error().code == ErrorCode::permission)
+            return refuse("counter state: " + l.error().message,
+                          "step-up is not available (see the system log)", PAM_SERVICE_ERR);
         if (!l)
             return refuse("counter state: " + l.error().message,
                           "another step-up with this key is still waiting", PAM_AUTH_ERR);

@@ -421,6 +421,25 @@ void stepup_succeeds_and_stores_the_counter(void**) {
     assert_int_equal(pam("skgate-stepup", Op::account, "root").rc, PAM_SUCCESS);
 }
 
+// A state directory someone else can write (StateDirectory in /tmp, say)
+// is refused before root creates a lock or counter file in it.
+void stepup_refuses_an_unsafe_state_directory(void**) {
+    std::string k = make_key("sk-ecdsa", "ecdsa-sk");
+    enroll("root", k);
+    Agent agent(sk("0x01", "12"));
+    agent.add(k);
+    std::filesystem::create_directories(g_dir + "/state");
+    chmod((g_dir + "/state").c_str(), 01777);
+    auto r = stepup(agent);
+    assert_int_equal(r.rc, PAM_SERVICE_ERR);
+    assert_false(std::filesystem::exists(g_dir + "/state/keycounters"));
+    chmod((g_dir + "/state").c_str(), 0755);
+    assert_int_equal(chown((g_dir + "/state").c_str(), 65534, 65534), 0);
+    assert_int_equal(stepup(agent).rc, PAM_SERVICE_ERR);
+    assert_int_equal(chown((g_dir + "/state").c_str(), 0, 0), 0);
+    assert_int_equal(stepup(agent).rc, PAM_SUCCESS);
+}
+
 void stepup_replay_and_clone_are_refused(void**) {
     std::string k = make_key("sk-ecdsa", "ecdsa-sk");
     enroll("root", k);
@@ -874,6 +893,7 @@ int main() {
         cmocka_unit_test_setup(stepup_one_deadline_for_a_stalling_agent, reset),
         cmocka_unit_test_setup(counter_store_under_concurrency, reset),
         cmocka_unit_test_setup(counters_are_per_credential, reset),
+        cmocka_unit_test_setup(stepup_refuses_an_unsafe_state_directory, reset),
         cmocka_unit_test_setup(no_descriptor_leaks, reset),
         cmocka_unit_test_setup(parallel_stepups_accept_a_counter_once, reset),
         cmocka_unit_test_setup(remote_source_keys_come_from_the_cache, reset),
