@@ -229,29 +229,45 @@ int cmd_enroll(const Args& args) {
 
 int cmd_revoke(const Args& args) {
     constexpr const char* kUsage =
-        "usage: skgatectl revoke [-f CONFIG] --user USER (--fingerprint SHA256:... | --key "
-        "'KEY')\n";
-    ArgParser a({"-f", "--user", "--fingerprint", "--key"}, {});
-    if (auto st = a.parse(args);
-        !st || !a.positional().empty() || !a.value("--user") ||
-        a.value("--fingerprint").has_value() == a.value("--key").has_value()) {
+        "usage: skgatectl revoke [-f CONFIG] --user USER (--fingerprint SHA256:... | --key 'KEY' "
+        "| --key-file FILE)\n"
+        "       skgatectl revoke [-f CONFIG] --rebuild-index\n";
+    ArgParser a({"-f", "--user", "--fingerprint", "--key", "--key-file"}, {"--rebuild-index"});
+    auto st = a.parse(args);
+    int given = a.value("--fingerprint").has_value() + a.value("--key").has_value() +
+                a.value("--key-file").has_value();
+    bool rebuild = st && a.flag("--rebuild-index");
+    if (!st || !a.positional().empty() ||
+        (rebuild ? given != 0 || a.value("--user").has_value()
+                 : given != 1 || !a.value("--user").has_value())) {
         if (!st)
             std::fprintf(stderr, "skgatectl: revoke: %s\n", st.error().message.c_str());
         return usage(kUsage);
     }
-    const std::string user = *a.value("--user");
-    if (auto st = validate_username(user); !st)
-        return fail("revoke", st.error().message);
     if (geteuid() != 0)
         return fail("revoke", "must be run as root (the key store is root-owned)");
     auto policy = load_policy(a);
     if (!policy)
         return fail("revoke", policy.error().message);
+    if (rebuild) {
+        const std::string& path = policy->global().revoked_keys;
+        if (auto r = RevocationList::rebuild_index(path); !r)
+            return fail("revoke", r.error().message);
+        auto list = RevocationList::load(path);
+        if (!list)
+            return fail("revoke", list.error().message);
+        std::printf("wrote %s: %zu revoked keys from %s\n", krl_path_for(path).c_str(),
+                    list->size(), path.c_str());
+        return kExitOk;
+    }
+    const std::string user = *a.value("--user");
+    if (auto uv = validate_username(user); !uv)
+        return fail("revoke", uv.error().message);
 
     std::string fp;
     std::optional<PublicKey> key;
-    if (auto k = a.value("--key")) {
-        auto entry = parse_authorized_key(trim(*k));
+    if (a.value("--key") || a.value("--key-file")) {
+        auto entry = read_key(a);
         if (!entry)
             return fail("revoke", "invalid key: " + entry.error().message);
         key = entry->key;
@@ -271,11 +287,11 @@ int cmd_revoke(const Args& args) {
         return fail("revoke", removed.error().message);
 
     const std::string& path = policy->global().revoked_keys;
-    Status st =
+    Status appended =
         key ? RevocationList::append(path, *key, user + (removed ? " " + removed->name : ""))
             : RevocationList::append_fingerprint(path, fp);
-    if (!st)
-        return fail("revoke", st.error().message);
+    if (!appended)
+        return fail("revoke", appended.error().message);
     std::string what =
         fp + " of " + user + (removed ? " (removed from the store)" : " (was not enrolled)");
     audit("revoke", Decision::deny, user, key ? &*key : nullptr, "revoked", "revoked " + what);

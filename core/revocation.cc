@@ -1,5 +1,10 @@
 #include "core/revocation.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <ctime>
+
 #include "core/atomicfile.h"
 #include "core/authkeys.h"
 #include "core/base64.h"
@@ -10,14 +15,32 @@ namespace skgate {
 
 namespace {
 
-constexpr size_t kMaxRevokedBytes = 8 * 1024 * 1024;
+// What the index records of the list it was made from; a missing list has
+// a signature too, so that an index of "nothing" stays current until one
+// is written.
+std::string list_signature(const std::string& path) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0)
+        return "skgate index of " + path + ": no list";
+    return "skgate index of " + path + ": inode " + std::to_string(st.st_ino) + " size " +
+           std::to_string(st.st_size) + " mtime " + std::to_string(st.st_mtim.tv_sec) + "." +
+           std::to_string(st.st_mtim.tv_nsec);
+}
+
+// "SHA256:" + 43 unpadded base64 characters: the 32-byte hash.
+std::optional<Sha256> fingerprint_hash(std::string_view s) {
+    if (s.size() != 50 || !s.starts_with("SHA256:"))
+        return std::nullopt;
+    auto decoded = base64_decode(std::string(s.substr(7)) + "=");
+    if (!decoded || decoded->size() != 32)
+        return std::nullopt;
+    Sha256 h{};
+    std::copy(decoded->begin(), decoded->end(), h.begin());
+    return h;
+}
 
 bool is_fingerprint(std::string_view s) {
-    // "SHA256:" + 43 unpadded base64 characters
-    if (s.size() != 50 || !s.starts_with("SHA256:"))
-        return false;
-    auto decoded = base64_decode(std::string(s.substr(7)) + "=");
-    return decoded.ok() && decoded->size() == 32;
+    return fingerprint_hash(s).has_value();
 }
 
 std::string dir_of(const std::string& path) {
@@ -52,8 +75,18 @@ Result<RevocationList> RevocationList::parse(std::string_view text, const std::s
 }
 
 Result<RevocationList> RevocationList::load(const std::string& path) {
+    // The index names the list it was made from (inode, size, mtime): a list
+    // edited by hand since is read instead, whatever the clocks say.
+    auto index = KrlIndex::open(krl_path_for(path));
+    if (!index && index.error().code != ErrorCode::not_found)
+        return index.error();
+    if (index && index->comment() == list_signature(path)) {
+        RevocationList out;
+        out.index_ = std::move(*index);
+        return out;
+    }
     FileRules rules;
-    rules.max_bytes = kMaxRevokedBytes;
+    rules.max_bytes = kMaxRevokedListBytes;
     auto text = read_trusted_file(path, rules);
     if (!text) {
         if (text.error().code == ErrorCode::not_found)
@@ -65,31 +98,84 @@ Result<RevocationList> RevocationList::load(const std::string& path) {
 
 namespace {
 
-// Appends `line` unless `fingerprint` is already revoked; locked and atomic.
+Status write_index(const std::string& path, const std::set<std::string>& fingerprints) {
+    std::vector<Sha256> hashes;
+    hashes.reserve(fingerprints.size());
+    for (const auto& fp : fingerprints) {
+        auto h = fingerprint_hash(fp);
+        if (!h)
+            return invalid("bad fingerprint in the revocation list: " + printable(fp));
+        hashes.push_back(*h);
+    }
+    uint64_t version = static_cast<uint64_t>(std::time(nullptr));
+    Bytes krl = krl_encode(std::move(hashes), version, version, list_signature(path));
+    return write_file_atomic(krl_path_for(path),
+                             std::string(reinterpret_cast<const char*>(krl.data()), krl.size()),
+                             {0, 0, 0644});
+}
+
+// The list's text, or empty when it does not exist.
+Result<std::string> read_list(const std::string& path) {
+    FileRules rules;
+    rules.max_bytes = kMaxRevokedListBytes;
+    auto text = read_trusted_file(path, rules);
+    if (!text && text.error().code == ErrorCode::not_found)
+        return std::string();
+    return text;
+}
+
+// Appends `line` unless `fingerprint` is already revoked; locked and atomic,
+// the list first, then its KRL (a crash between them leaves the list newer,
+// which load() reads instead).
 Status append_line(const std::string& path, const std::string& fingerprint,
                    const std::string& line) {
     SKGATE_TRY(lock, FileLock::acquire(dir_of(path) + "/.revoked.lock"));
-    FileRules rules;
-    rules.max_bytes = kMaxRevokedBytes;
-    auto text = read_trusted_file(path, rules);
-    std::string content;
-    if (text) {
-        SKGATE_TRY(current, RevocationList::parse(*text, path));
-        if (current.is_revoked(fingerprint))
-            return {};
-        content = *text;
-        if (!content.empty() && content.back() != '\n')
+    SKGATE_TRY(text, read_list(path));
+    SKGATE_TRY(current, RevocationList::parse(text, path));
+    std::set<std::string> fingerprints = current.fingerprints();
+    if (fingerprints.count(fingerprint) == 0) {
+        std::string content = text;
+        if (content.empty())
+            content =
+                "# Revoked keys: never accepted by skgate. skgatectl revoke keeps this list "
+                "and its index (the .krl beside it, sshd's RevokedKeys) together.\n";
+        if (content.back() != '\n')
             content += '\n';
-    } else if (text.error().code == ErrorCode::not_found) {
-        content = "# Revoked keys: never accepted by skgate (also valid as sshd RevokedKeys).\n";
-    } else {
-        return text.error();
+        content += line + "\n";
+        if (content.size() > kMaxRevokedListBytes)
+            return invalid(path + " would grow past " +
+                           std::to_string(kMaxRevokedListBytes / (1024 * 1024)) +
+                           " MiB: remove entries of keys that can no longer exist (deleted "
+                           "accounts, expired keys) first; nothing was changed");
+        SKGATE_CHECK(write_file_atomic(path, content, {0, 0, 0644}));
+        fingerprints.insert(fingerprint);
     }
-    content += line + "\n";
-    return write_file_atomic(path, content, {0, 0, 0644});
+    return write_index(path, fingerprints);
 }
 
 }  // namespace
+
+std::string krl_path_for(const std::string& revoked_list) {
+    return revoked_list + ".krl";
+}
+
+bool RevocationList::is_revoked(const std::string& fingerprint) const {
+    if (!index_)
+        return fingerprints_.count(fingerprint) > 0;
+    auto h = fingerprint_hash(fingerprint);
+    if (!h)
+        return false;  // not a SHA256 fingerprint: no key has it
+    auto found = index_->contains(*h);
+    // An index that cannot be read refuses: never "not revoked" by accident.
+    return !found || *found;
+}
+
+Status RevocationList::rebuild_index(const std::string& path) {
+    SKGATE_TRY(lock, FileLock::acquire(dir_of(path) + "/.revoked.lock"));
+    SKGATE_TRY(text, read_list(path));
+    SKGATE_TRY(current, RevocationList::parse(text, path));
+    return write_index(path, current.fingerprints());
+}
 
 bool RevocationList::is_fingerprint(std::string_view text) {
     return skgate::is_fingerprint(text);

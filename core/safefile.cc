@@ -32,9 +32,11 @@ bool owner_ok(uid_t uid, const FileRules& rules) {
     return uid == rules.owner || (rules.root_may_own && uid == 0);
 }
 
+}  // namespace
+
 // A directory another user could write to lets them swap the file; a sticky
 // directory (like /tmp) does not, because they cannot rename our file there.
-Status check_directories(const std::string& path, const FileRules& rules) {
+Status check_trusted_directories(const std::string& path, const FileRules& rules) {
     std::string dir = path;
     while (true) {
         size_t slash = dir.find_last_of('/');
@@ -56,8 +58,6 @@ Status check_directories(const std::string& path, const FileRules& rules) {
             return {};
     }
 }
-
-}  // namespace
 
 Status check_trusted_stat(const std::string& path, uid_t uid, mode_t mode, const FileRules& rules) {
     if (!S_ISREG(mode))
@@ -114,7 +114,7 @@ Result<std::string> read_trusted_file(const std::string& path, const FileRules& 
         return make_error(ErrorCode::io, "cannot stat " + path + ": " + std::strerror(errno));
     SKGATE_CHECK(check_trusted_stat(path, st.st_uid, st.st_mode, rules));
     if (rules.check_directories)
-        SKGATE_CHECK(check_directories(path, rules));
+        SKGATE_CHECK(check_trusted_directories(path, rules));
     if (static_cast<uint64_t>(st.st_size) > rules.max_bytes)
         return invalid(path + " is larger than " + std::to_string(rules.max_bytes) + " bytes");
 

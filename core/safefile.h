@@ -29,5 +29,8 @@ Result<std::string> read_trusted_file(const std::string& path, const FileRules& 
 
 // The ownership and mode checks alone, on an open descriptor's stat data.
 Status check_trusted_stat(const std::string& path, uid_t uid, mode_t mode, const FileRules& rules);
+// The directories above `path`, up to "/": owned as the rules say and not
+// writable by others (a sticky one may be).
+Status check_trusted_directories(const std::string& path, const FileRules& rules);
 
 }  // namespace skgate

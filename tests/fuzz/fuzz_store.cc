@@ -1,7 +1,8 @@
-// The key store's lines and the revocation list.
+// The key store's lines, the revocation list and its KRL.
 #include <string_view>
 
 #include "core/keystore.h"
+#include "core/krl.h"
 #include "core/revocation.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -17,5 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
     }
     (void)skgate::RevocationList::parse(text, "fuzz");
+    (void)skgate::KrlIndex::validate(skgate::ByteView(data, size));
     return 0;
 }

@@ -4,11 +4,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "core/atomicfile.h"
 #include "core/journal.h"
 #include "core/keystore.h"
+#include "core/krl.h"
 #include "core/revocation.h"
 #include "core/timeutil.h"
 #include "tests/support/helpers.h"
@@ -259,4 +261,81 @@ TEST(Revocation, AppendIsIdempotentAndReadableBySshd) {
     ASSERT_EQ(k.status, 0) << k.err;
     auto q = run({"ssh-keygen", "-Q", "-f", d.file("krl"), d.file("k.pub")});
     EXPECT_NE(q.out.find("REVOKED"), std::string::npos) << q.out << q.err;
+}
+
+// The KRL skgatectl revoke keeps beside the list: OpenSSH's own ssh-keygen
+// reads it and agrees on every key; skgate looks keys up without reading it
+// all, and never takes an index it cannot read completely for "not revoked".
+TEST(Revocation, TheIndexIsAKrlSshdReads) {
+    if (!running_as_root())
+        GTEST_SKIP() << "the list must be root-owned";
+    TempDir d;
+    std::string path = d.file("revoked");
+    auto a = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256);
+    auto b = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    auto c = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    ASSERT_TRUE(RevocationList::rebuild_index(path).ok()) << "no list yet: an empty index";
+    EXPECT_TRUE(KrlIndex::open(krl_path_for(path)).ok());
+    ASSERT_TRUE(RevocationList::append(path, a.public_key(), "lost").ok());
+    ASSERT_TRUE(RevocationList::append_fingerprint(path, b.public_key().fingerprint()).ok());
+    auto r = RevocationList::load(path);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r->indexed());
+    EXPECT_EQ(r->size(), 2u);
+    EXPECT_TRUE(r->is_revoked(a.public_key()));
+    EXPECT_TRUE(r->is_revoked(b.public_key()));
+    EXPECT_FALSE(r->is_revoked(c.public_key()));
+    EXPECT_TRUE(KrlIndex::validate(as_bytes(read_file(krl_path_for(path)))).ok());
+    for (const auto* k : {&a, &b, &c}) {
+        write_file(d.file("k.pub"), k->public_key().to_text() + "\n");
+        auto q = run({"ssh-keygen", "-Q", "-f", krl_path_for(path), d.file("k.pub")});
+        bool revoked = k != &c;
+        EXPECT_EQ(q.out.find("REVOKED") != std::string::npos, revoked) << q.out << q.err;
+    }
+    // A list edited by hand after its index: the list is read instead.
+    auto later = std::filesystem::last_write_time(krl_path_for(path)) + std::chrono::seconds(2);
+    write_file(path, read_file(path) + c.public_key().fingerprint() + "\n");
+    std::filesystem::last_write_time(path, later);
+    auto edited = RevocationList::load(path);
+    ASSERT_TRUE(edited.ok());
+    EXPECT_FALSE(edited->indexed());
+    EXPECT_TRUE(edited->is_revoked(c.public_key()));
+    ASSERT_TRUE(RevocationList::rebuild_index(path).ok());
+    auto rebuilt = RevocationList::load(path);
+    ASSERT_TRUE(rebuilt.ok());
+    EXPECT_TRUE(rebuilt->indexed());
+    EXPECT_TRUE(rebuilt->is_revoked(c.public_key()));
+    // An unsafe index is an error, not an empty list.
+    chmod(krl_path_for(path).c_str(), 0666);
+    EXPECT_FALSE(RevocationList::load(path).ok());
+}
+
+TEST(Revocation, MalformedKrlsAreRefused) {
+    Sha256 h1{}, h2{};
+    h1[0] = 1;
+    h2[0] = 2;
+    Bytes good = krl_encode({h2, h1, h2}, 7, 1700000000, "test");
+    ASSERT_TRUE(KrlIndex::validate(good).ok());
+    EXPECT_EQ(good.size(), 8 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 1 + 4 + 2 * kKrlHashEntryBytes)
+        << "sorted, deduplicated";
+    EXPECT_TRUE(KrlIndex::validate(krl_encode({}, 1, 1, "")).ok()) << "no section: empty";
+    auto broken = [&](auto edit) {
+        Bytes b = good;
+        edit(b);
+        return !KrlIndex::validate(b).ok();
+    };
+    EXPECT_TRUE(broken([](Bytes& b) { b[0] ^= 1; })) << "magic";
+    EXPECT_TRUE(broken([](Bytes& b) { b[11] = 2; })) << "format version";
+    EXPECT_TRUE(broken([](Bytes& b) { b.pop_back(); })) << "truncated";
+    EXPECT_TRUE(broken([](Bytes& b) { b.push_back(0); })) << "trailing byte";
+    size_t section = good.size() - 2 * kKrlHashEntryBytes - 5;
+    EXPECT_TRUE(broken([&](Bytes& b) { b[section] = 2; })) << "explicit-key section";
+    EXPECT_TRUE(broken([&](Bytes& b) { b[section + 5 + 3] = 31; })) << "hash length";
+    EXPECT_TRUE(broken([&](Bytes& b) {
+        std::swap_ranges(b.begin() + static_cast<long>(section + 5),
+                         b.begin() + static_cast<long>(section + 5 + kKrlHashEntryBytes),
+                         b.begin() + static_cast<long>(section + 5 + kKrlHashEntryBytes));
+    })) << "out of order";
+    EXPECT_TRUE(broken([&](Bytes& b) { b[8 + 4 + 8 + 8 + 7] = 1; })) << "flags";
+    EXPECT_FALSE(KrlIndex::validate(Bytes{}).ok());
 }
