@@ -1,22 +1,30 @@
-// skgate-keys: sshd's AuthorizedKeysCommand.
+// skgate-keys: sshd's AuthorizedKeysCommand, as skgatectl enable wires it:
 //
-//   AuthorizedKeysCommand /usr/libexec/skgate/skgate-keys %u %t %k %f
-//   AuthorizedKeysCommandUser skgate
+//   AuthorizedKeysFile none
+//   AuthorizedKeysCommand /usr/libexec/skgate/skgate-keys -a .ssh/authorized_keys %u %t %k %f
+//   AuthorizedKeysCommandUser root
 //
-// Prints on stdout only authorized_keys lines for keys that policy allows,
-// with the options that make sshd enforce it; everything else goes to the
-// journal (and stderr). Exit codes are documented in skgate-keys(8).
+// Started as root, it reads the user's own authorized_keys files with the
+// user's identity (sshd itself reads none), becomes the skgate account for
+// good, and only then parses anything. It prints on stdout only
+// authorized_keys lines for keys that policy allows, with the options that
+// make sshd enforce it; everything else goes to the journal (and stderr).
+// Exit codes are documented in skgate-keys(8).
 #include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/audit.h"
 #include "core/base64.h"
 #include "core/keylookup.h"
 #include "core/monotonic.h"
 #include "core/policy.h"
+#include "core/privileges.h"
+#include "core/user_keyfiles.h"
 #include "core/username.h"
 
 namespace {
@@ -29,20 +37,39 @@ constexpr int kExitStore = 74;
 constexpr int kExitConfig = 78;
 
 constexpr const char* kUsage =
-    "usage: skgate-keys [-f CONFIG] USER [KEYTYPE KEYBLOB [FINGERPRINT]]\n";
+    "usage: skgate-keys [-f CONFIG] [-a AUTHORIZED_KEYS_FILE]... [-u ACCOUNT]\n"
+    "                   USER [KEYTYPE KEYBLOB [FINGERPRINT]]\n";
 
 struct Invocation {
     std::string config = skgate::kDefaultConfigPath;
+    std::vector<std::string> user_files;  // -a: what sshd's AuthorizedKeysFile was
+    bool user_files_given = false;        // -a none: no files at all
+    std::string run_as = "skgate";        // -u: the account to become when started as root
     std::string user;
     std::string key_type, key_blob, fingerprint;
 };
 
 bool parse_args(int argc, char** argv, Invocation* inv) {
     int i = 1;
-    if (i + 1 < argc && std::string(argv[i]) == "-f") {
-        inv->config = argv[i + 1];
+    while (i + 1 < argc && argv[i][0] == '-' && argv[i][1] != '\0' && argv[i][2] == '\0') {
+        std::string opt = argv[i], value = argv[i + 1];
+        if (opt == "-f") {
+            inv->config = value;
+        } else if (opt == "-a") {
+            if (value != "none" && !skgate::validate_user_key_file_pattern(value).ok())
+                return false;
+            if (value != "none")
+                inv->user_files.push_back(value);
+            inv->user_files_given = true;
+        } else if (opt == "-u" && skgate::validate_username(value).ok()) {
+            inv->run_as = value;
+        } else {
+            return false;
+        }
         i += 2;
     }
+    if (!inv->user_files_given)
+        inv->user_files = skgate::kDefaultUserKeyFiles;
     int rest = argc - i;
     if (rest != 1 && rest != 3 && rest != 4)
         return false;
@@ -54,6 +81,38 @@ bool parse_args(int argc, char** argv, Invocation* inv) {
     if (rest == 4)
         inv->fingerprint = argv[i + 3];
     return true;
+}
+
+// Started as root: the user's own key files are read with the user's
+// identity (a 0700 home is readable to its owner, and root never opens a
+// path as root that the user could point elsewhere), then every privilege
+// is given up for the -u account before the configuration or any key is
+// parsed. Not root: nothing to give up, and the lookup reads the files with
+// the process's own identity.
+skgate::Result<std::optional<skgate::UserKeyFiles>> read_user_files_then_drop_root(
+    const Invocation& inv) {
+    if (geteuid() != 0)
+        return std::optional<skgate::UserKeyFiles>{};
+    std::optional<skgate::UserKeyFiles> files;
+    auto account = skgate::lookup_account(inv.user);
+    if (account) {
+        skgate::UserKeyFiles read;
+        SKGATE_CHECK(skgate::with_file_identity_of(
+            *account, [&] { read = skgate::read_user_key_files(*account, inv.user_files); }));
+        files = std::move(read);
+    } else if (account.error().code != skgate::ErrorCode::not_found) {
+        return account.error();
+    }
+    if (inv.run_as == "root")
+        return files;
+    auto target = skgate::lookup_account(inv.run_as);
+    if (!target)
+        return skgate::make_error(skgate::ErrorCode::permission,
+                                  "cannot become " + inv.run_as +
+                                      " (-u): " + target.error().message +
+                                      "; skgatectl enable creates the skgate account");
+    SKGATE_CHECK(skgate::become(*target));
+    return files;
 }
 
 void warn(const std::string& user, const std::string& text) {
@@ -116,6 +175,11 @@ int run(int argc, char** argv) {
     }
     if (auto st = skgate::validate_username(inv.user); !st)
         return finish_denied(inv, st.error().message, start, kExitOk);
+    auto user_files = read_user_files_then_drop_root(inv);
+    if (!user_files)
+        return finish_denied(
+            inv, "cannot give up root: " + user_files.error().message, start,
+            user_files.error().code == skgate::ErrorCode::permission ? kExitConfig : kExitInternal);
 
     auto policy = skgate::Policy::load_or_default(inv.config);
     if (!policy)
@@ -125,6 +189,8 @@ int run(int argc, char** argv) {
     skgate::LookupRequest req{inv.user, std::nullopt, std::time(nullptr)};
     req.remote.config_path = inv.config;
     req.remote.fetch_helper = fetch_helper_path();
+    req.user_files = std::move(*user_files);
+    req.user_file_patterns = inv.user_files;
     if (!inv.key_type.empty()) {
         auto key = offered_key(inv);
         if (!key)

@@ -19,21 +19,25 @@ Result<Account> lookup_account(const std::string& user) {
     return Account{pw.pw_name, pw.pw_uid, pw.pw_gid, pw.pw_dir ? pw.pw_dir : ""};
 }
 
-Result<std::vector<std::string>> lookup_user_groups(const std::string& user) {
-    SKGATE_TRY(account, lookup_account(user));
+Result<std::vector<gid_t>> account_group_ids(const Account& account) {
     int n = 64;
     std::vector<gid_t> gids;
     while (true) {
         gids.resize(static_cast<size_t>(n));
         int want = n;
-        if (getgrouplist(user.c_str(), account.gid, gids.data(), &want) >= 0) {
+        if (getgrouplist(account.name.c_str(), account.gid, gids.data(), &want) >= 0) {
             gids.resize(static_cast<size_t>(want));
-            break;
+            return gids;
         }
         if (want <= n || want > 65536)
-            return make_error(ErrorCode::io, "cannot list the groups of " + user);
+            return make_error(ErrorCode::io, "cannot list the groups of " + account.name);
         n = want;
     }
+}
+
+Result<std::vector<std::string>> lookup_user_groups(const std::string& user) {
+    SKGATE_TRY(account, lookup_account(user));
+    SKGATE_TRY(gids, account_group_ids(account));
     std::vector<std::string> names;
     std::vector<char> gbuf(65536);
     for (gid_t gid : gids) {

@@ -19,6 +19,8 @@ struct Account {
 
 // ErrorCode::not_found when there is no such user, ErrorCode::io when NSS fails.
 Result<Account> lookup_account(const std::string& user);
+// The account's primary and supplementary group ids (getgrouplist).
+Result<std::vector<gid_t>> account_group_ids(const Account& account);
 // The names of the user's primary and supplementary groups.
 Result<std::vector<std::string>> lookup_user_groups(const std::string& user);
 

@@ -75,6 +75,8 @@ std::string refusal_reason(const CandidateKey& c, const UserPolicy& p, bool brea
     // every authenticator does not lock the administrator out.
     if (break_glass)
         return {};
+    if (c.outside_key_sources)
+        return "only in the user's own authorized_keys, which is not in KeySources";
     if (p.require_security_key && !c.key.is_security_key())
         return "not a security key (" + std::string(c.key.plain_type_name()) + ")";
     bool attested = c.stored && !c.stored->attestation.empty();
@@ -127,6 +129,26 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
     SKGATE_TRY(revoked, RevocationList::load(policy.global().revoked_keys));
     bool break_glass = policy.is_break_glass(req.user);
 
+    // The user's own files, read at most once. The account is looked up only
+    // then: sshd asks only about users that exist, and NSS is the slowest
+    // part of a local lookup.
+    std::optional<UserKeyFiles> files = req.user_files;
+    auto users_files = [&]() -> Result<UserKeyFiles> {
+        if (!files) {
+            auto account = req.account_lookup(req.user);
+            if (!account) {
+                if (account.error().code != ErrorCode::not_found)
+                    return account.error();
+                files = UserKeyFiles{};
+                files->warnings.push_back(account.error().message +
+                                          "; the user's authorized_keys files skipped");
+            } else {
+                files = read_user_key_files(*account, req.user_file_patterns);
+            }
+        }
+        return *files;
+    };
+
     std::vector<CandidateKey> candidates;
     KeyStore store(policy.global().keys_directory);
     RemoteAccess remote = req.remote;
@@ -139,16 +161,8 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
             SKGATE_TRY(s, keys_from_store(store, req.user));
             r = std::move(s);
         } else if (src == KeySource::authorized_keys) {
-            // The account is looked up only here: sshd asks only about users
-            // that exist, and NSS is the slowest part of a local lookup.
-            auto account = req.account_lookup(req.user);
-            if (!account) {
-                if (account.error().code != ErrorCode::not_found)
-                    return account.error();
-                out.warnings.push_back(account.error().message + "; authorized_keys skipped");
-                continue;
-            }
-            r = keys_from_authorized_keys(*account);
+            SKGATE_TRY(own, users_files());
+            r = keys_from_user_key_files(own);
         } else {
             auto remote_result = keys_from_remote(policy, src, req.user, remote);
             r = std::move(remote_result.keys);
@@ -157,6 +171,21 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
         out.warnings.insert(out.warnings.end(), r.warnings.begin(), r.warnings.end());
         for (auto& k : r.keys)
             candidates.push_back(std::move(k));
+    }
+
+    // sshd reads no AuthorizedKeysFile with skgate (DESIGN.md, "One decision
+    // point"): the keys it would have read are decided here too, so that
+    // audit mode records them and break-glass users keep them.
+    bool from_sources = std::find(user_policy.key_sources.begin(), user_policy.key_sources.end(),
+                                  KeySource::authorized_keys) != user_policy.key_sources.end();
+    if (!from_sources && (out.mode == Mode::audit || break_glass)) {
+        SKGATE_TRY(own, users_files());
+        SourceResult r = keys_from_user_key_files(own);
+        out.warnings.insert(out.warnings.end(), r.warnings.begin(), r.warnings.end());
+        for (auto& k : r.keys) {
+            k.outside_key_sources = true;
+            candidates.push_back(std::move(k));
+        }
     }
 
     for (auto& c : candidates) {

@@ -29,6 +29,10 @@ struct LookupRequest {
     // Remote sources: whether the network may be used, and how (deadline_us
     // and now are filled in by lookup_keys from SourceTimeout).
     RemoteAccess remote = {};
+    // The user's own authorized_keys files: the ones skgate-keys read as the
+    // user before giving up root, or else read here, from these patterns.
+    std::optional<UserKeyFiles> user_files = std::nullopt;
+    std::vector<std::string> user_file_patterns = kDefaultUserKeyFiles;
 };
 
 struct KeyVerdict {

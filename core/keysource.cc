@@ -5,14 +5,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/safefile.h"
 #include "core/text.h"
 
 namespace skgate {
 
 namespace {
-
-constexpr size_t kMaxAuthorizedKeysBytes = 1024 * 1024;
 
 // Restrictions a user may put on their own key, and re-enabling flags that
 // only undo their own `restrict`. `verify-required` makes the key stricter
@@ -39,48 +36,41 @@ Result<SourceResult> keys_from_store(const KeyStore& store, const std::string& u
     return out;
 }
 
-SourceResult keys_from_authorized_keys(const Account& account) {
+SourceResult keys_from_user_key_files(const UserKeyFiles& files) {
     SourceResult out;
-    if (account.home.empty() || account.home.front() != '/') {
-        out.warnings.push_back(account.name +
-                               " has no absolute home directory; authorized_keys skipped");
-        return out;
-    }
-    std::string path = account.home + "/.ssh/authorized_keys";
-    FileRules rules;
-    rules.owner = account.uid;
-    rules.root_may_own = true;
-    rules.max_bytes = kMaxAuthorizedKeysBytes;
-    auto text = read_trusted_file(path, rules);
-    if (!text) {
-        if (text.error().code != ErrorCode::not_found)
-            out.warnings.push_back(text.error().message + "; authorized_keys skipped");
-        return out;
-    }
-    size_t lineno = 0, pos = 0;
-    while (pos < text->size()) {
-        size_t nl = text->find('\n', pos);
-        std::string line =
-            text->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-        pos = nl == std::string::npos ? text->size() : nl + 1;
-        lineno++;
-        if (is_blank_or_comment(line))
-            continue;
-        std::string origin = path + ":" + std::to_string(lineno);
-        auto entry = parse_authorized_key(line);
-        if (!entry) {
-            out.warnings.push_back(origin + ": " + entry.error().message);
-            continue;
+    out.warnings = files.warnings;
+    for (const auto& file : files.files) {
+        const std::string& text = file.text;
+        size_t lineno = 0, pos = 0;
+        while (pos < text.size()) {
+            size_t nl = text.find('\n', pos);
+            std::string line =
+                text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+            pos = nl == std::string::npos ? text.size() : nl + 1;
+            lineno++;
+            if (is_blank_or_comment(line))
+                continue;
+            std::string origin = printable(file.path) + ":" + std::to_string(lineno);
+            auto entry = parse_authorized_key(line);
+            if (!entry) {
+                out.warnings.push_back(origin + ": " + entry.error().message);
+                continue;
+            }
+            if (auto o = interpret_sshd_options(entry->options); !o) {
+                out.warnings.push_back(origin + ": " + o.error().message);
+                continue;
+            }
+            out.keys.push_back({std::move(entry->key), std::move(entry->comment),
+                                KeySource::authorized_keys, origin, std::nullopt,
+                                std::move(entry->options), std::string(trim(line))});
         }
-        if (auto o = interpret_sshd_options(entry->options); !o) {
-            out.warnings.push_back(origin + ": " + o.error().message);
-            continue;
-        }
-        out.keys.push_back({std::move(entry->key), std::move(entry->comment),
-                            KeySource::authorized_keys, origin, std::nullopt,
-                            std::move(entry->options), std::string(trim(line))});
     }
     return out;
+}
+
+SourceResult keys_from_authorized_keys(const Account& account,
+                                       const std::vector<std::string>& patterns) {
+    return keys_from_user_key_files(read_user_key_files(account, patterns));
 }
 
 KeyOptions sanitize_user_options(const KeyOptions& options, std::vector<std::string>* dropped) {

@@ -11,6 +11,7 @@
 #include "core/keystore.h"
 #include "core/policy.h"
 #include "core/result.h"
+#include "core/user_keyfiles.h"
 
 namespace skgate {
 
@@ -22,6 +23,10 @@ struct CandidateKey {
     std::optional<StoredKey> stored;  // local store attributes
     KeyOptions user_options;          // authorized_keys: the options as written
     std::string original_line;        // authorized_keys: the line as written
+    // From the user's own files although authorized_keys is not in
+    // KeySources: read because sshd would have read them before skgate
+    // (audit mode, break-glass users), never allowed otherwise.
+    bool outside_key_sources = false;
 };
 
 struct SourceResult {
@@ -31,11 +36,12 @@ struct SourceResult {
 
 Result<SourceResult> keys_from_store(const KeyStore& store, const std::string& user);
 
-// ~/.ssh/authorized_keys, read as sshd's StrictModes would accept it: owned
-// by the user or root, not writable by group or others, nor any directory
-// above it; never through a symlink. An unsafe or missing file yields no
-// keys and a warning (sshd ignores such a file too).
-SourceResult keys_from_authorized_keys(const Account& account);
+// The user's own authorized_keys files (see user_keyfiles.h), already read;
+// lines that do not parse are skipped with a warning, as sshd skips them.
+SourceResult keys_from_user_key_files(const UserKeyFiles& files);
+// Reads them first, with the process's own identity.
+SourceResult keys_from_authorized_keys(
+    const Account& account, const std::vector<std::string>& patterns = kDefaultUserKeyFiles);
 
 // Options a user may keep on their own key: only ones that restrict it.
 // touch-required, verify-required and their negations are policy's, and

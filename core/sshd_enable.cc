@@ -17,6 +17,7 @@
 #include "core/audit.h"
 #include "core/inventory.h"
 #include "core/keystore.h"
+#include "core/revocation.h"
 #include "core/subprocess.h"
 #include "core/text.h"
 #include "core/username.h"
@@ -315,6 +316,7 @@ wiring::Options options_for(const SystemPaths& paths, const Policy& policy, Mode
     o.config_path = paths.skgate_conf == kDefaultConfigPath ? "" : paths.skgate_conf;
     o.pam_module = paths.pam_module;
     o.break_glass_users = policy.global().break_glass_users;
+    o.revoked_keys = krl_path_for(policy.global().revoked_keys);
     return o;
 }
 
@@ -390,8 +392,8 @@ Result<Report> enable_skgate(const SystemPaths& paths, const EnableRequest& requ
         opts.previous_authorized_keys_file = (*before)["authorizedkeysfile"];
         opts.previous_pubkey_algorithms = (*before)["pubkeyacceptedalgorithms"];
     }
-    if (opts.previous_authorized_keys_file.empty() || opts.previous_authorized_keys_file == "none")
-        opts.previous_authorized_keys_file = ".ssh/authorized_keys";
+    if (opts.previous_authorized_keys_file.empty())
+        opts.previous_authorized_keys_file = ".ssh/authorized_keys .ssh/authorized_keys2";
 
     // Start from what was there before the first enable, so that running
     // enable again (say audit, then enforce) never stacks changes.
@@ -440,6 +442,10 @@ Result<Report> enable_skgate(const SystemPaths& paths, const EnableRequest& requ
     }
 
     SKGATE_CHECK(ensure_system_user(paths, report));
+    // sshd refuses every key while its RevokedKeys cannot be read: the KRL
+    // exists before the drop-in names it.
+    if (Status krl = RevocationList::rebuild_index(policy.global().revoked_keys); !krl)
+        return krl.error().context("cannot write the revocation index sshd reads");
     // The originals are safe on disk before anything changes.
     SKGATE_CHECK(save_record(state_dir, record));
 

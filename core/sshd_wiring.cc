@@ -76,10 +76,31 @@ std::string module_args(const Options& o) {
 
 }  // namespace
 
+std::vector<std::string> user_key_file_patterns(const Options& o) {
+    std::vector<std::string> out;
+    for (const auto& w : words(o.previous_authorized_keys_file)) {
+        if (w != "none")
+            out.push_back(w);
+    }
+    return out;
+}
+
 std::string helper_command(const Options& o) {
     std::string cmd = o.helper;
     if (!o.config_path.empty())
         cmd += " -f " + o.config_path;
+    // sshd expands %-tokens in the command's arguments: doubled, the
+    // pattern reaches skgate-keys as AuthorizedKeysFile had it, and
+    // skgate-keys expands it for the user itself.
+    auto patterns = user_key_file_patterns(o);
+    if (patterns.empty())
+        cmd += " -a none";  // sshd read no file before skgate either
+    for (const auto& pattern : patterns) {
+        std::string escaped;
+        for (char c : pattern)
+            escaped += c == '%' ? std::string("%%") : std::string(1, c);
+        cmd += " -a " + escaped;
+    }
     return cmd + " %u %t %k %f";
 }
 
@@ -89,17 +110,23 @@ std::string render_dropin(const Options& o) {
                     "# Do not edit: run skgatectl enable again with other options instead.\n"
                     "# sshd uses the first value it reads for each keyword, and this file is\n"
                     "# included before the rest of sshd_config, so these settings win.\n";
+    s += "# One decision point: sshd reads no AuthorizedKeysFile itself. skgate-keys,\n"
+         "# started as root, reads the users' own files (the -a patterns, what\n"
+         "# AuthorizedKeysFile was) with each user's identity, becomes the skgate\n"
+         "# account, and decides every key; revoked keys sshd refuses itself.\n";
+    s += "AuthorizedKeysFile none\n";
     s += "AuthorizedKeysCommand " + helper_command(o) + "\n";
-    s += "AuthorizedKeysCommandUser skgate\n";
+    s += "AuthorizedKeysCommandUser root\n";
     s += "ExposeAuthInfo yes\n";
+    if (!o.revoked_keys.empty())
+        s += "RevokedKeys " + o.revoked_keys + "\n";
     if (o.mode == Mode::enforce) {
-        s += "# Only the keys skgate-keys prints, with the options that make sshd\n"
-             "# check user presence (and verification where policy says so).\n"
-             "AuthorizedKeysFile none\n";
+        s += "# Only security keys, with the options that make sshd check user\n"
+             "# presence (and verification where policy says so).\n";
         s += std::string("PubkeyAcceptedAlgorithms ") + kSkAlgorithms + "\n";
     } else {
-        s += "# Audit mode: sshd still reads AuthorizedKeysFile; skgate-keys records\n"
-             "# what enforce mode would refuse.\n";
+        s += "# Audit mode: skgate-keys serves the keys sshd would have read, unchanged,\n"
+             "# and records what enforce mode would refuse (would-deny).\n";
     }
     if (o.pam_confirm) {
         s += "# pam_skgate confirms the login key in a keyboard-interactive step that\n"
@@ -113,13 +140,11 @@ std::string render_dropin(const Options& o) {
         std::string users;
         for (const auto& u : o.break_glass_users)
             users += (users.empty() ? "" : ",") + u;
-        s += "\n# Break-glass users (BreakGlassUsers in skgate.conf) log in as before.\n";
+        s += "\n# Break-glass users (BreakGlassUsers in skgate.conf) keep the key types\n"
+             "# they had; skgate-keys still decides (and records) each of their keys.\n";
         s += "Match User " + users + "\n";
-        if (o.mode == Mode::enforce) {
-            s += "    AuthorizedKeysFile " + o.previous_authorized_keys_file + "\n";
-            if (!o.previous_pubkey_algorithms.empty())
-                s += "    PubkeyAcceptedAlgorithms " + o.previous_pubkey_algorithms + "\n";
-        }
+        if (o.mode == Mode::enforce && !o.previous_pubkey_algorithms.empty())
+            s += "    PubkeyAcceptedAlgorithms " + o.previous_pubkey_algorithms + "\n";
         if (o.pam_confirm)
             s += "    AuthenticationMethods publickey\n";
     }
@@ -129,13 +154,14 @@ std::string render_dropin(const Options& o) {
 std::map<std::string, std::string> expected_effective(const Options& o) {
     std::map<std::string, std::string> e = {
         {"authorizedkeyscommand", helper_command(o)},
-        {"authorizedkeyscommanduser", "skgate"},
+        {"authorizedkeyscommanduser", "root"},
+        {"authorizedkeysfile", "none"},
         {"exposeauthinfo", "yes"},
     };
-    if (o.mode == Mode::enforce) {
-        e["authorizedkeysfile"] = "none";
+    if (!o.revoked_keys.empty())
+        e["revokedkeys"] = o.revoked_keys;
+    if (o.mode == Mode::enforce)
         e["pubkeyacceptedalgorithms"] = kSkAlgorithms;
-    }
     if (o.pam_confirm) {
         e["usepam"] = "yes";
         e["kbdinteractiveauthentication"] = "yes";

@@ -29,9 +29,13 @@ struct Options {
     std::string config_path;  // skgate.conf; passed to the helper and module when not the default
     std::string pam_module = "pam_skgate.so";
     std::vector<std::string> break_glass_users;
-    // What sshd used before skgate, for break-glass users (from `sshd -T`).
+    // What sshd read before skgate (from `sshd -T`): skgate-keys reads these
+    // files for it (-a), for every user.
     std::string previous_authorized_keys_file = ".ssh/authorized_keys .ssh/authorized_keys2";
-    std::string previous_pubkey_algorithms;  // empty: sshd's default
+    // The key types break-glass users keep in enforce mode; empty: sshd's default.
+    std::string previous_pubkey_algorithms;
+    // sshd's own RevokedKeys: the KRL skgatectl revoke keeps (empty: none).
+    std::string revoked_keys;
 };
 
 // The full text of sshd_config.d/10-skgate.conf.
@@ -43,6 +47,8 @@ std::map<std::string, std::string> expected_effective(const Options& o);
 
 // The `AuthorizedKeysCommand` the drop-in sets (as `sshd -T` prints it).
 std::string helper_command(const Options& o);
+// The AuthorizedKeysFile patterns skgate-keys reads for sshd (-a).
+std::vector<std::string> user_key_file_patterns(const Options& o);
 
 // `sshd -T` output: lower-case keyword -> the rest of the line. Repeated
 // keywords (e.g. hostkey) keep the first.

@@ -11,6 +11,7 @@
 #include <map>
 #include <thread>
 
+#include "core/krl.h"
 #include "core/text.h"
 #include "tests/support/helpers.h"
 
@@ -82,7 +83,8 @@ class SystemRoot {
         fs::create_directories(root() + "/var/lib");
         write_file(conf(), "# skgate policy\nStateDirectory " + root() +
                                "/var/lib/skgate\nKeysDirectory " + root() +
-                               "/etc/skgate/keys.d\nBreakGlassUsers rescue\n");
+                               "/etc/skgate/keys.d\nRevokedKeys " + root() +
+                               "/etc/skgate/revoked\nBreakGlassUsers rescue\n");
     }
 
     std::string root() const { return dir_.path(); }
@@ -108,6 +110,10 @@ class SystemRoot {
     Snapshot snapshot() const {
         Snapshot s;
         for (const auto& e : fs::recursive_directory_iterator(root() + "/etc")) {
+            // skgate's own data, which enable creates for sshd's RevokedKeys
+            // and revoke keeps: not configuration that disable gives back.
+            if (e.path().filename() == "revoked.krl" || e.path().filename() == ".revoked.lock")
+                continue;
             struct stat st;
             lstat(e.path().c_str(), &st);
             s[e.path().string()] = {e.is_regular_file() ? read_file(e.path()) : "",
@@ -178,15 +184,18 @@ TEST(Enable, DebianAuditModeThenDisableRestoresEveryByte) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_TRUE(contains(r.out, "audit mode")) << r.out;
 
+    // One decision point in audit mode too: sshd reads no file itself;
+    // skgate-keys (root, then the skgate account) reads what it would have.
     const std::string dropin = read_file(sys.dropin());
-    EXPECT_TRUE(contains(dropin, "AuthorizedKeysCommandUser skgate\n"));
-    EXPECT_FALSE(contains(dropin, "AuthorizedKeysFile none")) << "audit mode keeps the user's keys";
+    EXPECT_TRUE(contains(dropin, "AuthorizedKeysCommandUser root\n"));
     const std::string eff = sys.effective();
-    EXPECT_EQ(
-        line_of(eff, "authorizedkeyscommand"),
-        "authorizedkeyscommand /usr/libexec/skgate/skgate-keys -f " + sys.conf() + " %u %t %k %f");
-    EXPECT_EQ(line_of(eff, "authorizedkeysfile"),
-              "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2");
+    EXPECT_EQ(line_of(eff, "authorizedkeyscommand"),
+              "authorizedkeyscommand /usr/libexec/skgate/skgate-keys -f " + sys.conf() +
+                  " -a .ssh/authorized_keys -a .ssh/authorized_keys2 %u %t %k %f");
+    EXPECT_EQ(line_of(eff, "authorizedkeysfile"), "authorizedkeysfile none");
+    // sshd's own revocation check, on the index skgatectl revoke keeps.
+    EXPECT_EQ(line_of(eff, "revokedkeys"), "revokedkeys " + sys.root() + "/etc/skgate/revoked.krl");
+    EXPECT_TRUE(KrlIndex::open(sys.root() + "/etc/skgate/revoked.krl").ok());
     EXPECT_EQ(line_of(eff, "exposeauthinfo"), "exposeauthinfo yes");
     EXPECT_EQ(line_of(eff, "kbdinteractiveauthentication"), "kbdinteractiveauthentication no");
 
@@ -227,10 +236,10 @@ TEST(Enable, EnforceIsRefusedWhileNobodyCouldLogIn) {
     EXPECT_EQ(line_of(eff, "pubkeyacceptedalgorithms"),
               "pubkeyacceptedalgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
               "sk-ssh-ed25519@openssh.com");
-    // The break-glass user keeps the keys and algorithms sshd used before.
+    // The break-glass user keeps the algorithms sshd used before; its keys
+    // come through skgate-keys too.
     const std::string rescue = sys.effective("rescue");
-    EXPECT_EQ(line_of(rescue, "authorizedkeysfile"),
-              "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2");
+    EXPECT_EQ(line_of(rescue, "authorizedkeysfile"), "authorizedkeysfile none");
     EXPECT_TRUE(contains(line_of(rescue, "pubkeyacceptedalgorithms"), "ssh-ed25519,")) << rescue;
 
     ASSERT_EQ(sys.ctl({"disable"}).status, 0);
@@ -260,7 +269,9 @@ TEST(Enable, RhelEnforceWithPamConfirmation) {
     EXPECT_EQ(line_of(rescue, "authenticationmethods"), "authenticationmethods publickey");
     EXPECT_TRUE(contains(line_of(rescue, "pubkeyacceptedalgorithms"), "rsa-sha2-256-cert"))
         << "the crypto policy's list: " << rescue;
-    EXPECT_EQ(line_of(rescue, "authorizedkeysfile"), "authorizedkeysfile .ssh/authorized_keys");
+    EXPECT_EQ(line_of(rescue, "authorizedkeysfile"), "authorizedkeysfile none");
+    EXPECT_TRUE(contains(line_of(eff, "authorizedkeyscommand"), " -a .ssh/authorized_keys %u"))
+        << "RHEL reads only .ssh/authorized_keys: " << eff;
 
     // The confirmation rule comes before RHEL's password-auth substack.
     const auto lines = split_lines(read_file(sys.pam()));
@@ -315,10 +326,10 @@ TEST(Enable, AnEarlierDropinThatWinsIsRefused) {
     EXPECT_EQ(r.status, 1);
     EXPECT_TRUE(contains(r.err, "authorizedkeysfile .ssh/authorized_keys")) << r.err;
     EXPECT_EQ(sys.snapshot(), before);
-    // Audit mode does not need that keyword and works with the customisation.
+    // Audit mode too: a file sshd reads itself would bypass skgate's record.
     auto a = sys.ctl({"enable"});
-    EXPECT_EQ(a.status, 0) << a.err;
-    EXPECT_EQ(sys.ctl({"disable"}).status, 0);
+    EXPECT_EQ(a.status, 1);
+    EXPECT_TRUE(contains(a.err, "authorizedkeysfile .ssh/authorized_keys")) << a.err;
     EXPECT_EQ(sys.snapshot(), before);
 }
 

@@ -37,6 +37,10 @@ class SkgateKeys : public ::testing::Test {
         if (!bin)
             throw std::runtime_error("SKGATE_KEYS is not set");
         std::vector<std::string> argv{std::string(bin)};
+        // Started as root, skgate-keys becomes the skgate account, which
+        // exists only in the e2e world; these tests read root's files.
+        if (!args.empty() && running_as_root())
+            argv.insert(argv.end(), {"-u", "root"});
         argv.insert(argv.end(), args.begin(), args.end());
         return run(argv);
     }
@@ -51,6 +55,21 @@ class SkgateKeys : public ::testing::Test {
 };
 
 }  // namespace
+
+// Started as root, it never goes on as root by accident: an account it
+// cannot become is a configuration error (exit 78), and no key is printed.
+TEST_F(SkgateKeys, RootThatCannotBecomeTheAccountPrintsNothing) {
+    if (!running_as_root())
+        GTEST_SKIP() << "needs root";
+    auto r = run({required_env("SKGATE_KEYS"), "-u", "skgt-no-such-account", "-f",
+                  dir.file("skgate.conf"), "root"});
+    EXPECT_EQ(r.status, 78);
+    EXPECT_EQ(r.out, "");
+    EXPECT_NE(r.err.find("cannot become skgt-no-such-account (-u)"), std::string::npos) << r.err;
+    auto bad = run({required_env("SKGATE_KEYS"), "-a", "%x/keys", "root"});
+    EXPECT_EQ(bad.status, 64);
+    EXPECT_EQ(bad.out, "");
+}
 
 TEST_F(SkgateKeys, PrintsTheUsersKeys) {
     auto r = keys({"-f", dir.file("skgate.conf"), "root"});

@@ -28,40 +28,57 @@ Options enforce_options() {
 
 TEST(Wiring, DropinPerMode) {
     Options o = enforce_options();
+    o.revoked_keys = "/etc/skgate/revoked.krl";
     std::string enforce = render_dropin(o);
-    EXPECT_NE(enforce.find("\nAuthorizedKeysCommand /usr/libexec/skgate/skgate-keys %u %t %k %f\n"),
-              std::string::npos);
+    EXPECT_NE(enforce.find("\nAuthorizedKeysCommand /usr/libexec/skgate/skgate-keys -a "
+                           ".ssh/authorized_keys -a .ssh/authorized_keys2 %u %t %k %f\n"),
+              std::string::npos)
+        << enforce;
+    EXPECT_NE(enforce.find("\nAuthorizedKeysCommandUser root\n"), std::string::npos);
     EXPECT_NE(enforce.find("\nAuthorizedKeysFile none\n"), std::string::npos);
+    EXPECT_NE(enforce.find("\nRevokedKeys /etc/skgate/revoked.krl\n"), std::string::npos);
     EXPECT_NE(enforce.find("\nPubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
                            "sk-ssh-ed25519@openssh.com\n"),
               std::string::npos);
     EXPECT_EQ(enforce.find("Match"), std::string::npos) << "no break-glass users, no Match";
     EXPECT_EQ(enforce.find("AuthenticationMethods"), std::string::npos);
+    EXPECT_EQ(expected_effective(o)["revokedkeys"], "/etc/skgate/revoked.krl");
 
+    // Audit mode: sshd still reads no file of its own; skgate-keys serves
+    // them unchanged.
     o.mode = Mode::audit;
     o.config_path = "/srv/skgate.conf";
+    o.previous_authorized_keys_file = "%h/.ssh/authorized_keys /etc/ssh/keys/%u";
     std::string audit = render_dropin(o);
-    EXPECT_EQ(audit.find("\nAuthorizedKeysFile"), std::string::npos);
+    EXPECT_NE(audit.find("\nAuthorizedKeysFile none\n"), std::string::npos);
     EXPECT_EQ(audit.find("\nPubkeyAcceptedAlgorithms"), std::string::npos);
-    EXPECT_NE(audit.find("skgate-keys -f /srv/skgate.conf %u"), std::string::npos);
-    EXPECT_EQ(expected_effective(o).count("authorizedkeysfile"), 0u);
+    EXPECT_NE(audit.find("skgate-keys -f /srv/skgate.conf -a %%h/.ssh/authorized_keys -a "
+                         "/etc/ssh/keys/%%u %u %t %k %f\n"),
+              std::string::npos)
+        << "sshd expands %-tokens in the command: doubled, they reach skgate-keys as written";
+    EXPECT_EQ(expected_effective(o)["authorizedkeysfile"], "none");
+    EXPECT_EQ(expected_effective(o).count("pubkeyacceptedalgorithms"), 0u);
+    o.previous_authorized_keys_file = "none";
+    EXPECT_NE(render_dropin(o).find(" -a none %u"), std::string::npos);
 
     o = enforce_options();
     o.pam_confirm = true;
     o.break_glass_users = {"rescue", "ops"};
-    o.previous_authorized_keys_file = ".ssh/authorized_keys";
     o.previous_pubkey_algorithms = "ssh-ed25519";
     std::string confirm = render_dropin(o);
     EXPECT_NE(confirm.find("\nAuthenticationMethods publickey,keyboard-interactive:pam\n"),
               std::string::npos);
-    EXPECT_NE(confirm.find("\nMatch User rescue,ops\n    AuthorizedKeysFile .ssh/authorized_keys\n"
+    // Break-glass users keep their key types, never a file sshd reads itself.
+    EXPECT_NE(confirm.find("\nMatch User rescue,ops\n"
                            "    PubkeyAcceptedAlgorithms ssh-ed25519\n"
                            "    AuthenticationMethods publickey\n"),
               std::string::npos)
         << confirm;
+    EXPECT_EQ(confirm.find("    AuthorizedKeysFile"), std::string::npos) << confirm;
     auto e = expected_effective(o);
     EXPECT_EQ(e["authenticationmethods"], "publickey,keyboard-interactive:pam");
     EXPECT_EQ(e["authorizedkeysfile"], "none");
+    EXPECT_EQ(e["authorizedkeyscommanduser"], "root");
 }
 
 TEST(Wiring, IncludeOfTheDropinDirectory) {
