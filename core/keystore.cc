@@ -1,5 +1,7 @@
 #include "core/keystore.h"
 
+#include <sys/stat.h>
+
 #include <dirent.h>
 
 #include <algorithm>
@@ -138,6 +140,10 @@ Status KeyStore::add(const std::string& user, const StoredKey& key) {
 
 Result<StoredKey> KeyStore::remove(const std::string& user, const std::string& fingerprint) {
     SKGATE_TRY(path, path_for(user));
+    // No store yet: nothing is enrolled, and revoke still records the key.
+    struct stat dir_st {};
+    if (lstat(dir_.c_str(), &dir_st) != 0 && errno == ENOENT)
+        return make_error(ErrorCode::not_found, user + " has no enrolled keys");
     SKGATE_TRY(lock, FileLock::acquire(dir_ + "/.lock"));
     FileRules rules;
     rules.max_bytes = kMaxStoreFileBytes;

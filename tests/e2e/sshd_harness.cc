@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/revocation.h"
+
 namespace skgate::test {
 
 namespace {
@@ -101,6 +103,24 @@ void SshdHarness::start_with_skgate_keys(const std::string& policy, const std::s
         "PubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com,"
         "sk-ssh-ed25519@openssh.com,ssh-ed25519\n" +
         extra_sshd);
+    new_log();
+}
+
+void SshdHarness::start_enabled(const std::string& policy, const wiring::Options& options,
+                                const std::string& before, const std::string& after) {
+    write_file(path("skgate.conf"), "KeysDirectory " + path("keys.d") + "\nRevokedKeys " +
+                                        path("revoked") + "\nStateDirectory " + path("state") +
+                                        "\nMode " + std::string(to_string(options.mode)) + "\n" +
+                                        policy);
+    auto index = RevocationList::rebuild_index(path("revoked"));
+    if (!index)
+        throw std::runtime_error("revocation index: " + index.error().message);
+    wiring::Options o = options;
+    o.helper = path("libexec/skgate-keys");
+    o.config_path = path("skgate.conf");
+    o.revoked_keys = krl_path_for(path("revoked"));
+    start("UsePAM no\nKbdInteractiveAuthentication no\n" + before + wiring::render_dropin(o) +
+          after);
     new_log();
 }
 

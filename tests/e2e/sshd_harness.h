@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/sshd_wiring.h"
 #include "tests/support/helpers.h"
 
 namespace skgate::test {
@@ -31,6 +32,13 @@ class SshdHarness {
     // skgate.conf (the harness's key store and revocation list, then
     // `policy`) and an sshd whose only keys come from skgate-keys.
     void start_with_skgate_keys(const std::string& policy, const std::string& extra_sshd = "");
+    // skgate.conf (the harness's store, revocation list and state, `policy`)
+    // and an sshd wired as skgatectl enable wires it (core's own drop-in,
+    // for `o`'s mode and break-glass users): `before` comes first (an
+    // administrator's earlier drop-in), `after` last (the rest of
+    // sshd_config). The revocation index is rebuilt first.
+    void start_enabled(const std::string& policy, const wiring::Options& o,
+                       const std::string& before = "", const std::string& after = "");
     int port() const { return port_; }
 
     // Copies skgate-keys (SKGATE_KEYS) to libexec/ under the harness: sshd
