@@ -1,8 +1,7 @@
 #include "core/keystore.h"
 
-#include <sys/stat.h>
-
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <shadow.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <sstream>
 
@@ -16,6 +18,7 @@
 #include "core/atomicfile.h"
 #include "core/audit.h"
 #include "core/inventory.h"
+#include "core/keylookup.h"
 #include "core/keystore.h"
 #include "core/revocation.h"
 #include "core/subprocess.h"
@@ -215,25 +218,48 @@ Status sshd_test(const SystemPaths& paths) {
     return {};
 }
 
-// Users with a login shell who would still get in under enforce mode: an
-// enrolled key in the local store, or a break-glass exception.
+// A locked password (passwd -l) or an expired account: sshd refuses it
+// whatever the key (without PAM; with PAM the account stack does).
+bool account_locked(const std::string& name) {
+    struct spwd sp {};
+    struct spwd* found = nullptr;
+    std::vector<char> buf(16384);
+    if (getspnam_r(name.c_str(), &sp, buf.data(), buf.size(), &found) != 0 || !found)
+        return false;
+    if (found->sp_pwdp && found->sp_pwdp[0] == '!')
+        return true;
+    long today = static_cast<long>(std::time(nullptr) / 86400);
+    return found->sp_expire > 0 && found->sp_expire <= today;
+}
+
+// Accounts that could still log in under enforce mode: a login shell, not
+// locked, and a key skgate-keys would give sshd for them (an enrolled
+// security key, or a break-glass user's own key), as decided now.
 std::vector<std::string> users_who_keep_access(const Policy& policy) {
-    KeyStore store(policy.global().keys_directory);
-    std::vector<std::string> out;
+    std::vector<Account> accounts;
     setpwent();
     while (struct passwd* pw = getpwent()) {
-        if (!has_login_shell(pw->pw_shell) || !validate_username(pw->pw_name))
-            continue;
-        std::string name = pw->pw_name;
-        bool keeps = policy.is_break_glass(name);
-        if (!keeps) {
-            auto keys = store.load(name);
-            keeps = keys && !keys->keys.empty();
-        }
-        if (keeps)
-            out.push_back(name);
+        if (has_login_shell(pw->pw_shell) && validate_username(pw->pw_name))
+            accounts.push_back({pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir ? pw->pw_dir : ""});
     }
     endpwent();
+    std::vector<std::string> out;
+    for (const auto& a : accounts) {
+        if (account_locked(a.name))
+            continue;
+        LookupRequest req{a.name, std::nullopt, std::time(nullptr)};
+        req.account_lookup = [&](const std::string&) -> Result<Account> { return a; };
+        req.remote.may_fetch = false;  // the caches only: enable never waits on the network
+        auto r = lookup_keys(policy, req);
+        if (!r)
+            continue;
+        for (const auto& v : r->verdicts) {
+            if (v.decision == Decision::allow) {
+                out.push_back(a.name);
+                break;
+            }
+        }
+    }
     return out;
 }
 
@@ -241,10 +267,11 @@ Status check_nobody_locked_out(const Policy& policy) {
     auto keep = users_who_keep_access(policy);
     if (keep.empty())
         return invalid(
-            "enforce mode would lock everyone out: no user with a login shell has a key in " +
-            policy.global().keys_directory +
-            " or is in BreakGlassUsers. Enroll a key first (skgatectl enroll), enable "
-            "--mode audit, or pass --force if you have another way in");
+            "enforce mode would lock everyone out: no account with a login shell that is not "
+            "locked has a key skgate would allow (an enrolled security key, or for "
+            "BreakGlassUsers a key in their own authorized_keys that is not revoked). Enroll a "
+            "key first (skgatectl enroll), enable --mode audit, or pass --force if you have "
+            "another way in");
     const char* admin = std::getenv("SUDO_USER");
     if (admin && *admin) {
         bool found = false;
@@ -252,8 +279,9 @@ Status check_nobody_locked_out(const Policy& policy) {
             found = found || u == admin;
         if (!found)
             return invalid(std::string("enforce mode would lock you (") + admin +
-                           ") out: you have no enrolled key and are not in BreakGlassUsers. "
-                           "Enroll your key first (skgatectl enroll --user " +
+                           ") out: no key skgate would allow for you (enrolled, or as a "
+                           "BreakGlassUsers account with a key of your own). Enroll your key "
+                           "first (skgatectl enroll --user " +
                            admin + " ...), or pass --force");
     }
     return {};

@@ -144,12 +144,13 @@ class SystemRoot {
             throw std::runtime_error("enroll: " + r.err);
     }
 
-  private:
     static std::string replace_all(std::string s, const std::string& from, const std::string& to) {
         for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
             s.replace(at, from.size(), to);
         return s;
     }
+
+  private:
     TempDir dir_;
 };
 
@@ -247,6 +248,36 @@ TEST(Enable, EnforceIsRefusedWhileNobodyCouldLogIn) {
     Snapshot after = without_key_store(sys.snapshot());
     Snapshot expected = without_key_store(before);
     EXPECT_EQ(after, expected);
+}
+
+// The shipped BreakGlassUsers root is no way in while root has no key sshd
+// would accept: enforce is refused until it has one, and again once that
+// key is revoked.
+TEST(Enable, BreakGlassRootWithoutAKeyIsNobody) {
+    SystemRoot sys("debian12");
+    write_file(sys.conf(), SystemRoot::replace_all(read_file(sys.conf()), "BreakGlassUsers rescue",
+                                                   "BreakGlassUsers root"));
+    auto r = sys.ctl({"enable", "--mode", "enforce"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_TRUE(contains(r.err, "would lock everyone out")) << r.err;
+
+    const std::string key = std::string(trim(
+        read_file(std::string(env_or_throw("SKGATE_VECTORS")) + "/openssh/sshkey/ed25519_1.pub")));
+    fs::create_directories("/root/.ssh");
+    chmod("/root/.ssh", 0700);
+    write_file("/root/.ssh/authorized_keys", key + "\n", 0600);
+    auto ok = sys.ctl({"enable", "--mode", "enforce"});
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    ASSERT_EQ(sys.ctl({"disable"}).status, 0);
+
+    write_file(sys.root() + "/key.pub", key + "\n");
+    auto rv = run({env_or_throw("SKGATE_SKGATECTL"), "revoke", "-f", sys.conf(), "--user", "root",
+                   "--key-file", sys.root() + "/key.pub"});
+    ASSERT_EQ(rv.status, 0) << rv.err;
+    auto revoked = sys.ctl({"enable", "--mode", "enforce"});
+    EXPECT_EQ(revoked.status, 1);
+    EXPECT_TRUE(contains(revoked.err, "would lock everyone out")) << revoked.err;
+    fs::remove_all("/root/.ssh");
 }
 
 TEST(Enable, RhelEnforceWithPamConfirmation) {

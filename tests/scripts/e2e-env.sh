@@ -8,7 +8,8 @@
 #   SKGATE_E2E_DIR      a root-owned 0755 work directory (/run/skgate-e2e)
 #   SKGATE_JOURNAL_DIR  the private journal, for journalctl -D
 # /etc/pam.d and /etc/sudoers.d are private copies tests may add to.
-# Accounts: skgate (AuthorizedKeysCommandUser), skgt-alice and skgt-bob
+# /root is an empty tmpfs.
+# Accounts: skgate (skgate-keys runs as it), skgt-alice and skgt-bob
 # (homes under $SKGATE_E2E_DIR/home; alice is in group skgt-admins).
 set -euo pipefail
 
@@ -41,6 +42,9 @@ echo "skgt-admins:x:61010:skgt-alice" >> "$E/etc/group"
 for f in passwd group shadow; do
     mount --bind "$E/etc/$f" "/etc/$f"
 done
+# root's home is empty here: what the machine's root has in ~/.ssh must not
+# decide a test (the lockout guard reads root's authorized_keys).
+mount -t tmpfs -o mode=0700 tmpfs /root
 # A private copy of /etc/pam.d, so tests can add their own services.
 cp -a /etc/pam.d "$E/pam.d"
 mount --bind "$E/pam.d" /etc/pam.d
