@@ -4,6 +4,7 @@
 #include "admin/commands.h"
 #include "core/account.h"
 #include "core/policy.h"
+#include "core/revocation.h"
 #include "core/username.h"
 
 namespace skgate::admin {
@@ -44,6 +45,8 @@ void print_user_policy(const Policy& policy, const UserPolicy& p, const std::str
     std::printf("breakglass %s\n", yes_no(policy.is_break_glass(user)).c_str());
     std::printf("keysdirectory %s\n", g.keys_directory.c_str());
     std::printf("revokedkeys %s\n", g.revoked_keys.c_str());
+    if (auto rs = check_revocations(g.revoked_keys))
+        std::printf("revokedkeyscount %zu (%zu bytes)\n", rs->listed, rs->list_bytes);
     std::printf("statedirectory %s\n", g.state_directory.c_str());
     std::printf("attestationroots %s\n",
                 g.attestation_roots.empty() ? "none" : g.attestation_roots.c_str());
@@ -87,6 +90,21 @@ int cmd_check_config(const Args& args) {
     auto policy = Policy::load_or_default(path);
     if (!policy) {
         std::fprintf(stderr, "%s\n", policy.error().message.c_str());
+        return kExitFailure;
+    }
+    // A revocation list nothing can read refuses every login (skgate-keys
+    // exits 74, sshd's RevokedKeys refuses every key): say so here first.
+    const std::string& revoked = policy->global().revoked_keys;
+    auto rs = check_revocations(revoked);
+    if (!rs) {
+        std::fprintf(stderr, "RevokedKeys %s: %s\n", revoked.c_str(), rs.error().message.c_str());
+        return kExitFailure;
+    }
+    if (rs->index_exists && !rs->index_current) {
+        std::fprintf(stderr,
+                     "RevokedKeys %s changed since its index %s was written: sshd does not see "
+                     "the change; run skgatectl revoke --rebuild-index\n",
+                     revoked.c_str(), krl_path_for(revoked).c_str());
         return kExitFailure;
     }
     if (user.empty())

@@ -9,6 +9,7 @@
 #include "core/inventory.h"
 #include "core/json.h"
 #include "core/policy.h"
+#include "core/revocation.h"
 #include "core/sshd_enable.h"
 
 namespace skgate::admin {
@@ -120,11 +121,18 @@ int cmd_status(const Args& args) {
     ArgParser a(with_paths({"--journal-directory"}), {"--json"});
     if (!a.parse(args) || !a.positional().empty())
         return usage(kStatusUsage);
+    // The record, sshd -T and the journal are root's: anyone else would be
+    // told "disabled" about a machine that is not.
+    if (geteuid() != 0)
+        return fail("status",
+                    "must be run as root (sshd -T, skgate's record and the journal are "
+                    "readable only by root)");
     SystemPaths paths = paths_from(a);
     auto policy = Policy::load_or_default(paths.skgate_conf);
     if (!policy)
         return fail("status", policy.error().message);
     WiringStatus w = wiring_status(paths, *policy);
+    auto revocations = check_revocations(policy->global().revoked_keys);
     auto version = openssh_version(paths);
 
     const KeyInventory inv = count_keys(*policy);
@@ -155,6 +163,17 @@ int cmd_status(const Args& args) {
             j.key("sk_keys_supported").value(version->supports_sk());
             j.key("verify_required_supported").value(version->supports_verify_required());
         }
+        j.key("revoked_keys").begin_object();
+        if (revocations) {
+            j.key("listed").value(static_cast<uint64_t>(revocations->listed));
+            j.key("list_bytes").value(static_cast<uint64_t>(revocations->list_bytes));
+            j.key("index").value(!revocations->index_exists   ? "missing"
+                                 : revocations->index_current ? "current"
+                                                              : "stale");
+        } else {
+            j.key("error").value(revocations.error().message);
+        }
+        j.end_object();
         j.key("sources").begin_object();
         for (const auto& [name, c] :
              {std::pair<const char*, const SourceCount&>{"local", inv.local},
@@ -205,6 +224,16 @@ int cmd_status(const Args& args) {
                 inv.authorized_keys.keys, inv.authorized_keys.security_keys,
                 inv.authorized_keys.users,
                 inv.authorized_keys.unreadable ? " (some files unsafe or unreadable)" : "");
+    if (!revocations)
+        std::printf("revoked keys:    unreadable: %s\n", revocations.error().message.c_str());
+    else
+        std::printf("revoked keys:    %zu (%zu bytes in %s), index %s\n", revocations->listed,
+                    revocations->list_bytes, policy->global().revoked_keys.c_str(),
+                    !revocations->index_exists ? "missing (skgatectl enable or revoke writes it)"
+                    : revocations->index_current
+                        ? "current"
+                        : "stale: sshd does not see later changes (skgatectl revoke "
+                          "--rebuild-index)");
     if (!recent) {
         std::printf("recent events:   journal unreadable: %s\n", recent.error().message.c_str());
     } else if (recent->empty()) {

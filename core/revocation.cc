@@ -159,6 +159,30 @@ std::string krl_path_for(const std::string& revoked_list) {
     return revoked_list + ".krl";
 }
 
+Result<RevocationStatus> check_revocations(const std::string& path) {
+    RevocationStatus st;
+    SKGATE_TRY(text, read_list(path));
+    SKGATE_TRY(list, RevocationList::parse(text, path));
+    st.listed = list.fingerprints().size();
+    st.list_bytes = text.size();
+    const std::string krl = krl_path_for(path);
+    FileRules rules;
+    rules.max_bytes = 64 + 4096 + kKrlHashEntryBytes * 10'000'000;
+    auto bytes = read_trusted_file(krl, rules);
+    if (!bytes) {
+        if (bytes.error().code == ErrorCode::not_found)
+            return st;
+        return bytes.error();
+    }
+    st.index_exists = true;
+    if (Status valid = KrlIndex::validate(as_bytes(*bytes)); !valid)
+        return valid.error().context(krl);
+    SKGATE_TRY(index, KrlIndex::open(krl));
+    st.indexed = index.size();
+    st.index_current = index.comment() == list_signature(path);
+    return st;
+}
+
 bool RevocationList::is_revoked(const std::string& fingerprint) const {
     if (!index_)
         return fingerprints_.count(fingerprint) > 0;

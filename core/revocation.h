@@ -25,6 +25,17 @@ inline constexpr size_t kMaxRevokedListBytes = 64 * 1024 * 1024;
 
 std::string krl_path_for(const std::string& revoked_list);
 
+// What check-config and status report: the whole list and index read and
+// checked (the index must be a KRL skgate can read completely).
+struct RevocationStatus {
+    size_t listed = 0;  // fingerprints in the list
+    size_t list_bytes = 0;
+    bool index_exists = false;
+    bool index_current = false;  // made from the list as it is now
+    size_t indexed = 0;          // hashes in the index
+};
+Result<RevocationStatus> check_revocations(const std::string& path);
+
 class RevocationList {
   public:
     static Result<RevocationList> parse(std::string_view text, const std::string& filename);

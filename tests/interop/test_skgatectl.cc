@@ -176,6 +176,52 @@ TEST_F(Enroll, EnrollListRevoke) {
     EXPECT_NE(again.err.find("is revoked"), std::string::npos);
 }
 
+// revoke --key-file, the index sshd reads, and check-config refusing a
+// revocation list or index that sshd and skgate would not see as it is.
+TEST_F(Enroll, RevokeKeepsTheIndexAndCheckConfigChecksIt) {
+    auto rv = ctl({"revoke", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub")});
+    ASSERT_EQ(rv.status, 0) << rv.err;
+    EXPECT_NE(rv.out.find("SHA256:Go7HO0CVPYG+BSDSk9ZUJBKGSrtBExp6obTa9iqzIUo"), std::string::npos);
+    auto q = run({"ssh-keygen", "-Q", "-f", dir.file("revoked.krl"), dir.file("sk.pub")});
+    EXPECT_NE(q.out.find("REVOKED"), std::string::npos) << q.out << q.err;
+    auto ok = ctl({"check-config", "-f", conf, "-u", "root"});
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    EXPECT_NE(ok.out.find("revokedkeyscount 1 "), std::string::npos) << ok.out;
+
+    // Edited by hand: sshd would not see it until the index is rebuilt.
+    write_file(dir.file("revoked"),
+               read_file(dir.file("revoked")) + "SHA256:" + std::string(42, 'A') + "E\n");
+    auto stale = ctl({"check-config", "-f", conf});
+    EXPECT_EQ(stale.status, 1);
+    EXPECT_NE(stale.err.find("revoke --rebuild-index"), std::string::npos) << stale.err;
+    auto rebuilt = ctl({"revoke", "-f", conf, "--rebuild-index"});
+    EXPECT_EQ(rebuilt.status, 0) << rebuilt.err;
+    EXPECT_NE(rebuilt.out.find("2 revoked keys"), std::string::npos) << rebuilt.out;
+    EXPECT_EQ(ctl({"check-config", "-f", conf}).status, 0);
+
+    // A damaged index, or a line that does not parse: an error naming it.
+    write_file(dir.file("revoked.krl"), "not a krl");
+    auto damaged = ctl({"check-config", "-f", conf});
+    EXPECT_EQ(damaged.status, 1);
+    EXPECT_NE(damaged.err.find("revoked.krl"), std::string::npos) << damaged.err;
+    write_file(dir.file("revoked"), "garbage line\n");
+    auto garbage = ctl({"check-config", "-f", conf});
+    EXPECT_EQ(garbage.status, 1);
+    EXPECT_NE(garbage.err.find(":1:"), std::string::npos) << garbage.err;
+    EXPECT_EQ(ctl({"revoke", "-f", conf, "--rebuild-index", "--user", "root"}).status, 2);
+}
+
+// status would tell anyone but root "disabled": it refuses instead.
+TEST(Skgatectl, StatusNeedsRoot) {
+    if (!running_as_root())
+        GTEST_SKIP() << "needs root to run it as someone else";
+    auto r = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                  required_env("SKGATE_SKGATECTL"), "status"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("must be run as root"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+}
+
 TEST_F(Enroll, RefusalsSayWhatAndHow) {
     auto plain = ctl({"enroll", "-f", conf, "--user", "root", "--key", key_line("ed25519_1.pub")});
     EXPECT_EQ(plain.status, 1);
