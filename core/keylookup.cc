@@ -123,8 +123,16 @@ Result<std::string> enforcing_line(const CandidateKey& c, const UserPolicy& p) {
 Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req) {
     LookupResult out;
     out.user = req.user;
-    SKGATE_TRY(user_policy,
-               policy.for_user({req.user, [&] { return req.groups_lookup(req.user); }}));
+    auto evaluated = policy.for_user({req.user, [&] { return req.groups_lookup(req.user); }});
+    // A Match Group needs the user's groups, and a user who does not exist
+    // has none: that is an answer (no keys), not a failure.
+    if (!evaluated && evaluated.error().code == ErrorCode::not_found) {
+        out.no_keys_reason = "no such user " + req.user;
+        return out;
+    }
+    if (!evaluated)
+        return evaluated.error();
+    const UserPolicy& user_policy = *evaluated;
     out.mode = user_policy.mode;
     SKGATE_TRY(revoked, RevocationList::load(policy.global().revoked_keys));
     bool break_glass = policy.is_break_glass(req.user);

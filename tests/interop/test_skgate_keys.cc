@@ -71,6 +71,18 @@ TEST_F(SkgateKeys, RootThatCannotBecomeTheAccountPrintsNothing) {
     EXPECT_EQ(bad.out, "");
 }
 
+// sshd asks only about users that exist, but skgate-keys run by hand (or a
+// user removed meanwhile) must answer too: no keys, exit 0, also when the
+// policy needs the user's groups.
+TEST_F(SkgateKeys, AnUnknownUserIsAnsweredWithNoKeys) {
+    write_file(dir.file("skgate.conf"),
+               read_file(dir.file("skgate.conf")) +
+                   "Match Group skgt-no-such-group\n  VerifyRequired yes\n");
+    auto r = keys({"-f", dir.file("skgate.conf"), "skgt-no-such-user"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "");
+}
+
 TEST_F(SkgateKeys, PrintsTheUsersKeys) {
     auto r = keys({"-f", dir.file("skgate.conf"), "root"});
     EXPECT_EQ(r.status, 0) << r.err;
