@@ -18,7 +18,7 @@ namespace {
 
 constexpr const char* kEnableUsage =
     "usage: skgatectl enable [--mode audit|enforce] [--pam-confirm] [--force]\n"
-    "                        [--replace-existing] [--no-reload] [PATH OPTIONS]\n";
+    "                        [--replace-existing] [--no-reload] [--dry-run] [PATH OPTIONS]\n";
 constexpr const char* kDisableUsage = "usage: skgatectl disable [--no-reload] [PATH OPTIONS]\n";
 constexpr const char* kStatusUsage = "usage: skgatectl status [--json] [PATH OPTIONS]\n";
 constexpr const char* kPathOptionsHelp =
@@ -75,7 +75,7 @@ void print_report(const Report& r) {
 
 int cmd_enable(const Args& args) {
     ArgParser a(with_paths({"--mode"}),
-                {"--pam-confirm", "--force", "--replace-existing", "--no-reload"});
+                {"--pam-confirm", "--force", "--replace-existing", "--no-reload", "--dry-run"});
     if (!a.parse(args) || !a.positional().empty())
         return usage(kEnableUsage);
     EnableRequest req;
@@ -88,13 +88,23 @@ int cmd_enable(const Args& args) {
     req.force = a.flag("--force");
     req.replace_existing = a.flag("--replace-existing");
     req.reload = !a.flag("--no-reload");
+    req.dry_run = a.flag("--dry-run");
     if (!must_be_root("enable"))
         return kExitFailure;
     auto r = enable_skgate(paths_from(a), req);
     if (!r)
         return fail("enable", r.error().message);
+    if (req.dry_run) {
+        std::fputs(r->diff.c_str(), stdout);
+        print_report(r->report);
+        return kExitOk;
+    }
+    if (!r->changed) {
+        print_report(r->report);
+        return kExitOk;
+    }
     std::printf("skgate enabled (%s mode):\n", mode.c_str());
-    print_report(*r);
+    print_report(r->report);
     if (req.mode == Mode::audit)
         std::printf(
             "Logins work as before; read what enforce mode would refuse with\n"
@@ -112,8 +122,9 @@ int cmd_disable(const Args& args) {
     auto r = disable_skgate(paths_from(a));
     if (!r)
         return fail("disable", r.error().message);
-    std::printf("skgate disabled:\n");
-    print_report(*r);
+    if (r->changed)
+        std::printf("skgate disabled:\n");
+    print_report(r->report);
     return kExitOk;
 }
 

@@ -300,7 +300,7 @@ Result<Parsed> parse_source_outage(const Args& a) {
 }
 
 const std::array<Keyword, 31> kKeywords{{
-    {"Mode", true, parse_mode},
+    {"Mode", false, parse_mode},
     {"KeySources", true, parse_key_sources},
     {"RequireSecurityKey", true,
      [](const Args& a) { return user_bool(a, &UserPolicy::require_security_key); }},

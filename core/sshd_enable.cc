@@ -354,6 +354,37 @@ void roll_back(const std::vector<std::pair<std::string, FileState>>& applied) {
         (void)put_file_state(it->first, it->second);
 }
 
+// `diff -u` of a file as it is and as enable would write it.
+Result<std::string> unified_diff(const std::string& path, const FileState& now,
+                                 const std::string& next) {
+    if (now.exists && now.content == next)
+        return std::string();
+    char dir_template[] = "/tmp/skgatectl-diff-XXXXXX";
+    if (!mkdtemp(dir_template))
+        return make_error(ErrorCode::io, "cannot make a directory for the diff: " +
+                                             std::string(std::strerror(errno)));
+    const std::string dir = dir_template, a = dir + "/now", b = dir + "/next";
+    auto cleanup = [&] {
+        unlink(a.c_str());
+        unlink(b.c_str());
+        rmdir(dir.c_str());
+    };
+    Status wa = write_file_atomic(a, now.exists ? now.content : "", {geteuid(), getegid(), 0600});
+    Status wb = write_file_atomic(b, next, {geteuid(), getegid(), 0600});
+    if (!wa || !wb) {
+        cleanup();
+        return !wa ? wa.error() : wb.error();
+    }
+    auto out = run_process(
+        {"/usr/bin/diff", "-u", "--label", now.exists ? path : "/dev/null", "--label", path, a, b});
+    cleanup();
+    if (!out)
+        return out.error();
+    if (out->status != 1)
+        return make_error(ErrorCode::internal, "diff failed: " + out->err);
+    return out->out;
+}
+
 void audit_config_change(const std::string& what, Decision decision) {
     AuditEvent ev;
     ev.event = "config-change";
@@ -375,13 +406,18 @@ std::string SystemPaths::dropin_path() const {
     return dir + "/" + wiring::kDropinName;
 }
 
-Result<Report> enable_skgate(const SystemPaths& paths, const EnableRequest& request) {
-    Report report;
+Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableRequest& request) {
+    WiringOutcome outcome;
+    Report& report = outcome.report;
     SKGATE_TRY(policy, Policy::load_or_default(paths.skgate_conf));
     const std::string state_dir = state_dir_of(policy);
-    SKGATE_CHECK(ensure_directory(policy.global().state_directory, FileOwner{0, 0, 0755}));
-    SKGATE_CHECK(ensure_directory(state_dir, FileOwner{0, 0, 0700}));
-    SKGATE_TRY(lock, FileLock::acquire(state_dir + "/lock"));
+    std::optional<FileLock> lock;
+    if (!request.dry_run) {
+        SKGATE_CHECK(ensure_directory(policy.global().state_directory, FileOwner{0, 0, 0755}));
+        SKGATE_CHECK(ensure_directory(state_dir, FileOwner{0, 0, 0700}));
+        SKGATE_TRY(l, FileLock::acquire(state_dir + "/lock"));
+        lock.emplace(std::move(l));
+    }
     SKGATE_TRY(previous, load_record(state_dir));
 
     SKGATE_TRY(version, openssh_version(paths));
@@ -440,11 +476,22 @@ Result<Report> enable_skgate(const SystemPaths& paths, const EnableRequest& requ
         SKGATE_TRY(now, read_file_state(t.path));
         ManagedFile m{t.role, t.path, now, ""};
         if (const ManagedFile* prev = previous ? previous->find(t.role) : nullptr) {
-            if (!now.exists || now.content != prev->written)
+            if (t.role == "policy" && now.exists && now.content != prev->written) {
+                // The administrator's own edit (it loaded above, so it is
+                // valid): keep it, and let disable give back only the Mode
+                // line skgate set, never the file of before the edit.
+                m.original = now;
+                m.original.content =
+                    wiring::restore_global_mode(now.content, prev->original.content);
+                if (!prev->original.exists && m.original.content.empty())
+                    m.original.exists = false;
+            } else if (!now.exists || now.content != prev->written) {
                 return invalid(t.path +
                                " was changed since skgatectl enable; run skgatectl "
                                "disable first (it keeps your change), then enable");
-            m.original = prev->original;
+            } else {
+                m.original = prev->original;
+            }
         } else if (t.role == "sshd-dropin" && now.exists) {
             return invalid(t.path +
                            " exists but skgatectl has no record of writing it; move it "
@@ -467,6 +514,31 @@ Result<Report> enable_skgate(const SystemPaths& paths, const EnableRequest& requ
                 return pam.error().context(m.path);
             m.written = *pam;
         }
+    }
+
+    bool same =
+        previous && previous->mode == request.mode && previous->pam_confirm == request.pam_confirm;
+    for (size_t i = 0; i < record.files.size(); i++)
+        same = same && current[i].second.exists &&
+               current[i].second.content == record.files[i].written;
+    if (same && !request.dry_run) {
+        outcome.changed = false;
+        report.push_back("unchanged: skgate is already enabled in " +
+                         std::string(to_string(request.mode)) + " mode" +
+                         (request.pam_confirm ? " with PAM confirmation" : "") +
+                         " with exactly these files; nothing was written or reloaded");
+        return outcome;
+    }
+    if (request.dry_run) {
+        outcome.changed = false;
+        for (size_t i = 0; i < record.files.size(); i++) {
+            SKGATE_TRY(
+                d, unified_diff(record.files[i].path, current[i].second, record.files[i].written));
+            outcome.diff += d;
+        }
+        report.push_back(outcome.diff.empty() ? "dry run: nothing would change"
+                                              : "dry run: nothing was written");
+        return outcome;
     }
 
     SKGATE_CHECK(ensure_system_user(paths, report));
@@ -530,23 +602,27 @@ Result<Report> enable_skgate(const SystemPaths& paths, const EnableRequest& requ
     audit_config_change("skgate enabled in " + std::string(to_string(request.mode)) + " mode" +
                             (request.pam_confirm ? " with PAM confirmation" : ""),
                         Decision::allow);
-    (void)lock;
-    return report;
+    return outcome;
 }
 
-Result<Report> disable_skgate(const SystemPaths& paths) {
-    Report report;
+Result<WiringOutcome> disable_skgate(const SystemPaths& paths) {
+    WiringOutcome outcome;
+    Report& report = outcome.report;
     SKGATE_TRY(policy, Policy::load_or_default(paths.skgate_conf));
     const std::string state_dir = state_dir_of(policy);
     SKGATE_TRY(existing_dir, read_file_state(state_dir + "/" + kRecordName));
     if (!existing_dir.exists) {
-        report.push_back("skgate is not enabled (no record in " + state_dir + "): nothing to do");
-        return report;
+        outcome.changed = false;
+        report.push_back("unchanged: skgate is not enabled (no record in " + state_dir +
+                         "): nothing to do");
+        return outcome;
     }
     SKGATE_TRY(lock, FileLock::acquire(state_dir + "/lock"));
     SKGATE_TRY(loaded, load_record(state_dir));
-    if (!loaded)
-        return report;
+    if (!loaded) {
+        outcome.changed = false;
+        return outcome;
+    }
     const EnableRecord& record = *loaded;
 
     std::vector<std::pair<std::string, FileState>> applied;
@@ -585,7 +661,7 @@ Result<Report> disable_skgate(const SystemPaths& paths) {
         reload_sshd(*after, report);
     audit_config_change("skgate disabled", Decision::none);
     (void)lock;
-    return report;
+    return outcome;
 }
 
 WiringStatus wiring_status(const SystemPaths& paths, const Policy& policy) {

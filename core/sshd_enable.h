@@ -33,13 +33,22 @@ struct EnableRequest {
     bool force = false;             // enforce even when nobody could log in
     bool replace_existing = false;  // take precedence over another AuthorizedKeysCommand
     bool reload = true;             // signal a running sshd
+    bool dry_run = false;           // check everything, print the diff, write nothing
 };
 
 // What was done, one sentence per step, for the administrator.
 using Report = std::vector<std::string>;
 
-Result<Report> enable_skgate(const SystemPaths& paths, const EnableRequest& request);
-Result<Report> disable_skgate(const SystemPaths& paths);
+struct WiringOutcome {
+    Report report;
+    // False when the files already were as asked (configuration management
+    // runs enable and disable again and again), and for a dry run.
+    bool changed = true;
+    std::string diff;  // --dry-run: `diff -u` of every file enable would write
+};
+
+Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableRequest& request);
+Result<WiringOutcome> disable_skgate(const SystemPaths& paths);
 
 // What `status` shows about the wiring on disk.
 struct WiringStatus {

@@ -1,5 +1,6 @@
 #include "core/sshd_wiring.h"
 
+#include <optional>
 #include <sstream>
 
 #include "core/match.h"
@@ -278,6 +279,39 @@ std::string set_global_mode(std::string_view conf, Mode mode) {
         if (!out.empty() && out.back() != '\n')
             out += '\n';
         out += line;
+    }
+    return out;
+}
+
+std::string restore_global_mode(std::string_view conf, std::string_view original) {
+    // The original's global Mode line, if it had one.
+    std::optional<std::string> value;
+    for (auto l : split_lines_keep_ends(original)) {
+        if (is_comment_or_blank(l))
+            continue;
+        auto [key, v] = keyword_and_value(l);
+        if (key == "match")
+            break;
+        if (key == "mode") {
+            value = v;
+            break;
+        }
+    }
+    std::string out;
+    bool done = false;
+    for (auto l : split_lines_keep_ends(conf)) {
+        if (!done && !is_comment_or_blank(l)) {
+            auto key = keyword_and_value(l).first;
+            if (key == "match") {
+                done = true;
+            } else if (key == "mode") {
+                done = true;
+                if (value)
+                    out += "Mode " + *value + "\n";
+                continue;
+            }
+        }
+        out += l;
     }
     return out;
 }

@@ -69,6 +69,10 @@ bool has_pam_lines(std::string_view pam);
 // Sets the global `Mode` of skgate.conf, replacing the first global Mode
 // line in place or adding one at the top; everything else is kept.
 std::string set_global_mode(std::string_view conf, Mode mode);
+// `conf` with its global Mode line put back as it was in `original` (or
+// taken out if `original` had none): what disable restores of a policy the
+// administrator edited after enable, so that no edit of theirs is lost.
+std::string restore_global_mode(std::string_view conf, std::string_view original);
 
 // The version `sshd -V` / `ssh -V` prints ("OpenSSH_9.2p1 ..."): major and
 // minor, or an error when the text is not OpenSSH's.

@@ -333,6 +333,59 @@ TEST(Enable, AuditThenEnforceThenDisableReturnsToTheOriginal) {
     EXPECT_EQ(sys.snapshot(), before);
 }
 
+// Configuration management runs enable and disable again and again: a run
+// that would change nothing says "unchanged", exits 0 and writes nothing;
+// --dry-run prints the diff it would apply and writes nothing either.
+TEST(Enable, RepeatedRunsAreUnchangedAndDryRunWritesNothing) {
+    SystemRoot sys("debian12");
+    const Snapshot before = sys.snapshot();
+    auto dry = sys.ctl({"enable", "--dry-run"});
+    ASSERT_EQ(dry.status, 0) << dry.err;
+    EXPECT_TRUE(contains(dry.out, "+AuthorizedKeysFile none\n")) << dry.out;
+    EXPECT_TRUE(contains(dry.out, "+Mode audit\n")) << dry.out;
+    EXPECT_TRUE(contains(dry.out, "+session optional pam_skgate.so")) << dry.out;
+    EXPECT_EQ(sys.snapshot(), before) << "a dry run writes nothing";
+    EXPECT_FALSE(fs::exists(sys.root() + "/var/lib/skgate/enable/record"));
+
+    ASSERT_EQ(sys.ctl({"enable"}).status, 0);
+    const Snapshot enabled = sys.snapshot();
+    auto again = sys.ctl({"enable"});
+    EXPECT_EQ(again.status, 0) << again.err;
+    EXPECT_TRUE(contains(again.out, "unchanged")) << again.out;
+    EXPECT_EQ(sys.snapshot(), enabled);
+    auto dry_again = sys.ctl({"enable", "--dry-run"});
+    EXPECT_TRUE(contains(dry_again.out, "nothing would change")) << dry_again.out;
+    auto dry_enforce = sys.ctl({"enable", "--mode", "enforce", "--force", "--dry-run"});
+    EXPECT_TRUE(contains(dry_enforce.out, "+PubkeyAcceptedAlgorithms sk-")) << dry_enforce.out;
+    EXPECT_EQ(sys.snapshot(), enabled);
+
+    ASSERT_EQ(sys.ctl({"disable"}).status, 0);
+    auto off = sys.ctl({"disable"});
+    EXPECT_EQ(off.status, 0);
+    EXPECT_TRUE(contains(off.out, "unchanged")) << off.out;
+    EXPECT_EQ(sys.snapshot(), before);
+}
+
+// The rollout: audit, then an edit of skgate.conf that check-config accepts,
+// then enforce, without a disable in between; disable keeps the edit and
+// gives back only the Mode line.
+TEST(Enable, AuditThenAPolicyEditThenEnforce) {
+    SystemRoot sys("debian12");
+    const std::string original = read_file(sys.conf());
+    ASSERT_EQ(sys.ctl({"enable"}).status, 0);
+    write_file(sys.conf(), read_file(sys.conf()) + "Match User rescue\n  TouchRequired no\n");
+    auto check = run({env_or_throw("SKGATE_SKGATECTL"), "check-config", "-f", sys.conf()});
+    ASSERT_EQ(check.status, 0) << check.err;
+    sys.enroll("root");
+    auto r = sys.ctl({"enable", "--mode", "enforce"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(contains(read_file(sys.conf()), "\nMode enforce\n"));
+    EXPECT_TRUE(contains(read_file(sys.conf()), "Match User rescue\n  TouchRequired no\n"));
+    ASSERT_EQ(sys.ctl({"disable"}).status, 0);
+    EXPECT_EQ(read_file(sys.conf()), original + "Match User rescue\n  TouchRequired no\n")
+        << "the administrator's edit stays; skgate's Mode line goes";
+}
+
 TEST(Enable, FailedSshdTestLeavesEverythingUntouched) {
     SystemRoot sys("debian12");
     const Snapshot before = sys.snapshot();

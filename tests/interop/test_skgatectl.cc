@@ -107,14 +107,14 @@ TEST(Skgatectl, CheckConfigShowsEffectivePolicyForAUser) {
     TempDir d;
     write_file(d.file("c.conf"),
                "SourceOutage deny\nLdapURI ldaps://ldap.example\n"
-               "Match User alice\n  VerifyRequired yes\n  Mode audit\n");
+               "Match User alice\n  VerifyRequired yes\n  CounterCheck warn\n");
     auto r = ctl({"check-config", "-f", d.file("c.conf"), "-u", "alice"});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("verifyrequired yes"), std::string::npos);
     EXPECT_NE(r.out.find("\nsourceoutage deny\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("\nldapuri ldaps://ldap.example\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("\nhttpkeysurl none\n"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("mode audit"), std::string::npos);
+    EXPECT_NE(r.out.find("countercheck warn"), std::string::npos) << r.out;
     auto b = ctl({"check-config", "-f", d.file("c.conf"), "-u", "bob"});
     EXPECT_NE(b.out.find("verifyrequired no"), std::string::npos);
     EXPECT_EQ(ctl({"check-config", "-f", d.file("c.conf"), "-u", "../x"}).status, 2);

@@ -98,13 +98,13 @@ TEST(Policy, FirstValueWins) {
 }
 
 TEST(Policy, MatchUserAppliesOnlyToMatchingUsers) {
-    Policy p =
-        parse_ok("Match User alice,b*\n  VerifyRequired yes\nMatch User carol\n  Mode audit\n");
+    Policy p = parse_ok(
+        "Match User alice,b*\n  VerifyRequired yes\nMatch User carol\n  TouchRequired no\n");
     EXPECT_TRUE(for_user(p, "alice").verify_required);
     EXPECT_TRUE(for_user(p, "bob").verify_required);
     EXPECT_FALSE(for_user(p, "carol").verify_required);
-    EXPECT_EQ(for_user(p, "carol").mode, Mode::audit);
-    EXPECT_EQ(for_user(p, "alice").mode, Mode::enforce);
+    EXPECT_FALSE(for_user(p, "carol").touch_required);
+    EXPECT_TRUE(for_user(p, "alice").touch_required);
 }
 
 TEST(Policy, GlobalValueBeforeMatchWinsOverMatch) {
@@ -115,10 +115,22 @@ TEST(Policy, GlobalValueBeforeMatchWinsOverMatch) {
 }
 
 TEST(Policy, MatchNegationAndAll) {
-    Policy p = parse_ok("Match User *,!root\n  VerifyRequired yes\nMatch All\n  Mode audit\n");
+    Policy p =
+        parse_ok("Match User *,!root\n  VerifyRequired yes\nMatch All\n  TouchRequired no\n");
     EXPECT_TRUE(for_user(p, "alice").verify_required);
     EXPECT_FALSE(for_user(p, "root").verify_required);
-    EXPECT_EQ(for_user(p, "root").mode, Mode::audit);
+    EXPECT_FALSE(for_user(p, "root").touch_required);
+}
+
+// Mode is the sshd wiring's, which is global (skgatectl enable writes one
+// global Mode line): a per-user Mode would be shadowed or half-applied, so
+// it is refused where it is written.
+TEST(Policy, ModeIsRefusedInAMatchBlock) {
+    auto p = Policy::parse("Mode enforce\nMatch User carol\n  Mode audit\n", "skgate.conf");
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(p.error().message.find("skgate.conf:3: Mode: not allowed in a Match block"),
+              std::string::npos)
+        << p.error().message;
 }
 
 TEST(Policy, MatchGroup) {
