@@ -24,10 +24,10 @@ constexpr const char* kStatusUsage = "usage: skgatectl status [--json] [PATH OPT
 constexpr const char* kPathOptionsHelp =
     "PATH OPTIONS (for testing on copies; defaults are the system's):\n"
     "  -f SKGATE_CONF  --sshd-config FILE  --pam-file FILE  --sshd PROGRAM\n"
-    "  --helper PROGRAM  --pam-module NAME\n";
+    "  --helper PROGRAM  --pam-module NAME  --systemd-dir DIR\n";
 
-const std::set<std::string> kPathOptions = {"-f",     "--sshd-config", "--pam-file",
-                                            "--sshd", "--helper",      "--pam-module"};
+const std::set<std::string> kPathOptions = {"-f",       "--sshd-config", "--pam-file",   "--sshd",
+                                            "--helper", "--pam-module",  "--systemd-dir"};
 
 int usage(const char* text) {
     std::fprintf(stderr, "%s%s", text, kPathOptionsHelp);
@@ -48,9 +48,13 @@ SystemPaths paths_from(const ArgParser& a) {
     SystemPaths p;
     p.helper = SKGATE_HELPER_PATH;
     const std::pair<const char*, std::string SystemPaths::*> options[] = {
-        {"-f", &SystemPaths::skgate_conf},      {"--sshd-config", &SystemPaths::sshd_config},
-        {"--pam-file", &SystemPaths::pam_file}, {"--sshd", &SystemPaths::sshd},
-        {"--helper", &SystemPaths::helper},     {"--pam-module", &SystemPaths::pam_module},
+        {"-f", &SystemPaths::skgate_conf},
+        {"--sshd-config", &SystemPaths::sshd_config},
+        {"--pam-file", &SystemPaths::pam_file},
+        {"--sshd", &SystemPaths::sshd},
+        {"--helper", &SystemPaths::helper},
+        {"--pam-module", &SystemPaths::pam_module},
+        {"--systemd-dir", &SystemPaths::systemd_dir},
     };
     for (const auto& [name, member] : options)
         if (auto v = a.value(name))
@@ -163,6 +167,11 @@ int cmd_status(const Args& args) {
         j.key("pam_lines").value(w.pam_session);
         j.key("authorized_keys_command").value(w.authorized_keys_command);
         j.key("authorized_keys_command_is_skgate").value(w.command_is_ours);
+        j.key("sshd_command_line").value(w.running_command_line);
+        j.key("sshd_command_line_overrides").begin_array();
+        for (const auto& o : w.overrides)
+            j.value(o);
+        j.end_array();
         if (!w.sshd_error.empty())
             j.key("sshd_error").value(w.sshd_error);
         j.key("changed_since_enable").begin_array();
@@ -216,6 +225,10 @@ int cmd_status(const Args& args) {
     else
         std::printf("sshd uses:       AuthorizedKeysCommand %s%s\n",
                     w.authorized_keys_command.c_str(), w.command_is_ours ? " (skgate)" : "");
+    if (!w.running_command_line.empty())
+        std::printf("sshd runs:       %s\n", w.running_command_line.c_str());
+    for (const auto& o : w.overrides)
+        std::printf("warning:         %s: it overrides skgate's drop-in\n", o.c_str());
     for (const auto& d : w.drift)
         std::printf("warning:         %s changed since skgatectl enable\n", d.c_str());
     if (w.pam_confirm)

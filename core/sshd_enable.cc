@@ -7,10 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -304,6 +307,146 @@ Status ensure_system_user(const SystemPaths& paths, Report& report) {
     return {};
 }
 
+// The pid in sshd's PidFile, when an sshd runs with it.
+std::optional<long> running_sshd_pid(const std::map<std::string, std::string>& effective) {
+    auto it = effective.find("pidfile");
+    if (it == effective.end() || it->second == "none" || it->second.empty())
+        return std::nullopt;
+    auto pidtext = read_file_state(it->second);
+    if (!pidtext || !pidtext->exists)
+        return std::nullopt;
+    char* end = nullptr;
+    long pid = std::strtol(pidtext->content.c_str(), &end, 10);
+    auto comm = read_file_state("/proc/" + std::to_string(pid) + "/comm");
+    if (pid <= 1 || !comm || !comm->exists || comm->content.find("sshd") == std::string::npos)
+        return std::nullopt;
+    return pid;
+}
+
+// What in an sshd command line would take precedence over the drop-in:
+// every -o (a command-line option beats every file), and a -f naming
+// another configuration file than the one enable checks.
+std::vector<std::string> overriding_arguments(const std::vector<std::string>& argv,
+                                              const std::string& sshd_config) {
+    std::vector<std::string> out;
+    for (size_t i = 1; i < argv.size(); i++) {
+        const std::string& a = argv[i];
+        if (a == "-o" || a == "-f") {
+            std::string v = i + 1 < argv.size() ? argv[i + 1] : "";
+            if (a == "-o" || v != sshd_config)
+                out.push_back(a + " " + v);
+            i++;
+        } else if (a.rfind("-o", 0) == 0 || (a.rfind("-f", 0) == 0 && a.substr(2) != sshd_config)) {
+            out.push_back(a);
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+    std::vector<std::string> out;
+    std::istringstream in(s);
+    for (std::string w; in >> w;)
+        out.push_back(w);
+    return out;
+}
+
+// -o and -f in the running sshd's command line and in the ssh/sshd units'
+// ExecStart lines (with their drop-ins and the variables of the environment
+// files Debian and RHEL ship), each named with where it is.
+std::vector<std::string> sshd_command_line_overrides(
+    const SystemPaths& paths, const std::map<std::string, std::string>& effective,
+    std::string* running) {
+    std::vector<std::string> found;
+    if (auto pid = running_sshd_pid(effective)) {
+        auto cmdline = read_file_state("/proc/" + std::to_string(*pid) + "/cmdline");
+        if (cmdline && cmdline->exists) {
+            std::vector<std::string> argv;
+            std::string cur;
+            for (char c : cmdline->content) {
+                if (c == '\0') {
+                    argv.push_back(cur);
+                    cur.clear();
+                } else {
+                    cur += c;
+                }
+            }
+            // sshd rewrites its process title: "sshd: /usr/sbin/sshd -D ...
+            // [listener] 0 of 10-100 startups", one string.
+            if (argv.size() == 1) {
+                std::string title = argv[0];
+                if (title.rfind("sshd: ", 0) == 0)
+                    title.erase(0, 6);
+                if (size_t l = title.find(" [listener]"); l != std::string::npos)
+                    title.erase(l);
+                argv = split_words(title);
+            }
+            for (const auto& a : argv)
+                *running += (running->empty() ? "" : " ") + a;
+            for (const auto& o : overriding_arguments(argv, paths.sshd_config))
+                found.push_back("the running sshd (pid " + std::to_string(*pid) + ") has " + o);
+        }
+    }
+    std::vector<std::string> dirs = {"/etc/systemd/system", "/run/systemd/system",
+                                     "/lib/systemd/system", "/usr/lib/systemd/system"};
+    std::vector<std::string> env_files = {"/etc/default/ssh", "/etc/sysconfig/sshd"};
+    if (!paths.systemd_dir.empty()) {
+        dirs = {paths.systemd_dir};
+        env_files = {paths.systemd_dir + "/default-ssh"};
+    }
+    std::vector<std::string> unit_files;
+    for (const auto& d : dirs) {
+        for (const char* unit : {"ssh.service", "sshd.service"}) {
+            unit_files.push_back(d + "/" + unit);
+            std::error_code ec;
+            for (const auto& e : std::filesystem::directory_iterator(d + "/" + unit + ".d", ec)) {
+                if (e.path().extension() == ".conf")
+                    unit_files.push_back(e.path().string());
+            }
+        }
+    }
+    for (const auto& f : unit_files) {
+        auto st = read_file_state(f);
+        if (!st || !st->exists)
+            continue;
+        std::istringstream in(st->content);
+        size_t lineno = 0;
+        for (std::string line; std::getline(in, line);) {
+            lineno++;
+            std::string_view t = trim(line);
+            if (!t.starts_with("ExecStart="))
+                continue;
+            std::string cmd(t.substr(10));
+            while (!cmd.empty() && (cmd[0] == '-' || cmd[0] == '@' || cmd[0] == '+' ||
+                                    cmd[0] == '!' || cmd[0] == ':'))
+                cmd.erase(0, 1);
+            for (const auto& o : overriding_arguments(split_words(cmd), paths.sshd_config))
+                found.push_back(f + ":" + std::to_string(lineno) + ": ExecStart has " + o);
+        }
+    }
+    for (const auto& f : env_files) {
+        auto st = read_file_state(f);
+        if (!st || !st->exists)
+            continue;
+        std::istringstream in(st->content);
+        size_t lineno = 0;
+        for (std::string line; std::getline(in, line);) {
+            lineno++;
+            std::string_view t = trim(line);
+            if (t.empty() || t[0] == '#' || t.find('=') == std::string_view::npos)
+                continue;
+            std::string value(t.substr(t.find('=') + 1));
+            value.erase(std::remove(value.begin(), value.end(), '"'), value.end());
+            std::vector<std::string> argv = {"sshd"};
+            for (auto& w : split_words(value))
+                argv.push_back(w);
+            for (const auto& o : overriding_arguments(argv, paths.sshd_config))
+                found.push_back(f + ":" + std::to_string(lineno) + ": " + o);
+        }
+    }
+    return found;
+}
+
 // SIGHUP to the sshd that wrote `pidfile`, the way `systemctl reload ssh`
 // does it; nothing when no sshd runs.
 void reload_sshd(const std::map<std::string, std::string>& effective, Report& report) {
@@ -444,6 +587,21 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
         return invalid("sshd already runs another AuthorizedKeysCommand (\"" + existing +
                        "\"); skgate would take its place. Remove it, or pass --replace-existing "
                        "to let skgate's drop-in take precedence");
+
+    // A -o on sshd's command line beats every file: enable would write a
+    // drop-in that sshd ignores, and status would report it as in force.
+    std::string running;
+    auto overrides = sshd_command_line_overrides(paths, *before, &running);
+    if (!overrides.empty() && !request.force) {
+        std::string list;
+        for (const auto& o : overrides)
+            list += (list.empty() ? "" : "; ") + o;
+        return invalid("sshd is started with options that override skgate's drop-in (" + list +
+                       "): remove them (systemctl edit ssh, or the environment file) and restart "
+                       "sshd, or pass --force if they set nothing skgate sets");
+    }
+    for (const auto& o : overrides)
+        report.push_back("--force: accepted " + o);
 
     if (request.mode == Mode::enforce && !request.force)
         SKGATE_CHECK(check_nobody_locked_out(policy));
@@ -686,6 +844,12 @@ WiringStatus wiring_status(const SystemPaths& paths, const Policy& policy) {
         s.authorized_keys_command = (*eff)["authorizedkeyscommand"];
         s.command_is_ours =
             !paths.helper.empty() && s.authorized_keys_command.rfind(paths.helper, 0) == 0;
+        s.overrides = sshd_command_line_overrides(paths, *eff, &s.running_command_line);
+        // What sshd really runs: a -o on its command line wins over sshd -T.
+        for (const auto& o : s.overrides) {
+            if (to_lower(o).find("authorizedkeyscommand") != std::string::npos)
+                s.command_is_ours = false;
+        }
     } else {
         s.sshd_error = eff.error().message;
     }

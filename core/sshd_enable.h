@@ -23,6 +23,11 @@ struct SystemPaths {
     std::string skgate_conf = kDefaultConfigPath;
     std::string helper;                        // skgate-keys
     std::string pam_module = "pam_skgate.so";  // as PAM names it
+    // Where systemd units live: the ssh/sshd unit's ExecStart (and its
+    // drop-ins) must not override skgate's drop-in with -o or -f. Empty:
+    // /etc/systemd/system, /run/systemd/system, /lib/systemd/system and
+    // /usr/lib/systemd/system, and the environment files they read.
+    std::string systemd_dir;
 
     std::string dropin_path() const;
 };
@@ -58,6 +63,8 @@ struct WiringStatus {
     bool dropin_present = false;
     bool pam_session = false;             // the marked lines are in the PAM file
     std::string authorized_keys_command;  // effective, from `sshd -T` ("" when it failed)
+    std::string running_command_line;     // the running sshd's, from /proc ("" when none)
+    std::vector<std::string> overrides;   // -o/-f on sshd command lines that beat the drop-in
     bool command_is_ours = false;
     std::string sshd_error;          // why `sshd -T` failed, if it did
     std::vector<std::string> drift;  // files changed since enable

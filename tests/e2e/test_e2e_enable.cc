@@ -3,6 +3,7 @@
 // sshd (-t, -T), with a real journald. Runs inside tests/scripts/e2e-env.sh:
 // its /run is private, so no signal reaches the machine's own sshd.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -80,6 +81,7 @@ class SystemRoot {
         if (kg.status != 0)
             throw std::runtime_error("ssh-keygen: " + kg.err);
         fs::create_directories(root() + "/etc/skgate/keys.d");
+        fs::create_directories(root() + "/etc/systemd/system");
         fs::create_directories(root() + "/var/lib");
         write_file(conf(), "# skgate policy\nStateDirectory " + root() +
                                "/var/lib/skgate\nKeysDirectory " + root() +
@@ -94,8 +96,11 @@ class SystemRoot {
     std::string dropin() const { return root() + "/etc/ssh/sshd_config.d/10-skgate.conf"; }
 
     std::vector<std::string> paths() const {
-        return {"-f", conf(), "--sshd-config", sshd_config(), "--pam-file", pam()};
+        return {"-f",         conf(), "--sshd-config", sshd_config(),
+                "--pam-file", pam(),  "--systemd-dir", systemd()};
     }
+    // The units enable reads (the machine's are never consulted here).
+    std::string systemd() const { return root() + "/etc/systemd/system"; }
 
     RunResult ctl(std::vector<std::string> args) const {
         std::vector<std::string> argv{env_or_throw("SKGATE_SKGATECTL")};
@@ -330,6 +335,46 @@ TEST(Enable, AuditThenEnforceThenDisableReturnsToTheOriginal) {
     EXPECT_LT(pam.find("auth [success=done default=die] pam_skgate.so"),
               pam.find("@include common-auth"));
     ASSERT_EQ(sys.ctl({"disable"}).status, 0);
+    EXPECT_EQ(sys.snapshot(), before);
+}
+
+// An sshd started with -o (a unit override, as EC2 Instance Connect installs
+// one) or another -f would ignore the drop-in: enable refuses, names where
+// it is and how to fix it, and status shows what sshd runs.
+TEST(Enable, CommandLineOverridesAreRefused) {
+    SystemRoot sys("debian12");
+    sys.enroll("root");
+    const Snapshot before = sys.snapshot();
+    fs::create_directories(sys.systemd() + "/ssh.service.d");
+    write_file(sys.systemd() + "/ssh.service.d/override.conf",
+               "[Service]\nExecStart=\nExecStart=/usr/sbin/sshd -D -o "
+               "\"AuthorizedKeysCommand /opt/aws/bin/eic_run_authorized_keys %u %f\" "
+               "-o AuthorizedKeysCommandUser=ec2-instance-connect\n");
+    const Snapshot with_override = sys.snapshot();
+    auto r = sys.ctl({"enable", "--mode", "enforce"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_TRUE(contains(r.err, "ssh.service.d/override.conf:3: ExecStart has -o")) << r.err;
+    EXPECT_TRUE(contains(r.err, "systemctl edit ssh")) << r.err;
+    EXPECT_EQ(sys.snapshot(), with_override);
+    fs::remove_all(sys.systemd() + "/ssh.service.d");
+
+    // A running sshd with -o on its command line.
+    int port = free_port();
+    auto started =
+        run({"/usr/sbin/sshd", "-f", sys.sshd_config(), "-o", "Port=" + std::to_string(port), "-o",
+             "ListenAddress=127.0.0.1", "-o", "AuthorizedKeysCommand=/usr/bin/true", "-o",
+             "AuthorizedKeysCommandUser=nobody"});
+    ASSERT_EQ(started.status, 0) << started.err;
+    auto running = sys.ctl({"enable"});
+    EXPECT_EQ(running.status, 1);
+    EXPECT_TRUE(contains(running.err, "the running sshd (pid")) << running.err;
+    EXPECT_TRUE(contains(running.err, "-o AuthorizedKeysCommand=/usr/bin/true")) << running.err;
+    auto st = sys.ctl({"status"});
+    EXPECT_TRUE(contains(st.out, "sshd runs:       /usr/sbin/sshd -f")) << st.out;
+    EXPECT_TRUE(contains(st.out, "overrides skgate's drop-in")) << st.out;
+    EXPECT_FALSE(contains(st.out, "(skgate)")) << st.out;
+    std::string pid = std::string(trim(read_file(sys.root() + "/sshd.pid")));
+    kill(std::stoi(pid), SIGTERM);
     EXPECT_EQ(sys.snapshot(), before);
 }
 
