@@ -240,9 +240,10 @@ Result<int> connect_through_child(const sockaddr_un& addr, const std::string& pa
     if (!got) {
         if (fd >= 0)
             close(fd);
+        const std::string shown = printable(path, 200);  // the caller's choice
         return make_error(ErrorCode::io, ready == 0
-                                             ? "the agent at " + path + " did not answer in time"
-                                             : "cannot reach the agent at " + path);
+                                             ? "the agent at " + shown + " did not answer in time"
+                                             : "cannot reach the agent at " + shown);
     }
     if (r.stage != 0 || fd < 0) {
         if (fd >= 0)

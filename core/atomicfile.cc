@@ -1,6 +1,7 @@
 #include "core/atomicfile.h"
 
 #include "core/monotonic.h"
+#include "core/safefile.h"
 #include "core/text.h"
 
 #include <fcntl.h>
@@ -128,27 +129,43 @@ FileLock::~FileLock() {
 }
 
 Status ensure_directory(const std::string& dir, const FileOwner& owner) {
+    // Root's directory must have safe parents too: in a directory others can
+    // write, they could rename it away (and its history with it) or swap in
+    // a symbolic link between our checks.
+    if (owner.uid == 0) {
+        FileRules rules;
+        SKGATE_CHECK(check_trusted_directories(dir, rules));
+    }
+    bool created = mkdir(dir.c_str(), owner.mode) == 0;
+    if (!created && errno != EEXIST)
+        return sys_error("cannot create " + dir);
+    // Everything after this works on the directory we opened, never on a path
+    // that could have been swapped since.
+    int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ELOOP || errno == ENOTDIR)
+            return make_error(ErrorCode::permission,
+                              printable(dir) + " exists but is not a directory");
+        return sys_error("cannot open " + dir);
+    }
     struct stat st {};
-    if (lstat(dir.c_str(), &st) == 0) {
-        if (!S_ISDIR(st.st_mode))
-            return make_error(ErrorCode::permission, dir + " exists but is not a directory");
+    Status result;
+    if (fstat(fd, &st) != 0) {
+        result = sys_error("cannot stat " + dir);
+    } else if (created) {
+        if (fchown(fd, owner.uid, owner.gid) != 0 || fchmod(fd, owner.mode) != 0)
+            result = sys_error("cannot set owner and mode of " + dir);
+    } else if (owner.uid == 0 && (st.st_uid != 0 || (st.st_mode & 022 & ~owner.mode) != 0)) {
         // A root-owned state directory that someone else can write is one
         // where they can plant the lock and state files root then opens.
-        if (owner.uid == 0 && (st.st_uid != 0 || (st.st_mode & 022 & ~owner.mode) != 0))
-            return make_error(ErrorCode::permission,
-                              printable(dir) +
-                                  " must be owned by root and not writable by group "
-                                  "or others (chown root " +
-                                  printable(dir) + "; chmod go-w " + printable(dir) + ")");
-        return {};
+        result = make_error(ErrorCode::permission,
+                            printable(dir) +
+                                " must be owned by root and not writable by group or others "
+                                "(chown root " +
+                                printable(dir) + "; chmod go-w " + printable(dir) + ")");
     }
-    if (errno != ENOENT)
-        return sys_error("cannot stat " + dir);
-    if (mkdir(dir.c_str(), owner.mode) != 0 && errno != EEXIST)
-        return sys_error("cannot create " + dir);
-    if (chown(dir.c_str(), owner.uid, owner.gid) != 0 || chmod(dir.c_str(), owner.mode) != 0)
-        return sys_error("cannot set owner and mode of " + dir);
-    return {};
+    close(fd);
+    return result;
 }
 
 }  // namespace skgate

@@ -87,17 +87,16 @@ Result<std::optional<uint32_t>> CounterStore::stored(const std::string& user,
     return out;
 }
 
-Result<FileLock> CounterStore::lock_key(const std::string& user, const std::string& fp,
-                                        uint64_t deadline_us) const {
+Result<FileLock> CounterStore::lock_key(const std::string& fp, uint64_t deadline_us) const {
     if (!valid_fingerprint(fp))
         return invalid("bad fingerprint for the counter store");
-    SKGATE_CHECK(validate_username(user));
     SKGATE_CHECK(ensure_directory(dir_, {0, 0, 0755}));
     SKGATE_CHECK(ensure_directory(dir_ + "/keycounters", {0, 0, 0700}));
-    // Per user and key: a user who holds a step-up open (a stopped sudo)
-    // delays only their own step-ups, never another account's.
-    return FileLock::acquire_until(
-        dir_ + "/keycounters/." + key_bucket(user + " " + fp) + ".stepup", deadline_us);
+    // Per key, like the counter: step-ups with one authenticator from two
+    // accounts are serialised too, so neither is taken for a clone. One held
+    // open (a stopped sudo) delays that key's others, at most to their deadline.
+    return FileLock::acquire_until(dir_ + "/keycounters/." + key_bucket(fp) + ".stepup",
+                                   deadline_us);
 }
 
 Status LastUseStore::record(const std::string& user, const std::string& fp, std::time_t when) {

@@ -45,11 +45,11 @@ class CounterStore {
     Result<std::optional<uint32_t>> stored(const std::string& user,
                                            const std::string& fingerprint) const;
 
-    // Serialises one user's step-ups with one key, from the signature
-    // request to the counter update, so that honest concurrent step-ups never
-    // complete out of order and look like a clone; bounded by the deadline.
-    Result<FileLock> lock_key(const std::string& user, const std::string& fingerprint,
-                              uint64_t deadline_us) const;
+    // Serialises the step-ups with one key, whatever account they are for,
+    // from the signature request to the counter update, so that honest
+    // concurrent step-ups never complete out of order and look like a clone;
+    // bounded by the deadline.
+    Result<FileLock> lock_key(const std::string& fingerprint, uint64_t deadline_us) const;
 
   private:
     std::string dir_;

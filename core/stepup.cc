@@ -12,12 +12,18 @@ namespace skgate {
 
 namespace {
 
+// One line of the challenge: control characters replaced, and a value cut
+// at 512 bytes says so, so the authenticator never shows a shortened
+// command as if it were whole.
 std::string field(std::string_view v) {
+    constexpr size_t kMax = 512;
     std::string out;
-    for (char c : v.substr(0, 512)) {
+    for (char c : v.substr(0, kMax)) {
         auto u = static_cast<unsigned char>(c);
         out += (u < 0x20 || u == 0x7f) ? '?' : c;
     }
+    if (v.size() > kMax)
+        out += " [truncated]";
     return out;
 }
 

@@ -245,10 +245,23 @@ std::string sudo_command_line(const std::string& service) {
     while (text.size() < 4096 && (n = std::fread(buf, 1, sizeof buf, f)) > 0)
         text.append(buf, n);
     std::fclose(f);
-    for (char& c : text)
-        if (c == '\0')
-            c = ' ';
-    return std::string(trim(text));
+    // Arguments are separated by NULs: each one with a space or a quote is
+    // quoted, so the authenticator shows `rm 'a b'` and `rm a b` apart.
+    std::string out;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find('\0', start);
+        std::string arg = text.substr(start, end == std::string::npos ? end : end - start);
+        start = end == std::string::npos ? text.size() : end + 1;
+        if (arg.find_first_of(" \t'\"") != std::string::npos || arg.empty()) {
+            std::string q = "'";
+            for (char c : arg)
+                q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+            arg = q + "'";
+        }
+        out += (out.empty() ? "" : " ") + arg;
+    }
+    return out;
 }
 
 std::string user_name_of(uid_t uid) {
@@ -402,9 +415,18 @@ int step_up(Pam& pam) {
     }
     e.key_fp = key->fingerprint();
     e.key_type = key->type_name();
+    StepUpContext ctx{*user, e.requester, "", pam.item(PAM_SERVICE), "", std::time(nullptr)};
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    ctx.host = host;
+    ctx.command = sudo_command_line(ctx.service);
+    // Before the lock: a conversation the caller blocks (a stopped terminal)
+    // must not hold it.
+    pam.say("skgate: approve on your security key (" + ctx.service +
+            (ctx.command.empty() ? "" : ": " + printable(ctx.command, 120)) + ")...");
     std::optional<FileLock> key_lock;
     if (up->counter_check != CounterCheck::off) {
-        auto l = CounterStore(policy->global().state_directory).lock_key(*user, e.key_fp, deadline);
+        auto l = CounterStore(policy->global().state_directory).lock_key(e.key_fp, deadline);
         if (!l && l.error().code == ErrorCode::permission)
             return refuse("counter state: " + l.error().message,
                           "step-up is not available (see the system log)", PAM_SERVICE_ERR);
@@ -414,17 +436,10 @@ int step_up(Pam& pam) {
         key_lock.emplace(std::move(*l));
     }
 
-    StepUpContext ctx{*user, e.requester, "", pam.item(PAM_SERVICE), "", std::time(nullptr)};
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    ctx.host = host;
-    ctx.command = sudo_command_line(ctx.service);
     auto challenge = stepup_challenge(ctx);
     auto data = challenge ? stepup_signed_data(*challenge) : Result<Bytes>(challenge.error());
     if (!data)
         return refuse(data.error().message, "internal error", PAM_SERVICE_ERR);
-    pam.say("skgate: approve on your security key (" + ctx.service +
-            (ctx.command.empty() ? "" : ": " + printable(ctx.command, 120)) + ")...");
     {
         // Lets an skgate authenticator show the command it approves; other
         // agents do not know the extension, and that is fine.

@@ -339,3 +339,31 @@ TEST(Revocation, MalformedKrlsAreRefused) {
     EXPECT_TRUE(broken([&](Bytes& b) { b[8 + 4 + 8 + 8 + 7] = 1; })) << "flags";
     EXPECT_FALSE(KrlIndex::validate(Bytes{}).ok());
 }
+
+// Root's state directories are created and checked on the directory itself,
+// never through a path someone could swap: a symbolic link in their place,
+// or a parent others can write, is refused before anything is chowned.
+TEST(StateDirectories, NeitherASymlinkNorAnUnsafeParent) {
+    if (!running_as_root())
+        GTEST_SKIP() << "root's directories";
+    TempDir d;
+    chmod(d.path().c_str(), 0755);
+    write_file(d.file("victim"), "secret", 0600);
+    ASSERT_EQ(symlink(d.file("victim").c_str(), d.file("state").c_str()), 0);
+    EXPECT_FALSE(ensure_directory(d.file("state"), {0, 0, 0755}).ok());
+    struct stat st {};
+    ASSERT_EQ(stat(d.file("victim").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << "the link's target was not chmodded";
+
+    std::filesystem::create_directories(d.file("open"));
+    chmod(d.file("open").c_str(), 0777);  // writable by all, not sticky
+    auto unsafe = ensure_directory(d.file("open/state"), {0, 0, 0755});
+    ASSERT_FALSE(unsafe.ok());
+    EXPECT_NE(unsafe.error().message.find("unsafe directory"), std::string::npos)
+        << unsafe.error().message;
+    EXPECT_FALSE(std::filesystem::exists(d.file("open/state")));
+
+    ASSERT_TRUE(ensure_directory(d.file("fine"), {0, 0, 0700}).ok());
+    ASSERT_EQ(stat(d.file("fine").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
