@@ -1,6 +1,8 @@
 #include "core/sshd_enable.h"
 
 #include <fcntl.h>
+#include <glob.h>
+#include <grp.h>
 #include <pwd.h>
 #include <shadow.h>
 #include <signal.h>
@@ -205,8 +207,13 @@ void remove_record(const std::string& dir) {
         unlink((dir + "/" + name).c_str());
 }
 
-Result<std::map<std::string, std::string>> sshd_effective(const SystemPaths& paths) {
+Result<std::map<std::string, std::string>> sshd_effective(const SystemPaths& paths,
+                                                          const std::string& connection = "") {
     std::vector<std::string> argv = {paths.sshd, "-T", "-f", paths.sshd_config};
+    if (!connection.empty()) {
+        argv.push_back("-C");
+        argv.push_back(connection);
+    }
     SKGATE_TRY(out, run_process(argv));
     if (out.status != 0)
         return invalid(describe_failure(argv, out));
@@ -349,6 +356,98 @@ std::vector<std::string> split_words(const std::string& s) {
     for (std::string w; in >> w;)
         out.push_back(w);
     return out;
+}
+
+// One Match block of sshd_config or a file it includes, and a connection
+// (`sshd -T -C`) that it applies to.
+struct MatchProbe {
+    std::string where;  // FILE:LINE: Match ...
+    std::string user;
+    std::string connection;
+};
+
+bool literal(const std::string& pattern) {
+    return !pattern.empty() && pattern[0] != '!' &&
+           pattern.find_first_of("*?") == std::string::npos;
+}
+
+// A member of the group: its listed members first, then an account whose
+// primary group it is. Empty when nobody is in it (the block applies to no one).
+std::string member_of(const std::string& group) {
+    struct group* gr = getgrnam(group.c_str());
+    if (!gr)
+        return "";
+    if (gr->gr_mem && gr->gr_mem[0])
+        return gr->gr_mem[0];
+    gid_t gid = gr->gr_gid;
+    std::string found;
+    setpwent();
+    while (struct passwd* pw = getpwent()) {
+        if (pw->pw_gid == gid) {
+            found = pw->pw_name;
+            break;
+        }
+    }
+    endpwent();
+    return found;
+}
+
+void collect_match_probes(const std::string& file, int depth, std::vector<MatchProbe>& out) {
+    if (depth > 16)
+        return;
+    auto st = read_file_state(file);
+    if (!st || !st->exists)
+        return;
+    std::istringstream in(st->content);
+    size_t lineno = 0;
+    for (std::string line; std::getline(in, line);) {
+        lineno++;
+        auto w = split_words(line);
+        if (w.empty() || w[0][0] == '#')
+            continue;
+        std::string key = to_lower(w[0]);
+        if (key == "include") {
+            for (size_t i = 1; i < w.size(); i++) {
+                std::string pattern = w[i][0] == '/' ? w[i] : "/etc/ssh/" + w[i];
+                glob_t g{};
+                if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+                    for (size_t j = 0; j < g.gl_pathc; j++)
+                        collect_match_probes(g.gl_pathv[j], depth + 1, out);
+                }
+                globfree(&g);
+            }
+            continue;
+        }
+        if (key != "match")
+            continue;
+        std::string user, host = "client", addr = "192.0.2.1";
+        bool applies = true;
+        for (size_t i = 1; i + 1 < w.size(); i += 2) {
+            std::string criterion = to_lower(w[i]);
+            std::string value;
+            for (const auto& item : split_commas(w[i + 1]))
+                if (value.empty() && literal(item))
+                    value = item;
+            if (criterion == "user") {
+                user = value;
+            } else if (criterion == "group") {
+                for (const auto& g : split_commas(w[i + 1]))
+                    if (user.empty() && literal(g))
+                        user = member_of(g);
+                applies = applies && !user.empty();
+            } else if (criterion == "host" && !value.empty()) {
+                host = value;
+            } else if (criterion == "address" && !value.empty()) {
+                addr = value.substr(0, value.find('/'));
+            }
+        }
+        if (!applies)
+            continue;  // nobody is in the group: the block changes no login
+        if (user.empty())
+            user = "root";
+        out.push_back({file + ":" + std::to_string(lineno) + ": " + std::string(trim(line)), user,
+                       "user=" + user + ",host=" + host + ",addr=" + addr});
+    }
 }
 
 // -o and -f in the running sshd's command line and in the ssh/sshd units'
@@ -736,6 +835,30 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
             return fail(invalid("sshd would use \"" + key + " " + (*after)[key] +
                                 "\", not skgate's \"" + value +
                                 "\": an earlier drop-in or line sets it first; remove it there"));
+    }
+    // Each Match block of sshd_config and its includes, for a user it
+    // applies to: sshd -T alone shows only the global values.
+    std::vector<MatchProbe> probes;
+    collect_match_probes(paths.sshd_config, 0, probes);
+    for (const auto& p : probes) {
+        auto eff = sshd_effective(paths, p.connection);
+        if (!eff)
+            return fail(eff.error());
+        bool break_glass = policy.is_break_glass(p.user);
+        for (const auto& [key, value] : wiring::expected_effective(opts)) {
+            // skgate's own block gives break-glass users their key types.
+            if (break_glass &&
+                (key == "pubkeyacceptedalgorithms" || key == "authenticationmethods"))
+                continue;
+            if ((*eff)[key] == value)
+                continue;
+            std::string what = p.where + " makes sshd use \"" + key + " " + (*eff)[key] +
+                               "\" for " + p.user + ", not skgate's \"" + value + "\"";
+            if (!request.force)
+                return fail(invalid(what + ": change that block (sshd reads the first value it "
+                                           "meets), or pass --force to accept it"));
+            report.push_back("--force: accepted " + what);
+        }
     }
     {
         const ManagedFile& m = record.files[2];

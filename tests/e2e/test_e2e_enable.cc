@@ -378,6 +378,32 @@ TEST(Enable, CommandLineOverridesAreRefused) {
     EXPECT_EQ(sys.snapshot(), before);
 }
 
+// sshd -T alone shows the global values: an administrator's Match block (a
+// drop-in sorting before skgate's) that gives some users a file of their own
+// is found with sshd -T -C for a user it applies to, and enable stops,
+// naming the file and line; --force accepts it and says so.
+TEST(Enable, AMatchBlockThatOverridesSkgateIsFound) {
+    SystemRoot sys("debian12");
+    for (const std::string block :
+         {"Match User skgt-alice\n    AuthorizedKeysFile .ssh/authorized_keys\n",
+          "Match Group skgt-admins\n    AuthorizedKeysCommand /usr/bin/true\n"
+          "    AuthorizedKeysCommandUser nobody\n"}) {
+        write_file(sys.root() + "/etc/ssh/sshd_config.d/05-local.conf", block);
+        const Snapshot before = sys.snapshot();
+        auto r = sys.ctl({"enable"});
+        EXPECT_EQ(r.status, 1) << block;
+        EXPECT_TRUE(contains(
+            r.err, "05-local.conf:1: " + block.substr(0, block.find('\n')) + " makes sshd use"))
+            << r.err;
+        EXPECT_TRUE(contains(r.err, "for skgt-alice")) << r.err;
+        EXPECT_EQ(sys.snapshot(), before);
+    }
+    auto forced = sys.ctl({"enable", "--force"});
+    EXPECT_EQ(forced.status, 0) << forced.err;
+    EXPECT_TRUE(contains(forced.out, "--force: accepted")) << forced.out;
+    ASSERT_EQ(sys.ctl({"disable"}).status, 0);
+}
+
 // Configuration management runs enable and disable again and again: a run
 // that would change nothing says "unchanged", exits 0 and writes nothing;
 // --dry-run prints the diff it would apply and writes nothing either.
