@@ -44,7 +44,10 @@ has '\(allow sudo_t skgate_var_lib_t \(file \([^)]*write' "pam_skgate in sudo (R
 lacks 'unconfined' "no unconfined domains or attributes"
 lacks '^\(allow [a-z_]+ (etc_t|shadow_t|sshd_key_t) \([a-z_]+ \([^)]*(write|append|create|unlink|rename)' "writes to /etc, shadow or host keys"
 lacks '^\(allow skgate_keys_t skgate_conf_t \([a-z_]+ \([^)]*(write|append|create|unlink)' "skgate-keys never changes the policy or key store"
-lacks '^\(allow skgate_keys_t self \(capability' "no capabilities for skgate-keys"
+# Started as root, skgate-keys reads a user's files as that user and then
+# becomes skgate: setuid and setgid, and never a capability that bypasses
+# file permissions or reaches beyond the process.
+lacks '^\(allow skgate_keys_t self \(capability \([^)]*(dac_|sys_|net_|chown|fowner|fsetid|kill|audit|mac_|linux_immutable|ipc_|lease|mknod|setfcap|setpcap)' "skgate-keys has only setuid and setgid"
 lacks '^\(allow skgate_keys_t [a-z_]+ \(tcp_socket \(name_bind' "skgate-keys never listens"
 lacks '^\(allow [a-z_]+ (file_type|domain|non_security_file_type) ' "rules on whole attributes"
 
