@@ -504,45 +504,38 @@ std::vector<std::string> sshd_command_line_overrides(
             }
         }
     }
-    for (const auto& f : unit_files) {
-        auto st = read_file_state(f);
-        if (!st || !st->exists)
-            continue;
-        std::istringstream in(st->content);
-        size_t lineno = 0;
-        for (std::string line; std::getline(in, line);) {
-            lineno++;
-            std::string_view t = trim(line);
-            if (!t.starts_with("ExecStart="))
+    // Each trimmed line of the files that exist, with its FILE:LINE.
+    auto each_line = [](const std::vector<std::string>& files, const auto& fn) {
+        for (const auto& f : files) {
+            auto st = read_file_state(f);
+            if (!st || !st->exists)
                 continue;
-            std::string cmd(t.substr(10));
-            while (!cmd.empty() && (cmd[0] == '-' || cmd[0] == '@' || cmd[0] == '+' ||
-                                    cmd[0] == '!' || cmd[0] == ':'))
-                cmd.erase(0, 1);
-            for (const auto& o : overriding_arguments(split_words(cmd), paths.sshd_config))
-                found.push_back(f + ":" + std::to_string(lineno) + ": ExecStart has " + o);
+            std::istringstream in(st->content);
+            size_t lineno = 0;
+            for (std::string line; std::getline(in, line);)
+                fn(f + ":" + std::to_string(++lineno), std::string(trim(line)));
         }
-    }
-    for (const auto& f : env_files) {
-        auto st = read_file_state(f);
-        if (!st || !st->exists)
-            continue;
-        std::istringstream in(st->content);
-        size_t lineno = 0;
-        for (std::string line; std::getline(in, line);) {
-            lineno++;
-            std::string_view t = trim(line);
-            if (t.empty() || t[0] == '#' || t.find('=') == std::string_view::npos)
-                continue;
-            std::string value(t.substr(t.find('=') + 1));
-            value.erase(std::remove(value.begin(), value.end(), '"'), value.end());
-            std::vector<std::string> argv = {"sshd"};
-            for (auto& w : split_words(value))
-                argv.push_back(w);
-            for (const auto& o : overriding_arguments(argv, paths.sshd_config))
-                found.push_back(f + ":" + std::to_string(lineno) + ": " + o);
-        }
-    }
+    };
+    each_line(unit_files, [&](const std::string& where, const std::string& t) {
+        if (!t.starts_with("ExecStart="))
+            return;
+        std::string cmd = t.substr(10);
+        while (!cmd.empty() && std::string_view("-@+!:").find(cmd[0]) != std::string_view::npos)
+            cmd.erase(0, 1);
+        for (const auto& o : overriding_arguments(split_words(cmd), paths.sshd_config))
+            found.push_back(where + ": ExecStart has " + o);
+    });
+    each_line(env_files, [&](const std::string& where, const std::string& t) {
+        if (t.empty() || t[0] == '#' || t.find('=') == std::string::npos)
+            return;
+        std::string value = t.substr(t.find('=') + 1);
+        value.erase(std::remove(value.begin(), value.end(), '"'), value.end());
+        std::vector<std::string> argv = {"sshd"};
+        for (auto& w : split_words(value))
+            argv.push_back(w);
+        for (const auto& o : overriding_arguments(argv, paths.sshd_config))
+            found.push_back(where + ": " + o);
+    });
     return found;
 }
 
