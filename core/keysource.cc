@@ -50,7 +50,7 @@ SourceResult keys_from_user_key_files(const UserKeyFiles& files) {
             lineno++;
             if (is_blank_or_comment(line))
                 continue;
-            std::string origin = printable(file.path) + ":" + std::to_string(lineno);
+            std::string origin = printable(file.path, 4096) + ":" + std::to_string(lineno);
             auto entry = parse_authorized_key(line);
             if (!entry) {
                 out.warnings.push_back(origin + ": " + entry.error().message);

@@ -66,7 +66,8 @@ UserKeyFiles read_user_key_files(const Account& account, const std::vector<std::
     for (const auto& pattern : patterns) {
         auto path = user_key_file_path(pattern, account);
         if (!path) {
-            out.warnings.push_back(path.error().message + "; " + printable(pattern) + " skipped");
+            out.warnings.push_back(path.error().message + "; " + printable(pattern, 4096) +
+                                   " skipped");
             continue;
         }
         bool seen = false;
@@ -77,7 +78,8 @@ UserKeyFiles read_user_key_files(const Account& account, const std::vector<std::
         auto text = read_trusted_file(*path, rules);
         if (!text) {
             if (text.error().code != ErrorCode::not_found)
-                out.warnings.push_back(text.error().message + "; " + printable(*path) + " skipped");
+                out.warnings.push_back(text.error().message + "; " + printable(*path, 4096) +
+                                       " skipped");
             continue;
         }
         out.files.push_back({*path, std::move(*text)});

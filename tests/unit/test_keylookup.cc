@@ -251,7 +251,7 @@ TEST_F(Lookup, UnsafeAuthorizedKeysIsSkippedWithAWarning) {
     auto r = lookup(policy("KeySources authorized_keys\n"), request("alice"));
     EXPECT_TRUE(r.lines().empty());
     ASSERT_EQ(r.warnings.size(), 1u);
-    EXPECT_NE(r.warnings[0].find("authorized_keys skipped"), std::string::npos);
+    EXPECT_NE(r.warnings[0].find("authorized_keys skipped"), std::string::npos) << r.warnings[0];
     authorized_keys(sk.public_key().to_text() + "\n", 0600);
     chmod(dir.file("home/alice/.ssh").c_str(), 0777);
     auto d = lookup(policy("KeySources authorized_keys\n"), request("alice"));
