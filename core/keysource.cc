@@ -37,11 +37,20 @@ Result<SourceResult> keys_from_store(const KeyStore& store, const std::string& u
 }
 
 SourceResult keys_from_user_key_files(const UserKeyFiles& files) {
+    // A user controls these files: a million bad lines must not become a
+    // million journal entries (journald would then drop sshd's own).
+    constexpr size_t kMaxWarningsPerFile = 20;
     SourceResult out;
     out.warnings = files.warnings;
     for (const auto& file : files.files) {
         const std::string& text = file.text;
-        size_t lineno = 0, pos = 0;
+        size_t lineno = 0, pos = 0, warned = 0, unwarned = 0;
+        auto warn = [&](std::string w) {
+            if (warned++ < kMaxWarningsPerFile)
+                out.warnings.push_back(std::move(w));
+            else
+                unwarned++;
+        };
         while (pos < text.size()) {
             size_t nl = text.find('\n', pos);
             std::string line =
@@ -53,17 +62,20 @@ SourceResult keys_from_user_key_files(const UserKeyFiles& files) {
             std::string origin = printable(file.path, 4096) + ":" + std::to_string(lineno);
             auto entry = parse_authorized_key(line);
             if (!entry) {
-                out.warnings.push_back(origin + ": " + entry.error().message);
+                warn(origin + ": " + entry.error().message);
                 continue;
             }
             if (auto o = interpret_sshd_options(entry->options); !o) {
-                out.warnings.push_back(origin + ": " + o.error().message);
+                warn(origin + ": " + o.error().message);
                 continue;
             }
             out.keys.push_back({std::move(entry->key), std::move(entry->comment),
                                 KeySource::authorized_keys, origin, std::nullopt,
                                 std::move(entry->options), std::string(trim(line))});
         }
+        if (unwarned)
+            out.warnings.push_back(printable(file.path, 4096) + ": " + std::to_string(unwarned) +
+                                   " more lines skipped that do not parse");
     }
     return out;
 }

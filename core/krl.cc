@@ -36,7 +36,8 @@ Result<Layout> parse_layout(ByteView head, uint64_t total) {
     WireReader r(head);
     auto bad = [](const std::string& why) {
         return invalid("not a KRL skgate wrote: " + why +
-                       " (rebuild it with skgatectl revoke --rebuild-index)");
+                       " (skgatectl revoke --rebuild-index writes skgate's from the list, once "
+                       "this one is moved away)");
     };
     auto magic = r.read_u64();
     if (!magic || *magic != kKrlMagic)
@@ -185,7 +186,7 @@ Result<bool> KrlIndex::contains(const Sha256& hash) const {
         if (!entry_hash(ByteView(buf, sizeof buf), &h))
             return invalid(path_ + ": not a KRL skgate wrote: malformed hash entry " +
                            std::to_string(mid) +
-                           " (rebuild it with skgatectl revoke --rebuild-index)");
+                           " (skgatectl revoke --rebuild-index writes it again)");
         if (h == hash)
             return true;
         if (h < hash)

@@ -18,8 +18,11 @@ Error identity_error(const std::string& what) {
 }  // namespace
 
 Status become(const Account& account) {
-    if (account.uid == 0)
-        return make_error(ErrorCode::internal, "refusing to \"drop\" privileges to root");
+    if (account.uid == 0 || account.gid == 0)
+        return make_error(ErrorCode::permission,
+                          account.name +
+                              " has uid or gid 0: refusing to \"drop\" privileges to "
+                              "root's");
     gid_t gid = account.gid;
     if (setgroups(1, &gid) != 0)
         return identity_error("cannot set the groups of " + account.name);

@@ -22,9 +22,12 @@ std::string list_signature(const std::string& path) {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0)
         return "skgate index of " + path + ": no list";
-    return "skgate index of " + path + ": inode " + std::to_string(st.st_ino) + " size " +
-           std::to_string(st.st_size) + " mtime " + std::to_string(st.st_mtim.tv_sec) + "." +
-           std::to_string(st.st_mtim.tv_nsec);
+    // ctime too: an in-place copy can keep the size and set the mtime back
+    // (cp -p, rsync --inplace -t), but nothing sets the ctime.
+    return "skgate index of " + path + ": device " + std::to_string(st.st_dev) + " inode " +
+           std::to_string(st.st_ino) + " size " + std::to_string(st.st_size) + " mtime " +
+           std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) +
+           " ctime " + std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
 }
 
 // "SHA256:" + 43 unpadded base64 characters: the 32-byte hash.
@@ -99,6 +102,13 @@ Result<RevocationList> RevocationList::load(const std::string& path) {
 namespace {
 
 Status write_index(const std::string& path, const std::set<std::string>& fingerprints) {
+    // A KRL of someone else's (ssh-keygen -k, with certificate sections)
+    // is never overwritten: its revocations would be lost without a word.
+    if (auto existing = KrlIndex::open(krl_path_for(path));
+        !existing && existing.error().code == ErrorCode::invalid)
+        return invalid(
+            krl_path_for(path) + " is a KRL skgate did not write (" + existing.error().message +
+            "): move it away, revoke its keys with skgatectl revoke, and run this again");
     std::vector<Sha256> hashes;
     hashes.reserve(fingerprints.size());
     for (const auto& fp : fingerprints) {

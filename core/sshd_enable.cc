@@ -680,6 +680,17 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
                        "\"); skgate would take its place. Remove it, or pass --replace-existing "
                        "to let skgate's drop-in take precedence");
 
+    // The drop-in's RevokedKeys replaces any sshd had: keys the
+    // administrator revoked there would log in again.
+    const std::string ours = krl_path_for(policy.global().revoked_keys);
+    const std::string revoked_before = (*before)["revokedkeys"];
+    if (!revoked_before.empty() && revoked_before != "none" && revoked_before != ours &&
+        !request.force)
+        return invalid("sshd already reads RevokedKeys " + revoked_before +
+                       ", which skgate's drop-in would replace with " + ours +
+                       ": revoke those keys with skgatectl revoke (--key-file) first, then "
+                       "remove that RevokedKeys line, or pass --force to drop it");
+
     // A -o on sshd's command line beats every file: enable would write a
     // drop-in that sshd ignores, and status would report it as in force.
     std::string running;

@@ -404,6 +404,22 @@ TEST(Enable, AMatchBlockThatOverridesSkgateIsFound) {
     ASSERT_EQ(sys.ctl({"disable"}).status, 0);
 }
 
+// A RevokedKeys sshd already reads would be replaced by skgate's: keys
+// revoked there would log in again, so enable stops and says what to do.
+TEST(Enable, AnExistingRevokedKeysIsNotReplacedSilently) {
+    SystemRoot sys("debian12");
+    write_file(sys.root() + "/etc/ssh/sshd_config.d/05-local.conf",
+               "RevokedKeys " + sys.root() + "/etc/ssh/revoked_keys\n");
+    write_file(sys.root() + "/etc/ssh/revoked_keys", "");
+    const Snapshot before = sys.snapshot();
+    auto r = sys.ctl({"enable"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_TRUE(
+        contains(r.err, "sshd already reads RevokedKeys " + sys.root() + "/etc/ssh/revoked_keys"))
+        << r.err;
+    EXPECT_EQ(sys.snapshot(), before);
+}
+
 // Configuration management runs enable and disable again and again: a run
 // that would change nothing says "unchanged", exits 0 and writes nothing;
 // --dry-run prints the diff it would apply and writes nothing either.

@@ -259,6 +259,20 @@ TEST_F(Lookup, UnsafeAuthorizedKeysIsSkippedWithAWarning) {
     EXPECT_NE(d.warnings[0].find("unsafe directory"), std::string::npos);
 }
 
+// The user writes these files: a flood of bad lines gives at most 20
+// warnings a file and one count of the rest, not one journal entry each.
+TEST_F(Lookup, BadLinesInAUsersFileGiveBoundedWarnings) {
+    std::string junk;
+    for (int i = 0; i < 5000; i++)
+        junk += "x\n";
+    authorized_keys(junk + sk.public_key().to_text() + "\n");
+    auto r = lookup(policy("KeySources authorized_keys\n"), request("alice"));
+    EXPECT_EQ(r.lines().size(), 1u);
+    ASSERT_EQ(r.warnings.size(), 21u);
+    EXPECT_NE(r.warnings.back().find("4980 more lines skipped"), std::string::npos)
+        << r.warnings.back();
+}
+
 TEST_F(Lookup, SourcesAreConsultedInOrder) {
     enroll("alice", sk.public_key());
     authorized_keys(sk2.public_key().to_text() + " from-file\n");

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include "core/atomicfile.h"
 #include "core/journal.h"
@@ -366,4 +367,50 @@ TEST(StateDirectories, NeitherASymlinkNorAnUnsafeParent) {
     ASSERT_TRUE(ensure_directory(d.file("fine"), {0, 0, 0700}).ok());
     ASSERT_EQ(stat(d.file("fine").c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
+// An in-place edit that keeps the list's size and mtime (cp -p, rsync
+// --inplace -t) still makes its index stale: the ctime is in the signature.
+TEST(Revocation, AnInPlaceEditKeepingTheMtimeIsSeen) {
+    if (!running_as_root())
+        GTEST_SKIP() << "the list must be root-owned";
+    TempDir d;
+    std::string path = d.file("revoked");
+    auto a = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    auto b = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    ASSERT_TRUE(RevocationList::append_fingerprint(path, a.public_key().fingerprint()).ok());
+    auto mtime = std::filesystem::last_write_time(path);
+    std::string text = read_file(path);
+    std::string edited = text;
+    edited.replace(edited.find(a.public_key().fingerprint()), 50, b.public_key().fingerprint());
+    ASSERT_EQ(edited.size(), text.size());
+    {
+        std::ofstream f(path, std::ios::in | std::ios::out);  // same inode
+        f << edited;
+    }
+    std::filesystem::last_write_time(path, mtime);
+    auto r = RevocationList::load(path);
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->indexed());
+    EXPECT_TRUE(r->is_revoked(b.public_key()));
+}
+
+// A KRL skgate did not write (ssh-keygen -k, maybe with certificate
+// sections) is never overwritten by revoke: its revocations would be lost.
+TEST(Revocation, SomeoneElsesKrlIsNotOverwritten) {
+    if (!running_as_root())
+        GTEST_SKIP() << "the list must be root-owned";
+    TempDir d;
+    std::string path = d.file("revoked");
+    auto a = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256);
+    write_file(d.file("a.pub"), a.public_key().to_text() + "\n");
+    auto k = run({"ssh-keygen", "-k", "-f", krl_path_for(path), d.file("a.pub")});
+    ASSERT_EQ(k.status, 0) << k.err;
+    std::string theirs = read_file(krl_path_for(path));
+    auto b = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    auto st = RevocationList::append(path, b.public_key(), "");
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.error().message.find("did not write"), std::string::npos) << st.error().message;
+    EXPECT_EQ(read_file(krl_path_for(path)), theirs);
+    EXPECT_FALSE(RevocationList::rebuild_index(path).ok());
 }
