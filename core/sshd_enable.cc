@@ -228,16 +228,15 @@ Status sshd_test(const SystemPaths& paths) {
     return {};
 }
 
-// A locked password (passwd -l) or an expired account: sshd refuses it
-// whatever the key (without PAM; with PAM the account stack does).
+// An expired account: PAM's account stack refuses it whatever the key. A
+// locked password ("!", useradd's default) is not counted: with UsePAM yes,
+// as Debian and RHEL ship sshd, a key still logs in.
 bool account_locked(const std::string& name) {
     struct spwd sp {};
     struct spwd* found = nullptr;
     std::vector<char> buf(16384);
     if (getspnam_r(name.c_str(), &sp, buf.data(), buf.size(), &found) != 0 || !found)
         return false;
-    if (found->sp_pwdp && found->sp_pwdp[0] == '!')
-        return true;
     long today = static_cast<long>(std::time(nullptr) / 86400);
     return found->sp_expire > 0 && found->sp_expire <= today;
 }
@@ -278,7 +277,7 @@ Status check_nobody_locked_out(const Policy& policy) {
     if (keep.empty())
         return invalid(
             "enforce mode would lock everyone out: no account with a login shell that is not "
-            "locked has a key skgate would allow (an enrolled security key, or for "
+            "expired has a key skgate would allow (an enrolled security key, or for "
             "BreakGlassUsers a key in their own authorized_keys that is not revoked). Enroll a "
             "key first (skgatectl enroll), enable --mode audit, or pass --force if you have "
             "another way in");
