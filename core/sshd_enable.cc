@@ -349,14 +349,6 @@ std::vector<std::string> overriding_arguments(const std::vector<std::string>& ar
     return out;
 }
 
-std::vector<std::string> split_words(const std::string& s) {
-    std::vector<std::string> out;
-    std::istringstream in(s);
-    for (std::string w; in >> w;)
-        out.push_back(w);
-    return out;
-}
-
 // One Match block of sshd_config or a file it includes, and a connection
 // (`sshd -T -C`) that it applies to.
 struct MatchProbe {
@@ -401,7 +393,7 @@ void collect_match_probes(const std::string& file, int depth, std::vector<MatchP
     size_t lineno = 0;
     for (std::string line; std::getline(in, line);) {
         lineno++;
-        auto w = split_words(line);
+        auto w = split_whitespace(line);
         if (w.empty() || w[0][0] == '#')
             continue;
         std::string key = to_lower(w[0]);
@@ -477,7 +469,7 @@ std::vector<std::string> sshd_command_line_overrides(
                     title.erase(0, 6);
                 if (size_t l = title.find(" [listener]"); l != std::string::npos)
                     title.erase(l);
-                argv = split_words(title);
+                argv = split_whitespace(title);
             }
             for (const auto& a : argv)
                 *running += (running->empty() ? "" : " ") + a;
@@ -521,7 +513,7 @@ std::vector<std::string> sshd_command_line_overrides(
         std::string cmd = t.substr(10);
         while (!cmd.empty() && std::string_view("-@+!:").find(cmd[0]) != std::string_view::npos)
             cmd.erase(0, 1);
-        for (const auto& o : overriding_arguments(split_words(cmd), paths.sshd_config))
+        for (const auto& o : overriding_arguments(split_whitespace(cmd), paths.sshd_config))
             found.push_back(where + ": ExecStart has " + o);
     });
     each_line(env_files, [&](const std::string& where, const std::string& t) {
@@ -530,7 +522,7 @@ std::vector<std::string> sshd_command_line_overrides(
         std::string value = t.substr(t.find('=') + 1);
         value.erase(std::remove(value.begin(), value.end(), '"'), value.end());
         std::vector<std::string> argv = {"sshd"};
-        for (auto& w : split_words(value))
+        for (auto& w : split_whitespace(value))
             argv.push_back(w);
         for (const auto& o : overriding_arguments(argv, paths.sshd_config))
             found.push_back(where + ": " + o);

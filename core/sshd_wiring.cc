@@ -22,15 +22,6 @@ std::vector<std::string_view> split_lines_keep_ends(std::string_view text) {
     return lines;
 }
 
-std::vector<std::string> words(std::string_view line) {
-    std::vector<std::string> out;
-    std::istringstream in{std::string(line)};
-    std::string w;
-    while (in >> w)
-        out.push_back(w);
-    return out;
-}
-
 bool is_comment_or_blank(std::string_view line) {
     std::string_view t = trim(line);
     return t.empty() || t[0] == '#';
@@ -51,7 +42,7 @@ std::pair<std::string, std::string> keyword_and_value(std::string_view line) {
 bool loads_pam_skgate(std::string_view line) {
     if (is_comment_or_blank(line))
         return false;
-    for (const auto& w : words(line)) {
+    for (const auto& w : split_whitespace(line)) {
         size_t slash = w.rfind('/');
         std::string_view base = slash == std::string::npos ? std::string_view(w)
                                                            : std::string_view(w).substr(slash + 1);
@@ -67,7 +58,7 @@ bool may_add_auth_rules(std::string_view line) {
         return false;
     // trim() keeps a form feed or vertical tab that splitting drops: such a
     // line has no words at all.
-    auto w = words(line);
+    auto w = split_whitespace(line);
     return !w.empty() && (w[0] == "auth" || w[0] == "-auth" || w[0] == "@include");
 }
 
@@ -79,7 +70,7 @@ std::string module_args(const Options& o) {
 
 std::vector<std::string> user_key_file_patterns(const Options& o) {
     std::vector<std::string> out;
-    for (const auto& w : words(o.previous_authorized_keys_file)) {
+    for (const auto& w : split_whitespace(o.previous_authorized_keys_file)) {
         if (w != "none")
             out.push_back(w);
     }
@@ -195,7 +186,7 @@ bool includes_dropins(std::string_view sshd_config, std::string_view dropin_dir)
             return false;
         if (key != "include")
             continue;
-        for (const auto& pattern : words(value)) {
+        for (const auto& pattern : split_whitespace(value)) {
             // sshd reads relative Include paths under /etc/ssh.
             std::string absolute = pattern[0] == '/' ? pattern : "/etc/ssh/" + pattern;
             if (match_pattern(probe, absolute))
@@ -257,63 +248,63 @@ std::string remove_pam_lines(std::string_view pam) {
     return out;
 }
 
-std::string set_global_mode(std::string_view conf, Mode mode) {
-    const std::string line = "Mode " + std::string(to_string(mode)) + "\n";
+namespace {
+
+// `conf` with its first global Mode line (before the first Match) replaced
+// by `line`, or taken out when there is no `line`; when it has none and
+// `add` is set, `line` goes before the first Match, or at the end.
+std::string replace_global_mode_line(std::string_view conf, const std::optional<std::string>& line,
+                                     bool add) {
     std::string out;
     bool done = false;
     for (auto l : split_lines_keep_ends(conf)) {
         if (!done && !is_comment_or_blank(l)) {
             auto key = keyword_and_value(l).first;
             if (key == "match") {
-                out += line;
+                if (add && line)
+                    out += *line;
                 done = true;
             } else if (key == "mode") {
-                out += line;
+                if (line)
+                    out += *line;
                 done = true;
                 continue;
             }
         }
         out += l;
     }
-    if (!done) {
+    if (!done && add && line) {
         if (!out.empty() && out.back() != '\n')
             out += '\n';
-        out += line;
+        out += *line;
     }
     return out;
 }
 
-std::string restore_global_mode(std::string_view conf, std::string_view original) {
-    // The original's global Mode line, if it had one.
-    std::optional<std::string> value;
-    for (auto l : split_lines_keep_ends(original)) {
+// The value of the first global Mode line, if there is one.
+std::optional<std::string> global_mode_value(std::string_view conf) {
+    for (auto l : split_lines_keep_ends(conf)) {
         if (is_comment_or_blank(l))
             continue;
-        auto [key, v] = keyword_and_value(l);
+        auto [key, value] = keyword_and_value(l);
         if (key == "match")
             break;
-        if (key == "mode") {
-            value = v;
-            break;
-        }
+        if (key == "mode")
+            return value;
     }
-    std::string out;
-    bool done = false;
-    for (auto l : split_lines_keep_ends(conf)) {
-        if (!done && !is_comment_or_blank(l)) {
-            auto key = keyword_and_value(l).first;
-            if (key == "match") {
-                done = true;
-            } else if (key == "mode") {
-                done = true;
-                if (value)
-                    out += "Mode " + *value + "\n";
-                continue;
-            }
-        }
-        out += l;
-    }
-    return out;
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::string set_global_mode(std::string_view conf, Mode mode) {
+    return replace_global_mode_line(conf, "Mode " + std::string(to_string(mode)) + "\n", true);
+}
+
+std::string restore_global_mode(std::string_view conf, std::string_view original) {
+    auto value = global_mode_value(original);
+    return replace_global_mode_line(
+        conf, value ? std::optional<std::string>("Mode " + *value + "\n") : std::nullopt, false);
 }
 
 Result<OpenSshVersion> parse_openssh_version(std::string_view text) {

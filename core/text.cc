@@ -1,5 +1,7 @@
 #include "core/text.h"
 
+#include <sstream>
+
 #include <cstdio>
 
 namespace skgate {
@@ -23,6 +25,14 @@ std::string to_lower(std::string_view s) {
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && to_lower(a) == to_lower(b);
+}
+
+std::vector<std::string> split_whitespace(std::string_view s) {
+    std::vector<std::string> out;
+    std::istringstream in{std::string(s)};
+    for (std::string w; in >> w;)
+        out.push_back(std::move(w));
+    return out;
 }
 
 std::vector<std::string> split_commas(std::string_view s) {

@@ -15,6 +15,9 @@ std::string to_lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 // Splits on commas; empty elements are kept so callers can reject them.
 std::vector<std::string> split_commas(std::string_view s);
+// Splits on any whitespace (form feeds and vertical tabs too, as sshd's and
+// PAM's own readers do); no empty words.
+std::vector<std::string> split_whitespace(std::string_view s);
 // Renders bytes for an error message: printable ASCII kept, the rest as \xNN,
 // cut at `max` characters, so nothing read from input can forge a log line.
 std::string printable(std::string_view s, size_t max = 80);

@@ -187,3 +187,18 @@ TEST(Wiring, PamLineOfOnlyFormFeedOrVerticalTab) {
         EXPECT_NE(out->find("auth [success=done default=die] pam_skgate.so"), std::string::npos);
     }
 }
+
+// What disable gives back of a policy edited after enable: only the global
+// Mode line, as the original had it (or none); the edit stays.
+TEST(Wiring, RestoreGlobalModeKeepsTheEdit) {
+    const std::string edited = "Mode enforce\nKeySources local\nMatch User a\n  TouchRequired no\n";
+    EXPECT_EQ(restore_global_mode(edited, "Mode audit\n"),
+              "Mode audit\nKeySources local\nMatch User a\n  TouchRequired no\n");
+    EXPECT_EQ(restore_global_mode(edited, "KeySources local\n"),
+              "KeySources local\nMatch User a\n  TouchRequired no\n");
+    // A Mode only inside a Match block is not the global one.
+    EXPECT_EQ(restore_global_mode(edited, "Match User b\n  Mode audit\n"),
+              "KeySources local\nMatch User a\n  TouchRequired no\n");
+    EXPECT_EQ(restore_global_mode("KeySources local\n", "Mode audit\n"), "KeySources local\n")
+        << "nothing to put back into";
+}
