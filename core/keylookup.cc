@@ -1,8 +1,11 @@
 #include "core/keylookup.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "core/monotonic.h"
+#include "core/privileges.h"
 #include "core/text.h"
 
 namespace skgate {
@@ -140,21 +143,30 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
     // The user's own files, read at most once. The account is looked up only
     // then: sshd asks only about users that exist, and NSS is the slowest
     // part of a local lookup.
-    std::optional<UserKeyFiles> files = req.user_files;
-    auto users_files = [&]() -> Result<UserKeyFiles> {
-        if (!files) {
-            auto account = req.account_lookup(req.user);
-            if (!account) {
-                if (account.error().code != ErrorCode::not_found)
-                    return account.error();
-                files = UserKeyFiles{};
-                files->warnings.push_back(account.error().message +
+    std::optional<UserKeyFiles> read_here;
+    auto users_files = [&]() -> Result<const UserKeyFiles*> {
+        if (req.user_files)
+            return &*req.user_files;
+        if (read_here)
+            return &*read_here;
+        auto account = req.account_lookup(req.user);
+        if (!account) {
+            if (account.error().code != ErrorCode::not_found)
+                return account.error();
+            read_here = UserKeyFiles{};
+            read_here->warnings.push_back(account.error().message +
                                           "; the user's authorized_keys files skipped");
-            } else {
-                files = read_user_key_files(*account, req.user_file_patterns);
-            }
+            return &*read_here;
         }
-        return *files;
+        // Root (pam_skgate inside sshd or sudo) reads them as the user, as
+        // sshd does: never through a path the user pointed somewhere only
+        // root can see.
+        auto read = [&] { read_here = read_user_key_files(*account, req.user_file_patterns); };
+        if (geteuid() == 0 && account->uid != 0)
+            SKGATE_CHECK(with_file_identity_of(*account, read));
+        else
+            read();
+        return &*read_here;
     };
 
     std::vector<CandidateKey> candidates;
@@ -170,7 +182,7 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
             r = std::move(s);
         } else if (src == KeySource::authorized_keys) {
             SKGATE_TRY(own, users_files());
-            r = keys_from_user_key_files(own);
+            r = keys_from_user_key_files(*own);
         } else {
             auto remote_result = keys_from_remote(policy, src, req.user, remote);
             r = std::move(remote_result.keys);
@@ -188,7 +200,7 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
                                   KeySource::authorized_keys) != user_policy.key_sources.end();
     if (!from_sources && (out.mode == Mode::audit || break_glass)) {
         SKGATE_TRY(own, users_files());
-        SourceResult r = keys_from_user_key_files(own);
+        SourceResult r = keys_from_user_key_files(*own);
         out.warnings.insert(out.warnings.end(), r.warnings.begin(), r.warnings.end());
         for (auto& k : r.keys) {
             k.outside_key_sources = true;

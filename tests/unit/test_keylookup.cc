@@ -7,6 +7,7 @@
 
 #include "core/keylookup.h"
 #include "core/revocation.h"
+#include "core/user_keyfiles.h"
 #include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 
@@ -259,6 +260,42 @@ TEST_F(Lookup, UnsafeAuthorizedKeysIsSkippedWithAWarning) {
     EXPECT_NE(d.warnings[0].find("unsafe directory"), std::string::npos);
 }
 
+// Root (pam_skgate inside sshd or sudo) reads a user's files with the
+// user's identity, as sshd does: a ~/.ssh the user points into a directory
+// only root can enter gives nothing, although root could read it.
+TEST_F(Lookup, RootReadsTheUsersFilesAsTheUser) {
+    if (!running_as_root())
+        GTEST_SKIP() << "needs root to take another identity";
+    constexpr uid_t kNobody = 65534;
+    chmod(dir.path().c_str(), 0755);
+    const std::string home = dir.file("home/nobody");
+    std::filesystem::create_directories(home + "/.ssh");
+    chmod(dir.file("home").c_str(), 0755);
+    write_file(home + "/.ssh/authorized_keys", sk.public_key().to_text() + "\n", 0600);
+    for (const std::string& p : {home, home + "/.ssh", home + "/.ssh/authorized_keys"})
+        ASSERT_EQ(chown(p.c_str(), kNobody, kNobody), 0);
+    auto req = request("nobody");
+    req.account_lookup = [&](const std::string& u) -> Result<Account> {
+        return Account{u, kNobody, kNobody, home};
+    };
+    auto own = lookup(policy("KeySources authorized_keys\n"), req);
+    EXPECT_EQ(own.lines().size(), 1u) << "the user's own file is read";
+
+    // Root's own directory, 0700, with a file root may own: root could read
+    // it, the user cannot.
+    std::filesystem::create_directories(dir.file("rootonly/.ssh"));
+    chmod(dir.file("rootonly").c_str(), 0700);
+    write_file(dir.file("rootonly/.ssh/authorized_keys"), sk2.public_key().to_text() + "\n", 0600);
+    std::filesystem::remove_all(home + "/.ssh");
+    ASSERT_EQ(symlink(dir.file("rootonly/.ssh").c_str(), (home + "/.ssh").c_str()), 0);
+    auto pointed = lookup(policy("KeySources authorized_keys\n"), req);
+    EXPECT_TRUE(pointed.lines().empty());
+    ASSERT_FALSE(pointed.warnings.empty());
+    EXPECT_NE(pointed.warnings[0].find("Permission denied"), std::string::npos)
+        << pointed.warnings[0];
+    EXPECT_EQ(geteuid(), 0u) << "root is back afterwards";
+}
+
 // The user writes these files: a flood of bad lines gives at most 20
 // warnings a file and one count of the rest, not one journal entry each.
 TEST_F(Lookup, BadLinesInAUsersFileGiveBoundedWarnings) {
@@ -360,4 +397,18 @@ TEST(LookupSanitize, KeepsOnlyRestrictions) {
     EXPECT_EQ(kept, (std::vector<std::string>{"verify-required", "restrict", "pty", "command",
                                               "from", "permitopen"}));
     EXPECT_EQ(dropped.size(), 7u);
+}
+
+// The -a patterns, as AuthorizedKeysFile takes them (skgate-keys(8)).
+TEST(UserKeyFiles, PatternsExpandAsSshdDoes) {
+    Account a{"alice", 1001, 1001, "/home/alice"};
+    EXPECT_EQ(*user_key_file_path(".ssh/authorized_keys", a), "/home/alice/.ssh/authorized_keys");
+    EXPECT_EQ(*user_key_file_path("/etc/ssh/keys/%u", a), "/etc/ssh/keys/alice");
+    EXPECT_EQ(*user_key_file_path("%h/k-%U", a), "/home/alice/k-1001");
+    EXPECT_EQ(*user_key_file_path("/k/%%u", a), "/k/%u");
+    for (const char* bad : {"", "%x/k", "a b", "k%", "tab\tk"})
+        EXPECT_FALSE(validate_user_key_file_pattern(bad).ok()) << bad;
+    Account homeless{"daemon", 1, 1, ""};
+    EXPECT_FALSE(user_key_file_path("%h", homeless).ok()) << "names no file";
+    EXPECT_FALSE(user_key_file_path(".ssh/authorized_keys", homeless).ok());
 }
