@@ -20,7 +20,8 @@ namespace {
 // is written.
 std::string list_signature(const std::string& path) {
     struct stat st {};
-    if (stat(path.c_str(), &st) != 0)
+    // lstat: the list itself is never read through a symbolic link.
+    if (lstat(path.c_str(), &st) != 0)
         return "skgate index of " + path + ": no list";
     // ctime too: an in-place copy can keep the size and set the mtime back
     // (cp -p, rsync --inplace -t), but nothing sets the ctime.

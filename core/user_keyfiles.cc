@@ -37,6 +37,9 @@ Result<std::string> expand(const std::string& pattern, const Account* account) {
             return invalid("authorized_keys file pattern \"" + printable(pattern) +
                            "\": only %h, %u, %U and %% are understood");
     }
+    if (out.empty())
+        return invalid("authorized_keys file pattern \"" + printable(pattern) +
+                       "\" names no file for this user (an empty home?)");
     if (out.front() != '/') {
         if (account && (account->home.empty() || account->home.front() != '/'))
             return invalid(account->name + " has no absolute home directory");
