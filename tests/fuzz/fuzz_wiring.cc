@@ -1,10 +1,11 @@
-// The files skgatectl enable edits (/etc/pam.d/sshd, skgate.conf) and what it
-// reads back from sshd (-T, -V): whatever they hold, adding skgate's PAM
-// lines and taking them out again gives back exactly the input, and nothing
-// crashes.
+// The files skgatectl enable edits (/etc/pam.d/sshd, skgate.conf), what it
+// reads back from sshd (-T, -V), and skgate-keys' -a patterns: whatever
+// they hold, adding skgate's PAM lines and taking them out again gives back
+// exactly the input, and nothing crashes.
 #include <string>
 
 #include "core/sshd_wiring.h"
+#include "core/user_keyfiles.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string in(reinterpret_cast<const char*>(data), size);
@@ -25,6 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             __builtin_trap();
     }
     (void)skgate::wiring::set_global_mode(in, skgate::Mode::audit);
+    (void)skgate::wiring::restore_global_mode(in, in);
+    // The -a patterns skgate-keys expands (AuthorizedKeysFile's syntax).
+    skgate::Account account{"fuzz", 1000, 1000, size & 2 ? "/home/fuzz" : ""};
+    if (skgate::validate_user_key_file_pattern(in).ok() &&
+        !skgate::user_key_file_path(in, account).ok() && !account.home.empty())
+        __builtin_trap();  // a valid pattern expands for an account with a home
     (void)skgate::wiring::includes_dropins(in, "/etc/ssh/sshd_config.d");
     (void)skgate::wiring::parse_sshd_t(in);
     (void)skgate::wiring::parse_openssh_version(in);
