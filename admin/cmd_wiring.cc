@@ -174,6 +174,10 @@ int cmd_status(const Args& args) {
         j.end_array();
         if (!w.sshd_error.empty())
             j.key("sshd_error").value(w.sshd_error);
+        j.key("accepted_with_force").begin_array();
+        for (const auto& f : w.forced)
+            j.value(f);
+        j.end_array();
         j.key("changed_since_enable").begin_array();
         for (const auto& d : w.drift)
             j.value(d);
@@ -231,6 +235,8 @@ int cmd_status(const Args& args) {
         std::printf("warning:         %s: it overrides skgate's drop-in\n", o.c_str());
     for (const auto& d : w.drift)
         std::printf("warning:         %s changed since skgatectl enable\n", d.c_str());
+    for (const auto& f : w.forced)
+        std::printf("warning:         accepted with enable --force: %s\n", f.c_str());
     if (w.pam_confirm)
         std::printf(
             "note:            PAM confirmation needs keyboard-interactive: ssh -o BatchMode=yes\n"

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -25,6 +26,7 @@
 #include "core/inventory.h"
 #include "core/keylookup.h"
 #include "core/keystore.h"
+#include "core/match.h"
 #include "core/revocation.h"
 #include "core/subprocess.h"
 #include "core/text.h"
@@ -108,6 +110,8 @@ struct EnableRecord {
     std::string previous_authorized_keys_file;
     std::string previous_pubkey_algorithms;
     std::vector<ManagedFile> files;
+    // What --force accepted, one sentence each: status keeps saying it.
+    std::vector<std::string> forced;
 
     const ManagedFile* find(const std::string& role) const {
         for (const auto& f : files)
@@ -141,6 +145,8 @@ Status save_record(const std::string& dir, const EnableRecord& r) {
         SKGATE_CHECK(write_file_atomic(dir + "/original-" + f.role, f.original.content, root_only));
         SKGATE_CHECK(write_file_atomic(dir + "/written-" + f.role, f.written, root_only));
     }
+    for (const auto& f : r.forced)
+        text += "forced " + printable(f, 4096) + "\n";
     return write_file_atomic(dir + "/" + kRecordName, text, root_only);
 }
 
@@ -172,6 +178,8 @@ Result<std::optional<EnableRecord>> load_record(const std::string& dir) {
             r.previous_authorized_keys_file = value;
         } else if (key == "previous-pubkey-algorithms") {
             r.previous_pubkey_algorithms = value;
+        } else if (key == "forced") {
+            r.forced.push_back(value);
         } else if (key == "file") {
             std::istringstream f(value);
             ManagedFile m;
@@ -207,6 +215,17 @@ void remove_record(const std::string& dir) {
         unlink((dir + "/" + name).c_str());
 }
 
+// A connection for `sshd -T -C`: documentation addresses (RFC 5737) and
+// the default port, unless a Match block names its own.
+struct ProbeConnection {
+    std::string user, host = "client", addr = "192.0.2.1", laddr = "192.0.2.2", lport = "22",
+                      rdomain = "default";
+    std::string spec() const {
+        return "user=" + user + ",host=" + host + ",addr=" + addr + ",laddr=" + laddr +
+               ",lport=" + lport + ",rdomain=" + rdomain;
+    }
+};
+
 Result<std::map<std::string, std::string>> sshd_effective(const SystemPaths& paths,
                                                           const std::string& connection = "") {
     std::vector<std::string> argv = {paths.sshd, "-T", "-f", paths.sshd_config};
@@ -215,6 +234,17 @@ Result<std::map<std::string, std::string>> sshd_effective(const SystemPaths& pat
         argv.push_back(connection);
     }
     SKGATE_TRY(out, run_process(argv));
+    // sshd -T alone refuses a configuration with Match LocalAddress,
+    // LocalPort or RDomain; the global values are then those of a
+    // connection for no account, which only wildcard blocks match (and
+    // those are probed on their own).
+    if (out.status != 0 && connection.empty() &&
+        out.err.find("not in connection test specification") != std::string::npos) {
+        argv.push_back("-C");
+        argv.push_back(ProbeConnection{".skgate-probe"}.spec());
+        SKGATE_TRY(retry, run_process(argv));
+        out = std::move(retry);
+    }
     if (out.status != 0)
         return invalid(describe_failure(argv, out));
     return wiring::parse_sshd_t(out.out);
@@ -383,6 +413,35 @@ std::string member_of(const std::string& group) {
     return found;
 }
 
+// The first account, and the first group, that an sshd pattern list
+// matches: a block of only wildcards or negations ("Match User *,!root")
+// is probed for someone it applies to. Empty when it applies to nobody.
+std::string first_account_matching(const std::string& list) {
+    std::string found;
+    setpwent();
+    while (struct passwd* pw = getpwent()) {
+        if (match_pattern_list(pw->pw_name, list) == ListMatch::match) {
+            found = pw->pw_name;
+            break;
+        }
+    }
+    endpwent();
+    return found;
+}
+
+std::string first_group_matching(const std::string& list) {
+    std::vector<std::string> names;  // member_of looks groups up itself
+    setgrent();
+    while (struct group* gr = getgrent())
+        if (match_pattern_list(gr->gr_name, list) == ListMatch::match)
+            names.push_back(gr->gr_name);
+    endgrent();
+    for (const auto& n : names)
+        if (!member_of(n).empty())
+            return n;
+    return "";
+}
+
 void collect_match_probes(const std::string& file, int depth, std::vector<MatchProbe>& out) {
     if (depth > 16)
         return;
@@ -411,33 +470,45 @@ void collect_match_probes(const std::string& file, int depth, std::vector<MatchP
         }
         if (key != "match")
             continue;
-        std::string user, host = "client", addr = "192.0.2.1";
+        ProbeConnection c;
+        std::string& user = c.user;
         bool applies = true;
         for (size_t i = 1; i + 1 < w.size(); i += 2) {
             std::string criterion = to_lower(w[i]);
+            const std::string& list = w[i + 1];
             std::string value;
-            for (const auto& item : split_commas(w[i + 1]))
+            for (const auto& item : split_commas(list))
                 if (value.empty() && literal(item))
                     value = item;
             if (criterion == "user") {
-                user = value;
+                // A list of only wildcards or negations: an account it matches.
+                user = !value.empty() ? value : first_account_matching(list);
+                applies = applies && !user.empty();
             } else if (criterion == "group") {
-                for (const auto& g : split_commas(w[i + 1]))
+                for (const auto& g : split_commas(list))
                     if (user.empty() && literal(g))
                         user = member_of(g);
+                if (user.empty())
+                    user = member_of(first_group_matching(list));
                 applies = applies && !user.empty();
             } else if (criterion == "host" && !value.empty()) {
-                host = value;
+                c.host = value;
             } else if (criterion == "address" && !value.empty()) {
-                addr = value.substr(0, value.find('/'));
+                c.addr = value.substr(0, value.find('/'));
+            } else if (criterion == "localaddress" && !value.empty()) {
+                c.laddr = value.substr(0, value.find('/'));
+            } else if (criterion == "localport" && !value.empty()) {
+                c.lport = value;
+            } else if (criterion == "rdomain" && !value.empty()) {
+                c.rdomain = value;
             }
         }
         if (!applies)
             continue;  // nobody is in the group: the block changes no login
         if (user.empty())
             user = "root";
-        out.push_back({file + ":" + std::to_string(lineno) + ": " + std::string(trim(line)), user,
-                       "user=" + user + ",host=" + host + ",addr=" + addr});
+        out.push_back(
+            {file + ":" + std::to_string(lineno) + ": " + std::string(trim(line)), user, c.spec()});
     }
 }
 
@@ -632,6 +703,45 @@ std::string SystemPaths::dropin_path() const {
     return dir + "/" + wiring::kDropinName;
 }
 
+// What sshd will really use, globally and in each Match block of
+// sshd_config and its includes for a user it applies to (sshd -T alone
+// shows only the global values): skgate's values, or with --force a
+// sentence for each difference that `accept` records.
+Status check_sshd_uses_skgate(const SystemPaths& paths, const Policy& policy,
+                              const wiring::Options& opts,
+                              const std::map<std::string, std::string>& global, bool force,
+                              const std::function<void(const std::string&)>& accept) {
+    for (const auto& [key, value] : wiring::expected_effective(opts)) {
+        auto it = global.find(key);
+        const std::string now = it == global.end() ? "" : it->second;
+        if (now != value)
+            return invalid("sshd would use \"" + key + " " + now + "\", not skgate's \"" + value +
+                           "\": an earlier drop-in or line sets it first; remove it there");
+    }
+    std::vector<MatchProbe> probes;
+    collect_match_probes(paths.sshd_config, 0, probes);
+    for (const auto& p : probes) {
+        SKGATE_TRY(eff, sshd_effective(paths, p.connection));
+        bool break_glass = policy.is_break_glass(p.user);
+        for (const auto& [key, value] : wiring::expected_effective(opts)) {
+            // skgate's own block gives break-glass users their key types.
+            if (break_glass &&
+                (key == "pubkeyacceptedalgorithms" || key == "authenticationmethods"))
+                continue;
+            if (eff[key] == value)
+                continue;
+            std::string what = p.where + " makes sshd use \"" + key + " " + eff[key] + "\" for " +
+                               p.user + ", not skgate's \"" + value + "\"";
+            if (!force)
+                return invalid(what +
+                               ": change that block (sshd reads the first value it meets), or "
+                               "pass --force to accept it");
+            accept(what);
+        }
+    }
+    return {};
+}
+
 Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableRequest& request) {
     WiringOutcome outcome;
     Report& report = outcome.report;
@@ -675,8 +785,16 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
     // administrator revoked there would log in again.
     const std::string ours = krl_path_for(policy.global().revoked_keys);
     const std::string revoked_before = (*before)["revokedkeys"];
-    if (!revoked_before.empty() && revoked_before != "none" && revoked_before != ours &&
-        !request.force)
+    std::vector<std::string> forced;
+    auto accept = [&](const std::string& what) {
+        forced.push_back(what);
+        report.push_back("--force: accepted " + what);
+    };
+    const bool replaces_revoked =
+        !revoked_before.empty() && revoked_before != "none" && revoked_before != ours;
+    if (replaces_revoked && request.force)
+        accept("dropping sshd's RevokedKeys " + revoked_before + " for " + ours);
+    if (replaces_revoked && !request.force)
         return invalid("sshd already reads RevokedKeys " + revoked_before +
                        ", which skgate's drop-in would replace with " + ours +
                        ": revoke those keys with skgatectl revoke (--key-file) first, then "
@@ -695,10 +813,17 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
                        "sshd, or pass --force if they set nothing skgate sets");
     }
     for (const auto& o : overrides)
-        report.push_back("--force: accepted " + o);
+        accept(o + " on sshd's command line");
 
-    if (request.mode == Mode::enforce && !request.force)
-        SKGATE_CHECK(check_nobody_locked_out(policy));
+    if (request.mode == Mode::enforce) {
+        Status guard = check_nobody_locked_out(policy);
+        if (!guard && !request.force)
+            return guard.error();
+        if (!guard) {  // the guard's first clause says who is locked out
+            const std::string& why = guard.error().message;
+            accept(why.substr(0, why.find(": ")));
+        }
+    }
 
     wiring::Options opts = options_for(paths, policy, request.mode, request.pam_confirm);
     if (previous) {
@@ -774,6 +899,16 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
         same = same && current[i].second.exists &&
                current[i].second.content == record.files[i].written;
     if (same && !request.dry_run) {
+        // Files as written, but sshd's other configuration may have changed
+        // since: check it as a fresh enable would, and keep the record of
+        // what --force accepted true.
+        SKGATE_TRY(now, sshd_effective(paths));
+        SKGATE_CHECK(check_sshd_uses_skgate(paths, policy, opts, now, request.force, accept));
+        if (forced != previous->forced) {
+            EnableRecord updated = *previous;
+            updated.forced = forced;
+            SKGATE_CHECK(save_record(state_dir, updated));
+        }
         outcome.changed = false;
         report.push_back("unchanged: skgate is already enabled in " +
                          std::string(to_string(request.mode)) + " mode" +
@@ -825,35 +960,13 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
     auto after = sshd_effective(paths);
     if (!after)
         return fail(after.error());
-    for (const auto& [key, value] : wiring::expected_effective(opts)) {
-        if ((*after)[key] != value)
-            return fail(invalid("sshd would use \"" + key + " " + (*after)[key] +
-                                "\", not skgate's \"" + value +
-                                "\": an earlier drop-in or line sets it first; remove it there"));
-    }
-    // Each Match block of sshd_config and its includes, for a user it
-    // applies to: sshd -T alone shows only the global values.
-    std::vector<MatchProbe> probes;
-    collect_match_probes(paths.sshd_config, 0, probes);
-    for (const auto& p : probes) {
-        auto eff = sshd_effective(paths, p.connection);
-        if (!eff)
-            return fail(eff.error());
-        bool break_glass = policy.is_break_glass(p.user);
-        for (const auto& [key, value] : wiring::expected_effective(opts)) {
-            // skgate's own block gives break-glass users their key types.
-            if (break_glass &&
-                (key == "pubkeyacceptedalgorithms" || key == "authenticationmethods"))
-                continue;
-            if ((*eff)[key] == value)
-                continue;
-            std::string what = p.where + " makes sshd use \"" + key + " " + (*eff)[key] +
-                               "\" for " + p.user + ", not skgate's \"" + value + "\"";
-            if (!request.force)
-                return fail(invalid(what + ": change that block (sshd reads the first value it "
-                                           "meets), or pass --force to accept it"));
-            report.push_back("--force: accepted " + what);
-        }
+    if (Status uses = check_sshd_uses_skgate(paths, policy, opts, *after, request.force, accept);
+        !uses)
+        return fail(uses.error());
+    if (!forced.empty()) {
+        record.forced = forced;
+        if (Status saved = save_record(state_dir, record); !saved)
+            return fail(saved.error());
     }
     {
         const ManagedFile& m = record.files[2];
@@ -947,6 +1060,7 @@ WiringStatus wiring_status(const SystemPaths& paths, const Policy& policy) {
         s.enabled = true;
         s.mode = (*rec)->mode;
         s.pam_confirm = (*rec)->pam_confirm;
+        s.forced = (*rec)->forced;
         for (const auto& m : (*rec)->files) {
             auto now = read_file_state(m.path);
             if (!now || !now->exists || now->content != m.written)

@@ -35,7 +35,7 @@ struct SystemPaths {
 struct EnableRequest {
     Mode mode = Mode::audit;
     bool pam_confirm = false;
-    bool force = false;             // enforce even when nobody could log in
+    bool force = false;             // accept what enable would refuse; recorded, shown by status
     bool replace_existing = false;  // take precedence over another AuthorizedKeysCommand
     bool reload = true;             // signal a running sshd
     bool dry_run = false;           // check everything, print the diff, write nothing
@@ -66,8 +66,9 @@ struct WiringStatus {
     std::string running_command_line;     // the running sshd's, from /proc ("" when none)
     std::vector<std::string> overrides;   // -o/-f on sshd command lines that beat the drop-in
     bool command_is_ours = false;
-    std::string sshd_error;          // why `sshd -T` failed, if it did
-    std::vector<std::string> drift;  // files changed since enable
+    std::string sshd_error;           // why `sshd -T` failed, if it did
+    std::vector<std::string> drift;   // files changed since enable
+    std::vector<std::string> forced;  // what the last enable accepted with --force
 };
 WiringStatus wiring_status(const SystemPaths& paths, const Policy& policy);
 

@@ -265,6 +265,11 @@ TEST(Enable, BreakGlassRootWithoutAKeyIsNobody) {
     auto r = sys.ctl({"enable", "--mode", "enforce"});
     EXPECT_EQ(r.status, 1);
     EXPECT_TRUE(contains(r.err, "would lock everyone out")) << r.err;
+    auto forced = sys.ctl({"enable", "--mode", "enforce", "--force"});
+    ASSERT_EQ(forced.status, 0) << forced.err;
+    EXPECT_TRUE(contains(sys.ctl({"status"}).out,
+                         "accepted with enable --force: enforce mode would lock everyone out\n"));
+    ASSERT_EQ(sys.ctl({"disable"}).status, 0);
 
     const std::string key = std::string(trim(
         read_file(std::string(env_or_throw("SKGATE_VECTORS")) + "/openssh/sshkey/ed25519_1.pub")));
@@ -384,10 +389,17 @@ TEST(Enable, CommandLineOverridesAreRefused) {
 // naming the file and line; --force accepts it and says so.
 TEST(Enable, AMatchBlockThatOverridesSkgateIsFound) {
     SystemRoot sys("debian12");
-    for (const std::string block :
-         {"Match User skgt-alice\n    AuthorizedKeysFile .ssh/authorized_keys\n",
-          "Match Group skgt-admins\n    AuthorizedKeysCommand /usr/bin/true\n"
-          "    AuthorizedKeysCommandUser nobody\n"}) {
+    for (const auto& [block, who] : std::vector<std::pair<std::string, std::string>>{
+             {"Match User skgt-alice\n    AuthorizedKeysFile .ssh/authorized_keys\n", "skgt-alice"},
+             // Only wildcards and negations: probed for an account it matches.
+             {"Match User skgt-al*,!root\n    AuthorizedKeysFile .ssh/authorized_keys\n",
+              "skgt-alice"},
+             {"Match Group skgt-adm*\n    AuthorizedKeysFile .ssh/authorized_keys\n", "skgt-alice"},
+             // A block for another listening port is probed on that port.
+             {"Match LocalPort 2222\n    AuthorizedKeysFile .ssh/authorized_keys\n", "root"},
+             {"Match Group skgt-admins\n    AuthorizedKeysCommand /usr/bin/true\n"
+              "    AuthorizedKeysCommandUser nobody\n",
+              "skgt-alice"}}) {
         write_file(sys.root() + "/etc/ssh/sshd_config.d/05-local.conf", block);
         const Snapshot before = sys.snapshot();
         auto r = sys.ctl({"enable"});
@@ -395,12 +407,22 @@ TEST(Enable, AMatchBlockThatOverridesSkgateIsFound) {
         EXPECT_TRUE(contains(
             r.err, "05-local.conf:1: " + block.substr(0, block.find('\n')) + " makes sshd use"))
             << r.err;
-        EXPECT_TRUE(contains(r.err, "for skgt-alice")) << r.err;
+        EXPECT_TRUE(contains(r.err, "for " + who + ",")) << r.err;
         EXPECT_EQ(sys.snapshot(), before);
     }
     auto forced = sys.ctl({"enable", "--force"});
     EXPECT_EQ(forced.status, 0) << forced.err;
     EXPECT_TRUE(contains(forced.out, "--force: accepted")) << forced.out;
+    // status keeps saying what was accepted, until an enable without it.
+    auto st = sys.ctl({"status"});
+    EXPECT_TRUE(contains(st.out, "accepted with enable --force: ")) << st.out;
+    EXPECT_TRUE(contains(st.out, "05-local.conf:1: Match Group skgt-admins makes sshd use"))
+        << st.out;
+    auto js = sys.ctl({"status", "--json"});
+    EXPECT_TRUE(contains(js.out, "\"accepted_with_force\":[\"")) << js.out;
+    fs::remove(sys.root() + "/etc/ssh/sshd_config.d/05-local.conf");
+    ASSERT_EQ(sys.ctl({"enable"}).status, 0);
+    EXPECT_FALSE(contains(sys.ctl({"status"}).out, "accepted with enable --force")) << "cleared";
     ASSERT_EQ(sys.ctl({"disable"}).status, 0);
 }
 
