@@ -359,9 +359,37 @@ std::optional<long> running_sshd_pid(const std::map<std::string, std::string>& e
     return pid;
 }
 
-// What in an sshd command line would take precedence over the drop-in:
-// every -o (a command-line option beats every file), and a -f naming
-// another configuration file than the one enable checks.
+// What in an sshd command line would take precedence over the drop-in: a
+// -o (which beats every file) setting anything skgate sets or relies on,
+// and a -f naming another configuration file than the one enable checks.
+// Other -o options (Port, ListenAddress, LogLevel) are the unit's business.
+bool option_touches_skgate(std::string_view option) {
+    static constexpr std::string_view kKeywords[] = {"authenticationmethods",
+                                                     "authorizedkeyscommand",
+                                                     "authorizedkeyscommanduser",
+                                                     "authorizedkeysfile",
+                                                     "authorizedprincipalscommand",
+                                                     "authorizedprincipalscommanduser",
+                                                     "authorizedprincipalsfile",
+                                                     "challengeresponseauthentication",
+                                                     "exposeauthinfo",
+                                                     "hostbasedauthentication",
+                                                     "include",
+                                                     "kbdinteractiveauthentication",
+                                                     "match",
+                                                     "pubkeyacceptedalgorithms",
+                                                     "pubkeyacceptedkeytypes",
+                                                     "pubkeyauthentication",
+                                                     "revokedkeys",
+                                                     "trustedusercakeys",
+                                                     "usepam"};
+    std::string keyword = to_lower(option.substr(0, option.find_first_of(" \t=")));
+    for (auto k : kKeywords)
+        if (keyword == k)
+            return true;
+    return false;
+}
+
 std::vector<std::string> overriding_arguments(const std::vector<std::string>& argv,
                                               const std::string& sshd_config) {
     std::vector<std::string> out;
@@ -369,10 +397,11 @@ std::vector<std::string> overriding_arguments(const std::vector<std::string>& ar
         const std::string& a = argv[i];
         if (a == "-o" || a == "-f") {
             std::string v = i + 1 < argv.size() ? argv[i + 1] : "";
-            if (a == "-o" || v != sshd_config)
+            if (a == "-o" ? option_touches_skgate(v) : v != sshd_config)
                 out.push_back(a + " " + v);
             i++;
-        } else if (a.rfind("-o", 0) == 0 || (a.rfind("-f", 0) == 0 && a.substr(2) != sshd_config)) {
+        } else if ((a.rfind("-o", 0) == 0 && option_touches_skgate(a.substr(2))) ||
+                   (a.rfind("-f", 0) == 0 && a.substr(2) != sshd_config)) {
             out.push_back(a);
         }
     }
@@ -703,6 +732,33 @@ std::string SystemPaths::dropin_path() const {
     return dir + "/" + wiring::kDropinName;
 }
 
+// sshd accepts a user certificate from a TrustedUserCAKeys authority, and
+// a host key under HostbasedAuthentication, without asking skgate-keys:
+// neither is skgate's decision, so enable stops unless --force accepts it.
+Status check_no_other_way_in(const std::map<std::string, std::string>& eff,
+                             const std::string& where, bool force,
+                             const std::function<void(const std::string&)>& accept) {
+    auto value = [&](const char* key) {
+        auto it = eff.find(key);
+        return it == eff.end() ? std::string() : it->second;
+    };
+    std::vector<std::string> found;
+    if (std::string ca = value("trustedusercakeys"); !ca.empty() && ca != "none")
+        found.push_back("TrustedUserCAKeys " + ca +
+                        " (a certificate it signed logs in without skgate-keys)");
+    if (value("hostbasedauthentication") == "yes")
+        found.push_back(
+            "HostbasedAuthentication yes (a trusted host's key logs in without "
+            "skgate-keys)");
+    for (const auto& f : found) {
+        std::string what = where + " makes sshd use " + f;
+        if (!force)
+            return invalid(what + ": remove it, or pass --force to accept it");
+        accept(what);
+    }
+    return {};
+}
+
 // What sshd will really use, globally and in each Match block of
 // sshd_config and its includes for a user it applies to (sshd -T alone
 // shows only the global values): skgate's values, or with --force a
@@ -718,10 +774,12 @@ Status check_sshd_uses_skgate(const SystemPaths& paths, const Policy& policy,
             return invalid("sshd would use \"" + key + " " + now + "\", not skgate's \"" + value +
                            "\": an earlier drop-in or line sets it first; remove it there");
     }
+    SKGATE_CHECK(check_no_other_way_in(global, "sshd_config", force, accept));
     std::vector<MatchProbe> probes;
     collect_match_probes(paths.sshd_config, 0, probes);
     for (const auto& p : probes) {
         SKGATE_TRY(eff, sshd_effective(paths, p.connection));
+        SKGATE_CHECK(check_no_other_way_in(eff, p.where + " for " + p.user, force, accept));
         bool break_glass = policy.is_break_glass(p.user);
         for (const auto& [key, value] : wiring::expected_effective(opts)) {
             // skgate's own block gives break-glass users their key types.

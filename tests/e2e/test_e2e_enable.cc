@@ -374,6 +374,9 @@ TEST(Enable, CommandLineOverridesAreRefused) {
     EXPECT_EQ(running.status, 1);
     EXPECT_TRUE(contains(running.err, "the running sshd (pid")) << running.err;
     EXPECT_TRUE(contains(running.err, "-o AuthorizedKeysCommand=/usr/bin/true")) << running.err;
+    // Options skgate neither sets nor relies on are the unit's business.
+    EXPECT_FALSE(contains(running.err, "-o Port=")) << running.err;
+    EXPECT_FALSE(contains(running.err, "-o ListenAddress=")) << running.err;
     auto st = sys.ctl({"status"});
     EXPECT_TRUE(contains(st.out, "sshd runs:       /usr/sbin/sshd -f")) << st.out;
     EXPECT_TRUE(contains(st.out, "overrides skgate's drop-in")) << st.out;
@@ -423,6 +426,36 @@ TEST(Enable, AMatchBlockThatOverridesSkgateIsFound) {
     fs::remove(sys.root() + "/etc/ssh/sshd_config.d/05-local.conf");
     ASSERT_EQ(sys.ctl({"enable"}).status, 0);
     EXPECT_FALSE(contains(sys.ctl({"status"}).out, "accepted with enable --force")) << "cleared";
+    ASSERT_EQ(sys.ctl({"disable"}).status, 0);
+}
+
+// A certificate from a TrustedUserCAKeys authority and a host key under
+// HostbasedAuthentication log in without skgate-keys being asked: enable
+// stops, globally and in a Match block, and --force accepts and records it.
+TEST(Enable, CertificateAuthoritiesAndHostbasedAreOtherWaysIn) {
+    SystemRoot sys("debian12");
+    write_file(sys.root() + "/etc/ssh/user_ca.pub", "");
+    for (const auto& [block, says] : std::vector<std::pair<std::string, std::string>>{
+             {"TrustedUserCAKeys " + sys.root() + "/etc/ssh/user_ca.pub\n",
+              "sshd_config makes sshd use TrustedUserCAKeys " + sys.root()},
+             {"Match User skgt-alice\n    HostbasedAuthentication yes\n",
+              "05-local.conf:1: Match User skgt-alice for skgt-alice makes sshd use "
+              "HostbasedAuthentication yes"}}) {
+        write_file(sys.root() + "/etc/ssh/sshd_config.d/05-local.conf", block);
+        const Snapshot before = sys.snapshot();
+        auto r = sys.ctl({"enable"});
+        EXPECT_EQ(r.status, 1) << block;
+        EXPECT_TRUE(contains(r.err, says)) << r.err;
+        EXPECT_TRUE(contains(r.err, "without skgate-keys")) << r.err;
+        EXPECT_EQ(sys.snapshot(), before);
+    }
+    auto forced = sys.ctl({"enable", "--force"});
+    ASSERT_EQ(forced.status, 0) << forced.err;
+    const std::string st = sys.ctl({"status"}).out;
+    EXPECT_TRUE(contains(st, "accepted with enable --force: " + sys.root() +
+                                 "/etc/ssh/sshd_config.d/05-local.conf:1: Match User skgt-alice "
+                                 "for skgt-alice makes sshd use HostbasedAuthentication yes"))
+        << st;
     ASSERT_EQ(sys.ctl({"disable"}).status, 0);
 }
 

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs skgate into a clean Debian root made with debootstrap, built inside
 # that root for its release, and checks what an administrator would:
-#   apt install, skgatectl enable --mode enforce with an enrolled key, the
-#   root's own sshd on a loopback port: a security-key login accepted and an
-#   ordinary key refused; skgatectl disable; apt purge; /etc as before.
+#   apt install; the README's rollout with the root's own sshd on a loopback
+#   port and its own journald: enable (audit mode), an ordinary-key login
+#   that works and is recorded as would-deny, skgatectl audit, enable --mode
+#   enforce, the security-key login accepted and the ordinary key refused
+#   (recorded as deny); skgatectl disable; apt purge; /etc as before.
+# The rollout's commands and their output are kept in WORK/rollout-RELEASE.txt
+# and printed.
 # usage: install-test.sh RELEASE SOURCE_DIR WORK_DIR SK_PROVIDER
 set -euo pipefail
 release=$1 src=$2 work=$3 provider=$4
@@ -14,9 +18,10 @@ say() { printf '[%s] %s\n' "$release" "$*"; }
 in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 "$@"; }
 
 mounted=()
-sshd_pid=""
+sshd_pid="" journald_pid=""
 cleanup() {
     [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null || true
+    [ -n "$journald_pid" ] && kill "$journald_pid" 2>/dev/null || true
     for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
@@ -39,14 +44,17 @@ mkdir -p "$R/run/sshd"
 # --- build the packages inside the root, for this release ------------------
 rm -rf "$R/build" && mkdir -p "$R/build/skgate"
 cp -a "$src/." "$R/build/skgate/"
-say "apt-get build-dep (debian/control) and openssh-server"
-in_root sh -c 'cd /build/skgate && apt-get build-dep -y -q --no-install-recommends ./ && apt-get install -y -q --no-install-recommends openssh-server' \
+say "apt-get build-dep (debian/control), openssh-server and systemd (for journald)"
+in_root sh -c 'cd /build/skgate && apt-get build-dep -y -q --no-install-recommends ./ && apt-get install -y -q --no-install-recommends openssh-server systemd' \
     > "$work/apt-$release.log" 2>&1 || { tail -20 "$work/apt-$release.log"; fail "apt-get install"; }
 
 say "dpkg-buildpackage"
 in_root sh -c 'cd /build/skgate && dpkg-buildpackage -us -uc -b' > "$work/build-$release.log" 2>&1 \
     || { tail -30 "$work/build-$release.log"; fail "dpkg-buildpackage"; }
 ls "$R"/build/skgate_*.deb "$R"/build/skgate-client_*.deb > /dev/null
+
+# journald needs a machine id, as a booted system has.
+[ -s "$R/etc/machine-id" ] || in_root systemd-machine-id-setup > /dev/null
 
 # --- a user, and /etc as it is before skgate --------------------------------
 in_root sh -c 'id alice >/dev/null 2>&1 || useradd -m -s /bin/sh alice'
@@ -82,15 +90,20 @@ in_root chown alice:alice /home/alice/.ssh/authorized_keys
 in_root skgatectl enroll --user alice --key "$(cat "$K/sk.pub")" --name laptop > /dev/null \
     || fail "skgatectl enroll"
 
-say "skgatectl enable --mode enforce"
-in_root skgatectl enable --mode enforce > "$work/enable-$release.log" 2>&1 \
-    || { cat "$work/enable-$release.log"; fail "skgatectl enable"; }
-grep -q "sshd -t accepts it" "$work/enable-$release.log" || fail "enable did not validate with sshd -t"
+# --- the rollout, as the README tells an administrator -----------------------
+chroot "$R" /lib/systemd/systemd-journald < /dev/null > /dev/null 2>&1 &
+journald_pid=$!
+for _ in $(seq 100); do [ -S "$R/run/systemd/journal/socket" ] && break; sleep 0.1; done
+[ -S "$R/run/systemd/journal/socket" ] || fail "journald did not start in the root"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-chroot "$R" /usr/sbin/sshd -D -p "$port" -o ListenAddress=127.0.0.1 -E /var/log/skgate-sshd.log &
-sshd_pid=$!
-for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+start_sshd() {  # as the unit would, on a loopback port
+    chroot "$R" /usr/sbin/sshd -D -p "$port" -o ListenAddress=127.0.0.1 -E /var/log/skgate-sshd.log &
+    sshd_pid=$!
+    for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && return; sleep 0.1; done
+    fail "sshd did not start"
+}
+stop_sshd() { kill "$sshd_pid"; wait "$sshd_pid" 2>/dev/null || true; sshd_pid=""; }
 login() {  # key, extra options...
     local key=$1; shift
     ssh -F /dev/null -p "$port" -i "$key" -o IdentitiesOnly=yes -o IdentityAgent=none \
@@ -98,13 +111,53 @@ login() {  # key, extra options...
         -o LogLevel=ERROR -o ConnectTimeout=10 -o SecurityKeyProvider="$provider" \
         "$@" alice@127.0.0.1 echo skgate-login-ok 2>&1
 }
+T=$work/rollout-$release.txt
+: > "$T"
+run() {  # the command as typed on the server, then its output
+    printf '# %s\n' "$*" >> "$T"
+    in_root "$@" >> "$T" 2>&1
+}
+# The journal receives events as they are sent; reading them back may lag on
+# a loaded machine, so wait for the one expected (at most 20 s).
+audit_shows() {  # what to find, skgatectl audit arguments...
+    local want=$1; shift
+    for _ in $(seq 200); do
+        in_root skgatectl audit "$@" 2>/dev/null | grep -qF -- "$want" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+plain_fp=$(ssh-keygen -lf "$K/plain.pub" | awk '{print $2}')
+
+say "rollout: skgatectl enable (audit mode)"
+run skgatectl enable || { cat "$T"; fail "skgatectl enable"; }
+grep -q "sshd -t accepts it" "$T" || fail "enable did not validate with sshd -t"
+start_sshd
+out=$(login "$K/plain") || true
+grep -q skgate-login-ok <<<"$out" || { tail -20 "$R/var/log/skgate-sshd.log"; fail "audit mode refused the ordinary key: $out"; }
+out=$(login "$K/sk") || true
+grep -q skgate-login-ok <<<"$out" || { tail -20 "$R/var/log/skgate-sshd.log"; fail "audit mode refused the security key: $out"; }
+say "audit mode: both keys log in"
+audit_shows "$plain_fp" --json --decision would-deny --user alice \
+    || { in_root skgatectl audit; fail "no would-deny event for the ordinary key $plain_fp"; }
+run skgatectl audit --decision would-deny
+stop_sshd
+
+say "rollout: skgatectl enable --mode enforce"
+run skgatectl enable --mode enforce || { cat "$T"; fail "skgatectl enable --mode enforce"; }
+start_sshd
 out=$(login "$K/sk") || true
 grep -q skgate-login-ok <<<"$out" || { tail -20 "$R/var/log/skgate-sshd.log"; fail "sk login refused: $out"; }
 say "security-key login accepted"
 out=$(login "$K/plain") && fail "ordinary key accepted: $out"
 grep -q skgate-login-ok <<<"$out" && fail "ordinary key logged in"
 say "ordinary key refused"
-kill "$sshd_pid"; wait "$sshd_pid" 2>/dev/null || true; sshd_pid=""
+audit_shows "$plain_fp" --json --decision deny --user alice \
+    || { in_root skgatectl audit; fail "no deny event for the ordinary key $plain_fp"; }
+run skgatectl audit --user alice --since 1h
+run skgatectl status
+stop_sshd
+cat "$T"
 
 say "skgatectl disable"
 in_root skgatectl disable > /dev/null || fail "skgatectl disable"
@@ -113,6 +166,7 @@ say "apt purge"
 in_root apt-get purge -y -q skgate > "$work/purge-$release.log" 2>&1 \
     || { tail -20 "$work/purge-$release.log"; fail "apt purge"; }
 rm -f "$R/var/log/skgate-sshd.log"
+kill "$journald_pid"; wait "$journald_pid" 2>/dev/null || true; journald_pid=""
 snapshot > "$work/etc-after-$release"
 diff -u "$work/etc-before-$release" "$work/etc-after-$release" || fail "/etc differs after purge"
 [ ! -e "$R/var/lib/skgate" ] || fail "purge left /var/lib/skgate"
