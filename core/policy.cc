@@ -549,6 +549,7 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
     size_t lineno = 0;
     size_t pos = 0;
     size_t allowed_authenticators_line = 0;
+    size_t ldap_uri_line = 0;
     while (pos <= text.size()) {
         size_t nl = text.find('\n', pos);
         std::string_view line =
@@ -607,6 +608,8 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
         if (iequals(kw->name, "AllowedAuthenticators") &&
             !(args.size() == 1 && iequals(args[0], "any")) && !allowed_authenticators_line)
             allowed_authenticators_line = lineno;
+        if (iequals(kw->name, "LdapURI") && !ldap_uri_line)
+            ldap_uri_line = lineno;
         if (parsed->global) {
             if (!global_seen.test(index)) {
                 parsed->global(impl.global);
@@ -621,6 +624,13 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
         fail(allowed_authenticators_line, "AllowedAuthenticators",
              "needs AttestationRoots: without a root that signed the attestation, an AAGUID is "
              "only the authenticator's own claim");
+    // Refused here, as HttpKeysURL http:// is, rather than by every fetch.
+    if (ldap_uri_line && impl.global.remote.ldap_uri.rfind("ldap://", 0) == 0 &&
+        !impl.global.remote.ldap_starttls)
+        fail(ldap_uri_line, "LdapURI",
+             "\"" + printable(impl.global.remote.ldap_uri) +
+                 "\" is plain LDAP, and anyone on the path could add a key: use ldaps://, "
+                 "ldapi://, or LdapStartTLS yes");
     if (!errors.empty())
         return invalid(errors);
     return policy;

@@ -202,6 +202,7 @@ TEST(Policy, BadValuesForEveryKeyword) {
         {"HttpCAFile", "ca.pem"},
         {"HttpBearerTokenFile", "token"},
         {"LdapURI", "http://ldap"},
+        {"LdapURI", "ldap://ldap.example"},  // plain LDAP without LdapStartTLS yes
         {"LdapBaseDN", ""},
         {"LdapFilter", "uid=%u"},
         {"LdapFilter", "(uid=%u))(|(uid=*)"},
@@ -220,6 +221,16 @@ TEST(Policy, BadValuesForEveryKeyword) {
         EXPECT_EQ(err.rfind("test.conf:1: " + kw + ": ", 0), 0u)
             << kw << " " << value << " -> " << err;
     }
+}
+
+TEST(Policy, PlainLdapNeedsStartTls) {
+    EXPECT_NE(parse_error("LdapURI ldap://ldap.example\nLdapStartTLS no\n")
+                  .find("test.conf:1: LdapURI: \"ldap://ldap.example\" is plain LDAP"),
+              std::string::npos);
+    for (const char* ok : {"LdapURI ldap://ldap.example\nLdapStartTLS yes\n",
+                           "LdapStartTLS yes\nLdapURI ldap://ldap.example\n",
+                           "LdapURI ldaps://ldap.example\n", "LdapURI ldapi:///\n"})
+        EXPECT_EQ(parse_error(ok), "(parsed fine)") << ok;
 }
 
 TEST(Policy, GlobalOnlyKeywordsAreRefusedInMatch) {
