@@ -202,14 +202,15 @@ Result<RemoteKeys> fetch_ldap_keys(const RemoteSettings& s, const std::string& u
     std::unique_ptr<berval*, ValuesFree> values(ldap_get_values_len(ld.get(), entry, attr));
     if (!values)
         return out;
+    // Too many keys refuses the whole entry, as the other sources do: which
+    // of them to keep cannot be told.
+    const size_t count = static_cast<size_t>(ldap_count_values_len(values.get()));
+    if (count > kMaxRemoteKeysPerUser)
+        return invalid(user + "'s entry under " + s.ldap_base_dn + " has " + std::to_string(count) +
+                       " sshPublicKey values, more than " + std::to_string(kMaxRemoteKeysPerUser));
     size_t n = 0;
     for (berval** v = values.get(); *v; v++, n++) {
         std::string origin = "sshPublicKey[" + std::to_string(n) + "]";
-        if (n >= kMaxRemoteKeysPerUser) {
-            out.refused.push_back(origin + ": more than " + std::to_string(kMaxRemoteKeysPerUser) +
-                                  " keys");
-            continue;
-        }
         auto key = parse_remote_key_line(std::string_view((*v)->bv_val, (*v)->bv_len));
         if (!key) {
             out.refused.push_back(origin + ": " + key.error().message);

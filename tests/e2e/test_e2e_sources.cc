@@ -184,8 +184,12 @@ class E2eSources : public ::testing::Test {
         const std::string alice = pub(ecdsa_), other = pub(other_);
         // carol: one good value and one that smuggles a second key behind a
         // newline (base64 in LDIF); skgt-bob: two entries, which is ambiguous;
-        // dave: an entry larger than any answer skgate reads.
+        // dave: an entry larger than any answer skgate reads; erin: 65 keys,
+        // one more than any source accepts.
         auto b64 = [](const std::string& v) { return base64_encode(as_bytes(v)); };
+        std::string erin_keys;
+        for (int i = 0; i < 65; i++)
+            erin_keys += "sshPublicKey: " + alice + " key-" + std::to_string(i) + "\n";
         write_file(sshd_->path("data.ldif"),
                    "dn: dc=skgate,dc=test\nobjectClass: dcObject\nobjectClass: organization\n"
                    "o: skgate\ndc: skgate\n\n"
@@ -208,7 +212,10 @@ class E2eSources : public ::testing::Test {
                        "dn: uid=dave,ou=people,dc=skgate,dc=test\nobjectClass: inetOrgPerson\n"
                        "objectClass: ldapPublicKey\nuid: dave\ncn: dave\nsn: dave\n"
                        "sshPublicKey: " +
-                       alice + "\nsshPublicKey: " + std::string(300 * 1024, 'A') + "\n");
+                       alice + "\nsshPublicKey: " + std::string(300 * 1024, 'A') + "\n\n" +
+                       "dn: uid=erin,ou=people,dc=skgate,dc=test\nobjectClass: inetOrgPerson\n"
+                       "objectClass: ldapPublicKey\nuid: erin\ncn: erin\nsn: erin\n" +
+                       erin_keys);
         ldap_port_ = free_port();
         ldaps_port_ = free_port();
         std::string t = sshd_->path("tls");
@@ -512,8 +519,8 @@ TEST_F(E2eSources, ServerDownServesCache) {
 }
 
 // LDAP answers are untrusted too: a value that smuggles a second key behind
-// a newline is refused alone; two entries for one user, or an entry over the
-// size limit, are refused whole.
+// a newline is refused alone; two entries for one user, an entry over the
+// size limit, or one with more keys than any source accepts, are refused whole.
 TEST_F(E2eSources, LdapMaliciousValuesAreRefused) {
     configure("KeySources ldap\n");
     const std::vector<std::string> test{"sources",
@@ -539,6 +546,13 @@ TEST_F(E2eSources, LdapMaliciousValuesAreRefused) {
     auto dave = skgatectl(dave_args);
     EXPECT_EQ(dave.status, 1) << dave.out;
     EXPECT_TRUE(contains(dave.out, "the directory sent a message larger than")) << dave.out;
+    // Which 64 of 65 keys to keep cannot be told: none is served.
+    auto erin_args = test;
+    erin_args.push_back("erin");
+    auto erin = skgatectl(erin_args);
+    EXPECT_EQ(erin.status, 1) << erin.out;
+    EXPECT_TRUE(contains(erin.out, "has 65 sshPublicKey values, more than 64")) << erin.out;
+    EXPECT_FALSE(contains(erin.out, "ldap\n  ok")) << erin.out;
 }
 
 // skgatectl sources test asks every source and reports each; list shows
