@@ -115,10 +115,19 @@ Result<HttpResponse> HttpSession::perform(const HttpRequest& req, long timeout_m
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
     if (body.overflow)
         return invalid("answer larger than " + std::to_string(max_body) + " bytes");
-    if (rc != CURLE_OK)
-        return make_error(ErrorCode::unavailable,
-                          req.method + " " + req.url + ": " +
-                              (errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc)));
+    if (rc != CURLE_OK) {
+        std::string why = req.method + " " + req.url + ": " +
+                          (errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc));
+        if (rc == CURLE_PEER_FAILED_VERIFICATION && !req.ca_setting.empty())
+            why += req.ca_file.empty()
+                       ? " (no " + req.ca_setting +
+                             " is set, so the system's CA store was used: set " + req.ca_setting +
+                             " to the CA that signed the server's certificate)"
+                       : " (" + req.ca_setting + " " + req.ca_file +
+                             " does not hold the CA that signed the server's certificate, or "
+                             "the certificate does not name the host in the URL)";
+        return make_error(ErrorCode::unavailable, why);
+    }
     HttpResponse out;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out.status);
     out.body = std::move(body.data);

@@ -21,6 +21,9 @@ struct HttpRequest {
     std::string url;
     std::vector<std::string> headers;  // "Name: value"; never CR or LF
     std::string ca_file;               // empty: the system's CA store
+    // The skgate.conf keyword that sets ca_file, named when the server's
+    // certificate cannot be verified (empty: none can be set).
+    std::string ca_setting;
 };
 
 struct HttpResponse {

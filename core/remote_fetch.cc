@@ -11,11 +11,15 @@ namespace {
 constexpr size_t kMaxTokenBytes = 4096;
 constexpr const char* kTokenLifetime = "X-Metadata-Token-Expiry-Seconds: 60";
 
+// 401 and 403 refuse skgate's credentials: a refusal to report, not an
+// outage to bridge with cached keys.
 Status check_status(const HttpResponse& r, const std::string& what) {
     if (r.status == 200)
         return {};
-    return make_error(ErrorCode::unavailable,
-                      what + " answered HTTP " + std::to_string(r.status) + " (expected 200)");
+    const std::string said = what + " answered HTTP " + std::to_string(r.status);
+    if (r.status == 401 || r.status == 403)
+        return make_error(ErrorCode::permission, said + ": it refused skgate's credentials");
+    return make_error(ErrorCode::unavailable, said + " (expected 200)");
 }
 
 // A token goes back into a header: nothing but visible ASCII.
@@ -77,19 +81,30 @@ std::vector<std::string> metadata_names_for(const RemoteSettings& s, const std::
 Result<RemoteKeys> fetch_metadata_keys(HttpSession& http, const RemoteSettings& s,
                                        const std::string& user, long timeout_ms) {
     uint64_t deadline = monotonic_us() + static_cast<uint64_t>(timeout_ms) * 1000;
-    HttpRequest token_req{"PUT", s.metadata_url + "/v1/token", {kTokenLifetime}, {}};
-    SKGATE_TRY(token, http.perform(token_req, remaining_ms(deadline), kMaxTokenBytes));
-    SKGATE_CHECK(check_status(token, "metadata service (PUT /v1/token)"));
-    std::string_view t = trim(token.body);
-    if (auto st = check_token(t, "metadata token"); !st)
-        return make_error(ErrorCode::invalid, st.error().message);
+    HttpResponse answer;
+    // A token can expire early (the service restarted, a clock step): one
+    // more try with a new token, inside the same budget, before the source
+    // counts as refusing.
+    for (int attempt = 0;; attempt++) {
+        HttpRequest token_req{"PUT", s.metadata_url + "/v1/token", {kTokenLifetime}, {}, {}};
+        SKGATE_TRY(token, http.perform(token_req, remaining_ms(deadline), kMaxTokenBytes));
+        SKGATE_CHECK(check_status(token, "metadata service (PUT /v1/token)"));
+        std::string_view t = trim(token.body);
+        if (auto st = check_token(t, "metadata token"); !st)
+            return make_error(ErrorCode::invalid, st.error().message);
 
-    HttpRequest keys_req{"GET",
-                         s.metadata_url + "/v1/ssh-keys",
-                         {"X-Metadata-Token: " + std::string(t), "Accept: application/json"},
-                         {}};
-    SKGATE_TRY(answer, http.perform(keys_req, remaining_ms(deadline), kMaxRemoteDocumentBytes));
-    SKGATE_CHECK(check_status(answer, "metadata service (GET /v1/ssh-keys)"));
+        HttpRequest keys_req{"GET",
+                             s.metadata_url + "/v1/ssh-keys",
+                             {"X-Metadata-Token: " + std::string(t), "Accept: application/json"},
+                             {},
+                             {}};
+        SKGATE_TRY(got, http.perform(keys_req, remaining_ms(deadline), kMaxRemoteDocumentBytes));
+        if (got.status == 401 && attempt == 0)
+            continue;
+        SKGATE_CHECK(check_status(got, "metadata service (GET /v1/ssh-keys)"));
+        answer = std::move(got);
+        break;
+    }
     RemoteKeys out;
     for (const auto& name : metadata_names_for(s, user)) {
         SKGATE_TRY(part, parse_metadata_ssh_keys(answer.body, name));
@@ -112,7 +127,8 @@ Result<RemoteKeys> fetch_http_keys(HttpSession& http, const RemoteSettings& s,
     HttpRequest req{"GET",
                     expand_url_user(s.http_keys_url, user),
                     {"Accept: application/json"},
-                    s.http_ca_file};
+                    s.http_ca_file,
+                    "HttpCAFile"};
     if (!bearer_token.empty()) {
         SKGATE_CHECK(check_bearer_token(bearer_token));
         req.headers.push_back("Authorization: Bearer " + bearer_token);

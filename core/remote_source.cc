@@ -93,8 +93,11 @@ Result<FetchRun> run_fetch(KeySource source, const std::string& user,
         // A bad answer is about this user's entry or document (two LDAP
         // entries, a malformed key list): an outage for this lookup, but no
         // reason to stop asking the source for everyone else.
+        // A configuration or credential error (a refused bind or token, an
+        // unsafe secret file) is the source refusing: permission.
         ErrorCode code = out->status == kFetchUnavailable ? ErrorCode::unavailable
                          : out->status == kFetchBadAnswer ? ErrorCode::invalid
+                         : out->status == kFetchConfig    ? ErrorCode::permission
                                                           : ErrorCode::internal;
         return make_error(
             code, reason.empty() ? "skgate-fetch exited with status " + std::to_string(out->status)
@@ -142,7 +145,7 @@ std::string SourceStatus::describe() const {
                    std::to_string(cache_age.value_or(0)) + " s)";
             break;
         case SourceState::denied:
-            out += "outage, no keys from it";
+            out += refused ? "refused, no keys from it" : "outage, no keys from it";
             break;
     }
     if (!error.empty())
@@ -190,6 +193,7 @@ RemoteSourceResult keys_from_remote(const Policy& policy, KeySource source, cons
     }
 
     std::string why;
+    bool refused_by_source = false;
     if (!access.may_fetch) {
         why = "cache older than SourceCacheTTL; pam_skgate uses the cache skgate-keys keeps";
     } else if (auto down = cache.recently_unreachable(source, access.now)) {
@@ -221,6 +225,7 @@ RemoteSourceResult keys_from_remote(const Policy& policy, KeySource source, cons
                 return out;
             }
             why = run.error().message;
+            refused_by_source = run.error().code == ErrorCode::permission;
             // Only a source that could not be asked holds the next lookups
             // back; a configuration mistake is reported every time.
             if (run.error().code == ErrorCode::unavailable) {
@@ -231,16 +236,22 @@ RemoteSourceResult keys_from_remote(const Policy& policy, KeySource source, cons
     }
 
     out.status.error = why;
-    bool cache_allowed = settings.outage == SourceOutage::cached || !access.may_fetch;
+    // Refused credentials or settings are no outage: the cache would keep
+    // serving keys for SourceCacheMaxAge after the directory said no.
+    bool refused = access.may_fetch && refused_by_source;
+    bool cache_allowed = !refused && (settings.outage == SourceOutage::cached || !access.may_fetch);
     if (cache_allowed && age && *age <= settings.cache_max_age_seconds) {
         serve_cache(SourceState::cached);
     } else {
         out.status.state = SourceState::denied;
+        out.status.refused = refused;
         out.status.cache_age = age;
-        std::string detail = !cache_allowed ? "SourceOutage deny"
-                             : !cached      ? "no cached answer"
-                             : !age         ? "cached answer is dated in the future"
-                                            : "cached answer is older than SourceCacheMaxAge (" +
+        std::string detail = refused          ? "a credential or configuration error is a refusal, "
+                                                "not an outage: cached keys are not served"
+                             : !cache_allowed ? "SourceOutage deny"
+                             : !cached        ? "no cached answer"
+                             : !age           ? "cached answer is dated in the future"
+                                              : "cached answer is older than SourceCacheMaxAge (" +
                                           std::to_string(*age) + " s)";
         out.status.error += "; " + detail;
     }

@@ -47,7 +47,7 @@ enum class SourceState {
     fresh,    // the cache was young enough: no network
     fetched,  // asked now
     cached,   // outage: the last good answer was served
-    denied,   // outage: no keys from this source
+    denied,   // outage or refusal: no keys from this source
 };
 std::string_view to_string(SourceState s);
 
@@ -58,6 +58,7 @@ struct SourceStatus {
     size_t keys = 0;
     std::string error;        // why the source was not asked or failed
     uint64_t latency_us = 0;  // the fetch alone, when there was one
+    bool refused = false;     // denied: the source refused skgate's credentials or settings
 
     std::string describe() const;
 };

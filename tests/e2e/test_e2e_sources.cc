@@ -362,17 +362,47 @@ TEST_F(E2eSources, MetadataKeysLogIn) {
     EXPECT_EQ(peers[0], peers[1]);
 }
 
-// A token the service does not accept: an outage, with nothing cached the
-// login is refused and the reason is the service's answer.
-TEST_F(E2eSources, MetadataRefusedTokenIsAnOutage) {
+// A token the service does not accept, even a second, new one: the service
+// refuses skgate, which is no outage. The login is refused, and the event
+// says why; a cached answer would not be served either.
+TEST_F(E2eSources, MetadataRefusedTokenIsARefusal) {
     configure("KeySources metadata\n");
     set_server_state(
         "{\"mode\": \"bad-token\", \"users\": {\"skgt-alice\": " + json_list({pub(ecdsa_)}) + "}}");
+    write_file(sshd_->path("requests.log"), "");
     std::string event = lookup_event(ecdsa_);
     EXPECT_FALSE(logged_in(last_login_));
     EXPECT_TRUE(contains(event, "\"SKGATE_DECISION\":\"deny\"")) << event;
-    EXPECT_TRUE(contains(event, "answered HTTP 401")) << event;
-    EXPECT_TRUE(contains(event, "no cached answer")) << event;
+    EXPECT_TRUE(contains(event, "answered HTTP 401: it refused skgate's credentials")) << event;
+    EXPECT_TRUE(contains(event, "metadata: refused, no keys from it")) << event;
+    EXPECT_EQ(requests(),
+              "PUT /v1/token 200\nGET /v1/ssh-keys 401\nPUT /v1/token 200\nGET /v1/ssh-keys 401\n");
+}
+
+// A token that expired early costs one more token inside the same lookup:
+// the keys are served, and the source is not held back for anyone.
+TEST_F(E2eSources, MetadataTokenThatExpiredEarlyIsRenewedOnce) {
+    configure("KeySources metadata\nSourceCacheTTL 0\n");
+    set_server_state(
+        "{\"mode\": \"expire-first-token\", \"epoch\": \"renewed-once\", \"users\": "
+        "{\"skgt-alice\": " +
+        json_list({pub(ecdsa_)}) + "}}");
+    write_file(sshd_->path("requests.log"), "");
+    std::string event = lookup_event(ecdsa_);
+    EXPECT_TRUE(logged_in(last_login_)) << last_login_.err << event;
+    EXPECT_TRUE(contains(event, "metadata: 1 key(s) fetched in ")) << event;
+    // (sshd asks twice per login: the key, then its signature.)
+    const std::string asked = requests();
+    EXPECT_EQ(asked.rfind("PUT /v1/token 200\nGET /v1/ssh-keys 401\nPUT /v1/token 200\nGET "
+                          "/v1/ssh-keys 200\n",
+                          0),
+              0u)
+        << asked;
+    EXPECT_EQ(asked.find("401"), asked.rfind("401")) << "one refusal, one renewal: " << asked;
+    // Not held back: the next lookup asks the service again.
+    std::string again = lookup_event(ecdsa_);
+    EXPECT_TRUE(logged_in(last_login_)) << last_login_.err;
+    EXPECT_FALSE(contains(again, "not asked again")) << again;
 }
 
 // MetadataRootUser: root's keys in the document log in as another account.
@@ -393,15 +423,18 @@ TEST_F(E2eSources, HttpKeysOverTlsWithBearerLogIn) {
     EXPECT_TRUE(contains(event, "\"SKGATE_SOURCE\":\"http\"")) << event;
     EXPECT_TRUE(contains(requests(), "GET /keys/skgt-alice 200")) << requests();
 
-    // Another bearer token on the server: 401, an outage; the answer just
-    // cached still serves (SourceOutage cached is the default).
+    // Another bearer token on the server: 401 refuses skgate's credentials.
+    // That is no outage: the answer just cached is not served.
     set_server_state("{\"bearer\": \"rotated\", \"http\": {\"skgt-alice\": [{\"key\": " +
                      json_str(pub(ecdsa_)) + "}]}}");
     configure("KeySources http\nSourceCacheTTL 0\n");
-    std::string outage = lookup_event(ecdsa_);
-    EXPECT_TRUE(logged_in(last_login_)) << last_login_.err;
-    EXPECT_TRUE(contains(outage, "answered HTTP 401")) << outage;
-    EXPECT_TRUE(contains(outage, "\"SKGATE_CACHE_AGE\"")) << outage;
+    std::string refused = lookup_event(ecdsa_);
+    EXPECT_FALSE(logged_in(last_login_));
+    EXPECT_TRUE(contains(refused, "answered HTTP 401: it refused skgate's credentials")) << refused;
+    EXPECT_TRUE(contains(refused,
+                         "a credential or configuration error is a refusal, not an "
+                         "outage: cached keys are not served"))
+        << refused;
 }
 
 // An expired key from the key service does not log in.
@@ -425,8 +458,13 @@ TEST_F(E2eSources, LdapKeysLogIn) {
 }
 
 // A refused bind is reported as what it is, by skgatectl and in the journal.
+// It is the directory saying no, not an outage: the answer cached by the
+// login before is not served.
 TEST_F(E2eSources, LdapBindFailureIsAClearError) {
-    configure("KeySources ldap\n", "ldap-wrong-pw");
+    configure("KeySources ldap\nSourceCacheTTL 0\n");
+    auto warm = login(ecdsa_);
+    ASSERT_TRUE(logged_in(warm)) << warm.err;
+    configure("KeySources ldap\nSourceCacheTTL 0\n", "ldap-wrong-pw");
     auto t = skgatectl({"sources", "test", "-f", sshd_->path("skgate.conf"), "--user", kAlice,
                         "--fetch-helper", sshd_->path("libexec/skgate-fetch")});
     EXPECT_EQ(t.status, 1) << t.out << t.err;
@@ -435,6 +473,8 @@ TEST_F(E2eSources, LdapBindFailureIsAClearError) {
     std::string event = lookup_event(ecdsa_);
     EXPECT_FALSE(logged_in(last_login_));
     EXPECT_TRUE(contains(event, "Invalid credentials")) << event;
+    EXPECT_TRUE(contains(event, "ldap: refused, no keys from it")) << event;
+    EXPECT_TRUE(contains(event, "cached keys are not served")) << event;
 }
 
 // A slow server that answers within SourceTimeout is waited for. One that
@@ -620,7 +660,9 @@ TEST_F(E2eSources, TlsCertificatesAreVerified) {
     auto bad = skgatectl(test);
     EXPECT_EQ(bad.status, 1) << bad.out << bad.err;
     EXPECT_TRUE(contains(bad.out, "FAILED: http: ")) << bad.out;
-    EXPECT_TRUE(contains(bad.out, "certificate")) << bad.out;
+    EXPECT_TRUE(contains(bad.out, "(HttpCAFile " + other_ca +
+                                      " does not hold the CA that signed the server's certificate"))
+        << bad.out;
     EXPECT_TRUE(contains(bad.out, "FAILED: ldap: ")) << bad.out;
     EXPECT_TRUE(contains(bad.out, "check LdapCAFile")) << bad.out;
     EXPECT_EQ(requests().find("GET /keys/"), std::string::npos)

@@ -11,7 +11,9 @@ Serves, from a JSON state file re-read on every request:
 
 State file keys: "users" {name: [key lines]}, "http" {name: [{"key":..,
 "expires":..}]}, "bearer", "mode" (normal | slow | error | bad-token |
-oversized | raw), "delay" (seconds, for slow), "raw" (the body for raw).
+expire-first-token | oversized | raw), "delay" (seconds, for slow), "raw"
+(the body for raw), "epoch" (any string). expire-first-token: the first
+token used in an epoch is refused once, as if it had expired early.
 Every request is appended to LOG as "METHOD PATH STATUS", and the client's
 port to LOG.peers.
 
@@ -28,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 STATE, LOG, PORTFILE = sys.argv[1:4]
 TLS = sys.argv[4:6]
 tokens = set()
+expired_epochs = set()  # expire-first-token: the epochs that had their refusal
 lock = threading.Lock()
 
 
@@ -87,6 +90,14 @@ class Handler(BaseHTTPRequestHandler):
             token = self.headers.get("X-Metadata-Token", "")
             if st.get("mode") == "bad-token" or token not in tokens:
                 return self.reply(401, '{"error": "invalid token"}')
+            if st.get("mode") == "expire-first-token":
+                with lock:
+                    first = st.get("epoch", "") not in expired_epochs
+                    expired_epochs.add(st.get("epoch", ""))
+                    if first:
+                        tokens.discard(token)
+                if first:
+                    return self.reply(401, '{"error": "token expired"}')
             if self.headers.get("Accept") != "application/json":
                 return self.reply(406, '{"error": "Accept: application/json"}')
             status, body = self.body_for(st, {"users": st.get("users", {})})
