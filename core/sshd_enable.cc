@@ -274,7 +274,8 @@ bool account_locked(const std::string& name) {
 // Accounts that could still log in under enforce mode: a login shell, not
 // locked, and a key skgate-keys would give sshd for them (an enrolled
 // security key, or a break-glass user's own key), as decided now.
-std::vector<std::string> users_who_keep_access(const Policy& policy) {
+std::vector<std::string> users_who_keep_access(const Policy& policy,
+                                               const std::vector<std::string>& user_files) {
     std::vector<Account> accounts;
     setpwent();
     while (struct passwd* pw = getpwent()) {
@@ -288,7 +289,8 @@ std::vector<std::string> users_who_keep_access(const Policy& policy) {
             continue;
         LookupRequest req{a.name, std::nullopt, std::time(nullptr)};
         req.account_lookup = [&](const std::string&) -> Result<Account> { return a; };
-        req.remote.may_fetch = false;  // the caches only: enable never waits on the network
+        req.remote.may_fetch = false;         // the caches only: enable never waits on the network
+        req.user_file_patterns = user_files;  // the files skgate-keys will be given (-a)
         auto r = lookup_keys(policy, req);
         if (!r)
             continue;
@@ -302,8 +304,8 @@ std::vector<std::string> users_who_keep_access(const Policy& policy) {
     return out;
 }
 
-Status check_nobody_locked_out(const Policy& policy) {
-    auto keep = users_who_keep_access(policy);
+Status check_nobody_locked_out(const Policy& policy, const std::vector<std::string>& user_files) {
+    auto keep = users_who_keep_access(policy, user_files);
     if (keep.empty())
         return invalid(
             "enforce mode would lock everyone out: no account with a login shell that is not "
@@ -392,17 +394,27 @@ bool option_touches_skgate(std::string_view option) {
 
 std::vector<std::string> overriding_arguments(const std::vector<std::string>& argv,
                                               const std::string& sshd_config) {
+    // As sshd's getopt reads them: flags may be bundled ("-Do X"), and an
+    // option's argument is the rest of its word or the next word.
+    static constexpr std::string_view kTakesArgument = "CEbcfghkopu";
     std::vector<std::string> out;
     for (size_t i = 1; i < argv.size(); i++) {
         const std::string& a = argv[i];
-        if (a == "-o" || a == "-f") {
-            std::string v = i + 1 < argv.size() ? argv[i + 1] : "";
-            if (a == "-o" ? option_touches_skgate(v) : v != sshd_config)
-                out.push_back(a + " " + v);
-            i++;
-        } else if ((a.rfind("-o", 0) == 0 && option_touches_skgate(a.substr(2))) ||
-                   (a.rfind("-f", 0) == 0 && a.substr(2) != sshd_config)) {
-            out.push_back(a);
+        if (a == "--")
+            break;
+        if (a.size() < 2 || a[0] != '-')
+            continue;
+        for (size_t j = 1; j < a.size(); j++) {
+            if (kTakesArgument.find(a[j]) == std::string_view::npos)
+                continue;
+            std::string v = j + 1 < a.size()      ? a.substr(j + 1)
+                            : i + 1 < argv.size() ? argv[++i]
+                                                  : "";
+            if (a[j] == 'o' && option_touches_skgate(v))
+                out.push_back("-o " + v);
+            else if (a[j] == 'f' && v != sshd_config)
+                out.push_back("-f " + v);
+            break;
         }
     }
     return out;
@@ -414,6 +426,8 @@ struct MatchProbe {
     std::string where;  // FILE:LINE: Match ...
     std::string user;
     std::string connection;
+    std::string users;     // the block's User list, as written ("" without one)
+    std::string unprobed;  // why no connection it applies to could be made
 };
 
 bool literal(const std::string& pattern) {
@@ -471,6 +485,43 @@ std::string first_group_matching(const std::string& list) {
     return "";
 }
 
+// A value the pattern list matches, for sshd -T -C: its first literal
+// (for an address, a CIDR's network address), else its first positive
+// pattern with each wildcard filled in ("10.1.*" gives 10.1.1.1,
+// "*.example.com" a.example.com), if the list then matches it. Empty
+// when none can be made.
+std::string value_matching(const std::string& list, bool address) {
+    std::vector<std::string> literals, filled;
+    for (const auto& item : split_commas(list)) {
+        if (item.empty() || item[0] == '!')
+            continue;
+        std::string v = address ? item.substr(0, item.find('/')) : item;
+        for (char& ch : v)
+            if (ch == '*' || ch == '?')
+                ch = address ? '1' : 'a';
+        if (address && v.find(':') == std::string::npos)
+            while (std::count(v.begin(), v.end(), '.') < 3)
+                v += ".1";
+        (literal(item) ? literals : filled).push_back(v);
+    }
+    literals.insert(literals.end(), filled.begin(), filled.end());
+    for (const auto& v : literals) {
+        // A CIDR list is matched by sshd's own rules (its network address
+        // is inside it); wildcards are checked here.
+        if (list.find('/') != std::string::npos || match_pattern_list(v, list) == ListMatch::match)
+            return v;
+    }
+    return "";
+}
+
+// True when `value` is one of the list's items as written.
+bool value_is_literal(const std::string& list, const std::string& value) {
+    for (const auto& item : split_commas(list))
+        if (item == value)
+            return true;
+    return false;
+}
+
 void collect_match_probes(const std::string& file, int depth, std::vector<MatchProbe>& out) {
     if (depth > 16)
         return;
@@ -481,7 +532,7 @@ void collect_match_probes(const std::string& file, int depth, std::vector<MatchP
     size_t lineno = 0;
     for (std::string line; std::getline(in, line);) {
         lineno++;
-        auto w = split_whitespace(line);
+        auto w = split_quoted_words(line);
         if (w.empty() || w[0][0] == '#')
             continue;
         std::string key = to_lower(w[0]);
@@ -501,17 +552,28 @@ void collect_match_probes(const std::string& file, int depth, std::vector<MatchP
             continue;
         ProbeConnection c;
         std::string& user = c.user;
+        MatchProbe probe;
         bool applies = true;
+        if (w.size() % 2 == 0 && !(w.size() == 2 && to_lower(w[1]) == "all"))
+            probe.unprobed = "criteria and values do not pair up";
         for (size_t i = 1; i + 1 < w.size(); i += 2) {
             std::string criterion = to_lower(w[i]);
             const std::string& list = w[i + 1];
-            std::string value;
+            bool address = criterion == "address" || criterion == "localaddress";
+            std::string value = value_matching(list, address);
+            bool any_positive = false;
             for (const auto& item : split_commas(list))
-                if (value.empty() && literal(item))
-                    value = item;
+                any_positive = any_positive || (!item.empty() && item[0] != '!');
+            if (!any_positive) {
+                applies = false;  // only negations: sshd's list never matches
+                continue;
+            }
             if (criterion == "user") {
+                probe.users = list;
                 // A list of only wildcards or negations: an account it matches.
-                user = !value.empty() ? value : first_account_matching(list);
+                user = !value.empty() && literal(value) && value_is_literal(list, value)
+                           ? value
+                           : first_account_matching(list);
                 applies = applies && !user.empty();
             } else if (criterion == "group") {
                 for (const auto& g : split_commas(list))
@@ -520,15 +582,20 @@ void collect_match_probes(const std::string& file, int depth, std::vector<MatchP
                 if (user.empty())
                     user = member_of(first_group_matching(list));
                 applies = applies && !user.empty();
-            } else if (criterion == "host" && !value.empty()) {
+            } else if (criterion != "host" && !address && criterion != "localport" &&
+                       criterion != "rdomain") {
+                probe.unprobed = "sshd's " + w[i] + " criterion is not one enable knows";
+            } else if (value.empty()) {
+                probe.unprobed = "no " + w[i] + " that matches \"" + list + "\" could be made";
+            } else if (criterion == "host") {
                 c.host = value;
-            } else if (criterion == "address" && !value.empty()) {
-                c.addr = value.substr(0, value.find('/'));
-            } else if (criterion == "localaddress" && !value.empty()) {
-                c.laddr = value.substr(0, value.find('/'));
-            } else if (criterion == "localport" && !value.empty()) {
+            } else if (criterion == "address") {
+                c.addr = value;
+            } else if (criterion == "localaddress") {
+                c.laddr = value;
+            } else if (criterion == "localport") {
                 c.lport = value;
-            } else if (criterion == "rdomain" && !value.empty()) {
+            } else {
                 c.rdomain = value;
             }
         }
@@ -536,8 +603,10 @@ void collect_match_probes(const std::string& file, int depth, std::vector<MatchP
             continue;  // nobody is in the group: the block changes no login
         if (user.empty())
             user = "root";
-        out.push_back(
-            {file + ":" + std::to_string(lineno) + ": " + std::string(trim(line)), user, c.spec()});
+        probe.where = file + ":" + std::to_string(lineno) + ": " + std::string(trim(line));
+        probe.user = user;
+        probe.connection = c.spec();
+        out.push_back(std::move(probe));
     }
 }
 
@@ -608,22 +677,24 @@ std::vector<std::string> sshd_command_line_overrides(
         }
     };
     each_line(unit_files, [&](const std::string& where, const std::string& t) {
-        if (!t.starts_with("ExecStart="))
+        size_t eq = t.find('=');
+        if (eq == std::string::npos || trim(std::string_view(t).substr(0, eq)) != "ExecStart")
             return;
-        std::string cmd = t.substr(10);
+        std::string cmd(trim(std::string_view(t).substr(eq + 1)));
         while (!cmd.empty() && std::string_view("-@+!:").find(cmd[0]) != std::string_view::npos)
             cmd.erase(0, 1);
-        for (const auto& o : overriding_arguments(split_whitespace(cmd), paths.sshd_config))
+        for (const auto& o : overriding_arguments(split_quoted_words(cmd), paths.sshd_config))
             found.push_back(where + ": ExecStart has " + o);
     });
     each_line(env_files, [&](const std::string& where, const std::string& t) {
         if (t.empty() || t[0] == '#' || t.find('=') == std::string::npos)
             return;
-        std::string value = t.substr(t.find('=') + 1);
-        value.erase(std::remove(value.begin(), value.end(), '"'), value.end());
+        // The value loses its quotes when read ("..." or '...'), then
+        // $SSHD_OPTS splits on whitespace.
         std::vector<std::string> argv = {"sshd"};
-        for (auto& w : split_whitespace(value))
-            argv.push_back(w);
+        for (const auto& part : split_quoted_words(t.substr(t.find('=') + 1)))
+            for (auto& w : split_whitespace(part))
+                argv.push_back(w);
         for (const auto& o : overriding_arguments(argv, paths.sshd_config))
             found.push_back(where + ": " + o);
     });
@@ -778,9 +849,23 @@ Status check_sshd_uses_skgate(const SystemPaths& paths, const Policy& policy,
     std::vector<MatchProbe> probes;
     collect_match_probes(paths.sshd_config, 0, probes);
     for (const auto& p : probes) {
+        if (!p.unprobed.empty()) {
+            std::string what = p.where + ": enable cannot tell which connection it applies to (" +
+                               p.unprobed + ")";
+            if (!force)
+                return invalid(what +
+                               ": write it with values enable can probe (a user, group, host or "
+                               "address that it matches), or pass --force to accept it unchecked");
+            accept(what);
+            continue;
+        }
         SKGATE_TRY(eff, sshd_effective(paths, p.connection));
         SKGATE_CHECK(check_no_other_way_in(eff, p.where + " for " + p.user, force, accept));
-        bool break_glass = policy.is_break_glass(p.user);
+        // Exempt only a block that names break-glass users and nobody else
+        // (skgate's own): a wildcard block probed as root applies to all.
+        bool break_glass = !p.users.empty();
+        for (const auto& u : split_commas(p.users))
+            break_glass = break_glass && literal(u) && policy.is_break_glass(u);
         for (const auto& [key, value] : wiring::expected_effective(opts)) {
             // skgate's own block gives break-glass users their key types.
             if (break_glass &&
@@ -873,8 +958,17 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
     for (const auto& o : overrides)
         accept(o + " on sshd's command line");
 
+    // The files sshd read before skgate, which skgate-keys is given (-a).
+    std::string previous_files =
+        previous ? previous->previous_authorized_keys_file : (*before)["authorizedkeysfile"];
+    if (previous_files.empty())
+        previous_files = ".ssh/authorized_keys .ssh/authorized_keys2";
+    std::vector<std::string> user_files;
+    if (previous_files != "none")
+        user_files = split_whitespace(previous_files);
+
     if (request.mode == Mode::enforce) {
-        Status guard = check_nobody_locked_out(policy);
+        Status guard = check_nobody_locked_out(policy, user_files);
         if (!guard && !request.force)
             return guard.error();
         if (!guard) {  // the guard's first clause says who is locked out
@@ -884,15 +978,9 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
     }
 
     wiring::Options opts = options_for(paths, policy, request.mode, request.pam_confirm);
-    if (previous) {
-        opts.previous_authorized_keys_file = previous->previous_authorized_keys_file;
-        opts.previous_pubkey_algorithms = previous->previous_pubkey_algorithms;
-    } else {
-        opts.previous_authorized_keys_file = (*before)["authorizedkeysfile"];
-        opts.previous_pubkey_algorithms = (*before)["pubkeyacceptedalgorithms"];
-    }
-    if (opts.previous_authorized_keys_file.empty())
-        opts.previous_authorized_keys_file = ".ssh/authorized_keys .ssh/authorized_keys2";
+    opts.previous_authorized_keys_file = previous_files;
+    opts.previous_pubkey_algorithms =
+        previous ? previous->previous_pubkey_algorithms : (*before)["pubkeyacceptedalgorithms"];
 
     // Start from what was there before the first enable, so that running
     // enable again (say audit, then enforce) never stacks changes.

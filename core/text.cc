@@ -35,6 +35,38 @@ std::vector<std::string> split_whitespace(std::string_view s) {
     return out;
 }
 
+std::vector<std::string> split_quoted_words(std::string_view s) {
+    std::vector<std::string> out;
+    std::string cur;
+    bool in_word = false;
+    char quote = 0;
+    for (size_t i = 0; i < s.size(); i++) {
+        char c = s[i];
+        if (quote) {
+            if (c == quote)
+                quote = 0;
+            else if (c == '\\' && quote == '"' && i + 1 < s.size())
+                cur += s[++i];
+            else
+                cur += c;
+        } else if (c == '"' || c == '\'') {
+            quote = c;
+            in_word = true;
+        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+            if (in_word)
+                out.push_back(std::move(cur));
+            cur.clear();
+            in_word = false;
+        } else {
+            cur += c;
+            in_word = true;
+        }
+    }
+    if (in_word)
+        out.push_back(std::move(cur));
+    return out;
+}
+
 std::vector<std::string> split_commas(std::string_view s) {
     std::vector<std::string> out;
     size_t start = 0;

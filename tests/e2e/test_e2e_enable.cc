@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "core/krl.h"
 #include "core/text.h"
@@ -255,6 +257,25 @@ TEST(Enable, EnforceIsRefusedWhileNobodyCouldLogIn) {
     EXPECT_EQ(after, expected);
 }
 
+// A wildcard block applies to everyone, even when the account it is probed
+// with is a break-glass user: it is not exempt from skgate's key types.
+TEST(Enable, AWildcardBlockIsNotExemptAsBreakGlass) {
+    SystemRoot sys("debian12");
+    write_file(sys.conf(), SystemRoot::replace_all(read_file(sys.conf()), "BreakGlassUsers rescue",
+                                                   "BreakGlassUsers root"));
+    sys.enroll("root");
+    write_file(sys.root() + "/etc/ssh/sshd_config.d/05-local.conf",
+               "Match User *\n    PubkeyAcceptedAlgorithms ssh-ed25519\n");
+    const Snapshot before = sys.snapshot();
+    auto r = sys.ctl({"enable", "--mode", "enforce"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_TRUE(contains(r.err,
+                         "05-local.conf:1: Match User * makes sshd use "
+                         "\"pubkeyacceptedalgorithms ssh-ed25519\" for root"))
+        << r.err;
+    EXPECT_EQ(sys.snapshot(), before);
+}
+
 // The shipped BreakGlassUsers root is no way in while root has no key sshd
 // would accept: enforce is refused until it has one, and again once that
 // key is revoked.
@@ -363,6 +384,24 @@ TEST(Enable, CommandLineOverridesAreRefused) {
     EXPECT_EQ(sys.snapshot(), with_override);
     fs::remove_all(sys.systemd() + "/ssh.service.d");
 
+    // Bundled flags, spaces around '=', and quotes in the environment file
+    // are read as systemd and sshd read them.
+    for (const auto& [file, text, says] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"/ssh.service.d/override.conf",
+              "[Service]\nExecStart =\nExecStart = /usr/sbin/sshd -Do AuthorizedKeysCommand=none\n",
+              "override.conf:3: ExecStart has -o AuthorizedKeysCommand=none"},
+             {"/default-ssh", "SSHD_OPTS='-oAuthorizedKeysFile=.ssh/authorized_keys'\n",
+              "default-ssh:1: -o AuthorizedKeysFile=.ssh/authorized_keys"}}) {
+        fs::create_directories(sys.systemd() + "/ssh.service.d");
+        write_file(sys.systemd() + file, text);
+        auto refused = sys.ctl({"enable"});
+        EXPECT_EQ(refused.status, 1) << text;
+        EXPECT_TRUE(contains(refused.err, says)) << refused.err;
+        fs::remove_all(sys.systemd() + "/ssh.service.d");
+        fs::remove(sys.systemd() + "/default-ssh");
+    }
+
     // A running sshd with -o on its command line.
     int port = free_port();
     auto started =
@@ -398,6 +437,10 @@ TEST(Enable, AMatchBlockThatOverridesSkgateIsFound) {
              {"Match User skgt-al*,!root\n    AuthorizedKeysFile .ssh/authorized_keys\n",
               "skgt-alice"},
              {"Match Group skgt-adm*\n    AuthorizedKeysFile .ssh/authorized_keys\n", "skgt-alice"},
+             // Quoted, as sshd reads it; a wildcard address is probed with one it matches.
+             {"Match User \"skgt-alice\"\n    AuthorizedKeysFile .ssh/authorized_keys\n",
+              "skgt-alice"},
+             {"Match Address 10.1.*\n    AuthorizedKeysFile .ssh/authorized_keys\n", "root"},
              // A block for another listening port is probed on that port.
              {"Match LocalPort 2222\n    AuthorizedKeysFile .ssh/authorized_keys\n", "root"},
              {"Match Group skgt-admins\n    AuthorizedKeysCommand /usr/bin/true\n"

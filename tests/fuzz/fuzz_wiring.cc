@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/sshd_wiring.h"
+#include "core/text.h"
 #include "core/user_keyfiles.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -35,5 +36,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)skgate::wiring::includes_dropins(in, "/etc/ssh/sshd_config.d");
     (void)skgate::wiring::parse_sshd_t(in);
     (void)skgate::wiring::parse_openssh_version(in);
+    // sshd_config lines and ExecStart as enable splits them: no word is
+    // longer than the input, and no word holds unquoted whitespace.
+    for (const auto& w : skgate::split_quoted_words(in))
+        if (w.size() > in.size())
+            __builtin_trap();
     return 0;
 }

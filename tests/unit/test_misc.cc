@@ -121,3 +121,14 @@ TEST(AuthInfo, ParsesSshdLines) {
     for (const auto& bad : bad_values)
         EXPECT_FALSE(AuthInfo::parse(bad).ok()) << printable(bad);
 }
+
+TEST(Text, SplitQuotedWordsReadsQuotesAsSshdAndSystemdDo) {
+    using V = std::vector<std::string>;
+    EXPECT_EQ(split_quoted_words("Match User \"alice\""), (V{"Match", "User", "alice"}));
+    EXPECT_EQ(split_quoted_words("-o \"AuthorizedKeysCommand /x %u\" -D"),
+              (V{"-o", "AuthorizedKeysCommand /x %u", "-D"}));
+    EXPECT_EQ(split_quoted_words("'-oA=none'  b\t\"c\\\"d\""), (V{"-oA=none", "b", "c\"d"}));
+    EXPECT_EQ(split_quoted_words("a\"\"b \"\""), (V{"ab", ""}));
+    EXPECT_EQ(split_quoted_words("\"unterminated x"), (V{"unterminated x"}));
+    EXPECT_EQ(split_quoted_words(" \f\v "), V{});
+}
