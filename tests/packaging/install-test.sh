@@ -39,6 +39,9 @@ fi
 mount -t proc proc "$R/proc"; mounted+=("$R/proc")
 mount --bind /dev "$R/dev"; mounted+=("$R/dev")
 mount -t tmpfs tmpfs "$R/run"; mounted+=("$R/run")
+# journald needs /sys and the cgroup hierarchy; a slave copy, so that
+# unmounting it here never propagates to the machine's own.
+mount --rbind /sys "$R/sys" && mount --make-rslave "$R/sys"; mounted+=("$R/sys")
 mkdir -p "$R/run/sshd"
 
 # --- build the packages inside the root, for this release ------------------
@@ -91,7 +94,7 @@ in_root skgatectl enroll --user alice --key "$(cat "$K/sk.pub")" --name laptop >
     || fail "skgatectl enroll"
 
 # --- the rollout, as the README tells an administrator -----------------------
-chroot "$R" /lib/systemd/systemd-journald < /dev/null > /dev/null 2>&1 &
+chroot "$R" /lib/systemd/systemd-journald < /dev/null > "$work/journald-$release.log" 2>&1 &
 journald_pid=$!
 for _ in $(seq 100); do [ -S "$R/run/systemd/journal/socket" ] && break; sleep 0.1; done
 [ -S "$R/run/systemd/journal/socket" ] || fail "journald did not start in the root"
@@ -138,8 +141,15 @@ grep -q skgate-login-ok <<<"$out" || { tail -20 "$R/var/log/skgate-sshd.log"; fa
 out=$(login "$K/sk") || true
 grep -q skgate-login-ok <<<"$out" || { tail -20 "$R/var/log/skgate-sshd.log"; fail "audit mode refused the security key: $out"; }
 say "audit mode: both keys log in"
+journal_state() {  # what to look at when the journal has no event
+    in_root skgatectl audit
+    echo "machine-id: $(cat "$R/etc/machine-id" 2>&1)"
+    ls -laR "$R/run/log/journal" "$R/var/log/journal" 2>&1 | head -20 || true
+    kill -0 "$journald_pid" 2>/dev/null && echo "journald runs" || echo "journald has exited"
+    tail -20 "$work/journald-$release.log"
+}
 audit_shows "$plain_fp" --json --decision would-deny --user alice \
-    || { in_root skgatectl audit; fail "no would-deny event for the ordinary key $plain_fp"; }
+    || { journal_state; fail "no would-deny event for the ordinary key $plain_fp"; }
 run skgatectl audit --decision would-deny
 stop_sshd
 
@@ -153,7 +163,7 @@ out=$(login "$K/plain") && fail "ordinary key accepted: $out"
 grep -q skgate-login-ok <<<"$out" && fail "ordinary key logged in"
 say "ordinary key refused"
 audit_shows "$plain_fp" --json --decision deny --user alice \
-    || { in_root skgatectl audit; fail "no deny event for the ordinary key $plain_fp"; }
+    || { journal_state; fail "no deny event for the ordinary key $plain_fp"; }
 run skgatectl audit --user alice --since 1h
 run skgatectl status
 stop_sshd
