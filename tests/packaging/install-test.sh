@@ -5,7 +5,8 @@
 #   port and its own journald: enable (audit mode), an ordinary-key login
 #   that works and is recorded as would-deny, skgatectl audit, enable --mode
 #   enforce, the security-key login accepted and the ordinary key refused
-#   (recorded as deny); skgatectl disable; apt purge; /etc as before.
+#   (by sshd's key types; no allow is recorded for it); skgatectl disable;
+#   apt purge; /etc as before.
 # The rollout's commands and their output are kept in WORK/rollout-RELEASE.txt
 # and printed.
 # usage: install-test.sh RELEASE SOURCE_DIR WORK_DIR SK_PROVIDER
@@ -162,8 +163,14 @@ say "security-key login accepted"
 out=$(login "$K/plain") && fail "ordinary key accepted: $out"
 grep -q skgate-login-ok <<<"$out" && fail "ordinary key logged in"
 say "ordinary key refused"
-audit_shows "$plain_fp" --json --decision deny --user alice \
-    || { journal_state; fail "no deny event for the ordinary key $plain_fp"; }
+# Enforce mode's PubkeyAcceptedAlgorithms has sshd refuse the ordinary key's
+# type before it asks skgate-keys: its refusal is sshd's, in sshd's log, and
+# skgate records no decision that allowed it.
+grep -q "ssh-ed25519.*not in PubkeyAcceptedAlgorithms\|key type ssh-ed25519 not in" \
+    "$R/var/log/skgate-sshd.log" \
+    || { tail -20 "$R/var/log/skgate-sshd.log"; fail "sshd did not refuse the ordinary key's type"; }
+in_root skgatectl audit --json --decision allow --user alice | grep -qF "$plain_fp" \
+    && { journal_state; fail "an allow decision for the ordinary key $plain_fp"; }
 run skgatectl audit --user alice --since 1h
 run skgatectl status
 stop_sshd
