@@ -14,14 +14,10 @@ namespace skgate::admin {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: skgatectl audit [--since TIME] [--user USER] [--decision allow|deny|would-deny]\n"
-    "                       [--event EVENT] [--lines N] [--json] [--directory DIR]\n";
-
 int usage(const std::string& why) {
     if (!why.empty())
         std::fprintf(stderr, "skgatectl: audit: %s\n", why.c_str());
-    std::fputs(kUsage, stderr);
+    std::fputs(kAuditUsage, stderr);
     return kExitUsage;
 }
 

@@ -12,7 +12,7 @@ namespace skgate::admin {
 namespace {
 
 int usage() {
-    std::fputs("usage: skgatectl check-config [-f FILE] [-u USER]\n", stderr);
+    std::fputs(kCheckConfigUsage, stderr);
     return kExitUsage;
 }
 

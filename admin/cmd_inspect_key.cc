@@ -14,7 +14,7 @@ namespace {
 constexpr size_t kMaxStdinBytes = 4 * 1024 * 1024;
 
 int usage() {
-    std::fputs("usage: skgatectl inspect-key [--json] [KEY|-]\n", stderr);
+    std::fputs(kInspectKeyUsage, stderr);
     return kExitUsage;
 }
 

@@ -1,4 +1,5 @@
 // skgatectl enroll / revoke / list: the local key store.
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,11 +31,34 @@ namespace skgate::admin {
 
 namespace {
 
+// Less than this left where pam_skgate writes counters and last use, and a
+// write may fail (each record is a small file written whole, then renamed).
+constexpr unsigned long long kMinStateFreeBytes = 64 * 1024;
+
 constexpr size_t kMaxInputFile = 64 * 1024;
 
 int fail(const char* cmd, const std::string& msg) {
     std::fprintf(stderr, "skgatectl: %s: %s\n", cmd, msg.c_str());
     return kExitFailure;
+}
+
+// pam_skgate cannot record a last use on a full file system; say so once,
+// before the column that would then be stale.
+void warn_if_state_directory_full(const std::string& dir) {
+    static bool warned = false;
+    struct statvfs fs {};
+    if (warned || statvfs(dir.c_str(), &fs) != 0)
+        return;
+    const unsigned long long free_bytes =
+        static_cast<unsigned long long>(fs.f_bavail) * static_cast<unsigned long long>(fs.f_frsize);
+    if (free_bytes >= kMinStateFreeBytes && (fs.f_files == 0 || fs.f_favail > 0))
+        return;
+    warned = true;
+    std::fprintf(stderr,
+                 "skgatectl: list: warning: StateDirectory %s is full (%llu bytes free): "
+                 "pam_skgate cannot record logins there, so LAST USE may be older than the "
+                 "last login (the session-open events say \"last use not recorded\")\n",
+                 printable(dir).c_str(), free_bytes);
 }
 
 int usage(const char* text) {
@@ -111,10 +135,6 @@ Result<Policy> load_policy(const ArgParser& a) {
 }  // namespace
 
 int cmd_enroll(const Args& args) {
-    constexpr const char* kUsage =
-        "usage: skgatectl enroll [-f CONFIG] --user USER (--key 'KEY' | --key-file FILE)\n"
-        "                        [--name LABEL] [--expires DATE] [--source local]\n"
-        "                        [--attestation FILE --challenge FILE]\n";
     ArgParser a({"-f", "--user", "--key", "--key-file", "--name", "--expires", "--attestation",
                  "--challenge", "--source"},
                 {});
@@ -124,7 +144,7 @@ int cmd_enroll(const Args& args) {
         (a.value("--attestation").has_value() != a.value("--challenge").has_value())) {
         if (!st)
             std::fprintf(stderr, "skgatectl: enroll: %s\n", st.error().message.c_str());
-        return usage(kUsage);
+        return usage(kEnrollUsage);
     }
     const std::string user = *a.value("--user");
     if (auto st = validate_username(user); !st)
@@ -228,10 +248,6 @@ int cmd_enroll(const Args& args) {
 }
 
 int cmd_revoke(const Args& args) {
-    constexpr const char* kUsage =
-        "usage: skgatectl revoke [-f CONFIG] --user USER (--fingerprint SHA256:... | --key 'KEY' "
-        "| --key-file FILE)\n"
-        "       skgatectl revoke [-f CONFIG] --rebuild-index\n";
     ArgParser a({"-f", "--user", "--fingerprint", "--key", "--key-file"}, {"--rebuild-index"});
     auto st = a.parse(args);
     int given = a.value("--fingerprint").has_value() + a.value("--key").has_value() +
@@ -242,7 +258,7 @@ int cmd_revoke(const Args& args) {
                  : given != 1 || !a.value("--user").has_value())) {
         if (!st)
             std::fprintf(stderr, "skgatectl: revoke: %s\n", st.error().message.c_str());
-        return usage(kUsage);
+        return usage(kRevokeUsage);
     }
     if (geteuid() != 0)
         return fail("revoke", "must be run as root (the key store is root-owned)");
@@ -365,12 +381,11 @@ void remote_rows(const Policy& policy, const std::string& user, std::time_t now,
 }  // namespace
 
 int cmd_list(const Args& args) {
-    constexpr const char* kUsage = "usage: skgatectl list [-f CONFIG] [--user USER] [--json]\n";
     ArgParser a({"-f", "--user"}, {"--json"});
     if (auto st = a.parse(args); !st || !a.positional().empty()) {
         if (!st)
             std::fprintf(stderr, "skgatectl: list: %s\n", st.error().message.c_str());
-        return usage(kUsage);
+        return usage(kListUsage);
     }
     auto policy = load_policy(a);
     if (!policy)
@@ -411,6 +426,7 @@ int cmd_list(const Args& args) {
             for (const auto& warning : file->warnings)
                 std::fprintf(stderr, "skgatectl: list: warning: %s\n", warning.c_str());
             // Recorded by pam_skgate's session phase; unknown without it.
+            warn_if_state_directory_full(policy->global().state_directory);
             auto last_use = LastUseStore(policy->global().state_directory).load(user);
             if (!last_use)
                 std::fprintf(stderr, "skgatectl: list: warning: last use of %s's keys: %s\n",

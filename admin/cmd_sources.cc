@@ -5,6 +5,7 @@
 #include "admin/commands.h"
 #include "core/args.h"
 #include "core/json.h"
+#include "core/keylookup.h"
 #include "core/policy.h"
 #include "core/remote_source.h"
 #include "core/source_cache.h"
@@ -14,9 +15,6 @@
 namespace skgate::admin {
 
 namespace {
-
-constexpr const char* kUsage =
-    "usage: skgatectl sources test [-f CONFIG] [--user USER] [--json] [--fetch-helper PROGRAM]\n";
 
 int fail(const std::string& msg) {
     std::fprintf(stderr, "skgatectl: sources: %s\n", msg.c_str());
@@ -56,18 +54,28 @@ std::string cache_state(const SourceCache& cache, KeySource s, const std::string
            std::to_string(now - c->fetched) + " s old";
 }
 
+// What the policy makes of one key a source gave: "allowed", or why not. A
+// source outside the user's KeySources gives nothing, however good the key.
+std::string verdict(const CandidateKey& k, bool in_policy, const UserPolicy& up, bool break_glass,
+                    const RevocationList& revoked, std::time_t now) {
+    if (!in_policy)
+        return "not used: the source is not in this user's KeySources";
+    std::string why = refusal_reason(k, up, break_glass, revoked, now);
+    return why.empty() ? "allowed" : "refused: " + why;
+}
+
 }  // namespace
 
 int cmd_sources(const Args& args) {
     if (args.empty() || args[0] != "test") {
-        std::fputs(kUsage, stderr);
+        std::fputs(kSourcesUsage, stderr);
         return kExitUsage;
     }
     ArgParser a({"-f", "--user", "--fetch-helper"}, {"--json"});
     if (auto st = a.parse(Args(args.begin() + 1, args.end())); !st || !a.positional().empty()) {
         if (!st)
             std::fprintf(stderr, "skgatectl: sources: %s\n", st.error().message.c_str());
-        std::fputs(kUsage, stderr);
+        std::fputs(kSourcesUsage, stderr);
         return kExitUsage;
     }
     const std::string config = a.value("-f").value_or(kDefaultConfigPath);
@@ -90,10 +98,16 @@ int cmd_sources(const Args& args) {
             user.c_str());
         return kExitOk;
     }
-    const std::string helper = a.value("--fetch-helper").value_or(SKGATE_FETCH_HELPER_PATH);
+    const std::string helper = a.value("--fetch-helper").value_or(find_fetch_helper());
     const int timeout_ms = static_cast<int>(g.remote.timeout_seconds * 1000);
     SourceCache cache(g.state_directory);
     std::time_t now = std::time(nullptr);
+    // The verdicts are skgate-keys' own: the same revocations and the same
+    // check of each key against this user's policy.
+    auto revoked = RevocationList::load(g.revoked_keys);
+    if (!revoked)
+        return fail(revoked.error().message);
+    const bool break_glass = policy->is_break_glass(user);
     std::vector<Row> rows;
     for (KeySource s : sources) {
         rows.push_back({s, fetch_remote(s, user, config, helper, timeout_ms),
@@ -122,6 +136,15 @@ int cmd_sources(const Args& args) {
             if (r.outcome) {
                 w.key("latency_ms").value(static_cast<uint64_t>(r.outcome->latency_us / 1000));
                 w.key("keys").value(static_cast<uint64_t>(r.outcome->keys.size()));
+                w.key("verdicts").begin_array();
+                for (const auto& k : r.outcome->keys) {
+                    w.begin_object();
+                    w.key("fingerprint").value(k.key.fingerprint());
+                    w.key("type").value(std::string(k.key.type_name()));
+                    w.key("verdict").value(verdict(k, in_policy, *up, break_glass, *revoked, now));
+                    w.end_object();
+                }
+                w.end_array();
                 w.key("refused").begin_array();
                 for (const auto& x : r.outcome->refused)
                     w.value(x);
@@ -140,8 +163,9 @@ int cmd_sources(const Args& args) {
                         static_cast<unsigned long long>(r.outcome->latency_us / 1000),
                         r.outcome->refused.size());
             for (const auto& k : r.outcome->keys)
-                std::printf("  key %s %s %s\n", std::string(k.key.type_name()).c_str(),
-                            k.key.fingerprint().c_str(), printable(k.comment, 60).c_str());
+                std::printf("  key %s %s %s\n    %s\n", std::string(k.key.type_name()).c_str(),
+                            k.key.fingerprint().c_str(), printable(k.comment, 60).c_str(),
+                            verdict(k, in_policy, *up, break_glass, *revoked, now).c_str());
             for (const auto& x : r.outcome->refused)
                 std::printf("  refused %s\n", x.c_str());
         } else {

@@ -16,21 +16,11 @@ namespace skgate::admin {
 
 namespace {
 
-constexpr const char* kEnableUsage =
-    "usage: skgatectl enable [--mode audit|enforce] [--pam-confirm] [--force]\n"
-    "                        [--replace-existing] [--no-reload] [--dry-run] [PATH OPTIONS]\n";
-constexpr const char* kDisableUsage = "usage: skgatectl disable [--no-reload] [PATH OPTIONS]\n";
-constexpr const char* kStatusUsage = "usage: skgatectl status [--json] [PATH OPTIONS]\n";
-constexpr const char* kPathOptionsHelp =
-    "PATH OPTIONS (for testing on copies; defaults are the system's):\n"
-    "  -f SKGATE_CONF  --sshd-config FILE  --pam-file FILE  --sshd PROGRAM\n"
-    "  --helper PROGRAM  --pam-module NAME  --systemd-dir DIR\n";
-
 const std::set<std::string> kPathOptions = {"-f",       "--sshd-config", "--pam-file",   "--sshd",
                                             "--helper", "--pam-module",  "--systemd-dir"};
 
 int usage(const char* text) {
-    std::fprintf(stderr, "%s%s", text, kPathOptionsHelp);
+    std::fputs(text, stderr);
     return kExitUsage;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "admin/commands.h"
+#include "core/args.h"
 #include "core/audit.h"
 
 namespace {
@@ -36,19 +37,21 @@ constexpr const char* kUsage =
 struct Command {
     const char* name;
     int (*run)(const skgate::admin::Args&);
+    const char* usage;
 };
 
+using namespace skgate::admin;
 constexpr Command kCommands[] = {
-    {"inspect-key", skgate::admin::cmd_inspect_key},
-    {"check-config", skgate::admin::cmd_check_config},
-    {"enroll", skgate::admin::cmd_enroll},
-    {"revoke", skgate::admin::cmd_revoke},
-    {"list", skgate::admin::cmd_list},
-    {"enable", skgate::admin::cmd_enable},
-    {"disable", skgate::admin::cmd_disable},
-    {"status", skgate::admin::cmd_status},
-    {"audit", skgate::admin::cmd_audit},
-    {"sources", skgate::admin::cmd_sources},
+    {"inspect-key", cmd_inspect_key, kInspectKeyUsage},
+    {"check-config", cmd_check_config, kCheckConfigUsage},
+    {"enroll", cmd_enroll, kEnrollUsage},
+    {"revoke", cmd_revoke, kRevokeUsage},
+    {"list", cmd_list, kListUsage},
+    {"enable", cmd_enable, kEnableUsage},
+    {"disable", cmd_disable, kDisableUsage},
+    {"status", cmd_status, kStatusUsage},
+    {"audit", cmd_audit, kAuditUsage},
+    {"sources", cmd_sources, kSourcesUsage},
 };
 
 }  // namespace
@@ -67,6 +70,10 @@ int main(int argc, char** argv) {
     skgate::admin::Args args(argv + 2, argv + argc);
     for (const auto& c : kCommands) {
         if (name == c.name) {
+            if (skgate::asks_for_help(args)) {
+                std::fputs(c.usage, stdout);
+                return kExitOk;
+            }
             try {
                 return c.run(args);
             } catch (const std::exception& e) {

@@ -45,9 +45,7 @@ Result<PublicKey> credential_key(const AttestedCredential& cred, const std::stri
 int cmd_generate(const Args& args) {
     ArgParser a({"--name", "--application", "--timeout"}, {"--verify-required", "--ed25519"});
     if (auto st = a.parse(args); !st || !a.positional().empty() || !a.value("--name")) {
-        std::fprintf(stderr,
-                     "usage: skgate-agent generate --name NAME [--verify-required] "
-                     "[--ed25519] [--application ssh:NAME] [--timeout SECONDS]\n");
+        std::fputs(kGenerateUsage, stderr);
         return kExitUsage;
     }
     std::string name = *a.value("--name");
@@ -123,7 +121,7 @@ int cmd_generate(const Args& args) {
 
 int cmd_list(const Args& args) {
     if (!args.empty()) {
-        std::fprintf(stderr, "usage: skgate-agent list\n");
+        std::fputs(kListUsage, stderr);
         return kExitUsage;
     }
     AgentPaths paths = AgentPaths::from_environment();
@@ -141,7 +139,7 @@ int cmd_list(const Args& args) {
 
 int cmd_status(const Args& args) {
     if (!args.empty()) {
-        std::fprintf(stderr, "usage: skgate-agent status\n");
+        std::fputs(kStatusUsage, stderr);
         return kExitUsage;
     }
     AgentPaths paths = AgentPaths::from_environment();

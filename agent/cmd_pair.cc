@@ -86,7 +86,7 @@ Status send_verdict(SecureChannel& ch, bool ok, const std::string& reason,
 int cmd_pair(const Args& args) {
     ArgParser a({"--timeout"}, {"--no-qr"});
     if (auto st = a.parse(args); !st || !a.positional().empty()) {
-        std::fprintf(stderr, "usage: skgate-agent pair [--timeout SECONDS] [--no-qr]\n");
+        std::fputs(kPairUsage, stderr);
         return kExitUsage;
     }
     int timeout_s = std::atoi(a.value("--timeout").value_or("300").c_str());
@@ -197,7 +197,7 @@ int cmd_pair(const Args& args) {
 
 int cmd_unpair(const Args& args) {
     if (!args.empty()) {
-        std::fprintf(stderr, "usage: skgate-agent unpair\n");
+        std::fputs(kUnpairUsage, stderr);
         return kExitUsage;
     }
     AgentPaths paths = AgentPaths::from_environment();

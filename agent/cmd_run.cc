@@ -24,8 +24,7 @@ void on_signal(int) {
 int cmd_run(const Args& args) {
     ArgParser a({"--timeout", "--forward-agent"}, {});
     if (auto st = a.parse(args); !st || !a.positional().empty()) {
-        std::fprintf(stderr,
-                     "usage: skgate-agent run [--timeout SECONDS] [--forward-agent SOCKET]\n");
+        std::fputs(kRunUsage, stderr);
         return kExitUsage;
     }
     ServerOptions options;

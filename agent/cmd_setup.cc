@@ -129,9 +129,7 @@ Result<std::optional<std::string>> read_config(const std::string& path, mode_t* 
 int cmd_setup(const Args& args) {
     ArgParser a({"--hosts"}, {"--remove", "--no-systemd"});
     if (auto st = a.parse(args); !st || !a.positional().empty()) {
-        std::fprintf(stderr,
-                     "usage: skgate-agent setup [--hosts \"HOST...\"] [--remove] "
-                     "[--no-systemd]\n");
+        std::fputs(kSetupUsage, stderr);
         return kExitUsage;
     }
     if (home().empty())

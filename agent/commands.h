@@ -12,6 +12,21 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 
+// Each command's usage: on a bad command line (stderr, exit 2) and for
+// `skgate-agent COMMAND --help` (stdout, exit 0).
+inline constexpr const char* kSetupUsage =
+    "usage: skgate-agent setup [--hosts \"HOST...\"] [--remove] [--no-systemd]\n";
+inline constexpr const char* kPairUsage =
+    "usage: skgate-agent pair [--timeout SECONDS] [--no-qr]\n";
+inline constexpr const char* kGenerateUsage =
+    "usage: skgate-agent generate --name NAME [--verify-required] [--ed25519]\n"
+    "                             [--application ssh:NAME] [--timeout SECONDS]\n";
+inline constexpr const char* kListUsage = "usage: skgate-agent list\n";
+inline constexpr const char* kStatusUsage = "usage: skgate-agent status\n";
+inline constexpr const char* kUnpairUsage = "usage: skgate-agent unpair\n";
+inline constexpr const char* kRunUsage =
+    "usage: skgate-agent run [--timeout SECONDS] [--forward-agent SOCKET]\n";
+
 int cmd_setup(const Args& args);
 int cmd_pair(const Args& args);
 int cmd_generate(const Args& args);

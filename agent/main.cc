@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "agent/commands.h"
+#include "core/args.h"
 #include "core/audit.h"
 
 namespace {
@@ -29,13 +30,18 @@ constexpr const char* kUsage =
 struct Command {
     const char* name;
     int (*run)(const skgate::agent::Args&);
+    const char* usage;
 };
 
+using namespace skgate::agent;
 constexpr Command kCommands[] = {
-    {"setup", skgate::agent::cmd_setup},       {"pair", skgate::agent::cmd_pair},
-    {"generate", skgate::agent::cmd_generate}, {"list", skgate::agent::cmd_list},
-    {"status", skgate::agent::cmd_status},     {"unpair", skgate::agent::cmd_unpair},
-    {"run", skgate::agent::cmd_run},
+    {"setup", cmd_setup, kSetupUsage},
+    {"pair", cmd_pair, kPairUsage},
+    {"generate", cmd_generate, kGenerateUsage},
+    {"list", cmd_list, kListUsage},
+    {"status", cmd_status, kStatusUsage},
+    {"unpair", cmd_unpair, kUnpairUsage},
+    {"run", cmd_run, kRunUsage},
 };
 
 }  // namespace
@@ -53,6 +59,10 @@ int main(int argc, char** argv) {
     skgate::agent::Args args(argv + 2, argv + argc);
     for (const auto& c : kCommands) {
         if (!std::strcmp(argv[1], c.name)) {
+            if (skgate::asks_for_help(args)) {
+                std::fputs(c.usage, stdout);
+                return kExitOk;
+            }
             try {
                 return c.run(args);
             } catch (const std::exception& e) {

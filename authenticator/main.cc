@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "authenticator/commands.h"
+#include "core/args.h"
 
 namespace {
 
@@ -27,13 +28,15 @@ constexpr const char* kUsage =
 struct Command {
     const char* name;
     int (*run)(const skgate::authenticator::Args&);
+    const char* usage;
 };
 
+using namespace skgate::authenticator;
 constexpr Command kCommands[] = {
-    {"init", skgate::authenticator::cmd_init},
-    {"pair", skgate::authenticator::cmd_pair},
-    {"run", skgate::authenticator::cmd_run},
-    {"list", skgate::authenticator::cmd_list},
+    {"init", cmd_init, kInitUsage},
+    {"pair", cmd_pair, kPairUsage},
+    {"run", cmd_run, kRunUsage},
+    {"list", cmd_list, kListUsage},
 };
 
 }  // namespace
@@ -50,6 +53,10 @@ int main(int argc, char** argv) {
     skgate::authenticator::Args args(argv + 2, argv + argc);
     for (const auto& c : kCommands) {
         if (!std::strcmp(argv[1], c.name)) {
+            if (skgate::asks_for_help(args)) {
+                std::fputs(c.usage, stdout);
+                return kExitOk;
+            }
             try {
                 return c.run(args);
             } catch (const std::exception& e) {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/args.h"
 #include "core/audit.h"
 #include "core/base64.h"
 #include "core/keylookup.h"
@@ -137,19 +138,6 @@ int finish_denied(const Invocation& inv, const std::string& reason, uint64_t sta
     return status;
 }
 
-// skgate-fetch is installed beside skgate-keys; finding it there keeps a
-// test or relocated installation from running another copy.
-std::string fetch_helper_path() {
-    char buf[4096];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0)
-        return SKGATE_FETCH_HELPER_PATH;
-    std::string self(buf, static_cast<size_t>(n));
-    size_t slash = self.find_last_of('/');
-    return slash == std::string::npos ? SKGATE_FETCH_HELPER_PATH
-                                      : self.substr(0, slash) + "/skgate-fetch";
-}
-
 // The key sshd offers: %t and %k must agree and parse.
 skgate::Result<skgate::PublicKey> offered_key(const Invocation& inv) {
     auto blob = skgate::base64_decode(inv.key_blob);
@@ -168,6 +156,12 @@ skgate::Result<skgate::PublicKey> offered_key(const Invocation& inv) {
 
 int run(int argc, char** argv) {
     uint64_t start = skgate::monotonic_us();
+    // sshd never passes this (a user name cannot start with '-'): it is a
+    // person asking, and is answered with no keys.
+    if (skgate::asks_for_help({argv + 1, argv + argc}) && argc == 2) {
+        std::fputs(kUsage, stdout);
+        return kExitOk;
+    }
     Invocation inv;
     if (!parse_args(argc, argv, &inv)) {
         std::fputs(kUsage, stderr);
@@ -188,7 +182,7 @@ int run(int argc, char** argv) {
 
     skgate::LookupRequest req{inv.user, std::nullopt, std::time(nullptr)};
     req.remote.config_path = inv.config;
-    req.remote.fetch_helper = fetch_helper_path();
+    req.remote.fetch_helper = skgate::find_fetch_helper();
     req.user_files = std::move(*user_files);
     req.user_file_patterns = inv.user_files;
     if (!inv.key_type.empty()) {

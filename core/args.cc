@@ -2,6 +2,18 @@
 
 namespace skgate {
 
+bool asks_for_help(const std::vector<std::string>& args) {
+    if (args.size() == 1 && args[0] == "-h")
+        return true;
+    for (const auto& a : args) {
+        if (a == "--")
+            return false;
+        if (a == "--help")
+            return true;
+    }
+    return false;
+}
+
 Status ArgParser::parse(const std::vector<std::string>& args) {
     for (size_t i = 0; i < args.size(); i++) {
         const std::string& a = args[i];

@@ -12,6 +12,11 @@
 
 namespace skgate {
 
+// True when a command's arguments ask for its usage: "--help" anywhere
+// before a "--", or "-h" alone. Every subcommand of every program answers
+// that with its usage on stdout and exit 0, before it parses anything.
+bool asks_for_help(const std::vector<std::string>& args);
+
 class ArgParser {
   public:
     // Options that take a value (e.g. "--user", "-f") and flags (e.g. "--json").

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "core/policy.h"
 #include "core/text.h"
@@ -24,6 +25,7 @@ struct FieldMap {
     const char* journal;
     const char* json;
     std::string AuditRecord::*member;
+    bool number = false;  // a JSON number; a value that is not one is left out
 };
 const FieldMap kFields[] = {
     {"SYSLOG_IDENTIFIER", "identifier", &AuditRecord::identifier},
@@ -36,11 +38,11 @@ const FieldMap kFields[] = {
     {"SKGATE_SOURCE", "source", &AuditRecord::source},
     {"SKGATE_REASON", "reason", &AuditRecord::reason},
     {"SKGATE_FLAGS", "flags", &AuditRecord::flags},
-    {"SKGATE_COUNTER", "counter", &AuditRecord::counter},
+    {"SKGATE_COUNTER", "counter", &AuditRecord::counter, true},
     {"SKGATE_REMOTE", "remote", &AuditRecord::remote},
-    {"SKGATE_LATENCY_US", "latency_us", &AuditRecord::latency_us},
+    {"SKGATE_LATENCY_US", "latency_us", &AuditRecord::latency_us, true},
     {"SKGATE_SOURCES", "sources", &AuditRecord::sources},
-    {"SKGATE_CACHE_AGE", "cache_age", &AuditRecord::cache_age},
+    {"SKGATE_CACHE_AGE", "cache_age", &AuditRecord::cache_age, true},
     {"MESSAGE", "message", &AuditRecord::message},
 };
 
@@ -72,6 +74,20 @@ std::string local_time(uint64_t usec) {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
     return buf;
+}
+
+// A journal field anyone could have written: digits only, no sign, no
+// overflow, or nothing.
+std::optional<uint64_t> parse_decimal(std::string_view s) {
+    if (s.empty() || s.size() > 19)
+        return std::nullopt;
+    uint64_t n = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        n = n * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return n;
 }
 
 }  // namespace
@@ -178,9 +194,16 @@ void append_event_json(JsonWriter& j, const AuditRecord& e) {
     j.begin_object();
     j.key("time").value(format_iso8601(static_cast<std::time_t>(e.realtime_usec / 1'000'000)));
     j.key("realtime_usec").value(e.realtime_usec);
-    for (const auto& f : kFields)
-        if (!(e.*f.member).empty())
-            j.key(f.json).value(e.*f.member);
+    for (const auto& f : kFields) {
+        const std::string& v = e.*f.member;
+        if (v.empty())
+            continue;
+        if (!f.number) {
+            j.key(f.json).value(v);
+        } else if (auto n = parse_decimal(v)) {
+            j.key(f.json).value(*n);
+        }
+    }
     j.end_object();
 }
 

@@ -1,5 +1,8 @@
 #include "core/remote_source.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "core/authkeys.h"
 #include "core/monotonic.h"
 #include "core/source_cache.h"
@@ -7,6 +10,22 @@
 #include "core/text.h"
 
 namespace skgate {
+
+std::string find_fetch_helper() {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0)
+        return SKGATE_FETCH_HELPER_PATH;
+    std::string self(buf, static_cast<size_t>(n));
+    size_t slash = self.find_last_of('/');
+    if (slash == std::string::npos)
+        return SKGATE_FETCH_HELPER_PATH;
+    std::string beside = self.substr(0, slash) + "/skgate-fetch";
+    struct stat st {};
+    if (stat(beside.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        return beside;
+    return SKGATE_FETCH_HELPER_PATH;
+}
 
 namespace {
 

@@ -24,6 +24,13 @@ namespace skgate {
 #define SKGATE_FETCH_HELPER_PATH "/usr/libexec/skgate/skgate-fetch"
 #endif
 
+// The one rule for which skgate-fetch runs, for skgate-keys and skgatectl
+// alike: the skgate-fetch in the running program's own directory when there
+// is one (an installed skgate-keys, a test's copy), else the installed
+// SKGATE_FETCH_HELPER_PATH. Only root can place a file beside an installed
+// program, so the first never reaches a user's file.
+std::string find_fetch_helper();
+
 // skgate-fetch's exit statuses (sysexits(3)), shared with its main.
 inline constexpr int kFetchOk = 0;
 inline constexpr int kFetchUsage = 64;

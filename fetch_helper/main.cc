@@ -18,6 +18,7 @@
 #include <ctime>
 #include <string>
 
+#include "core/args.h"
 #include "core/ldap_client.h"
 #include "core/policy.h"
 #include "core/remote_fetch.h"
@@ -104,6 +105,10 @@ int exit_status_for(const Error& e) {
 }
 
 int run(int argc, char** argv) {
+    if (asks_for_help({argv + 1, argv + argc}) && argc == 2) {
+        std::fputs(kUsage, stdout);
+        return kFetchOk;
+    }
     Invocation inv;
     if (!parse_args(argc, argv, &inv))
         return fail(kFetchUsage, kUsage);

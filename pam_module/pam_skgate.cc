@@ -510,11 +510,17 @@ int open_session(Pam& pam) {
         if (policy) {
             auto st = LastUseStore(policy->global().state_directory)
                           .record(*user, e.key_fp, std::time(nullptr));
-            if (!st)
-                pam.log(LOG_ERR, "cannot record last use: " + st.error().message);
+            // A full or broken StateDirectory leaves `skgatectl list` showing
+            // an older last use: that is said in skgate's own event, not only
+            // in PAM's syslog.
+            if (!st) {
+                e.reason = "last use not recorded: " + st.error().message;
+                pam.log(LOG_ERR, e.reason);
+            }
         }
     }
-    e.message = *user + ": session opened" + (e.key_fp.empty() ? "" : " with " + e.key_fp);
+    e.message = *user + ": session opened" + (e.key_fp.empty() ? "" : " with " + e.key_fp) +
+                (e.reason.empty() ? "" : " (" + e.reason + ")");
     // The session phase records; it never blocks a login the auth and account
     // phases allowed.
     record(pam, e, start);

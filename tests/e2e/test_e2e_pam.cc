@@ -3,11 +3,15 @@
 // silently for an enrolled security key and fails for a key skgate does not
 // allow, even when sshd's own configuration is weakened.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "core/keystore.h"
 #include "tests/e2e/sshd_harness.h"
@@ -116,6 +120,44 @@ TEST_F(E2ePam, EnrolledKeyPassesTheKeyboardInteractiveStepSilently) {
     std::string session = sshd_->journal({"SKGATE_EVENT=session-open", "SKGATE_USER=skgt-alice"});
     EXPECT_NE(session.find("\"SKGATE_KEY_FP\":\"" + fp + "\""), std::string::npos) << session;
     EXPECT_NE(session.find("\"SKGATE_REMOTE\":\"127.0.0.1\""), std::string::npos) << session;
+}
+
+// A StateDirectory with no space left: the login still works (the session
+// phase never blocks), the session-open event says the last use was not
+// recorded, and skgatectl list warns that LAST USE may be stale.
+TEST_F(E2ePam, AFullStateDirectoryIsSaidInTheEventAndByList) {
+    const std::string state = sshd_->path("state");
+    std::filesystem::create_directories(state);
+    ASSERT_EQ(mount("tmpfs", state.c_str(), "tmpfs", 0, "size=64k,mode=0755"), 0)
+        << std::strerror(errno);
+    {
+        std::ofstream fill(state + "/fill", std::ios::binary);
+        std::string block(4096, 'x');
+        while (fill.write(block.data(), static_cast<std::streamsize>(block.size())) &&
+               fill.flush()) {
+        }
+    }
+    start("AuthorizedKeysFile none\nPubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com\n");
+    auto r = sshd_->login(kAlice, sk_, kTouch, "echo skgate-login-ok", kKbdInt);
+    EXPECT_TRUE(logged_in(r)) << r.err;
+    std::string session = sshd_->journal({"SKGATE_EVENT=session-open", "SKGATE_USER=skgt-alice"});
+    EXPECT_NE(session.find("\"SKGATE_REASON\":\"last use not recorded: "), std::string::npos)
+        << session;
+
+    const char* ctl = std::getenv("SKGATE_SKGATECTL");
+    ASSERT_NE(ctl, nullptr);
+    auto list = run({ctl, "list", "-f", sshd_->path("skgate.conf"), "--user", kAlice});
+    EXPECT_EQ(list.status, 0) << list.err;
+    EXPECT_NE(list.err.find("StateDirectory " + state + " is full"), std::string::npos) << list.err;
+    EXPECT_NE(list.err.find("LAST USE may be older than the last login"), std::string::npos);
+
+    // With room again, the next login is recorded and list says nothing.
+    ASSERT_EQ(umount(state.c_str()), 0) << std::strerror(errno);
+    sshd_->new_log();
+    auto again = sshd_->login(kAlice, sk_, kTouch, "echo skgate-login-ok", kKbdInt);
+    EXPECT_TRUE(logged_in(again)) << again.err;
+    auto quiet = run({ctl, "list", "-f", sshd_->path("skgate.conf"), "--user", kAlice});
+    EXPECT_EQ(quiet.err.find("is full"), std::string::npos) << quiet.err;
 }
 
 TEST_F(E2ePam, BatchModeClientsCannotLogIn) {

@@ -599,15 +599,23 @@ TEST_F(E2eSources, LdapMaliciousValuesAreRefused) {
 // where the cached keys came from.
 TEST_F(E2eSources, SourcesTestAndListReportEachSource) {
     configure("KeySources metadata http ldap local\n");
-    set_server_state("{\"bearer\": \"bearer-for-tests\", \"users\": {\"skgt-alice\": " +
-                     json_list({pub(ecdsa_), "ssh-rsa AAAA"}) +
-                     "}, \"http\": {\"skgt-alice\": []}}");
+    // The key service gives alice an expired key and an ordinary one: both
+    // arrive, neither would log in, and sources test says so for each.
+    set_server_state(
+        "{\"bearer\": \"bearer-for-tests\", \"users\": {\"skgt-alice\": " +
+        json_list({pub(ecdsa_), "ssh-rsa AAAA"}) +
+        "}, \"http\": {\"skgt-alice\": [{\"key\": " + json_str(pub(other_)) +
+        ", \"expires\": \"2020-01-01T00:00:00Z\"}, {\"key\": " + json_str(pub(plain_)) + "}]}}");
     auto t = skgatectl({"sources", "test", "-f", sshd_->path("skgate.conf"), "--user", kAlice,
                         "--fetch-helper", sshd_->path("libexec/skgate-fetch")});
     EXPECT_EQ(t.status, 0) << t.out << t.err;
     EXPECT_TRUE(contains(t.out, "metadata\n  ok: 1 key(s) in")) << t.out;
     EXPECT_TRUE(contains(t.out, "1 refused")) << t.out;
-    EXPECT_TRUE(contains(t.out, "http\n  ok: 0 key(s) in")) << t.out;
+    EXPECT_TRUE(contains(t.out, "http\n  ok: 2 key(s) in")) << t.out;
+    const std::string metadata = t.out.substr(0, t.out.find("\nhttp"));
+    EXPECT_TRUE(contains(metadata, "\n    allowed\n")) << t.out;
+    EXPECT_TRUE(contains(t.out, "\n    refused: key expired\n")) << t.out;
+    EXPECT_TRUE(contains(t.out, "\n    refused: not a security key (ssh-ed25519)\n")) << t.out;
     EXPECT_TRUE(contains(t.out, "ldap\n  ok: 1 key(s) in")) << t.out;
     EXPECT_TRUE(contains(t.out, "no cache")) << "sources test leaves the cache alone";
 
@@ -617,6 +625,27 @@ TEST_F(E2eSources, SourcesTestAndListReportEachSource) {
                          "\"source\":\"ldap\",\"in_keysources\":true,\"ok\":true,"
                          "\"latency_ms\":"))
         << j.out;
+    EXPECT_TRUE(contains(j.out, "\"verdict\":\"refused: key expired\"")) << j.out;
+
+    // A source with settings that alice's KeySources leaves out gives her
+    // nothing, whatever its keys are; and the key service's 404 is an
+    // answer with no keys (bob has none there).
+    configure("KeySources metadata local\n");
+    auto narrow = skgatectl({"sources", "test", "-f", sshd_->path("skgate.conf"), "--user", kAlice,
+                             "--fetch-helper", sshd_->path("libexec/skgate-fetch")});
+    EXPECT_TRUE(contains(narrow.out, "http (configured, not in this user's KeySources)\n"))
+        << narrow.out;
+    EXPECT_TRUE(contains(narrow.out, "not used: the source is not in this user's KeySources"))
+        << narrow.out;
+    write_file(sshd_->path("requests.log"), "");
+    auto nobody = skgatectl({"sources", "test", "-f", sshd_->path("skgate.conf"), "--user",
+                             "skgt-bob", "--fetch-helper", sshd_->path("libexec/skgate-fetch")});
+    EXPECT_TRUE(contains(nobody.out,
+                         "http (configured, not in this user's KeySources)\n  ok: 0 "
+                         "key(s) in"))
+        << nobody.out;
+    EXPECT_TRUE(contains(requests(), "GET /keys/skgt-bob 404")) << requests();
+    configure("KeySources metadata http ldap local\n");
 
     auto r = login(ecdsa_);
     ASSERT_TRUE(logged_in(r)) << r.err;

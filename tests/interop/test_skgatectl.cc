@@ -1,7 +1,9 @@
 // skgatectl as an administrator runs it: exit codes, messages, JSON.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
+#include <sstream>
 
 #include "core/counters.h"
 #include "core/text.h"
@@ -35,6 +37,87 @@ TEST(Skgatectl, UsageErrorsExitTwo) {
     auto help = ctl({"--help"});
     EXPECT_EQ(help.status, 0);
     EXPECT_NE(help.out.find("inspect-key"), std::string::npos);
+}
+
+// The commands a program's own --help lists ("  NAME ..." lines), so that a
+// command added to the table is covered without touching this test.
+std::vector<std::string> listed_commands(const std::string& help) {
+    std::vector<std::string> out;
+    std::istringstream in(help);
+    for (std::string line; std::getline(in, line);) {
+        if (line.size() > 3 && line.starts_with("  ") && line[2] >= 'a' && line[2] <= 'z')
+            out.emplace_back(line.substr(2, line.find(' ', 2) - 2));
+    }
+    return out;
+}
+
+std::string env_or_throw(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v)
+        throw std::runtime_error(std::string(name) + " is not set (run through meson test)");
+    return v;
+}
+
+TEST(Skgatectl, EverySubcommandOfEveryProgramAnswersHelp) {
+    const std::vector<std::pair<std::string, std::string>> programs = {
+        {"skgatectl", env_or_throw("SKGATE_SKGATECTL")},
+        {"skgate-agent", env_or_throw("SKGATE_AGENT_BIN")},
+        {"skgate-authenticator", env_or_throw("SKGATE_AUTHENTICATOR_BIN")},
+    };
+    for (const auto& [name, bin] : programs) {
+        auto top = run({bin, "--help"});
+        ASSERT_EQ(top.status, 0) << name;
+        auto commands = listed_commands(top.out);
+        ASSERT_GE(commands.size(), 4u) << name << ": " << top.out;
+        for (const auto& cmd : commands) {
+            for (const char* form : {"--help", "-h"}) {
+                auto r = run({bin, cmd, form});
+                SCOPED_TRACE(name + " " + cmd + " " + form);
+                EXPECT_EQ(r.status, 0) << r.err;
+                EXPECT_TRUE(r.out.starts_with("usage: " + name + " " + cmd)) << r.out;
+                EXPECT_EQ(r.err, "");
+            }
+            // --help wins wherever it is, even after an option it would refuse.
+            auto late = run({bin, cmd, "--no-such-option", "--help"});
+            EXPECT_EQ(late.status, 0) << name << " " << cmd << ": " << late.err;
+        }
+    }
+    // The helpers sshd and skgate-keys run answer a person too, with no keys.
+    for (const char* bin_env : {"SKGATE_KEYS", "SKGATE_FETCH"}) {
+        auto r = run({env_or_throw(bin_env), "--help"});
+        EXPECT_EQ(r.status, 0) << bin_env << ": " << r.err;
+        EXPECT_TRUE(r.out.starts_with("usage: skgate-")) << r.out;
+    }
+}
+
+TEST(Skgatectl, ABadCommandLinePrintsTheSameUsageAsHelp) {
+    for (const std::string cmd : {"enroll", "revoke", "list", "enable", "audit", "sources"}) {
+        auto help = ctl({cmd, "--help"});
+        auto bad = ctl({cmd, "--no-such-option"});
+        EXPECT_EQ(bad.status, 2) << cmd;
+        EXPECT_NE(bad.err.find(help.out), std::string::npos) << cmd << ": " << bad.err;
+    }
+}
+
+// skgatectl(8): sources test runs the skgate-fetch in skgatectl's own
+// directory when there is one, as skgate-keys does (one rule for both).
+TEST(Skgatectl, SourcesTestRunsTheSkgateFetchBesideIt) {
+    if (!running_as_root())
+        GTEST_SKIP() << "config files must be root-owned";
+    TempDir d;
+    const std::string copy = d.file("skgatectl");
+    write_file(copy, read_file(env_or_throw("SKGATE_SKGATECTL")));
+    chmod(copy.c_str(), 0755);
+    write_file(d.file("skgate-fetch"),
+               "#!/bin/sh\necho \"the skgate-fetch beside skgatectl asked for $6\" >&2\nexit 69\n");
+    chmod(d.file("skgate-fetch").c_str(), 0755);
+    write_file(d.file("c.conf"), "HttpKeysURL https://127.0.0.1:9/keys/%u\nStateDirectory " +
+                                     d.file("state") + "\nRevokedKeys " + d.file("revoked") + "\n");
+    auto r = run({copy, "sources", "test", "-f", d.file("c.conf"), "--user", "root"});
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("FAILED: the skgate-fetch beside skgatectl asked for root"),
+              std::string::npos)
+        << r.out << r.err;
 }
 
 TEST(Skgatectl, InspectKeyArgument) {

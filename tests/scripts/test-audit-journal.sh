@@ -27,7 +27,7 @@ for _ in $(seq 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05;
 [ -S /run/systemd/journal/socket ] || fail "journald did not start"
 
 "$emit" event=keys-lookup decision=would-deny user=alice reason=not-a-security-key \
-    counter=305419896 flags=0x05 "message=lookup for alice"
+    counter=305419896 flags=0x05 latency_us=1234 "message=lookup for alice"
 
 found=""
 for _ in $(seq 100); do
@@ -61,6 +61,10 @@ grep -q '"user":"bob"' <<<"$out" && fail "--user alice shows bob: $out"
 out=$("$ctl" audit --user alice --decision would-deny --json)
 [ "$(wc -l <<<"$out")" -eq 1 ] && grep -qF '"reason":"not-a-security-key"' <<<"$out" \
     || fail "--user alice --decision would-deny: $out"
+# Numbers are JSON numbers (skgatectl(8)), not strings.
+for field in '"counter":305419896' '"latency_us":1234' '"flags":"0x05"'; do
+    grep -qF "$field" <<<"$out" || fail "audit --json lacks $field: $out"
+done
 out=$("$ctl" audit --event stepup)
 grep -q "^TIME .*EVENT .*DECISION .*USER" <<<"$out" || fail "table header missing: $out"
 grep -q "stepup .*deny .*alice .*no-presence" <<<"$out" || fail "table row missing: $out"

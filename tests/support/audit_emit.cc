@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
             e.reason = v;
         else if (k == "counter")
             e.counter = static_cast<uint32_t>(std::stoul(v));
+        else if (k == "latency_us")
+            e.latency_us = std::stoull(v);
         else if (k == "flags")
             e.flags = static_cast<uint8_t>(std::stoul(v, nullptr, 0));
         else

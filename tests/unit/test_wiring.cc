@@ -2,7 +2,11 @@
 // PAM lines in and out, skgate.conf's Mode, reading sshd -T and versions.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <sstream>
+
 #include "core/sshd_wiring.h"
+#include "core/text.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;
@@ -201,4 +205,40 @@ TEST(Wiring, RestoreGlobalModeKeepsTheEdit) {
               "KeySources local\nMatch User a\n  TouchRequired no\n");
     EXPECT_EQ(restore_global_mode("KeySources local\n", "Mode audit\n"), "KeySources local\n")
         << "nothing to put back into";
+}
+
+// The lines of `text` that load pam_skgate, each with its words joined by
+// one space (and not the ones of the page's prose, which are *marked up*).
+std::vector<std::string> pam_skgate_lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.find("pam_skgate.so") == std::string::npos || line.find('*') != std::string::npos)
+            continue;
+        std::string joined;
+        for (const auto& w : split_whitespace(line))
+            joined += (joined.empty() ? "" : " ") + w;
+        out.push_back(joined);
+    }
+    return out;
+}
+
+// pam_skgate(8)'s example of the Debian sshd stack is what enable writes:
+// the same pam_skgate lines, no more (it once showed an account line that
+// enable never wrote).
+TEST(WiringPam, TheManPageShowsTheLinesEnableWrites) {
+    const char* src = std::getenv("SKGATE_SOURCE_ROOT");
+    ASSERT_NE(src, nullptr);
+    std::string page = test::read_file(std::string(src) + "/docs/man/pam_skgate.8.scd");
+    size_t from = page.find("Debian, _/etc/pam.d/sshd_, login confirmation");
+    size_t to = page.find("RHEL, _/etc/pam.d/sshd_", from);
+    ASSERT_NE(from, std::string::npos);
+    ASSERT_NE(to, std::string::npos);
+
+    Options o;
+    o.pam_confirm = true;
+    auto added = add_pam_lines(
+        "@include common-auth\n@include common-account\n@include common-session\n", o);
+    ASSERT_TRUE(added.ok()) << added.error().message;
+    EXPECT_EQ(pam_skgate_lines(page.substr(from, to - from)), pam_skgate_lines(*added));
 }
