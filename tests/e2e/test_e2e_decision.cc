@@ -150,7 +150,11 @@ TEST_F(E2eDecision, ABreakGlassUsersRevokedKeyIsRefused) {
     auto before = login(plain_);
     EXPECT_TRUE(logged_in(before)) << before.err << sshd_->new_log();
     EXPECT_NE(lookups(plain_, "allow").find("break-glass user"), std::string::npos);
+    // A fleet with no local store (remote sources, users' own files): revoke
+    // works without one and does not create it.
+    ASSERT_FALSE(std::filesystem::exists(sshd_->path("keys.d")));
     revoke(plain_);
+    EXPECT_FALSE(std::filesystem::exists(sshd_->path("keys.d")));
     EXPECT_FALSE(logged_in(login(plain_)));
     std::string log = sshd_->new_log();
     EXPECT_NE(log.find("revoked"), std::string::npos) << "sshd's own RevokedKeys: " << log;

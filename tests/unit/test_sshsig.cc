@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "core/base64.h"
 #include "core/sshsig.h"
 #include "core/text.h"
@@ -160,4 +162,43 @@ TEST(SshSig, LoginSignatureIsNotAnSshsig) {
     Bytes data = to_bytes(as_bytes("challenge"));
     SshSig sig{key.public_key(), "skgate-stepup", "sha512", key.sign(data, 1, 1)};
     EXPECT_FALSE(sshsig_verify(sig, data, "skgate-stepup").ok());
+}
+
+// skgate's own vectors (tests/vectors/regenerate, checked against a fresh
+// regeneration by the `vectors` test): each signature carries the flags and
+// counter MANIFEST says the test security key was told to sign with.
+TEST(SshSigVectors, SkgateVectorsCarryTheChosenFlagsAndCounters) {
+    const std::string d = vectors_dir() + "/skgate/";
+    const std::string data = read_file(d + "signed-data");
+    const std::string nspace = std::string(trim(read_file(d + "namespace")));
+    std::istringstream manifest(read_file(d + "MANIFEST"));
+    int n = 0;
+    for (std::string file, key, flags, counter; manifest >> file >> key >> flags >> counter; n++) {
+        SCOPED_TRACE(file);
+        auto sig = SshSig::parse_armored(read_file(d + file));
+        ASSERT_TRUE(sig.ok()) << sig.error().message;
+        auto pub = PublicKey::parse_text(read_file(d + key + ".pub"));
+        ASSERT_TRUE(pub.ok());
+        EXPECT_TRUE(sig->key.same_key(*pub));
+        // The fingerprint ssh-keygen -lf printed for it.
+        EXPECT_NE(read_file(d + key + ".fp").find(" " + pub->fingerprint() + " "),
+                  std::string::npos);
+        auto v = sshsig_verify(*sig, as_bytes(data), nspace);
+        if (flags == "-") {  // an ordinary key: a valid signature, never a step-up
+            ASSERT_FALSE(v.ok());
+            EXPECT_NE(v.error().message.find("not a FIDO2 security key"), std::string::npos);
+            continue;
+        }
+        ASSERT_TRUE(v.ok()) << v.error().message;
+        EXPECT_EQ(v->flags, std::stoul(flags, nullptr, 16));
+        EXPECT_EQ(v->counter, std::stoul(counter));
+        EXPECT_FALSE(sshsig_verify(*sig, as_bytes(data + "x"), nspace).ok());
+        EXPECT_FALSE(sshsig_verify(*sig, as_bytes(data), "file").ok());
+    }
+    EXPECT_EQ(n, 6);
+    auto cert = PublicKey::parse_text(read_file(d + "ecdsa_sk-cert.pub"));
+    ASSERT_TRUE(cert.ok()) << cert.error().message;
+    EXPECT_TRUE(cert->is_certificate());
+    EXPECT_NE(read_file(d + "ecdsa_sk-cert.fp").find(" " + cert->fingerprint() + " "),
+              std::string::npos);
 }

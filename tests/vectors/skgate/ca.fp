@@ -1,0 +1,1 @@
+256 SHA256:t+m2zPwZv39PN1Ie58THf55IruiZkfsWBPyWTZk6PK8 skgate vectors CA (ED25519)

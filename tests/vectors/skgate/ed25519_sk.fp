@@ -1,0 +1,1 @@
+256 SHA256:sQpxOxXu6G653ZgvK/aeG4O+NLocISIU3dIjU7nfQxM skgate vectors ed25519-sk (ED25519-SK)
