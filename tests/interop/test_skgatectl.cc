@@ -51,18 +51,11 @@ std::vector<std::string> listed_commands(const std::string& help) {
     return out;
 }
 
-std::string env_or_throw(const char* name) {
-    const char* v = std::getenv(name);
-    if (!v)
-        throw std::runtime_error(std::string(name) + " is not set (run through meson test)");
-    return v;
-}
-
 TEST(Skgatectl, EverySubcommandOfEveryProgramAnswersHelp) {
     const std::vector<std::pair<std::string, std::string>> programs = {
-        {"skgatectl", env_or_throw("SKGATE_SKGATECTL")},
-        {"skgate-agent", env_or_throw("SKGATE_AGENT_BIN")},
-        {"skgate-authenticator", env_or_throw("SKGATE_AUTHENTICATOR_BIN")},
+        {"skgatectl", required_env("SKGATE_SKGATECTL")},
+        {"skgate-agent", required_env("SKGATE_AGENT_BIN")},
+        {"skgate-authenticator", required_env("SKGATE_AUTHENTICATOR_BIN")},
     };
     for (const auto& [name, bin] : programs) {
         auto top = run({bin, "--help"});
@@ -84,7 +77,7 @@ TEST(Skgatectl, EverySubcommandOfEveryProgramAnswersHelp) {
     }
     // The helpers sshd and skgate-keys run answer a person too, with no keys.
     for (const char* bin_env : {"SKGATE_KEYS", "SKGATE_FETCH"}) {
-        auto r = run({env_or_throw(bin_env), "--help"});
+        auto r = run({required_env(bin_env), "--help"});
         EXPECT_EQ(r.status, 0) << bin_env << ": " << r.err;
         EXPECT_TRUE(r.out.starts_with("usage: skgate-")) << r.out;
     }
@@ -106,7 +99,7 @@ TEST(Skgatectl, SourcesTestRunsTheSkgateFetchBesideIt) {
         GTEST_SKIP() << "config files must be root-owned";
     TempDir d;
     const std::string copy = d.file("skgatectl");
-    write_file(copy, read_file(env_or_throw("SKGATE_SKGATECTL")));
+    write_file(copy, read_file(required_env("SKGATE_SKGATECTL")));
     chmod(copy.c_str(), 0755);
     write_file(d.file("skgate-fetch"),
                "#!/bin/sh\necho \"the skgate-fetch beside skgatectl asked for $6\" >&2\nexit 69\n");
