@@ -1,12 +1,10 @@
 // skgatectl: the administrator's tool. Dispatch only; each command lives in
 // its own file and the logic in core/.
 #include <cstdio>
-#include <cstring>
-#include <string>
 
 #include "admin/commands.h"
-#include "core/args.h"
 #include "core/audit.h"
+#include "core/cli.h"
 
 namespace {
 
@@ -34,14 +32,8 @@ constexpr const char* kUsage =
     "\n"
     "See skgatectl(8).\n";
 
-struct Command {
-    const char* name;
-    int (*run)(const skgate::admin::Args&);
-    const char* usage;
-};
-
 using namespace skgate::admin;
-constexpr Command kCommands[] = {
+constexpr skgate::CliCommand kCommands[] = {
     {"inspect-key", cmd_inspect_key, kInspectKeyUsage},
     {"check-config", cmd_check_config, kCheckConfigUsage},
     {"enroll", cmd_enroll, kEnrollUsage},
@@ -58,30 +50,5 @@ constexpr Command kCommands[] = {
 
 int main(int argc, char** argv) {
     skgate::audit_set_identifier("skgatectl");
-    if (argc < 2) {
-        std::fputs(kUsage, stderr);
-        return skgate::admin::kExitUsage;
-    }
-    std::string name = argv[1];
-    if (name == "-h" || name == "--help" || name == "help") {
-        std::fputs(kUsage, stdout);
-        return skgate::admin::kExitOk;
-    }
-    skgate::admin::Args args(argv + 2, argv + argc);
-    for (const auto& c : kCommands) {
-        if (name == c.name) {
-            if (skgate::asks_for_help(args)) {
-                std::fputs(c.usage, stdout);
-                return kExitOk;
-            }
-            try {
-                return c.run(args);
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "skgatectl: %s: internal error: %s\n", c.name, e.what());
-                return skgate::admin::kExitFailure;
-            }
-        }
-    }
-    std::fprintf(stderr, "skgatectl: unknown command \"%s\"\n\n%s", name.c_str(), kUsage);
-    return skgate::admin::kExitUsage;
+    return skgate::run_cli("skgatectl", kCommands, kUsage, argc, argv);
 }

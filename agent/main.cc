@@ -1,12 +1,10 @@
 // skgate-agent: the laptop side. Dispatch only; the commands live in
 // cmd_*.cc and the daemon in server.cc.
 #include <cstdio>
-#include <cstring>
-#include <exception>
 
 #include "agent/commands.h"
-#include "core/args.h"
 #include "core/audit.h"
+#include "core/cli.h"
 
 namespace {
 
@@ -27,14 +25,8 @@ constexpr const char* kUsage =
     "\n"
     "See skgate-agent(1).\n";
 
-struct Command {
-    const char* name;
-    int (*run)(const skgate::agent::Args&);
-    const char* usage;
-};
-
 using namespace skgate::agent;
-constexpr Command kCommands[] = {
+constexpr skgate::CliCommand kCommands[] = {
     {"setup", cmd_setup, kSetupUsage},
     {"pair", cmd_pair, kPairUsage},
     {"generate", cmd_generate, kGenerateUsage},
@@ -48,29 +40,5 @@ constexpr Command kCommands[] = {
 
 int main(int argc, char** argv) {
     skgate::audit_set_identifier("skgate-agent");
-    if (argc < 2) {
-        std::fputs(kUsage, stderr);
-        return skgate::agent::kExitUsage;
-    }
-    if (!std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
-        std::fputs(kUsage, stdout);
-        return skgate::agent::kExitOk;
-    }
-    skgate::agent::Args args(argv + 2, argv + argc);
-    for (const auto& c : kCommands) {
-        if (!std::strcmp(argv[1], c.name)) {
-            if (skgate::asks_for_help(args)) {
-                std::fputs(c.usage, stdout);
-                return kExitOk;
-            }
-            try {
-                return c.run(args);
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "skgate-agent: %s: internal error: %s\n", c.name, e.what());
-                return skgate::agent::kExitFailure;
-            }
-        }
-    }
-    std::fprintf(stderr, "skgate-agent: unknown command '%s'\n\n%s", argv[1], kUsage);
-    return skgate::agent::kExitUsage;
+    return skgate::run_cli("skgate-agent", kCommands, kUsage, argc, argv);
 }

@@ -1,11 +1,9 @@
 // skgate-authenticator: the software authenticator (the phone's role).
 // Dispatch only; see commands.cc and authenticator.cc.
 #include <cstdio>
-#include <cstring>
-#include <exception>
 
 #include "authenticator/commands.h"
-#include "core/args.h"
+#include "core/cli.h"
 
 namespace {
 
@@ -25,14 +23,8 @@ constexpr const char* kUsage =
     "\n"
     "See skgate-authenticator(1).\n";
 
-struct Command {
-    const char* name;
-    int (*run)(const skgate::authenticator::Args&);
-    const char* usage;
-};
-
 using namespace skgate::authenticator;
-constexpr Command kCommands[] = {
+constexpr skgate::CliCommand kCommands[] = {
     {"init", cmd_init, kInitUsage},
     {"pair", cmd_pair, kPairUsage},
     {"run", cmd_run, kRunUsage},
@@ -42,30 +34,5 @@ constexpr Command kCommands[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fputs(kUsage, stderr);
-        return skgate::authenticator::kExitUsage;
-    }
-    if (!std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
-        std::fputs(kUsage, stdout);
-        return skgate::authenticator::kExitOk;
-    }
-    skgate::authenticator::Args args(argv + 2, argv + argc);
-    for (const auto& c : kCommands) {
-        if (!std::strcmp(argv[1], c.name)) {
-            if (skgate::asks_for_help(args)) {
-                std::fputs(c.usage, stdout);
-                return kExitOk;
-            }
-            try {
-                return c.run(args);
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "skgate-authenticator: %s: internal error: %s\n", c.name,
-                             e.what());
-                return skgate::authenticator::kExitFailure;
-            }
-        }
-    }
-    std::fprintf(stderr, "skgate-authenticator: unknown command '%s'\n\n%s", argv[1], kUsage);
-    return skgate::authenticator::kExitUsage;
+    return skgate::run_cli("skgate-authenticator", kCommands, kUsage, argc, argv);
 }
