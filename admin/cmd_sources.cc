@@ -54,14 +54,19 @@ std::string cache_state(const SourceCache& cache, KeySource s, const std::string
            std::to_string(now - c->fetched) + " s old";
 }
 
-// What the policy makes of one key a source gave: "allowed", or why not. A
-// source outside the user's KeySources gives nothing, however good the key.
+// What skgate-keys would make of one key of this live answer (decide_key):
+// "allowed", or why not. A source outside the user's KeySources gives
+// nothing, however good the key.
 std::string verdict(const CandidateKey& k, bool in_policy, const UserPolicy& up, bool break_glass,
                     const RevocationList& revoked, std::time_t now) {
     if (!in_policy)
         return "not used: the source is not in this user's KeySources";
-    std::string why = refusal_reason(k, up, break_glass, revoked, now);
-    return why.empty() ? "allowed" : "refused: " + why;
+    KeyVerdict v = decide_key(k, up, break_glass, revoked, now, nullptr);
+    if (v.decision == Decision::allow)
+        return "allowed";
+    if (v.decision == Decision::would_deny)
+        return "would be refused: " + v.reason + " (audit mode: sshd is still given it)";
+    return "refused: " + v.reason;
 }
 
 }  // namespace
@@ -119,9 +124,10 @@ int cmd_sources(const Args& args) {
     if (json)
         w.begin_array();
     else
-        std::printf("user %s, budget %lld s (SourceTimeout), outage: %s\n", user.c_str(),
-                    static_cast<long long>(g.remote.timeout_seconds),
-                    std::string(to_string(g.remote.outage)).c_str());
+        std::printf("user %s, budget %lld s (SourceTimeout), outage: %s, mode %s\nran %s\n",
+                    user.c_str(), static_cast<long long>(g.remote.timeout_seconds),
+                    std::string(to_string(g.remote.outage)).c_str(),
+                    std::string(to_string(up->mode)).c_str(), printable(helper, 200).c_str());
     for (const auto& r : rows) {
         const std::string name(to_string(r.source));
         bool in_policy = std::find(up->key_sources.begin(), up->key_sources.end(), r.source) !=

@@ -3,15 +3,7 @@
 namespace skgate {
 
 bool asks_for_help(const std::vector<std::string>& args) {
-    if (args.size() == 1 && args[0] == "-h")
-        return true;
-    for (const auto& a : args) {
-        if (a == "--")
-            return false;
-        if (a == "--help")
-            return true;
-    }
-    return false;
+    return !args.empty() && (args[0] == "--help" || args[0] == "-h");
 }
 
 Status ArgParser::parse(const std::vector<std::string>& args) {

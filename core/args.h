@@ -12,9 +12,11 @@
 
 namespace skgate {
 
-// True when a command's arguments ask for its usage: "--help" anywhere
-// before a "--", or "-h" alone. Every subcommand of every program answers
-// that with its usage on stdout and exit 0, before it parses anything.
+// True when a command's arguments ask for its usage: "--help" or "-h" as the
+// first of them. Only there: later, "--help" may be an option's value
+// (`revoke --key --help` must not exit 0 having revoked nothing). Every
+// subcommand of every program answers it with its usage on stdout and exit
+// 0, before it parses anything.
 bool asks_for_help(const std::vector<std::string>& args);
 
 class ArgParser {

@@ -123,6 +123,32 @@ Result<std::string> enforcing_line(const CandidateKey& c, const UserPolicy& p) {
     return format_authorized_key({opts, c.key, c.comment});
 }
 
+KeyVerdict decide_key(CandidateKey c, const UserPolicy& user_policy, bool break_glass,
+                      const RevocationList& revoked, std::time_t now, std::string* warning) {
+    std::string reason = refusal_reason(c, user_policy, break_glass, revoked, now);
+    Decision decision = Decision::deny;
+    Result<std::string> line = std::string();
+    if (reason.empty()) {
+        decision = Decision::allow;
+        reason = break_glass && !c.key.is_security_key() ? "break-glass user" : "policy allows";
+        line = user_policy.mode == Mode::audit ? unchanged_line(c, user_policy)
+                                               : enforcing_line(c, user_policy);
+    } else if (user_policy.mode == Mode::audit && !revoked.is_revoked(c.key)) {
+        // Audit mode changes nothing sshd does, except for revoked keys:
+        // an administrator who revoked a key never wants it back.
+        decision = Decision::would_deny;
+        line = unchanged_line(c, user_policy);
+    }
+    if (!line) {
+        if (warning)
+            *warning = c.origin + ": cannot be written for sshd: " + line.error().message;
+        decision = Decision::deny;
+        reason = "key line cannot be represented safely";
+        line = std::string();
+    }
+    return {std::move(c), decision, std::move(reason), std::move(*line)};
+}
+
 Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req) {
     LookupResult out;
     out.user = req.user;
@@ -211,28 +237,11 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
     for (auto& c : candidates) {
         if (req.offered && !c.key.same_key(*req.offered))
             continue;
-        std::string reason = refusal_reason(c, user_policy, break_glass, revoked, req.now);
-        Decision decision = Decision::deny;
-        Result<std::string> line = std::string();
-        if (reason.empty()) {
-            decision = Decision::allow;
-            reason = break_glass && !c.key.is_security_key() ? "break-glass user" : "policy allows";
-            line = out.mode == Mode::audit ? unchanged_line(c, user_policy)
-                                           : enforcing_line(c, user_policy);
-        } else if (out.mode == Mode::audit && !revoked.is_revoked(c.key)) {
-            // Audit mode changes nothing sshd does, except for revoked keys:
-            // an administrator who revoked a key never wants it back.
-            decision = Decision::would_deny;
-            line = unchanged_line(c, user_policy);
-        }
-        if (!line) {
-            out.warnings.push_back(c.origin +
-                                   ": cannot be written for sshd: " + line.error().message);
-            decision = Decision::deny;
-            reason = "key line cannot be represented safely";
-            line = std::string();
-        }
-        out.verdicts.push_back({std::move(c), decision, std::move(reason), std::move(*line)});
+        std::string warning;
+        out.verdicts.push_back(
+            decide_key(std::move(c), user_policy, break_glass, revoked, req.now, &warning));
+        if (!warning.empty())
+            out.warnings.push_back(std::move(warning));
         if (req.offered && !out.verdicts.back().line.empty())
             break;  // sshd needs one matching line
     }

@@ -61,6 +61,13 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& requ
 std::string refusal_reason(const CandidateKey& key, const UserPolicy& policy, bool break_glass,
                            const RevocationList& revoked, std::time_t now);
 
+// skgate-keys' decision on one key: allow, deny or would-deny (audit mode,
+// never for a revoked key), the reason, and the line sshd is told. `warning`
+// gets why a line could not be written, if so. lookup_keys decides each key
+// with it; skgatectl sources test shows its verdicts.
+KeyVerdict decide_key(CandidateKey key, const UserPolicy& policy, bool break_glass,
+                      const RevocationList& revoked, std::time_t now, std::string* warning);
+
 // The options that make sshd enforce policy for an allowed key.
 Result<std::string> enforcing_line(const CandidateKey& key, const UserPolicy& policy);
 

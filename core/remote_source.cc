@@ -5,6 +5,7 @@
 
 #include "core/authkeys.h"
 #include "core/monotonic.h"
+#include "core/safefile.h"
 #include "core/source_cache.h"
 #include "core/subprocess.h"
 #include "core/text.h"
@@ -20,9 +21,15 @@ std::string find_fetch_helper() {
     size_t slash = self.find_last_of('/');
     if (slash == std::string::npos)
         return SKGATE_FETCH_HELPER_PATH;
+    // Only a file root alone could have put there: root's, not a symlink,
+    // writable by nobody else, in directories nobody else can rename it out
+    // of. A copy of skgatectl run from /tmp must not run a user's program.
     std::string beside = self.substr(0, slash) + "/skgate-fetch";
     struct stat st {};
-    if (stat(beside.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+    const FileRules rules;
+    if (lstat(beside.c_str(), &st) == 0 &&
+        check_trusted_stat(beside, st.st_uid, st.st_mode, rules).ok() &&
+        check_trusted_directories(beside, rules).ok())
         return beside;
     return SKGATE_FETCH_HELPER_PATH;
 }

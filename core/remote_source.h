@@ -25,10 +25,11 @@ namespace skgate {
 #endif
 
 // The one rule for which skgate-fetch runs, for skgate-keys and skgatectl
-// alike: the skgate-fetch in the running program's own directory when there
-// is one (an installed skgate-keys, a test's copy), else the installed
-// SKGATE_FETCH_HELPER_PATH. Only root can place a file beside an installed
-// program, so the first never reaches a user's file.
+// alike: the skgate-fetch in the running program's own directory when it
+// could only have been put there by root (root's regular file, not a
+// symlink, writable by nobody else, in directories root owns that nobody
+// else can write to or rename it out of), as sshd demands of the
+// AuthorizedKeysCommand; else the installed SKGATE_FETCH_HELPER_PATH.
 std::string find_fetch_helper();
 
 // skgate-fetch's exit statuses (sysexits(3)), shared with its main.

@@ -645,6 +645,16 @@ TEST_F(E2eSources, SourcesTestAndListReportEachSource) {
                          "key(s) in"))
         << nobody.out;
     EXPECT_TRUE(contains(requests(), "GET /keys/skgt-bob 404")) << requests();
+
+    // In audit mode skgate-keys still gives sshd what policy would refuse,
+    // and sources test says so, as skgate-keys decides it (decide_key).
+    configure("Mode audit\nKeySources metadata http ldap local\n");
+    auto audit = skgatectl({"sources", "test", "-f", sshd_->path("skgate.conf"), "--user", kAlice,
+                            "--fetch-helper", sshd_->path("libexec/skgate-fetch")});
+    EXPECT_TRUE(contains(audit.out,
+                         "\n    would be refused: not a security key (ssh-ed25519) "
+                         "(audit mode: sshd is still given it)\n"))
+        << audit.out;
     configure("KeySources metadata http ldap local\n");
 
     auto r = login(ecdsa_);

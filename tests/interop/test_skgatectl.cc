@@ -1,6 +1,7 @@
 // skgatectl as an administrator runs it: exit codes, messages, JSON.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <sstream>
@@ -70,9 +71,9 @@ TEST(Skgatectl, EverySubcommandOfEveryProgramAnswersHelp) {
                 EXPECT_TRUE(r.out.starts_with("usage: " + name + " " + cmd)) << r.out;
                 EXPECT_EQ(r.err, "");
             }
-            // --help wins wherever it is, even after an option it would refuse.
+            // Only as the first argument: later it may be an option's value.
             auto late = run({bin, cmd, "--no-such-option", "--help"});
-            EXPECT_EQ(late.status, 0) << name << " " << cmd << ": " << late.err;
+            EXPECT_EQ(late.status, 2) << name << " " << cmd << ": " << late.out;
         }
     }
     // The helpers sshd and skgate-keys run answer a person too, with no keys.
@@ -90,6 +91,11 @@ TEST(Skgatectl, ABadCommandLinePrintsTheSameUsageAsHelp) {
         EXPECT_EQ(bad.status, 2) << cmd;
         EXPECT_NE(bad.err.find(help.out), std::string::npos) << cmd << ": " << bad.err;
     }
+    // "--help" as an option's value is that value: nothing exits 0 having
+    // done nothing (a script would take that for a revocation).
+    auto r = ctl({"revoke", "--user", "root", "--key", "--help"});
+    EXPECT_NE(r.status, 0) << r.out;
+    EXPECT_EQ(r.out.find("usage:"), std::string::npos) << r.out;
 }
 
 // skgatectl(8): sources test runs the skgate-fetch in skgatectl's own
@@ -111,6 +117,24 @@ TEST(Skgatectl, SourcesTestRunsTheSkgateFetchBesideIt) {
     EXPECT_NE(r.out.find("FAILED: the skgate-fetch beside skgatectl asked for root"),
               std::string::npos)
         << r.out << r.err;
+    EXPECT_NE(r.out.find("\nran " + d.file("skgate-fetch") + "\n"), std::string::npos) << r.out;
+
+    // A file someone else could have put there is never run: another
+    // owner, a mode others may write, a symlink. The installed one is.
+    const std::string installed = "\nran /usr/libexec/skgate/skgate-fetch\n";
+    ASSERT_EQ(chown(d.file("skgate-fetch").c_str(), 65534, 65534), 0);
+    auto foreign = run({copy, "sources", "test", "-f", d.file("c.conf"), "--user", "root"});
+    EXPECT_NE(foreign.out.find(installed), std::string::npos) << foreign.out;
+    EXPECT_EQ(foreign.out.find("beside skgatectl"), std::string::npos) << foreign.out;
+    ASSERT_EQ(chown(d.file("skgate-fetch").c_str(), 0, 0), 0);
+    chmod(d.file("skgate-fetch").c_str(), 0775);
+    auto writable = run({copy, "sources", "test", "-f", d.file("c.conf"), "--user", "root"});
+    EXPECT_NE(writable.out.find(installed), std::string::npos) << writable.out;
+    chmod(d.file("skgate-fetch").c_str(), 0755);
+    ASSERT_EQ(rename(d.file("skgate-fetch").c_str(), d.file("real-fetch").c_str()), 0);
+    ASSERT_EQ(symlink(d.file("real-fetch").c_str(), d.file("skgate-fetch").c_str()), 0);
+    auto linked = run({copy, "sources", "test", "-f", d.file("c.conf"), "--user", "root"});
+    EXPECT_NE(linked.out.find(installed), std::string::npos) << linked.out;
 }
 
 TEST(Skgatectl, InspectKeyArgument) {
