@@ -112,8 +112,11 @@ Status check_label(const std::string& name) {
     return {};
 }
 
+// `fingerprint` names the key when only its fingerprint is known (a revoke
+// by fingerprint of a key never enrolled).
 void audit(const std::string& event, Decision d, const std::string& user, const PublicKey* key,
-           const std::string& reason, const std::string& message) {
+           const std::string& reason, const std::string& message,
+           const std::string& fingerprint = "") {
     AuditEvent e;
     e.event = event;
     e.decision = d;
@@ -123,6 +126,8 @@ void audit(const std::string& event, Decision d, const std::string& user, const 
     if (key) {
         e.key_fp = key->fingerprint();
         e.key_type = key->type_name();
+    } else {
+        e.key_fp = fingerprint;
     }
     e.source = "local";
     audit_record(e);
@@ -310,7 +315,7 @@ int cmd_revoke(const Args& args) {
         return fail("revoke", appended.error().message);
     std::string what =
         fp + " of " + user + (removed ? " (removed from the store)" : " (was not enrolled)");
-    audit("revoke", Decision::deny, user, key ? &*key : nullptr, "revoked", "revoked " + what);
+    audit("revoke", Decision::deny, user, key ? &*key : nullptr, "revoked", "revoked " + what, fp);
     std::printf("revoked %s; it is refused from every source\n", what.c_str());
     return kExitOk;
 }

@@ -113,7 +113,7 @@ int cmd_disable(const Args& args) {
         return usage(kDisableUsage);
     if (!must_be_root("disable"))
         return kExitFailure;
-    auto r = disable_skgate(paths_from(a));
+    auto r = disable_skgate(paths_from(a), !a.flag("--no-reload"));
     if (!r)
         return fail("disable", r.error().message);
     if (r->changed)

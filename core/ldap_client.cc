@@ -37,8 +37,13 @@ Error ldap_failure(const std::string& what, int rc, LDAP* ld = nullptr) {
             msg += " (" + printable(diag, 200) + ")";
         ldap_memfree(diag);
     }
+    // The directory refusing skgate, or refusing a setting skgate sends
+    // (LdapFilter, LdapBaseDN, LdapBindDN): a refusal, never an outage that
+    // would serve the cache.
     if (rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INAPPROPRIATE_AUTH ||
-        rc == LDAP_INSUFFICIENT_ACCESS)
+        rc == LDAP_INSUFFICIENT_ACCESS || rc == LDAP_STRONG_AUTH_REQUIRED ||
+        rc == LDAP_CONFIDENTIALITY_REQUIRED || rc == LDAP_FILTER_ERROR ||
+        rc == LDAP_INVALID_DN_SYNTAX || rc == LDAP_NO_SUCH_OBJECT)
         return make_error(ErrorCode::permission, msg);
     return make_error(is_unreachable(rc) ? ErrorCode::unavailable : ErrorCode::invalid, msg);
 }
@@ -56,7 +61,8 @@ Result<LdapPtr> connect(const RemoteSettings& s, long timeout_ms) {
     LDAP* raw = nullptr;
     int rc = ldap_initialize(&raw, s.ldap_uri.c_str());
     if (rc != LDAP_SUCCESS)
-        return make_error(ErrorCode::invalid, "LdapURI " + s.ldap_uri + ": " + ldap_err2string(rc));
+        return make_error(ErrorCode::permission,
+                          "LdapURI " + s.ldap_uri + ": " + ldap_err2string(rc));
     LdapPtr ld(raw);
     int version = LDAP_VERSION3;
     timeval tv{timeout_ms / 1000, static_cast<suseconds_t>((timeout_ms % 1000) * 1000)};
@@ -72,8 +78,8 @@ Result<LdapPtr> connect(const RemoteSettings& s, long timeout_ms) {
         if (ldap_set_option(raw, LDAP_OPT_X_TLS_CACERTFILE, s.ldap_ca_file.c_str()) !=
                 LDAP_OPT_SUCCESS ||
             ldap_set_option(raw, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS)
-            return make_error(ErrorCode::invalid, "LdapCAFile " + s.ldap_ca_file +
-                                                      ": cannot be used as the TLS trust store");
+            return make_error(ErrorCode::permission, "LdapCAFile " + s.ldap_ca_file +
+                                                         ": cannot be used as the TLS trust store");
     }
     // Connecting now rather than at the first request lets the size limit
     // hold from the first byte the directory sends.
@@ -182,7 +188,8 @@ Result<RemoteKeys> fetch_ldap_keys(const RemoteSettings& s, const std::string& u
     if (rc == LDAP_SIZELIMIT_EXCEEDED)
         return invalid("more than one entry matches " + filter + " under " + s.ldap_base_dn);
     if (rc == LDAP_NO_SUCH_OBJECT)
-        return invalid("LdapBaseDN " + s.ldap_base_dn + " does not exist on " + s.ldap_uri);
+        return make_error(ErrorCode::permission,
+                          "LdapBaseDN " + s.ldap_base_dn + " does not exist on " + s.ldap_uri);
     // libldap reports a message over the limit as a dropped connection;
     // ber_get_next's ERANGE tells the two apart.
     if (rc == LDAP_SERVER_DOWN && search_errno == ERANGE)

@@ -108,16 +108,16 @@ Result<RemoteKeys> fetch_metadata_keys(HttpSession& http, const RemoteSettings& 
     RemoteKeys out;
     for (const auto& name : metadata_names_for(s, user)) {
         SKGATE_TRY(part, parse_metadata_ssh_keys(answer.body, name));
-        for (auto& k : part.keys) {
-            if (out.keys.size() >= kMaxRemoteKeysPerUser) {
-                out.refused.push_back(k.origin + ": more than " +
-                                      std::to_string(kMaxRemoteKeysPerUser) + " keys for " + user);
-                continue;
-            }
+        for (auto& k : part.keys)
             out.keys.push_back(std::move(k));
-        }
         out.refused.insert(out.refused.end(), part.refused.begin(), part.refused.end());
     }
+    // root's keys merged in (MetadataRootUser) count too: too many is the
+    // whole answer refused, as for every source, never an arbitrary 64.
+    if (out.keys.size() > kMaxRemoteKeysPerUser)
+        return invalid("the metadata service lists " + std::to_string(out.keys.size()) +
+                       " keys for " + user + " (with MetadataRootUser's); at most " +
+                       std::to_string(kMaxRemoteKeysPerUser) + " are accepted");
     return out;
 }
 

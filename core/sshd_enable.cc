@@ -1140,7 +1140,7 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
     return outcome;
 }
 
-Result<WiringOutcome> disable_skgate(const SystemPaths& paths) {
+Result<WiringOutcome> disable_skgate(const SystemPaths& paths, bool reload) {
     WiringOutcome outcome;
     Report& report = outcome.report;
     SKGATE_TRY(policy, Policy::load_or_default(paths.skgate_conf));
@@ -1192,7 +1192,9 @@ Result<WiringOutcome> disable_skgate(const SystemPaths& paths) {
     report.push_back("restored " + paths.sshd_config + "'s drop-in directory, " + paths.pam_file +
                      " and " + paths.skgate_conf + " as they were before enable");
     auto after = sshd_effective(paths);
-    if (after)
+    if (!reload)
+        report.push_back("sshd was not reloaded (--no-reload): systemctl reload ssh");
+    else if (after)
         reload_sshd(*after, report);
     audit_config_change("skgate disabled", Decision::none);
     (void)lock;

@@ -53,7 +53,8 @@ struct WiringOutcome {
 };
 
 Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableRequest& request);
-Result<WiringOutcome> disable_skgate(const SystemPaths& paths);
+// reload false: sshd is not signalled (--no-reload); the report says so.
+Result<WiringOutcome> disable_skgate(const SystemPaths& paths, bool reload = true);
 
 // What `status` shows about the wiring on disk.
 struct WiringStatus {

@@ -681,7 +681,11 @@ TEST(Enable, ReloadsTheRunningSshdAndRecordsTheChange) {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     EXPECT_TRUE(reloaded) << read_file(sys.root() + "/sshd.log");
-    ASSERT_EQ(sys.ctl({"disable"}).status, 0);
+    // skgatectl(8): disable --no-reload leaves the running sshd alone.
+    auto d = sys.ctl({"disable", "--no-reload"});
+    ASSERT_EQ(d.status, 0) << d.err;
+    EXPECT_TRUE(contains(d.out, "sshd was not reloaded (--no-reload)")) << d.out;
+    EXPECT_FALSE(contains(d.out, "reloaded sshd (pid")) << d.out;
 
     // Both changes are in the journal as config-change events.
     std::string events;

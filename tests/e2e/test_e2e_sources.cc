@@ -475,6 +475,15 @@ TEST_F(E2eSources, LdapBindFailureIsAClearError) {
     EXPECT_TRUE(contains(event, "Invalid credentials")) << event;
     EXPECT_TRUE(contains(event, "ldap: refused, no keys from it")) << event;
     EXPECT_TRUE(contains(event, "cached keys are not served")) << event;
+
+    // A base DN the directory does not have is a setting the source cannot
+    // work with: a refusal too, not an outage that serves the warm cache.
+    configure("KeySources ldap\nSourceCacheTTL 0\nLdapBaseDN ou=nobody,dc=skgate,dc=test\n");
+    std::string nobase = lookup_event(ecdsa_);
+    EXPECT_FALSE(logged_in(last_login_));
+    EXPECT_TRUE(contains(nobase, "LdapBaseDN ou=nobody,dc=skgate,dc=test does not exist"))
+        << nobase;
+    EXPECT_TRUE(contains(nobase, "ldap: refused, no keys from it")) << nobase;
 }
 
 // A slow server that answers within SourceTimeout is waited for. One that
