@@ -1170,8 +1170,16 @@ Result<WiringOutcome> disable_skgate(const SystemPaths& paths, bool reload) {
                 next.content = wiring::remove_pam_lines(now.content);
                 report.push_back(m.path + " changed since enable: took out only skgate's lines");
             } else if (m.role == "policy") {
-                report.push_back(m.path + " changed since enable: left as it is");
-                continue;
+                if (!now.exists) {
+                    report.push_back(m.path + " was removed since enable: left so");
+                    continue;
+                }
+                // The administrator's edits stay; the Mode line enable set
+                // goes back to what it was.
+                next = now;
+                next.content = wiring::restore_global_mode(now.content, m.original.content);
+                report.push_back(m.path +
+                                 " changed since enable: kept the edits, put the Mode line back");
             } else {
                 report.push_back(m.path + " changed since enable: removed it all the same");
             }

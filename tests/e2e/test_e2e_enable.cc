@@ -571,6 +571,20 @@ TEST(Enable, AuditThenAPolicyEditThenEnforce) {
         << "the administrator's edit stays; skgate's Mode line goes";
 }
 
+// skgate.conf(5): an edit made after the last enable stays, and disable
+// still puts the Mode line back as it was.
+TEST(Enable, DisableAfterAPolicyEditKeepsItAndGivesBackTheModeLine) {
+    SystemRoot sys("debian12");
+    const std::string original = read_file(sys.conf());
+    ASSERT_EQ(sys.ctl({"enable"}).status, 0);
+    ASSERT_TRUE(contains(read_file(sys.conf()), "\nMode audit\n"));
+    write_file(sys.conf(), read_file(sys.conf()) + "Match User rescue\n  TouchRequired no\n");
+    auto d = sys.ctl({"disable"});
+    ASSERT_EQ(d.status, 0) << d.err;
+    EXPECT_TRUE(contains(d.out, "kept the edits, put the Mode line back")) << d.out;
+    EXPECT_EQ(read_file(sys.conf()), original + "Match User rescue\n  TouchRequired no\n");
+}
+
 TEST(Enable, FailedSshdTestLeavesEverythingUntouched) {
     SystemRoot sys("debian12");
     const Snapshot before = sys.snapshot();
