@@ -72,19 +72,25 @@ int cmd_audit(const Args& args) {
         std::fprintf(stderr, "skgatectl: audit: %s\n", events.error().message.c_str());
         return kExitFailure;
     }
+    if (events->ignored_untrusted > 0)
+        std::fprintf(stderr,
+                     "skgatectl: audit: ignored %zu journal entr%s with skgate's fields that "
+                     "neither root nor the skgate account wrote (any local user can write "
+                     "those fields; see them with journalctl SKGATE_EVENT=... _UID=...)\n",
+                     events->ignored_untrusted, events->ignored_untrusted == 1 ? "y" : "ies");
     if (a.flag("--json")) {
-        for (const auto& e : *events) {
+        for (const auto& e : events->events) {
             JsonWriter j;
             append_event_json(j, e);
             std::printf("%s\n", j.str().c_str());
         }
         return kExitOk;
     }
-    if (events->empty()) {
+    if (events->events.empty()) {
         std::printf("no skgate events match\n");
         return kExitOk;
     }
-    print_event_table(*events, stdout);
+    print_event_table(events->events, stdout);
     return kExitOk;
 }
 

@@ -202,9 +202,11 @@ int cmd_status(const Args& args) {
         j.end_object();
         j.key("recent_events").begin_array();
         if (recent)
-            for (const auto& e : *recent)
+            for (const auto& e : recent->events)
                 append_event_json(j, e);
         j.end_array();
+        j.key("recent_events_ignored")
+            .value(static_cast<uint64_t>(recent ? recent->ignored_untrusted : 0));
         j.end_object();
         std::printf("%s\n", j.str().c_str());
         return kExitOk;
@@ -256,12 +258,17 @@ int cmd_status(const Args& args) {
                           "--rebuild-index)");
     if (!recent) {
         std::printf("recent events:   journal unreadable: %s\n", recent.error().message.c_str());
-    } else if (recent->empty()) {
+    } else if (recent->events.empty()) {
         std::printf("recent events:   none in the journal\n");
     } else {
         std::printf("recent events:\n");
-        print_event_table(*recent, stdout);
+        print_event_table(recent->events, stdout);
     }
+    if (recent && recent->ignored_untrusted > 0)
+        std::printf(
+            "warning:         ignored %zu recent journal entries with skgate's fields "
+            "that neither root nor the skgate account wrote (forged?)\n",
+            recent->ignored_untrusted);
     return kExitOk;
 }
 

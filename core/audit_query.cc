@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/account.h"
 #include "core/policy.h"
 #include "core/text.h"
 #include "core/timeutil.h"
@@ -90,7 +91,24 @@ std::optional<uint64_t> parse_decimal(std::string_view s) {
     return n;
 }
 
+// The uid sshd runs skgate-keys as once it has read the users' files.
+std::optional<uint64_t> skgate_account_uid() {
+    auto acct = lookup_account("skgate");
+    if (!acct)
+        return std::nullopt;
+    return static_cast<uint64_t>(acct->uid);
+}
+
 }  // namespace
+
+bool event_writer_is_trusted(std::string_view event, std::optional<uint64_t> uid,
+                             std::optional<uint64_t> skgate_uid) {
+    if (event.starts_with("agent-"))
+        return true;
+    if (!uid)
+        return false;
+    return *uid == 0 || (skgate_uid && *uid == *skgate_uid);
+}
 
 bool is_known_decision(std::string_view d) {
     for (const char* k : kDecisions)
@@ -119,7 +137,7 @@ Result<uint64_t> parse_since(std::string_view text, uint64_t now_usec) {
     return static_cast<uint64_t>(*t) * 1'000'000;
 }
 
-Result<std::vector<AuditRecord>> query_audit_events(const AuditQuery& q) {
+Result<AuditEvents> query_audit_events(const AuditQuery& q) {
     sd_journal* raw = nullptr;
     int r = q.directory.empty() ? sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY)
                                 : sd_journal_open_directory(&raw, q.directory.c_str(), 0);
@@ -140,7 +158,9 @@ Result<std::vector<AuditRecord>> query_audit_events(const AuditQuery& q) {
     if (!q.decision.empty())
         SKGATE_CHECK(add_match(j.get(), "SKGATE_DECISION=" + q.decision));
 
-    std::vector<AuditRecord> out;
+    AuditEvents result;
+    std::vector<AuditRecord>& out = result.events;
+    const std::optional<uint64_t> skgate_uid = skgate_account_uid();
     auto read_entry = [&]() {
         AuditRecord e;
         uint64_t t = 0;
@@ -148,7 +168,14 @@ Result<std::vector<AuditRecord>> query_audit_events(const AuditQuery& q) {
             e.realtime_usec = t;
         for (const auto& f : kFields)
             e.*f.member = field(j.get(), f.journal);
+        e.uid = parse_decimal(field(j.get(), "_UID"));
         return e;
+    };
+    auto trusted = [&](const AuditRecord& e) {
+        if (event_writer_is_trusted(e.event, e.uid, skgate_uid))
+            return true;
+        ++result.ignored_untrusted;
+        return false;
     };
     if (q.limit > 0) {
         // The most recent N: walk back from the end, then put them in order.
@@ -157,10 +184,11 @@ Result<std::vector<AuditRecord>> query_audit_events(const AuditQuery& q) {
             AuditRecord e = read_entry();
             if (q.since_usec && e.realtime_usec < *q.since_usec)
                 break;
-            out.push_back(std::move(e));
+            if (trusted(e))
+                out.push_back(std::move(e));
         }
         std::reverse(out.begin(), out.end());
-        return out;
+        return result;
     }
     if (q.since_usec)
         sd_journal_seek_realtime_usec(j.get(), *q.since_usec);
@@ -170,11 +198,12 @@ Result<std::vector<AuditRecord>> query_audit_events(const AuditQuery& q) {
         AuditRecord e = read_entry();
         if (q.since_usec && e.realtime_usec < *q.since_usec)
             continue;
-        out.push_back(std::move(e));
+        if (trusted(e))
+            out.push_back(std::move(e));
     }
     if (r < 0)
         return make_error(ErrorCode::io, std::string("reading the journal: ") + std::strerror(-r));
-    return out;
+    return result;
 }
 
 void print_event_table(const std::vector<AuditRecord>& events, std::FILE* out) {
@@ -194,6 +223,8 @@ void append_event_json(JsonWriter& j, const AuditRecord& e) {
     j.begin_object();
     j.key("time").value(format_iso8601(static_cast<std::time_t>(e.realtime_usec / 1'000'000)));
     j.key("realtime_usec").value(e.realtime_usec);
+    if (e.uid)
+        j.key("uid").value(*e.uid);
     for (const auto& f : kFields) {
         const std::string& v = e.*f.member;
         if (v.empty())

@@ -25,12 +25,27 @@ struct AuditQuery {
 
 struct AuditRecord {
     uint64_t realtime_usec = 0;
+    std::optional<uint64_t> uid;  // _UID: journald's, from the writer's credentials
     std::string identifier, event, decision, user, requester, key_fp, key_type, source, reason,
         flags, counter, remote, latency_us, sources, cache_age, message;
 };
 
-// Oldest first. A journal that cannot be opened is an error, no events is not.
-Result<std::vector<AuditRecord>> query_audit_events(const AuditQuery& query);
+struct AuditEvents {
+    std::vector<AuditRecord> events;  // oldest first
+    // Entries with skgate's server fields that neither root nor the skgate
+    // account wrote: any local user can send the journal any field, and only
+    // the underscore fields (_UID) are journald's own, so these are forgeries
+    // or mistakes, never decisions.
+    size_t ignored_untrusted = 0;
+};
+
+// A journal that cannot be opened is an error, no events is not. Server
+// events (every event but agent-*) count only when _UID is 0 or the skgate
+// account's; agent events are the laptop user's own and count from anyone.
+Result<AuditEvents> query_audit_events(const AuditQuery& query);
+// Whether an event of this name, written by this uid, is one skgate made.
+bool event_writer_is_trusted(std::string_view event, std::optional<uint64_t> uid,
+                             std::optional<uint64_t> skgate_uid);
 
 // --since: an ISO 8601 time or date (UTC), or a duration ago ("30m", "2h", "7d").
 Result<uint64_t> parse_since(std::string_view text, uint64_t now_usec);

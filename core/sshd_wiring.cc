@@ -5,6 +5,7 @@
 
 #include "core/match.h"
 #include "core/text.h"
+#include "core/user_keyfiles.h"
 
 namespace skgate::wiring {
 
@@ -62,10 +63,6 @@ bool may_add_auth_rules(std::string_view line) {
     return !w.empty() && (w[0] == "auth" || w[0] == "-auth" || w[0] == "@include");
 }
 
-std::string module_args(const Options& o) {
-    return o.config_path.empty() ? "" : " config=" + o.config_path;
-}
-
 }  // namespace
 
 std::vector<std::string> user_key_file_patterns(const Options& o) {
@@ -76,6 +73,24 @@ std::vector<std::string> user_key_file_patterns(const Options& o) {
     }
     return out;
 }
+
+namespace {
+
+// pam_skgate reads the same user files as skgate-keys (-a), or its login
+// confirmation would refuse keys sshd accepted from a custom AuthorizedKeysFile.
+std::string module_args(const Options& o) {
+    std::string args = o.config_path.empty() ? "" : " config=" + o.config_path;
+    auto patterns = user_key_file_patterns(o);
+    if (patterns == kDefaultUserKeyFiles)
+        return args;
+    if (patterns.empty())
+        return args + " keyfile=none";
+    for (const auto& p : patterns)
+        args += " keyfile=" + p;
+    return args;
+}
+
+}  // namespace
 
 std::string helper_command(const Options& o) {
     std::string cmd = o.helper;

@@ -36,6 +36,7 @@
 #include "core/revocation.h"
 #include "core/stepup.h"
 #include "core/text.h"
+#include "core/user_keyfiles.h"
 #include "core/username.h"
 #include "core/wire.h"
 
@@ -48,10 +49,15 @@ struct Options {
     bool debug = false;
     bool stepup = false;
     std::optional<int> timeout_seconds;
+    // keyfile=: the user's own files, as skgate-keys' -a (enable writes them
+    // when AuthorizedKeysFile was not sshd's default); none: no such files.
+    std::vector<std::string> user_file_patterns = kDefaultUserKeyFiles;
 };
 
 Result<Options> parse_options(int argc, const char** argv) {
     Options o;
+    bool keyfile_given = false;
+    bool keyfile_none = false;
     for (int i = 0; i < argc; i++) {
         std::string a = argv[i] ? argv[i] : "";
         if (a == "debug") {
@@ -65,11 +71,26 @@ Result<Options> parse_options(int argc, const char** argv) {
             if (!d || *d < 1 || *d > 3600)
                 return invalid("option \"" + printable(a) + "\": timeout must be 1s to 1h");
             o.timeout_seconds = static_cast<int>(*d);
+        } else if (a.starts_with("keyfile=")) {
+            std::string pattern = a.substr(8);
+            if (!keyfile_given)
+                o.user_file_patterns.clear();
+            keyfile_given = true;
+            if (pattern == "none") {
+                keyfile_none = true;
+                continue;
+            }
+            if (auto v = validate_user_key_file_pattern(pattern); !v)
+                return invalid("option \"" + printable(a) + "\": " + v.error().message);
+            o.user_file_patterns.push_back(pattern);
         } else {
             return invalid("unknown or malformed option \"" + printable(a) +
-                           "\" (known: config=/PATH, debug, stepup, timeout=SECONDS)");
+                           "\" (known: config=/PATH, debug, keyfile=PATTERN, stepup, "
+                           "timeout=SECONDS)");
         }
     }
+    if (keyfile_none && !o.user_file_patterns.empty())
+        return invalid("keyfile=none cannot be combined with other keyfile= options");
     return o;
 }
 
@@ -205,6 +226,7 @@ int confirm_login(Pam& pam, bool account_phase) {
         e.key_type = key.type_name();
         LookupRequest req{*user, key, std::time(nullptr)};
         req.remote.may_fetch = false;
+        req.user_file_patterns = pam.opts().user_file_patterns;
         auto result = lookup_keys(*policy, req);
         if (!result) {
             e.decision = Decision::deny;
@@ -358,6 +380,7 @@ int step_up(Pam& pam) {
 
     LookupRequest req{*user, std::nullopt, std::time(nullptr)};
     req.remote.may_fetch = false;
+    req.user_file_patterns = pam.opts().user_file_patterns;
     auto lookup = lookup_keys(*policy, req);
     if (!lookup)
         return refuse("cannot read keys: " + lookup.error().message,

@@ -189,3 +189,49 @@ TEST_F(E2ePam, WeakenedSshdStillCannotLetAnOrdinaryKeyIn) {
     EXPECT_NE(denied.find("key is not enrolled for skgt-alice"), std::string::npos) << denied;
     std::filesystem::remove(home + "/.ssh/authorized_keys");
 }
+
+// A host whose AuthorizedKeysFile was not sshd's default: enable hands the
+// same patterns to skgate-keys (-a) and to pam_skgate (keyfile=), so the
+// confirmation finds the key sshd accepted from that file instead of locking
+// its users out. The PAM lines are the ones enable writes.
+TEST_F(E2ePam, TheConfirmationReadsTheFilesEnableGaveSkgateKeys) {
+    std::string home = SshdHarness::e2e_dir() + "/home/skgt-alice";
+    std::string file_key = sshd_->make_key("alice-sk-file", "ecdsa-sk");
+    struct stat st {};
+    ASSERT_EQ(stat(home.c_str(), &st), 0);
+    write_file(home + "/.ssh/skgate_keys", read_file(file_key + ".pub"), 0600);
+    ASSERT_EQ(chown((home + "/.ssh/skgate_keys").c_str(), st.st_uid, st.st_gid), 0);
+    ASSERT_EQ(chown((home + "/.ssh").c_str(), st.st_uid, st.st_gid), 0);
+    std::string conf = sshd_->path("skgate.conf");
+    write_file(conf, read_file(conf) + "KeySources local authorized_keys\n");
+
+    wiring::Options o;
+    o.mode = Mode::enforce;
+    o.pam_confirm = true;
+    o.pam_module = std::getenv("SKGATE_PAM_MODULE");
+    o.config_path = conf;
+    o.helper = sshd_->path("libexec/skgate-keys");
+    o.previous_authorized_keys_file = ".ssh/skgate_keys";
+    auto pam = wiring::add_pam_lines("account required pam_permit.so\n", o);
+    ASSERT_TRUE(pam.ok()) << pam.error().message;
+    EXPECT_NE(pam->find(" keyfile=.ssh/skgate_keys\n"), std::string::npos) << *pam;
+    const std::string saved = read_file("/etc/pam.d/skgatetest");
+    write_file("/etc/pam.d/skgatetest", *pam);
+    sshd_->start(
+        "UsePAM yes\nKbdInteractiveAuthentication yes\nExposeAuthInfo yes\n"
+        "AuthenticationMethods publickey,keyboard-interactive:pam\n"
+        "AuthorizedKeysFile none\nPubkeyAcceptedAlgorithms sk-ecdsa-sha2-nistp256@openssh.com\n"
+        "AuthorizedKeysCommand " +
+            wiring::helper_command(o) + "\nAuthorizedKeysCommandUser root\n",
+        sshd_->path("skgatetest"));
+    sshd_->new_log();
+    auto r = sshd_->login(kAlice, file_key, kTouch, "echo skgate-login-ok", kKbdInt);
+    write_file("/etc/pam.d/skgatetest", saved);
+    std::filesystem::remove(home + "/.ssh/skgate_keys");
+    EXPECT_TRUE(logged_in(r)) << r.err << sshd_->new_log();
+    std::string fp = PublicKey::parse_text(read_file(file_key + ".pub"))->fingerprint();
+    std::string confirmed = sshd_->journal(
+        {"SKGATE_EVENT=login-confirm", "SKGATE_DECISION=allow", "SKGATE_KEY_FP=" + fp});
+    EXPECT_NE(confirmed.find("\"SKGATE_SOURCE\":\"authorized_keys\""), std::string::npos)
+        << confirmed;
+}

@@ -316,6 +316,14 @@ void bad_options_fail_closed(void**) {
     assert_int_equal(
         pam("skgate-badopt", Op::account, "root", {{"SSH_AUTH_INFO_0", auth_info(k)}}).rc,
         PAM_SERVICE_ERR);
+    // keyfile= takes AuthorizedKeysFile's patterns (a token sshd would not
+    // expand is refused) and none alone
+    assert_int_equal(
+        pam("skgate-badkeyfile", Op::auth, "root", {{"SSH_AUTH_INFO_0", auth_info(k)}}).rc,
+        PAM_SERVICE_ERR);
+    assert_int_equal(
+        pam("skgate-badkeyfile", Op::account, "root", {{"SSH_AUTH_INFO_0", auth_info(k)}}).rc,
+        PAM_SERVICE_ERR);
     // debug changes nothing but the log
     assert_int_equal(pam("skgate-debug", Op::auth, "root", {{"SSH_AUTH_INFO_0", auth_info(k)}}).rc,
                      PAM_SUCCESS);

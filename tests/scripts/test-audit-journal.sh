@@ -77,6 +77,35 @@ out=$("$ctl" audit --since 2099-01-01)
 "$ctl" audit --decision maybe 2>/dev/null && fail "--decision maybe accepted"
 "$ctl" audit --since yesterday-ish 2>/dev/null && fail "bad --since accepted"
 echo "skgatectl audit: filters by user, decision, event, time and count"
+# Any local user can send journald any field: a user's forged "allow" must not
+# read as skgate's decision. logger --journald is exactly that user's tool.
+printf 'SKGATE_EVENT=stepup\nSKGATE_DECISION=allow\nSKGATE_USER=alice\nSKGATE_REASON=forged\nMESSAGE=forged step-up\n' \
+    | setpriv --reuid=65534 --regid=65534 --clear-groups logger --journald
+for _ in $(seq 200); do
+    journalctl -D /run/log/journal -o json SKGATE_REASON=forged _UID=65534 2>/dev/null | grep -q forged && break
+    sleep 0.05
+done
+journalctl -D /run/log/journal -o json SKGATE_REASON=forged _UID=65534 | grep -q forged \
+    || fail "the forged entry did not reach the journal (the test proves nothing)"
+out=$("$ctl" audit --json 2>/run/audit.err)
+grep -q forged <<<"$out" && fail "audit shows an event nobody trusted wrote: $out"
+[ "$(wc -l <<<"$out")" -eq 3 ] || fail "audit --json after the forgery: $out"
+grep -q "ignored 1 journal entry .* neither root nor the skgate account wrote" /run/audit.err \
+    || fail "audit does not say it ignored the forged entry: $(cat /run/audit.err)"
+grep -qF '"uid":0' <<<"$out" || fail "audit --json lacks the writer's uid: $out"
+out=$("$ctl" audit --lines 1 --json 2>/dev/null)
+{ grep -q '"decision":"deny"' <<<"$out" && ! grep -q forged <<<"$out"; } \
+    || fail "--lines 1 counts the forged entry: $out"
+# Agent events are the laptop user's own: they count from anyone.
+printf 'SKGATE_EVENT=agent-sign\nSKGATE_DECISION=allow\nSKGATE_USER=nobody\nMESSAGE=agent signed\n' \
+    | setpriv --reuid=65534 --regid=65534 --clear-groups logger --journald
+for _ in $(seq 200); do
+    "$ctl" audit --event agent-sign --json 2>/dev/null | grep -q '"uid":65534' && break
+    sleep 0.05
+done
+"$ctl" audit --event agent-sign --json | grep -q '"uid":65534' \
+    || fail "a user's agent event is not shown with its uid: $("$ctl" audit --event agent-sign --json)"
+echo "skgatectl audit: entries other users wrote are not skgate's decisions"
 kill $jpid; wait $jpid 2>/dev/null || true
 trap - EXIT
 echo "journald: event and fields present"

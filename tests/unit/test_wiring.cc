@@ -242,3 +242,34 @@ TEST(WiringPam, TheManPageShowsTheLinesEnableWrites) {
     ASSERT_TRUE(added.ok()) << added.error().message;
     EXPECT_EQ(pam_skgate_lines(page.substr(from, to - from)), pam_skgate_lines(*added));
 }
+
+// pam_skgate reads the files skgate-keys was given: enable passes a custom
+// AuthorizedKeysFile on as keyfile=, and writes nothing for sshd's default.
+TEST(WiringPam, TheModuleIsGivenTheUserFilesSkgateKeysReads) {
+    Options o;
+    o.pam_confirm = true;
+    auto plain = add_pam_lines("@include common-auth\n", o);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(plain->find("keyfile="), std::string::npos) << *plain;
+
+    o.previous_authorized_keys_file = ".ssh/authorized_keys /etc/ssh/keys/%u";
+    auto custom = add_pam_lines("@include common-auth\n", o);
+    ASSERT_TRUE(custom.ok());
+    EXPECT_NE(custom->find("auth [success=done default=die] pam_skgate.so "
+                           "keyfile=.ssh/authorized_keys keyfile=/etc/ssh/keys/%u\n"),
+              std::string::npos)
+        << *custom;
+    EXPECT_NE(custom->find("session optional pam_skgate.so keyfile=.ssh/authorized_keys "
+                           "keyfile=/etc/ssh/keys/%u\n"),
+              std::string::npos)
+        << *custom;
+    EXPECT_NE(helper_command(o).find(" -a .ssh/authorized_keys -a /etc/ssh/keys/%%u "),
+              std::string::npos);
+
+    o.previous_authorized_keys_file = "none";
+    auto none = add_pam_lines("@include common-auth\n", o);
+    ASSERT_TRUE(none.ok());
+    EXPECT_NE(none->find("pam_skgate.so keyfile=none\n"), std::string::npos) << *none;
+    // disable takes them out again, whatever their arguments
+    EXPECT_EQ(remove_pam_lines(*custom), "@include common-auth\n");
+}
