@@ -5,10 +5,10 @@
 #include <cstdlib>
 
 #include "admin/commands.h"
-#include "core/args.h"
-#include "core/audit_query.h"
-#include "core/json.h"
-#include "core/username.h"
+#include "core/audit/audit_query.h"
+#include "core/sys/args.h"
+#include "core/sys/json.h"
+#include "core/sys/username.h"
 
 namespace skgate::admin {
 

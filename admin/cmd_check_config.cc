@@ -2,10 +2,10 @@
 #include <string>
 
 #include "admin/commands.h"
-#include "core/account.h"
-#include "core/policy.h"
-#include "core/revocation.h"
-#include "core/username.h"
+#include "core/policy/policy.h"
+#include "core/store/revocation.h"
+#include "core/sys/account.h"
+#include "core/sys/username.h"
 
 namespace skgate::admin {
 

@@ -3,9 +3,9 @@
 #include <string>
 
 #include "admin/commands.h"
-#include "core/authkeys.h"
-#include "core/json.h"
-#include "core/keyinfo.h"
+#include "core/ssh/authkeys.h"
+#include "core/ssh/keyinfo.h"
+#include "core/sys/json.h"
 
 namespace skgate::admin {
 

@@ -3,14 +3,14 @@
 #include <cstdio>
 
 #include "admin/commands.h"
-#include "core/args.h"
-#include "core/json.h"
-#include "core/keylookup.h"
-#include "core/policy.h"
-#include "core/remote_source.h"
-#include "core/source_cache.h"
-#include "core/text.h"
-#include "core/username.h"
+#include "core/decide/keylookup.h"
+#include "core/policy/policy.h"
+#include "core/sources/remote_source.h"
+#include "core/sources/source_cache.h"
+#include "core/sys/args.h"
+#include "core/sys/json.h"
+#include "core/sys/text.h"
+#include "core/sys/username.h"
 
 namespace skgate::admin {
 

@@ -4,13 +4,13 @@
 #include <cstdio>
 
 #include "admin/commands.h"
-#include "core/args.h"
-#include "core/audit_query.h"
-#include "core/inventory.h"
-#include "core/json.h"
-#include "core/policy.h"
-#include "core/revocation.h"
-#include "core/sshd_enable.h"
+#include "core/audit/audit_query.h"
+#include "core/policy/policy.h"
+#include "core/sources/inventory.h"
+#include "core/store/revocation.h"
+#include "core/sys/args.h"
+#include "core/sys/json.h"
+#include "core/wiring/sshd_enable.h"
 
 namespace skgate::admin {
 

@@ -3,8 +3,8 @@
 #include <cstdio>
 
 #include "admin/commands.h"
-#include "core/audit.h"
-#include "core/cli.h"
+#include "core/audit/audit.h"
+#include "core/sys/cli.h"
 
 namespace {
 

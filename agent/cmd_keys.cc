@@ -6,14 +6,14 @@
 
 #include "agent/commands.h"
 #include "agent/keyring.h"
-#include "core/agent_client.h"
-#include "core/agent_protocol.h"
-#include "core/args.h"
-#include "core/attestation.h"
-#include "core/channel_crypto.h"
-#include "core/link_messages.h"
-#include "core/sha256.h"
-#include "core/wire.h"
+#include "core/fido/attestation.h"
+#include "core/link/channel_crypto.h"
+#include "core/link/link_messages.h"
+#include "core/ssh/agent_client.h"
+#include "core/ssh/agent_protocol.h"
+#include "core/ssh/wire.h"
+#include "core/sys/args.h"
+#include "core/sys/sha256.h"
 
 namespace skgate::agent {
 

@@ -10,11 +10,11 @@
 #include "agent/commands.h"
 #include "agent/keyring.h"
 #include "agent/qr.h"
-#include "core/args.h"
-#include "core/audit.h"
-#include "core/channel.h"
-#include "core/channel_crypto.h"
-#include "core/pairing.h"
+#include "core/audit/audit.h"
+#include "core/link/channel.h"
+#include "core/link/channel_crypto.h"
+#include "core/link/pairing.h"
+#include "core/sys/args.h"
 
 namespace skgate::agent {
 

@@ -8,8 +8,8 @@
 
 #include "agent/commands.h"
 #include "agent/server.h"
-#include "core/args.h"
-#include "core/audit.h"
+#include "core/audit/audit.h"
+#include "core/sys/args.h"
 
 namespace skgate::agent {
 

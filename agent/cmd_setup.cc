@@ -11,9 +11,9 @@
 #include "agent/commands.h"
 #include "agent/keyring.h"
 #include "agent/ssh_config.h"
-#include "core/args.h"
-#include "core/atomicfile.h"
-#include "core/safefile.h"
+#include "core/sys/args.h"
+#include "core/sys/atomicfile.h"
+#include "core/sys/safefile.h"
 
 namespace skgate::agent {
 

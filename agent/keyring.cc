@@ -12,9 +12,9 @@
 #include <cstring>
 #include <memory>
 
-#include "core/atomicfile.h"
-#include "core/cbor_fido.h"
-#include "core/safefile.h"
+#include "core/fido/cbor_fido.h"
+#include "core/sys/atomicfile.h"
+#include "core/sys/safefile.h"
 
 namespace skgate::agent {
 

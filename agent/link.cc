@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "core/pairing.h"
+#include "core/link/pairing.h"
 
 namespace skgate::agent {
 

@@ -12,9 +12,9 @@
 #include <optional>
 #include <string>
 
-#include "core/channel.h"
-#include "core/link_messages.h"
-#include "core/result.h"
+#include "core/link/channel.h"
+#include "core/link/link_messages.h"
+#include "core/sys/result.h"
 
 namespace skgate::agent {
 

@@ -8,15 +8,15 @@
 #include <cstring>
 #include <thread>
 
-#include "core/agent_client.h"
-#include "core/agent_protocol.h"
-#include "core/audit.h"
-#include "core/digest.h"
-#include "core/monotonic.h"
-#include "core/pairing.h"
-#include "core/sign_purpose.h"
-#include "core/sksig.h"
-#include "core/wire.h"
+#include "core/audit/audit.h"
+#include "core/link/pairing.h"
+#include "core/ssh/agent_client.h"
+#include "core/ssh/agent_protocol.h"
+#include "core/ssh/sign_purpose.h"
+#include "core/ssh/sksig.h"
+#include "core/ssh/wire.h"
+#include "core/sys/digest.h"
+#include "core/sys/monotonic.h"
 
 namespace skgate::agent {
 

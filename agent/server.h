@@ -8,8 +8,8 @@
 
 #include "agent/keyring.h"
 #include "agent/link.h"
-#include "core/agent_protocol.h"
-#include "core/channel.h"
+#include "core/link/channel.h"
+#include "core/ssh/agent_protocol.h"
 
 namespace skgate::agent {
 

@@ -13,15 +13,15 @@
 #include <cstring>
 
 #include "agent/keyring.h"
-#include "core/agent_client.h"
-#include "core/agent_protocol.h"
-#include "core/attestation.h"
-#include "core/cbor_fido.h"
-#include "core/link_messages.h"
-#include "core/ossl.h"
-#include "core/sha256.h"
-#include "core/sk_api.h"
-#include "core/wire.h"
+#include "core/fido/attestation.h"
+#include "core/fido/cbor_fido.h"
+#include "core/link/link_messages.h"
+#include "core/ssh/agent_client.h"
+#include "core/ssh/agent_protocol.h"
+#include "core/ssh/ossl.h"
+#include "core/ssh/sk_api.h"
+#include "core/ssh/wire.h"
+#include "core/sys/sha256.h"
 
 #define SK_EXPORT extern "C" __attribute__((visibility("default")))
 

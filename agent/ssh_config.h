@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/result.h"
+#include "core/sys/result.h"
 
 namespace skgate::agent {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <thread>
 
-#include "core/safefile.h"
+#include "core/sys/safefile.h"
 
 namespace skgate::authenticator {
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "core/result.h"
+#include "core/sys/result.h"
 
 namespace skgate::authenticator {
 

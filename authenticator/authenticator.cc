@@ -8,12 +8,12 @@
 #include <thread>
 #include <vector>
 
-#include "core/channel_crypto.h"
-#include "core/ossl.h"
-#include "core/pairing.h"
-#include "core/sha256.h"
-#include "core/sign_purpose.h"
-#include "core/sksig.h"
+#include "core/link/channel_crypto.h"
+#include "core/link/pairing.h"
+#include "core/ssh/ossl.h"
+#include "core/ssh/sign_purpose.h"
+#include "core/ssh/sksig.h"
+#include "core/sys/sha256.h"
 
 namespace skgate::authenticator {
 

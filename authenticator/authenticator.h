@@ -12,9 +12,9 @@
 
 #include "authenticator/approver.h"
 #include "authenticator/vault.h"
-#include "core/attestation.h"
-#include "core/channel.h"
-#include "core/link_messages.h"
+#include "core/fido/attestation.h"
+#include "core/link/channel.h"
+#include "core/link/link_messages.h"
 
 namespace skgate::authenticator {
 

@@ -10,12 +10,12 @@
 #include "authenticator/authenticator.h"
 #include "authenticator/commands.h"
 #include "authenticator/vault.h"
-#include "core/args.h"
-#include "core/atomicfile.h"
-#include "core/channel.h"
-#include "core/channel_crypto.h"
-#include "core/pairing.h"
-#include "core/timeutil.h"
+#include "core/link/channel.h"
+#include "core/link/channel_crypto.h"
+#include "core/link/pairing.h"
+#include "core/sys/args.h"
+#include "core/sys/atomicfile.h"
+#include "core/sys/timeutil.h"
 
 namespace skgate::authenticator {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "authenticator/commands.h"
-#include "core/cli.h"
+#include "core/sys/cli.h"
 
 namespace {
 

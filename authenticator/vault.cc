@@ -10,12 +10,12 @@
 #include <cstring>
 #include <memory>
 
-#include "core/atomicfile.h"
-#include "core/cbor_fido.h"
-#include "core/channel_crypto.h"
-#include "core/ossl.h"
-#include "core/safefile.h"
-#include "core/wire.h"
+#include "core/fido/cbor_fido.h"
+#include "core/link/channel_crypto.h"
+#include "core/ssh/ossl.h"
+#include "core/ssh/wire.h"
+#include "core/sys/atomicfile.h"
+#include "core/sys/safefile.h"
 
 namespace skgate::authenticator {
 

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "core/bytes.h"
-#include "core/pairing.h"
-#include "core/result.h"
-#include "core/sshkey.h"
+#include "core/link/pairing.h"
+#include "core/ssh/sshkey.h"
+#include "core/sys/bytes.h"
+#include "core/sys/result.h"
 
 namespace skgate::authenticator {
 

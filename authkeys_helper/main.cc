@@ -18,15 +18,15 @@
 #include <string>
 #include <vector>
 
-#include "core/args.h"
-#include "core/audit.h"
-#include "core/base64.h"
-#include "core/keylookup.h"
-#include "core/monotonic.h"
-#include "core/policy.h"
-#include "core/privileges.h"
-#include "core/user_keyfiles.h"
-#include "core/username.h"
+#include "core/audit/audit.h"
+#include "core/decide/keylookup.h"
+#include "core/policy/policy.h"
+#include "core/store/user_keyfiles.h"
+#include "core/sys/args.h"
+#include "core/sys/base64.h"
+#include "core/sys/monotonic.h"
+#include "core/sys/privileges.h"
+#include "core/sys/username.h"
 
 namespace {
 

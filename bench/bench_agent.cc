@@ -15,10 +15,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/agent_client.h"
-#include "core/monotonic.h"
-#include "core/sshkey.h"
-#include "core/sshsig.h"
+#include "core/ssh/agent_client.h"
+#include "core/ssh/sshkey.h"
+#include "core/ssh/sshsig.h"
+#include "core/sys/monotonic.h"
 #include "tests/support/client_rig.h"
 #include "tests/support/helpers.h"
 

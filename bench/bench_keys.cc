@@ -22,10 +22,10 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "core/base64.h"
-#include "core/monotonic.h"
-#include "core/revocation.h"
-#include "core/sha256.h"
+#include "core/store/revocation.h"
+#include "core/sys/base64.h"
+#include "core/sys/monotonic.h"
+#include "core/sys/sha256.h"
 #include "tests/support/softkey.h"
 
 namespace {

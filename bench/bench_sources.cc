@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "core/monotonic.h"
+#include "core/sys/monotonic.h"
 #include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 

@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "core/counters.h"
-#include "core/monotonic.h"
-#include "core/ossl.h"
-#include "core/stepup.h"
+#include "core/decide/stepup.h"
+#include "core/ssh/ossl.h"
+#include "core/store/counters.h"
+#include "core/sys/monotonic.h"
 #include "tests/support/softkey.h"
 
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/monotonic.h"
+#include "core/sys/monotonic.h"
 
 extern char** environ;
 

@@ -18,13 +18,13 @@
 #include <ctime>
 #include <string>
 
-#include "core/args.h"
-#include "core/ldap_client.h"
-#include "core/policy.h"
-#include "core/remote_fetch.h"
-#include "core/remote_source.h"
-#include "core/source_cache.h"
-#include "core/username.h"
+#include "core/policy/policy.h"
+#include "core/sources/ldap_client.h"
+#include "core/sources/remote_fetch.h"
+#include "core/sources/remote_source.h"
+#include "core/sources/source_cache.h"
+#include "core/sys/args.h"
+#include "core/sys/username.h"
 
 namespace {
 

@@ -24,21 +24,22 @@
 #include <string>
 #include <vector>
 
-#include "core/account.h"
-#include "core/agent_client.h"
-#include "core/agent_protocol.h"
-#include "core/audit.h"
-#include "core/authinfo.h"
-#include "core/counters.h"
-#include "core/keylookup.h"
-#include "core/monotonic.h"
-#include "core/policy.h"
-#include "core/revocation.h"
-#include "core/stepup.h"
-#include "core/text.h"
-#include "core/user_keyfiles.h"
-#include "core/username.h"
-#include "core/wire.h"
+#include "core/audit/audit.h"
+#include "core/decide/keylookup.h"
+#include "core/decide/stepup.h"
+#include "core/policy/policy.h"
+#include "core/ssh/agent_client.h"
+#include "core/ssh/agent_protocol.h"
+#include "core/ssh/authinfo.h"
+#include "core/ssh/wire.h"
+#include "core/store/counters.h"
+#include "core/store/revocation.h"
+#include "core/store/user_keyfiles.h"
+#include "core/sys/account.h"
+#include "core/sys/monotonic.h"
+#include "core/sys/text.h"
+#include "core/sys/timeutil.h"
+#include "core/sys/username.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "core/revocation.h"
+#include "core/store/revocation.h"
 
 namespace skgate::test {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/sshd_wiring.h"
+#include "core/wiring/sshd_wiring.h"
 #include "tests/support/helpers.h"
 
 namespace skgate::test {

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "core/sshkey.h"
+#include "core/ssh/sshkey.h"
 #include "tests/e2e/sshd_harness.h"
 #include "tests/support/client_rig.h"
 

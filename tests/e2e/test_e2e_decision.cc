@@ -10,8 +10,8 @@
 
 #include <filesystem>
 
-#include "core/keystore.h"
-#include "core/sshkey.h"
+#include "core/ssh/sshkey.h"
+#include "core/store/keystore.h"
 #include "tests/e2e/sshd_harness.h"
 
 using namespace skgate;

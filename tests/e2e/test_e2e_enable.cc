@@ -14,8 +14,8 @@
 #include <tuple>
 #include <vector>
 
-#include "core/krl.h"
-#include "core/text.h"
+#include "core/ssh/krl.h"
+#include "core/sys/text.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;

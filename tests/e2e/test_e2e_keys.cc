@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "core/keystore.h"
-#include "core/revocation.h"
-#include "core/text.h"
+#include "core/store/keystore.h"
+#include "core/store/revocation.h"
+#include "core/sys/text.h"
 #include "tests/e2e/sshd_harness.h"
 
 using namespace skgate;

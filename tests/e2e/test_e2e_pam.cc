@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/keystore.h"
+#include "core/store/keystore.h"
 #include "tests/e2e/sshd_harness.h"
 
 using namespace skgate;

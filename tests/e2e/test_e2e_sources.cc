@@ -15,10 +15,10 @@
 #include <memory>
 #include <thread>
 
-#include "core/base64.h"
-#include "core/bytes.h"
-#include "core/sshkey.h"
-#include "core/text.h"
+#include "core/ssh/sshkey.h"
+#include "core/sys/base64.h"
+#include "core/sys/bytes.h"
+#include "core/sys/text.h"
 #include "tests/e2e/sshd_harness.h"
 
 using namespace skgate;

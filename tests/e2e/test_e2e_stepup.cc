@@ -18,7 +18,7 @@
 #include <fstream>
 #include <thread>
 
-#include "core/keystore.h"
+#include "core/store/keystore.h"
 #include "tests/e2e/sshd_harness.h"
 
 using namespace skgate;

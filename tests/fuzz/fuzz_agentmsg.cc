@@ -1,7 +1,7 @@
 // What an ssh-agent client (ssh, a forwarded connection, pam_skgate) sends
 // skgate-agent, and the data it asks to sign as the authenticator reads it.
-#include "core/agent_protocol.h"
-#include "core/sign_purpose.h"
+#include "core/ssh/agent_protocol.h"
+#include "core/ssh/sign_purpose.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto req = skgate::parse_agent_request(skgate::ByteView(data, size));

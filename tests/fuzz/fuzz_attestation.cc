@@ -1,7 +1,7 @@
 // ssh-sk-attest-v01 files, the authenticator data and COSE keys inside them.
 #include <cstdlib>
 
-#include "core/attestation.h"
+#include "core/fido/attestation.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const auto key = skgate::PublicKey::parse_text(

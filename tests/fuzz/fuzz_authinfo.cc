@@ -1,7 +1,7 @@
 // SSH_AUTH_INFO_0 as sshd passes it to PAM.
 #include <string_view>
 
-#include "core/authinfo.h"
+#include "core/ssh/authinfo.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto info =

@@ -1,7 +1,7 @@
 // skgate.conf text, parsed and evaluated for a user with groups.
 #include <string_view>
 
-#include "core/policy.h"
+#include "core/policy/policy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto p = skgate::Policy::parse(std::string_view(reinterpret_cast<const char*>(data), size),

@@ -1,8 +1,8 @@
 // Key blobs from agents, SSHSIG and key lines.
 #include <cstdlib>
 
-#include "core/ossl.h"
-#include "core/sshkey.h"
+#include "core/ssh/ossl.h"
+#include "core/ssh/sshkey.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto k = skgate::PublicKey::parse_blob({data, size});

@@ -1,7 +1,7 @@
 // "TYPE BASE64 COMMENT" public key text.
 #include <string>
 
-#include "core/sshkey.h"
+#include "core/ssh/sshkey.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string comment;

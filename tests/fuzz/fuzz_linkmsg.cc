@@ -1,8 +1,8 @@
 // A decrypted channel message from the network: the CBOR map, every message
 // type built on it, and the pairing record (the same encoding on disk).
-#include "core/cbor_fido.h"
-#include "core/link_messages.h"
-#include "core/pairing.h"
+#include "core/fido/cbor_fido.h"
+#include "core/link/link_messages.h"
+#include "core/link/pairing.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     skgate::ByteView in(data, size);

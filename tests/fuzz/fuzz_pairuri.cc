@@ -1,7 +1,7 @@
 // The pairing URI an authenticator scans (anyone can show a QR code).
 #include <string_view>
 
-#include "core/pairing.h"
+#include "core/link/pairing.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view text(reinterpret_cast<const char*>(data), size);

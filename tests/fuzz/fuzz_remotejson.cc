@@ -4,7 +4,7 @@
 // another authorized_keys line.
 #include <string>
 
-#include "core/remote_keys.h"
+#include "core/sources/remote_keys.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 // first byte splits the input into data and description.
 #include <string_view>
 
-#include "core/sign_purpose.h"
+#include "core/ssh/sign_purpose.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0)

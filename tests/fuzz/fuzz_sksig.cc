@@ -1,7 +1,7 @@
 // Security-key signature blobs, parsed and verified against fixed keys.
 #include <cstdlib>
 
-#include "core/sksig.h"
+#include "core/ssh/sksig.h"
 
 namespace {
 

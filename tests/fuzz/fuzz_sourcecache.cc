@@ -3,7 +3,7 @@
 // back to text that parses to the same keys.
 #include <string>
 
-#include "core/source_cache.h"
+#include "core/sources/source_cache.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view in(reinterpret_cast<const char*>(data), size);

@@ -2,7 +2,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "core/sshsig.h"
+#include "core/ssh/sshsig.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto bin = skgate::SshSig::parse({data, size});

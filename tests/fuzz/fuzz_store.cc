@@ -1,9 +1,9 @@
 // The key store's lines, the revocation list and its KRL.
 #include <string_view>
 
-#include "core/keystore.h"
-#include "core/krl.h"
-#include "core/revocation.h"
+#include "core/ssh/krl.h"
+#include "core/store/keystore.h"
+#include "core/store/revocation.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -4,9 +4,9 @@
 // exactly the input, and nothing crashes.
 #include <string>
 
-#include "core/sshd_wiring.h"
-#include "core/text.h"
-#include "core/user_keyfiles.h"
+#include "core/store/user_keyfiles.h"
+#include "core/sys/text.h"
+#include "core/wiring/sshd_wiring.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string in(reinterpret_cast<const char*>(data), size);

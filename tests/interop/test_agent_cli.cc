@@ -7,10 +7,10 @@
 
 #include <filesystem>
 
-#include "core/agent_client.h"
-#include "core/attestation.h"
-#include "core/sshkey.h"
-#include "core/text.h"
+#include "core/fido/attestation.h"
+#include "core/ssh/agent_client.h"
+#include "core/ssh/sshkey.h"
+#include "core/sys/text.h"
 #include "tests/support/client_rig.h"
 #include "tests/support/helpers.h"
 

@@ -5,9 +5,9 @@
 
 #include <cstdlib>
 
-#include "core/sshsig.h"
-#include "core/text.h"
-#include "core/wire.h"
+#include "core/ssh/sshsig.h"
+#include "core/ssh/wire.h"
+#include "core/sys/text.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "core/keystore.h"
-#include "core/text.h"
+#include "core/store/keystore.h"
+#include "core/sys/text.h"
 #include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 

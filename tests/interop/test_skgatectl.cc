@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "core/counters.h"
-#include "core/text.h"
+#include "core/store/counters.h"
+#include "core/sys/text.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;

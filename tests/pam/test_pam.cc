@@ -28,12 +28,12 @@ extern "C" {
 #include <cmocka.h>
 }
 
-#include "core/counters.h"
-#include "core/keystore.h"
-#include "core/revocation.h"
-#include "core/source_cache.h"
-#include "core/text.h"
-#include "core/wire.h"
+#include "core/sources/source_cache.h"
+#include "core/ssh/wire.h"
+#include "core/store/counters.h"
+#include "core/store/keystore.h"
+#include "core/store/revocation.h"
+#include "core/sys/text.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;

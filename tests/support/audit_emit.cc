@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "core/audit.h"
+#include "core/audit/audit.h"
 
 int main(int argc, char** argv) {
     skgate::audit_set_identifier("skgate-test");

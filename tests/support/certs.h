@@ -9,8 +9,8 @@
 #include <optional>
 #include <string>
 
-#include "core/attestation.h"
-#include "core/bytes.h"
+#include "core/fido/attestation.h"
+#include "core/sys/bytes.h"
 
 namespace skgate::test {
 

@@ -21,9 +21,9 @@
 #include <cstring>
 #include <string>
 
-#include "core/attestation.h"
-#include "core/sk_api.h"
-#include "core/sksig.h"
+#include "core/fido/attestation.h"
+#include "core/ssh/sk_api.h"
+#include "core/ssh/sksig.h"
 #include "tests/support/softkey.h"
 
 #define SK_EXPORT extern "C" __attribute__((visibility("default")))

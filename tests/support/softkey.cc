@@ -8,9 +8,9 @@
 
 #include <stdexcept>
 
-#include "core/ossl.h"
-#include "core/sksig.h"
-#include "core/wire.h"
+#include "core/ssh/ossl.h"
+#include "core/ssh/sksig.h"
+#include "core/ssh/wire.h"
 
 namespace skgate::test {
 

@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "core/bytes.h"
-#include "core/sshkey.h"
+#include "core/ssh/sshkey.h"
+#include "core/sys/bytes.h"
 
 namespace skgate::test {
 

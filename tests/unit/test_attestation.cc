@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "core/attestation.h"
-#include "core/wire.h"
+#include "core/fido/attestation.h"
+#include "core/ssh/wire.h"
 #include "tests/support/certs.h"
 #include "tests/support/helpers.h"
 #include "tests/support/softkey.h"

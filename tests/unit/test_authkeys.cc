@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "core/authkeys.h"
+#include "core/ssh/authkeys.h"
 #include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "core/base64.h"
+#include "core/sys/base64.h"
 
 using namespace skgate;
 

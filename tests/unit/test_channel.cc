@@ -9,17 +9,17 @@
 
 #include <memory>
 
-#include "core/agent_protocol.h"
-#include "core/base64.h"
-#include "core/cbor_fido.h"
-#include "core/channel.h"
-#include "core/channel_crypto.h"
-#include "core/digest.h"
-#include "core/link_messages.h"
-#include "core/pairing.h"
-#include "core/sign_purpose.h"
-#include "core/stepup.h"
-#include "core/wire.h"
+#include "core/decide/stepup.h"
+#include "core/fido/cbor_fido.h"
+#include "core/link/channel.h"
+#include "core/link/channel_crypto.h"
+#include "core/link/link_messages.h"
+#include "core/link/pairing.h"
+#include "core/ssh/agent_protocol.h"
+#include "core/ssh/sign_purpose.h"
+#include "core/ssh/wire.h"
+#include "core/sys/base64.h"
+#include "core/sys/digest.h"
 #include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 

@@ -5,9 +5,9 @@
 
 #include <filesystem>
 
-#include "core/keylookup.h"
-#include "core/revocation.h"
-#include "core/user_keyfiles.h"
+#include "core/decide/keylookup.h"
+#include "core/store/revocation.h"
+#include "core/store/user_keyfiles.h"
 #include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "core/match.h"
+#include "core/sys/match.h"
 
 using namespace skgate;
 

@@ -1,12 +1,12 @@
 // Small modules: JSON output, key reports, user names, audit formatting.
 #include <gtest/gtest.h>
 
-#include "core/audit.h"
-#include "core/authinfo.h"
-#include "core/json.h"
-#include "core/keyinfo.h"
-#include "core/text.h"
-#include "core/username.h"
+#include "core/audit/audit.h"
+#include "core/ssh/authinfo.h"
+#include "core/ssh/keyinfo.h"
+#include "core/sys/json.h"
+#include "core/sys/text.h"
+#include "core/sys/username.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;

@@ -2,7 +2,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/policy.h"
+#include "core/policy/policy.h"
+#include "core/sys/timeutil.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;

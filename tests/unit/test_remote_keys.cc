@@ -2,8 +2,8 @@
 // ssh-keys document and the generic HTTP document.
 #include <gtest/gtest.h>
 
-#include "core/remote_keys.h"
-#include "core/text.h"
+#include "core/sources/remote_keys.h"
+#include "core/sys/text.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;

@@ -2,7 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/safefile.h"
+#include "core/sys/safefile.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;

@@ -3,7 +3,7 @@
 
 #include <random>
 
-#include "core/sha256.h"
+#include "core/sys/sha256.h"
 
 using namespace skgate;
 

@@ -1,10 +1,10 @@
 #include <gtest/gtest.h>
 
-#include "core/base64.h"
-#include "core/ossl.h"
-#include "core/sha256.h"
-#include "core/sksig.h"
-#include "core/wire.h"
+#include "core/ssh/ossl.h"
+#include "core/ssh/sksig.h"
+#include "core/ssh/wire.h"
+#include "core/sys/base64.h"
+#include "core/sys/sha256.h"
 #include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 

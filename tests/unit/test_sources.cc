@@ -7,12 +7,12 @@
 
 #include <filesystem>
 
-#include "core/ldap_client.h"
-#include "core/monotonic.h"
-#include "core/remote_fetch.h"
-#include "core/remote_source.h"
-#include "core/source_cache.h"
-#include "core/text.h"
+#include "core/sources/ldap_client.h"
+#include "core/sources/remote_fetch.h"
+#include "core/sources/remote_source.h"
+#include "core/sources/source_cache.h"
+#include "core/sys/monotonic.h"
+#include "core/sys/text.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;

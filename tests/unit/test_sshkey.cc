@@ -2,11 +2,11 @@
 
 #include <filesystem>
 
-#include "core/base64.h"
-#include "core/ossl.h"
-#include "core/sshkey.h"
-#include "core/text.h"
-#include "core/wire.h"
+#include "core/ssh/ossl.h"
+#include "core/ssh/sshkey.h"
+#include "core/ssh/wire.h"
+#include "core/sys/base64.h"
+#include "core/sys/text.h"
 #include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 

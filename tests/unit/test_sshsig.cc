@@ -2,10 +2,10 @@
 
 #include <sstream>
 
-#include "core/base64.h"
-#include "core/sshsig.h"
-#include "core/text.h"
-#include "core/wire.h"
+#include "core/ssh/sshsig.h"
+#include "core/ssh/wire.h"
+#include "core/sys/base64.h"
+#include "core/sys/text.h"
 #include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 

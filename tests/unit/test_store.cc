@@ -8,12 +8,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/atomicfile.h"
-#include "core/journal.h"
-#include "core/keystore.h"
-#include "core/krl.h"
-#include "core/revocation.h"
-#include "core/timeutil.h"
+#include "core/audit/journal.h"
+#include "core/ssh/krl.h"
+#include "core/store/keystore.h"
+#include "core/store/revocation.h"
+#include "core/sys/atomicfile.h"
+#include "core/sys/timeutil.h"
 #include "tests/support/helpers.h"
 #include "tests/support/softkey.h"
 

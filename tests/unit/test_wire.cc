@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "core/wire.h"
+#include "core/ssh/wire.h"
 
 using namespace skgate;
 

@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "core/sshd_wiring.h"
-#include "core/text.h"
+#include "core/sys/text.h"
+#include "core/wiring/sshd_wiring.h"
 #include "tests/support/helpers.h"
 
 using namespace skgate;

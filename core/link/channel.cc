@@ -1,0 +1,296 @@
+#include "core/link/channel.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/link/channel_crypto.h"
+#include "core/ssh/wire.h"
+#include "core/sys/monotonic.h"
+
+namespace skgate {
+
+namespace {
+
+constexpr std::string_view kUnixPrefix = "unix:";
+constexpr size_t kSeqBytes = 8;
+
+Error sys_error(const std::string& what) {
+    return make_error(ErrorCode::io, what + ": " + std::strerror(errno));
+}
+
+Result<sockaddr_un> unix_address(std::string_view path) {
+    sockaddr_un addr{};
+    if (path.empty() || path[0] != '/')
+        return invalid("socket path '" + std::string(path) + "' is not absolute");
+    if (path.size() >= sizeof addr.sun_path)
+        return invalid("socket path '" + std::string(path) + "' is longer than " +
+                       std::to_string(sizeof addr.sun_path - 1) + " bytes");
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    return addr;
+}
+
+// Waits for `events` on fd until the deadline (0: for ever).
+Status wait_fd(int fd, short events, uint64_t deadline_us) {
+    for (;;) {
+        int wait_ms = -1;
+        if (deadline_us) {
+            uint64_t now = monotonic_us();
+            if (now >= deadline_us)
+                return make_error(ErrorCode::not_found, "timed out");
+            wait_ms = static_cast<int>((deadline_us - now) / 1000 + 1);
+        }
+        pollfd p{fd, events, 0};
+        int rc = poll(&p, 1, wait_ms);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc < 0)
+            return sys_error("poll");
+        if (rc > 0)
+            return {};
+    }
+}
+
+Bytes nonce_for(uint64_t seq) {
+    Bytes n(kAeadNonceBytes, 0);
+    for (size_t i = 0; i < 8; i++)
+        n[4 + i] = static_cast<uint8_t>(seq >> (56 - 8 * i));
+    return n;
+}
+
+Bytes aad_for(uint64_t seq, ChannelRole sender) {
+    std::string_view label =
+        sender == ChannelRole::agent ? "skgate-channel-v1 a2b" : "skgate-channel-v1 b2a";
+    Bytes aad(label.begin(), label.end());
+    for (size_t i = 0; i < 8; i++)
+        aad.push_back(static_cast<uint8_t>(seq >> (56 - 8 * i)));
+    return aad;
+}
+
+}  // namespace
+
+SocketTransport::~SocketTransport() {
+    if (fd_ >= 0)
+        close(fd_);
+}
+
+Status SocketTransport::send(ByteView frame) {
+    if (frame.size() > max_frame_)
+        return invalid("frame of " + std::to_string(frame.size()) + " bytes is too large");
+    WireWriter w;
+    w.put_string(frame);
+    const Bytes buf = std::move(w).take();
+    std::lock_guard<std::mutex> lock(send_mutex_);
+    size_t done = 0;
+    while (done < buf.size()) {
+        ssize_t k = ::send(fd_, buf.data() + done, buf.size() - done, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno == EAGAIN) {
+            SKGATE_CHECK(wait_fd(fd_, POLLOUT, monotonic_us() + 10'000'000));
+            continue;
+        }
+        if (k < 0)
+            return sys_error("channel send");
+        done += static_cast<size_t>(k);
+    }
+    return {};
+}
+
+Result<Bytes> SocketTransport::receive(int timeout_ms) {
+    uint64_t deadline = timeout_ms < 0 ? 0 : monotonic_us() + uint64_t(timeout_ms) * 1000 + 1;
+    auto read_exact = [&](uint8_t* p, size_t n) -> Status {
+        size_t done = 0;
+        while (done < n) {
+            SKGATE_CHECK(wait_fd(fd_, POLLIN, deadline));
+            ssize_t k = recv(fd_, p + done, n - done, MSG_DONTWAIT);
+            if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (k < 0)
+                return sys_error("channel receive");
+            if (k == 0)
+                return make_error(ErrorCode::io, "the peer closed the channel");
+            done += static_cast<size_t>(k);
+        }
+        return {};
+    };
+    uint8_t len_buf[4];
+    SKGATE_CHECK(read_exact(len_buf, 4));
+    uint32_t len = (uint32_t{len_buf[0]} << 24) | (uint32_t{len_buf[1]} << 16) |
+                   (uint32_t{len_buf[2]} << 8) | len_buf[3];
+    if (len == 0 || len > max_frame_)
+        return invalid("frame of " + std::to_string(len) + " bytes is out of bounds (1.." +
+                       std::to_string(max_frame_) + ")");
+    Bytes frame(len);
+    SKGATE_CHECK(read_exact(frame.data(), len));
+    return frame;
+}
+
+void SocketTransport::shutdown() {
+    ::shutdown(fd_, SHUT_RDWR);
+}
+
+Status check_channel_address(std::string_view address) {
+    if (address.substr(0, kUnixPrefix.size()) != kUnixPrefix)
+        return invalid("channel address '" + std::string(address) +
+                       "' is not of the form unix:/path");
+    auto addr = unix_address(address.substr(kUnixPrefix.size()));
+    if (!addr)
+        return addr.error().context("channel address");
+    return {};
+}
+
+Result<std::unique_ptr<Transport>> connect_channel(std::string_view address, int timeout_ms) {
+    SKGATE_CHECK(check_channel_address(address));
+    std::string path(address.substr(kUnixPrefix.size()));
+    SKGATE_TRY(addr, unix_address(path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return sys_error("socket");
+    auto transport = std::make_unique<SocketTransport>(fd);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        if (errno != EINPROGRESS && errno != EAGAIN)
+            return sys_error("cannot connect to " + path);
+        SKGATE_CHECK(wait_fd(fd, POLLOUT, monotonic_us() + uint64_t(timeout_ms) * 1000 + 1));
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+            errno = err;
+            return sys_error("cannot connect to " + path);
+        }
+    }
+    return std::unique_ptr<Transport>(std::move(transport));
+}
+
+Result<Listener> Listener::bind_unix(const std::string& path) {
+    SKGATE_TRY(addr, unix_address(path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return sys_error("socket");
+    struct stat st {};
+    if (lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            close(fd);
+            return make_error(ErrorCode::permission,
+                              path + " exists and is not a socket; remove it first");
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live =
+            probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            close(fd);
+            return make_error(ErrorCode::permission,
+                              path + " is in use: another agent is already running there");
+        }
+        unlink(path.c_str());  // a stale socket of an earlier run
+    }
+    // The mode is set at creation: no moment where another user could connect.
+    mode_t old = umask(0177);
+    int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    umask(old);
+    if (rc != 0 || listen(fd, 64) != 0) {
+        Error e = sys_error("cannot listen on " + path);
+        close(fd);
+        return e;
+    }
+    return Listener(fd, path);
+}
+
+Listener::~Listener() {
+    if (fd_ >= 0) {
+        close(fd_);
+        if (!path_.empty())
+            unlink(path_.c_str());
+    }
+}
+
+Result<int> Listener::accept(int timeout_ms) {
+    uint64_t deadline = timeout_ms < 0 ? 0 : monotonic_us() + uint64_t(timeout_ms) * 1000 + 1;
+    for (;;) {
+        SKGATE_CHECK(wait_fd(fd_, POLLIN, deadline));
+        int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c >= 0)
+            return c;
+        if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+            return sys_error("accept");
+    }
+}
+
+ChannelKeys::~ChannelKeys() {
+    wipe(agent_to_authenticator);
+    wipe(authenticator_to_agent);
+}
+
+SecureChannel::SecureChannel(std::shared_ptr<Transport> transport, ChannelRole role,
+                             const ChannelKeys& keys)
+    : transport_(std::move(transport)) {
+    bool agent = role == ChannelRole::agent;
+    send_key_ = agent ? keys.agent_to_authenticator : keys.authenticator_to_agent;
+    recv_key_ = agent ? keys.authenticator_to_agent : keys.agent_to_authenticator;
+    role_ = role;
+}
+
+SecureChannel::~SecureChannel() {
+    wipe(send_key_);
+    wipe(recv_key_);
+}
+
+Status SecureChannel::send(const CborFields& message) {
+    Bytes plain = message.encode();
+    if (plain.size() > kMaxCborInput)
+        return invalid("message of " + std::to_string(plain.size()) + " bytes is too large");
+    std::lock_guard<std::mutex> lock(send_mutex_);
+    uint64_t seq = send_seq_;
+    SKGATE_TRY(sealed, aead_seal(send_key_, nonce_for(seq), aad_for(seq, role_), plain));
+    Bytes frame(kSeqBytes);
+    for (size_t i = 0; i < kSeqBytes; i++)
+        frame[i] = static_cast<uint8_t>(seq >> (56 - 8 * i));
+    frame.insert(frame.end(), sealed.begin(), sealed.end());
+    SKGATE_CHECK(transport_->send(frame));
+    send_seq_++;
+    return {};
+}
+
+Result<CborFields> SecureChannel::receive(int timeout_ms) {
+    SKGATE_TRY(frame, transport_->receive(timeout_ms));
+    return open(frame);
+}
+
+Result<CborFields> SecureChannel::open(ByteView frame) {
+    if (frame.size() < kSeqBytes + kAeadTagBytes)
+        return invalid("sealed frame of " + std::to_string(frame.size()) + " bytes is too short");
+    uint64_t seq = 0;
+    for (size_t i = 0; i < kSeqBytes; i++)
+        seq = (seq << 8) | frame[i];
+    if (seq != recv_seq_)
+        return make_error(ErrorCode::permission, "message with sequence number " +
+                                                     std::to_string(seq) + " refused (" +
+                                                     std::to_string(recv_seq_) +
+                                                     " expected): replayed, reordered or dropped");
+    ChannelRole sender =
+        role_ == ChannelRole::agent ? ChannelRole::authenticator : ChannelRole::agent;
+    SKGATE_TRY(plain, aead_open(recv_key_, nonce_for(seq), aad_for(seq, sender),
+                                frame.subspan(kSeqBytes)));
+    recv_seq_++;
+    return CborFields::parse(plain);
+}
+
+Status send_plain(Transport& t, const CborFields& message) {
+    return t.send(message.encode());
+}
+
+Result<CborFields> receive_plain(Transport& t, int timeout_ms) {
+    SKGATE_TRY(frame, t.receive(timeout_ms));
+    return CborFields::parse(frame);
+}
+
+}  // namespace skgate

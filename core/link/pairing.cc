@@ -1,0 +1,289 @@
+#include "core/link/pairing.h"
+
+#include <openssl/crypto.h>
+
+#include <ctime>
+
+#include "core/sys/base64.h"
+
+namespace skgate {
+
+namespace {
+
+constexpr std::string_view kUriPrefix = "skgate-pair:v1?";
+
+bool unreserved(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '/' || c == ':';
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+Result<std::string> percent_decode(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); i++) {
+        if (s[i] == '%') {
+            if (s.size() - i < 3)
+                return invalid("pairing URI: truncated %-escape");
+            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return invalid("pairing URI: bad %-escape");
+            char c = static_cast<char>(hi * 16 + lo);
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+                return invalid("pairing URI: control character in the address");
+            out += c;
+            i += 2;
+        } else if (unreserved(s[i])) {
+            out += s[i];
+        } else {
+            return invalid(std::string("pairing URI: character '") + s[i] + "' must be escaped");
+        }
+    }
+    return out;
+}
+
+std::string percent_encode(std::string_view s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (char c : s) {
+        if (unreserved(c)) {
+            out += c;
+        } else {
+            auto u = static_cast<unsigned char>(c);
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 15];
+        }
+    }
+    return out;
+}
+
+std::string info_with(std::string_view label, ByteView a, ByteView b) {
+    std::string info(label);
+    info.append(as_chars(a));
+    info.append(as_chars(b));
+    return info;
+}
+
+Bytes slice(const Bytes& b, size_t off, size_t n) {
+    return Bytes(b.begin() + static_cast<std::ptrdiff_t>(off),
+                 b.begin() + static_cast<std::ptrdiff_t>(off + n));
+}
+
+uint64_t now_seconds() {
+    return static_cast<uint64_t>(std::time(nullptr));
+}
+
+constexpr uint64_t kRecordVersion = 1;
+
+}  // namespace
+
+Result<PairingUri> PairingUri::parse(std::string_view uri) {
+    if (uri.size() > kMaxPairingUri)
+        return invalid("pairing URI is longer than " + std::to_string(kMaxPairingUri) + " bytes");
+    if (uri.substr(0, kUriPrefix.size()) != kUriPrefix)
+        return invalid("not a skgate pairing URI (expected it to start with 'skgate-pair:v1?')");
+    std::string_view rest = uri.substr(kUriPrefix.size());
+    PairingUri out;
+    bool have_addr = false, have_pk = false, have_token = false;
+    while (!rest.empty()) {
+        size_t amp = rest.find('&');
+        std::string_view param = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        size_t eq = param.find('=');
+        if (eq == std::string_view::npos)
+            return invalid("pairing URI: parameter '" + std::string(param) + "' has no value");
+        std::string_view name = param.substr(0, eq), value = param.substr(eq + 1);
+        auto once = [&](bool& seen) -> Status {
+            if (seen)
+                return invalid("pairing URI repeats '" + std::string(name) + "'");
+            seen = true;
+            return {};
+        };
+        if (name == "addr") {
+            SKGATE_CHECK(once(have_addr));
+            SKGATE_TRY(addr, percent_decode(value));
+            SKGATE_CHECK(check_channel_address(addr));
+            out.address = std::move(addr);
+        } else if (name == "pk") {
+            SKGATE_CHECK(once(have_pk));
+            auto key = base64url_decode_unpadded(value);
+            if (!key || key->size() != kX25519KeyBytes)
+                return invalid("pairing URI: 'pk' is not a base64url X25519 key");
+            out.agent_key = std::move(*key);
+        } else if (name == "token") {
+            SKGATE_CHECK(once(have_token));
+            auto token = base64url_decode_unpadded(value);
+            if (!token || token->size() != kPairingTokenBytes)
+                return invalid("pairing URI: 'token' is not a base64url 16-byte token");
+            out.token = std::move(*token);
+        } else {
+            return invalid("pairing URI: unknown parameter '" + std::string(name) + "'");
+        }
+    }
+    if (!have_addr || !have_pk || !have_token)
+        return invalid("pairing URI needs addr, pk and token");
+    return out;
+}
+
+std::string PairingUri::format() const {
+    return std::string(kUriPrefix) + "addr=" + percent_encode(address) +
+           "&pk=" + base64url_encode_unpadded(agent_key) +
+           "&token=" + base64url_encode_unpadded(token);
+}
+
+PairingKeys::~PairingKeys() {
+    wipe(secret);
+}
+
+Result<PairingKeys> derive_pairing_keys(ByteView shared, ByteView token, ByteView agent_key,
+                                        ByteView authenticator_key) {
+    SKGATE_TRY(okm,
+               hkdf_sha256(shared, token, info_with("skgate-pair-v1", agent_key, authenticator_key),
+                           kPairingSecretBytes + 2 * kAeadKeyBytes + 4));
+    PairingKeys k;
+    k.secret = slice(okm, 0, kPairingSecretBytes);
+    k.channel.agent_to_authenticator = slice(okm, kPairingSecretBytes, kAeadKeyBytes);
+    k.channel.authenticator_to_agent =
+        slice(okm, kPairingSecretBytes + kAeadKeyBytes, kAeadKeyBytes);
+    size_t c = kPairingSecretBytes + 2 * kAeadKeyBytes;
+    uint32_t v = (uint32_t{okm[c]} << 24) | (uint32_t{okm[c + 1]} << 16) |
+                 (uint32_t{okm[c + 2]} << 8) | okm[c + 3];
+    std::string code = std::to_string(v % 1000000);
+    k.code = std::string(6 - code.size(), '0') + code;
+    wipe(okm);
+    return k;
+}
+
+Result<ChannelKeys> derive_session_keys(ByteView pairing_secret, ByteView authenticator_nonce,
+                                        ByteView agent_nonce) {
+    Bytes salt(authenticator_nonce.begin(), authenticator_nonce.end());
+    salt.insert(salt.end(), agent_nonce.begin(), agent_nonce.end());
+    SKGATE_TRY(okm, hkdf_sha256(pairing_secret, salt, "skgate-session-v1", 2 * kAeadKeyBytes));
+    ChannelKeys k;
+    k.agent_to_authenticator = slice(okm, 0, kAeadKeyBytes);
+    k.authenticator_to_agent = slice(okm, kAeadKeyBytes, kAeadKeyBytes);
+    wipe(okm);
+    return k;
+}
+
+bool confirmation_code_matches(std::string_view typed, std::string_view code) {
+    if (typed.size() != code.size() || code.empty())
+        return false;
+    return CRYPTO_memcmp(typed.data(), code.data(), code.size()) == 0;
+}
+
+PairingRecord::~PairingRecord() {
+    wipe(secret);
+}
+
+Result<PairingRecord> PairingRecord::parse(ByteView data) {
+    SKGATE_TRY(f, CborFields::parse(data));
+    SKGATE_TRY(version, f.get_uint(0, "version"));
+    if (version != kRecordVersion)
+        return invalid("pairing record version " + std::to_string(version) + " is unknown");
+    PairingRecord r;
+    SKGATE_TRY(id, f.get_bytes(msg::kDeviceId, "device id", kDeviceIdBytes));
+    SKGATE_TRY(name, f.get_text(msg::kName, "device name", kMaxDeviceName));
+    SKGATE_TRY(secret, f.get_bytes(msg::kKey, "pairing secret", kPairingSecretBytes));
+    if (id.size() != kDeviceIdBytes || secret.size() != kPairingSecretBytes)
+        return invalid("pairing record: device id or secret has the wrong size");
+    if (f.has(msg::kAddress)) {
+        SKGATE_TRY(addr, f.get_text(msg::kAddress, "address", kMaxPairingUri));
+        SKGATE_CHECK(check_channel_address(addr));
+        r.address = std::move(addr);
+    }
+    r.device_id = std::move(id);
+    r.device_name = std::move(name);
+    r.secret = std::move(secret);
+    return r;
+}
+
+Bytes PairingRecord::serialize() const {
+    CborFields f;
+    f.set(0, kRecordVersion);
+    f.set(msg::kDeviceId, device_id);
+    f.set(msg::kName, device_name);
+    f.set(msg::kKey, secret);
+    if (!address.empty())
+        f.set(msg::kAddress, address);
+    return f.encode();
+}
+
+Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport> transport,
+                                                      const PairingRecord& record, int timeout_ms) {
+    SKGATE_TRY(hello, receive_plain(*transport, timeout_ms));
+    SKGATE_TRY(type, hello.get_uint(msg::kType, "message type"));
+    if (type != msg::kSessionHello)
+        return invalid("the device did not start with a session hello");
+    SKGATE_TRY(id, hello.get_bytes(msg::kDeviceId, "device id", kDeviceIdBytes));
+    SKGATE_TRY(their_nonce, hello.get_bytes(msg::kNonce, "nonce", kSessionNonceBytes));
+    if (their_nonce.size() != kSessionNonceBytes)
+        return invalid("session hello: the nonce must be 32 bytes");
+    if (!equal_bytes(id, record.device_id))
+        return make_error(ErrorCode::permission,
+                          "a device that is not the paired one tried to connect");
+    SKGATE_TRY(nonce, random_bytes(kSessionNonceBytes));
+    CborFields reply;
+    reply.set(msg::kType, msg::kSessionHello);
+    reply.set(msg::kNonce, nonce);
+    SKGATE_CHECK(send_plain(*transport, reply));
+    SKGATE_TRY(keys, derive_session_keys(record.secret, their_nonce, nonce));
+    auto channel = std::make_unique<SecureChannel>(transport, ChannelRole::agent, keys);
+    auto ready = channel->receive(timeout_ms);
+    if (!ready)
+        return make_error(ErrorCode::permission,
+                          "the device failed to prove the pairing: " + ready.error().message);
+    SKGATE_TRY(ready_type, ready->get_uint(msg::kType, "message type"));
+    if (ready_type != msg::kSessionReady)
+        return invalid("the device's first sealed message is not 'ready'");
+    CborFields ok;
+    ok.set(msg::kType, msg::kSessionReady);
+    ok.set(msg::kTime, now_seconds());
+    SKGATE_CHECK(channel->send(ok));
+    return channel;
+}
+
+Result<std::unique_ptr<SecureChannel>> session_connect(std::shared_ptr<Transport> transport,
+                                                       const PairingRecord& record,
+                                                       int timeout_ms) {
+    SKGATE_TRY(nonce, random_bytes(kSessionNonceBytes));
+    CborFields hello;
+    hello.set(msg::kType, msg::kSessionHello);
+    hello.set(msg::kDeviceId, record.device_id);
+    hello.set(msg::kNonce, nonce);
+    SKGATE_CHECK(send_plain(*transport, hello));
+    SKGATE_TRY(reply, receive_plain(*transport, timeout_ms));
+    SKGATE_TRY(type, reply.get_uint(msg::kType, "message type"));
+    if (type == msg::kRefused)
+        return make_error(ErrorCode::permission, "the agent refused the session");
+    if (type != msg::kSessionHello)
+        return invalid("the agent did not answer with a session hello");
+    SKGATE_TRY(their_nonce, reply.get_bytes(msg::kNonce, "nonce", kSessionNonceBytes));
+    if (their_nonce.size() != kSessionNonceBytes)
+        return invalid("session hello: the nonce must be 32 bytes");
+    SKGATE_TRY(keys, derive_session_keys(record.secret, nonce, their_nonce));
+    auto channel = std::make_unique<SecureChannel>(transport, ChannelRole::authenticator, keys);
+    CborFields ready;
+    ready.set(msg::kType, msg::kSessionReady);
+    ready.set(msg::kTime, now_seconds());
+    SKGATE_CHECK(channel->send(ready));
+    auto ok = channel->receive(timeout_ms);
+    if (!ok)
+        return make_error(ErrorCode::permission,
+                          "the agent failed to prove the pairing: " + ok.error().message);
+    SKGATE_TRY(ok_type, ok->get_uint(msg::kType, "message type"));
+    if (ok_type != msg::kSessionReady)
+        return invalid("the agent's first sealed message is not 'ready'");
+    return channel;
+}
+
+}  // namespace skgate

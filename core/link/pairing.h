@@ -1,0 +1,105 @@
+// Pairing an agent with an authenticator, and the handshake that opens each
+// later session (DESIGN.md section 8).
+//
+// Pairing: the agent shows skgate-pair:v1?addr=…&pk=…&token=… (its X25519 key,
+// a one-time token and where to connect). The authenticator connects, sends
+// its own X25519 key, and proves with a sealed message that it holds the
+// token. Both derive, with HKDF-SHA256 over the X25519 secret salted with
+// the token and bound to both public keys, the long-term pairing secret, the
+// pairing's channel keys and a 6-digit confirmation code the person compares.
+//
+// Session: the authenticator sends its device id and a fresh nonce, the agent
+// a fresh nonce; the session keys are HKDF(pairing secret, both nonces), so a
+// message of one session is worthless in any other.
+#pragma once
+
+#include <string>
+
+#include "core/link/channel.h"
+#include "core/link/channel_crypto.h"
+#include "core/sys/bytes.h"
+#include "core/sys/result.h"
+
+namespace skgate {
+
+inline constexpr size_t kPairingTokenBytes = 16;
+inline constexpr size_t kPairingSecretBytes = 32;
+inline constexpr size_t kDeviceIdBytes = 16;
+inline constexpr size_t kSessionNonceBytes = 32;
+inline constexpr size_t kMaxPairingUri = 1024;
+inline constexpr size_t kMaxDeviceName = 64;
+
+struct PairingUri {
+    std::string address;  // where the authenticator connects (unix:/path)
+    Bytes agent_key;      // X25519 public key, 32 bytes
+    Bytes token;          // 16 bytes
+
+    static Result<PairingUri> parse(std::string_view uri);
+    std::string format() const;
+};
+
+struct PairingKeys {
+    Bytes secret;  // the long-term pairing secret
+    ChannelKeys channel;
+    std::string code;  // six digits
+    PairingKeys() = default;
+    PairingKeys(PairingKeys&&) noexcept = default;
+    PairingKeys& operator=(PairingKeys&&) noexcept = default;
+    ~PairingKeys();
+};
+
+Result<PairingKeys> derive_pairing_keys(ByteView shared, ByteView token, ByteView agent_key,
+                                        ByteView authenticator_key);
+Result<ChannelKeys> derive_session_keys(ByteView pairing_secret, ByteView authenticator_nonce,
+                                        ByteView agent_nonce);
+
+// Constant-time comparison of what the person typed with the code.
+bool confirmation_code_matches(std::string_view typed, std::string_view code);
+
+// Message types and fields of the handshakes.
+namespace msg {
+inline constexpr uint64_t kType = 1;
+inline constexpr uint64_t kId = 2;
+inline constexpr uint64_t kTime = 3;
+inline constexpr uint64_t kStatus = 4;
+inline constexpr uint64_t kReason = 5;
+inline constexpr uint64_t kKey = 10;
+inline constexpr uint64_t kName = 11;
+inline constexpr uint64_t kDeviceId = 12;
+inline constexpr uint64_t kNonce = 13;
+inline constexpr uint64_t kAddress = 14;
+
+inline constexpr uint64_t kPairHello = 10;
+inline constexpr uint64_t kPairConfirm = 11;
+inline constexpr uint64_t kPairResult = 12;
+inline constexpr uint64_t kSessionHello = 1;
+inline constexpr uint64_t kSessionReady = 2;
+inline constexpr uint64_t kRefused = 9;
+}  // namespace msg
+
+// What each side keeps about the other after pairing.
+struct PairingRecord {
+    Bytes device_id;
+    std::string device_name;
+    std::string address;  // the agent's link address (authenticator side)
+    Bytes secret;
+
+    PairingRecord() = default;
+    PairingRecord(PairingRecord&&) noexcept = default;
+    PairingRecord& operator=(PairingRecord&&) noexcept = default;
+    PairingRecord(const PairingRecord&) = default;
+    PairingRecord& operator=(const PairingRecord&) = default;
+    ~PairingRecord();
+
+    static Result<PairingRecord> parse(ByteView data);
+    Bytes serialize() const;
+};
+
+// The session handshake, on each side. The agent's accepts only the device
+// of `record`; both fail closed on any deviation.
+Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport> transport,
+                                                      const PairingRecord& record, int timeout_ms);
+Result<std::unique_ptr<SecureChannel>> session_connect(std::shared_ptr<Transport> transport,
+                                                       const PairingRecord& record, int timeout_ms);
+
+}  // namespace skgate

@@ -1,0 +1,73 @@
+// The settings skgate.conf(5) gives, as plain types: what the layers below
+// the parser (sources, the key lookup, enable) need to know of a policy
+// without including the parser itself (policy.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace skgate {
+
+inline constexpr const char* kDefaultConfigPath = SKGATE_SYSCONFDIR "/skgate/skgate.conf";
+inline constexpr size_t kMaxConfigBytes = 256 * 1024;
+
+enum class Mode { enforce, audit };
+enum class CounterCheck { strict, warn, off };
+enum class KeySource { local, authorized_keys, metadata, http, ldap };
+enum class SourceOutage { cached, deny };
+
+std::string_view to_string(Mode m);
+std::string_view to_string(CounterCheck c);
+std::string_view to_string(KeySource s);
+std::string_view to_string(SourceOutage o);
+bool is_remote(KeySource s);
+
+// What applies to one user after Match blocks are resolved.
+struct UserPolicy {
+    Mode mode = Mode::enforce;
+    std::vector<KeySource> key_sources{KeySource::local};
+    bool require_security_key = true;
+    bool touch_required = true;
+    bool verify_required = false;
+    bool require_attestation = false;
+    std::vector<std::string> allowed_authenticators;  // AAGUIDs, lower case; empty = any
+    std::optional<int64_t> key_max_age_seconds;
+    CounterCheck counter_check = CounterCheck::strict;
+    int64_t stepup_timeout_seconds = 60;
+};
+
+// The remote key sources (DESIGN.md section 9): where they are and what an
+// outage does. Global, because one cache serves every user.
+struct RemoteSettings {
+    std::string metadata_url = "http://169.254.169.254";
+    std::string metadata_root_user = "root";  // who gets root's keys; empty: nobody
+    std::string http_keys_url;                // https://…/%u; empty: not configured
+    std::string http_ca_file;                 // empty: the system's CA store
+    std::string http_bearer_token_file;
+    std::string ldap_uri;
+    std::string ldap_base_dn;
+    std::string ldap_filter = "(&(objectClass=ldapPublicKey)(uid=%u))";
+    bool ldap_starttls = false;
+    std::string ldap_ca_file;
+    std::string ldap_bind_dn;
+    std::string ldap_bind_password_file;
+    int64_t timeout_seconds = 5;            // for one lookup, all remote sources together
+    int64_t cache_ttl_seconds = 300;        // a younger cache is used without asking
+    int64_t cache_max_age_seconds = 86400;  // an older cache is never used
+    SourceOutage outage = SourceOutage::cached;
+};
+
+// Settings that cannot vary per user (they are not allowed in Match blocks).
+struct GlobalPolicy {
+    std::string keys_directory = SKGATE_SYSCONFDIR "/skgate/keys.d";
+    std::string revoked_keys = SKGATE_SYSCONFDIR "/skgate/revoked";
+    std::string state_directory = SKGATE_LOCALSTATEDIR "/lib/skgate";
+    std::string attestation_roots;  // empty: no roots configured
+    std::vector<std::string> break_glass_users;
+    RemoteSettings remote;
+};
+
+}  // namespace skgate

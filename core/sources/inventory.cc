@@ -1,0 +1,58 @@
+#include "core/sources/inventory.h"
+
+#include <pwd.h>
+
+#include <string_view>
+
+#include "core/sources/keysource.h"
+#include "core/store/keystore.h"
+#include "core/sys/account.h"
+#include "core/sys/username.h"
+
+namespace skgate {
+
+namespace {
+
+void add(SourceCount& c, const std::vector<CandidateKey>& keys) {
+    if (keys.empty())
+        return;
+    c.users++;
+    c.keys += keys.size();
+    for (const auto& k : keys)
+        c.security_keys += k.key.is_security_key() ? 1u : 0u;
+}
+
+}  // namespace
+
+bool has_login_shell(const char* shell) {
+    std::string_view s = shell ? shell : "";
+    if (s.empty())
+        return true;  // login(1) uses /bin/sh
+    for (std::string_view no : {"/nologin", "/false"})
+        if (s.size() >= no.size() && s.substr(s.size() - no.size()) == no)
+            return false;
+    return true;
+}
+
+KeyInventory count_keys(const Policy& policy) {
+    KeyInventory inv;
+    KeyStore store(policy.global().keys_directory);
+    setpwent();
+    while (struct passwd* pw = getpwent()) {
+        if (!has_login_shell(pw->pw_shell) || !validate_username(pw->pw_name))
+            continue;
+        if (auto local = keys_from_store(store, pw->pw_name))
+            add(inv.local, local->keys);
+        else
+            inv.local.unreadable++;
+        Account acct{pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir ? pw->pw_dir : ""};
+        SourceResult ak = keys_from_authorized_keys(acct);
+        add(inv.authorized_keys, ak.keys);
+        if (ak.keys.empty() && !ak.warnings.empty())
+            inv.authorized_keys.unreadable++;
+    }
+    endpwent();
+    return inv;
+}
+
+}  // namespace skgate

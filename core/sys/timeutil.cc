@@ -1,0 +1,113 @@
+#include "core/sys/timeutil.h"
+
+#include <climits>
+
+#include "core/sys/text.h"
+
+namespace skgate {
+
+namespace {
+
+bool digits(std::string_view s, size_t pos, size_t n, int* out) {
+    int v = 0;
+    for (size_t i = pos; i < pos + n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+}  // namespace
+
+std::string format_iso8601(std::time_t t) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+Result<std::time_t> parse_iso8601(std::string_view text) {
+    auto bad = [&] {
+        return invalid("time \"" + printable(text) +
+                       "\" is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)");
+    };
+    if (text.size() != 10 && text.size() != 20)
+        return bad();
+    std::tm tm{};
+    int y, mo, d, h = 0, mi = 0, s = 0;
+    if (!digits(text, 0, 4, &y) || text[4] != '-' || !digits(text, 5, 2, &mo) || text[7] != '-' ||
+        !digits(text, 8, 2, &d))
+        return bad();
+    if (text.size() == 20 && (text[10] != 'T' || !digits(text, 11, 2, &h) || text[13] != ':' ||
+                              !digits(text, 14, 2, &mi) || text[16] != ':' ||
+                              !digits(text, 17, 2, &s) || text[19] != 'Z'))
+        return bad();
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
+        return bad();
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    std::time_t t = timegm(&tm);
+    if (tm.tm_mday != d)  // normalised: 31 February and the like
+        return bad();
+    return t;
+}
+
+Result<int64_t> parse_duration(std::string_view text) {
+    if (text.empty())
+        return invalid("empty duration");
+    int64_t total = 0;
+    size_t i = 0;
+    while (i < text.size()) {
+        if (text[i] < '0' || text[i] > '9')
+            return invalid("duration \"" + printable(text) + "\" is not NUMBER[s|m|h|d|w]...");
+        int64_t n = 0;
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+            n = n * 10 + (text[i] - '0');
+            if (n > INT_MAX)
+                return invalid("duration \"" + printable(text) + "\" is too large");
+            i++;
+        }
+        int64_t unit = 1;
+        if (i < text.size()) {
+            switch (text[i]) {
+                case 's':
+                case 'S':
+                    unit = 1;
+                    break;
+                case 'm':
+                case 'M':
+                    unit = 60;
+                    break;
+                case 'h':
+                case 'H':
+                    unit = 3600;
+                    break;
+                case 'd':
+                case 'D':
+                    unit = 86400;
+                    break;
+                case 'w':
+                case 'W':
+                    unit = 604800;
+                    break;
+                default:
+                    return invalid("duration \"" + printable(text) + "\" has an unknown unit '" +
+                                   printable(text.substr(i, 1)) + "'");
+            }
+            i++;
+        }
+        total += n * unit;
+        if (total > INT_MAX)
+            return invalid("duration \"" + printable(text) + "\" is too large");
+    }
+    return total;
+}
+
+}  // namespace skgate
