@@ -340,7 +340,9 @@ TEST(Enable, RhelEnforceWithPamConfirmation) {
     ASSERT_GE(lines.size(), 4u);
     EXPECT_EQ(lines[0], "#%PAM-1.0");
     EXPECT_TRUE(contains(lines[1], "Added by skgatectl enable"));
-    EXPECT_EQ(lines[2], "auth [success=done default=die] pam_skgate.so config=" + sys.conf());
+    // pam_skgate reads the files skgate-keys reads: RHEL's one, not sshd's default two.
+    EXPECT_EQ(lines[2], "auth [success=done default=die] pam_skgate.so config=" + sys.conf() +
+                            " keyfile=.ssh/authorized_keys");
     EXPECT_EQ(lines[3], "auth       substack     password-auth");
 
     ASSERT_EQ(sys.ctl({"disable"}).status, 0);
