@@ -58,13 +58,10 @@ int cmd_audit(const Args& args) {
             return usage("unknown --event \"" + *e + "\" (see skgatectl(8) for the list)");
         q.event = *e;
     }
-    if (auto n = a.value("--lines")) {
-        char* end = nullptr;
-        unsigned long v = std::strtoul(n->c_str(), &end, 10);
-        if (n->empty() || *end != '\0' || v == 0 || v > 1'000'000)
-            return usage("--lines must be a number from 1 to 1000000");
-        q.limit = v;
-    }
+    auto lines = a.integer("--lines", 1, 1'000'000, 0);
+    if (!lines)
+        return usage(lines.error().message);
+    q.limit = static_cast<size_t>(*lines);
     if (auto d = a.value("--directory"))
         q.directory = *d;
     auto events = query_audit_events(q);

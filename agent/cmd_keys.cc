@@ -52,7 +52,12 @@ int cmd_generate(const Args& args) {
     if (auto st = check_key_name(name); !st)
         return fail("generate", st.error().message);
     std::string app = a.value("--application").value_or("ssh:");
-    int timeout_s = std::atoi(a.value("--timeout").value_or("120").c_str());
+    auto timeout = a.integer("--timeout", 1, 3600, 120);
+    if (!timeout) {
+        std::fprintf(stderr, "skgate-agent: generate: %s\n", timeout.error().message.c_str());
+        return kExitUsage;
+    }
+    const int timeout_s = static_cast<int>(*timeout);
     AgentPaths paths = AgentPaths::from_environment();
     auto agent = connect_agent(paths, timeout_s * 1000 + 5000);
     if (!agent)

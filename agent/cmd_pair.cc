@@ -89,9 +89,12 @@ int cmd_pair(const Args& args) {
         std::fputs(kPairUsage, stderr);
         return kExitUsage;
     }
-    int timeout_s = std::atoi(a.value("--timeout").value_or("300").c_str());
-    if (timeout_s <= 0)
-        return fail("--timeout must be a positive number of seconds");
+    auto timeout = a.integer("--timeout", 1, 86400, 300);
+    if (!timeout) {
+        std::fprintf(stderr, "skgate-agent: pair: %s\n", timeout.error().message.c_str());
+        return kExitUsage;
+    }
+    const int timeout_s = static_cast<int>(*timeout);
     AgentPaths paths = AgentPaths::from_environment();
     if (auto st = paths.ensure(); !st)
         return fail(st.error().message);

@@ -28,12 +28,12 @@ int cmd_run(const Args& args) {
         return kExitUsage;
     }
     ServerOptions options;
-    int timeout_s = std::atoi(a.value("--timeout").value_or("60").c_str());
-    if (timeout_s <= 0 || timeout_s > 3600) {
-        std::fprintf(stderr, "skgate-agent: --timeout must be 1..3600 seconds\n");
+    auto timeout = a.integer("--timeout", 1, 3600, 60);
+    if (!timeout) {
+        std::fprintf(stderr, "skgate-agent: run: %s\n", timeout.error().message.c_str());
         return kExitUsage;
     }
-    options.sign_timeout_ms = timeout_s * 1000;
+    options.sign_timeout_ms = static_cast<int>(*timeout) * 1000;
     options.upstream_socket = a.value("--forward-agent").value_or("");
     AgentPaths paths = AgentPaths::from_environment();
     if (auto st = paths.ensure(); !st) {

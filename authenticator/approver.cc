@@ -11,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "core/sys/args.h"
 #include "core/sys/safefile.h"
 
 namespace skgate::authenticator {
@@ -99,10 +100,10 @@ Result<ScriptedApprover> ScriptedApprover::from_options(const std::string& mode,
     } else if (mode == "silent") {
         a.answer_ = {Answer::no_answer, 0};
     } else if (mode.rfind("host:", 0) == 0) {
-        int minutes = std::atoi(mode.c_str() + 5);
-        if (minutes <= 0 || minutes > 24 * 60)
+        auto minutes = parse_integer_in(std::string_view(mode).substr(5), 1, 24 * 60);
+        if (!minutes)
             return invalid("--approve host:MINUTES needs 1..1440 minutes");
-        a.answer_ = {Answer::host_window, minutes};
+        a.answer_ = {Answer::host_window, static_cast<int>(*minutes)};
     } else {
         return invalid("--approve takes ask, yes, no, silent or host:MINUTES, not '" + mode + "'");
     }

@@ -188,8 +188,12 @@ int cmd_run(const Args& args) {
     if (!a.positional().empty())
         return usage("run takes no arguments");
     std::string mode = a.value("--approve").value_or("ask");
-    int delay = std::atoi(a.value("--approve-delay-ms").value_or("0").c_str());
-    int prompt_timeout = std::atoi(a.value("--prompt-timeout").value_or("60").c_str());
+    auto delay = a.integer("--approve-delay-ms", 0, 600000, 0);
+    if (!delay)
+        return usage(delay.error().message);
+    auto prompt_timeout = a.integer("--prompt-timeout", 1, 86400, 60);
+    if (!prompt_timeout)
+        return usage(prompt_timeout.error().message);
     std::optional<std::string> pin;
     if (auto f = a.value("--pin-file")) {
         auto p = read_secret_file(*f);
@@ -199,11 +203,9 @@ int cmd_run(const Args& args) {
     }
     std::unique_ptr<Approver> approver;
     if (mode == "ask") {
-        if (prompt_timeout <= 0)
-            return usage("--prompt-timeout must be a positive number of seconds");
-        approver = std::make_unique<TerminalApprover>(prompt_timeout);
+        approver = std::make_unique<TerminalApprover>(static_cast<int>(*prompt_timeout));
     } else {
-        auto s = ScriptedApprover::from_options(mode, delay, pin);
+        auto s = ScriptedApprover::from_options(mode, static_cast<int>(*delay), pin);
         if (!s)
             return usage(s.error().message);
         approver = std::make_unique<ScriptedApprover>(std::move(*s));

@@ -46,10 +46,10 @@ bool parse_args(int argc, char** argv, Invocation* inv) {
         if (opt == "-f") {
             inv->config = argv[i + 1];
         } else if (opt == "--timeout-ms") {
-            char* end = nullptr;
-            inv->timeout_ms = std::strtol(argv[i + 1], &end, 10);
-            if (*end != '\0' || inv->timeout_ms < 1 || inv->timeout_ms > 600'000)
+            auto ms = skgate::parse_integer_in(argv[i + 1], 1, 600'000);
+            if (!ms)
                 return false;
+            inv->timeout_ms = static_cast<decltype(inv->timeout_ms)>(*ms);
         } else {
             return false;
         }

@@ -1,9 +1,29 @@
 #include "core/sys/args.h"
 
+#include "core/sys/text.h"
+
 namespace skgate {
 
 bool asks_for_help(const std::vector<std::string>& args) {
     return !args.empty() && (args[0] == "--help" || args[0] == "-h");
+}
+
+std::optional<int64_t> parse_integer_in(std::string_view text, int64_t min, int64_t max) {
+    bool negative = !text.empty() && text[0] == '-' && min < 0;
+    std::string_view digits = negative ? text.substr(1) : text;
+    if (digits.empty() || digits.size() > 18)
+        return std::nullopt;
+    int64_t n = 0;
+    for (char c : digits) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        n = n * 10 + (c - '0');
+    }
+    if (negative)
+        n = -n;
+    if (n < min || n > max)
+        return std::nullopt;
+    return n;
 }
 
 Status ArgParser::parse(const std::vector<std::string>& args) {
@@ -44,6 +64,17 @@ std::optional<std::string> ArgParser::value(const std::string& name) const {
     if (it == values_.end())
         return std::nullopt;
     return it->second;
+}
+
+Result<int64_t> ArgParser::integer(const std::string& name, int64_t min, int64_t max,
+                                   int64_t fallback) const {
+    auto v = value(name);
+    if (!v)
+        return fallback;
+    if (auto n = parse_integer_in(*v, min, max))
+        return *n;
+    return invalid(name + " must be a whole number from " + std::to_string(min) + " to " +
+                   std::to_string(max) + ", not \"" + printable(*v, 40) + "\"");
 }
 
 }  // namespace skgate

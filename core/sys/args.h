@@ -2,10 +2,12 @@
 // positional words, with clear errors for anything unexpected.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/sys/result.h"
@@ -19,6 +21,11 @@ namespace skgate {
 // 0, before it parses anything.
 bool asks_for_help(const std::vector<std::string>& args);
 
+// A whole number in decimal from `min` to `max`: digits only (a leading '-'
+// only when min < 0), no spaces, no overflow. std::atoi's "12abc" is 12 and
+// its "abc" is 0; here both are nothing.
+std::optional<int64_t> parse_integer_in(std::string_view text, int64_t min, int64_t max);
+
 class ArgParser {
   public:
     // Options that take a value (e.g. "--user", "-f") and flags (e.g. "--json").
@@ -27,6 +34,10 @@ class ArgParser {
 
     Status parse(const std::vector<std::string>& args);
     std::optional<std::string> value(const std::string& name) const;
+    // The option as a whole number from `min` to `max` (parse_integer_in);
+    // `fallback` when it was not given. The error names the option and range.
+    Result<int64_t> integer(const std::string& name, int64_t min, int64_t max,
+                            int64_t fallback) const;
     bool flag(const std::string& name) const { return set_flags_.count(name) > 0; }
     const std::vector<std::string>& positional() const { return positional_; }
 

@@ -98,6 +98,35 @@ TEST(Skgatectl, ABadCommandLinePrintsTheSameUsageAsHelp) {
     EXPECT_EQ(r.out.find("usage:"), std::string::npos) << r.out;
 }
 
+// A number option is a whole number in its range or a usage error, before
+// anything happens (std::atoi read "abc" as 0 and "10s" as 10).
+TEST(Skgatectl, ANumberOptionThatIsNotOneIsAUsageError) {
+    const std::string agent = required_env("SKGATE_AGENT_BIN");
+    const std::string auth = required_env("SKGATE_AUTHENTICATOR_BIN");
+    TempDir d;
+    const std::vector<std::vector<std::string>> cases = {
+        {agent, "run", "--timeout", "abc"},
+        {agent, "run", "--timeout", "0"},
+        {agent, "run", "--timeout", "3601"},
+        {agent, "pair", "--timeout", "10s"},
+        {agent, "generate", "--name", "k", "--timeout", "-5"},
+        {auth, "run", "--dir", d.path(), "--prompt-timeout", "1e3"},
+        {auth, "run", "--dir", d.path(), "--approve", "yes", "--approve-delay-ms", "600001"},
+        {auth, "run", "--dir", d.path(), "--approve", "host:10x"},
+        {required_env("SKGATE_SKGATECTL"), "audit", "--lines", " 5"},
+    };
+    for (const auto& argv : cases) {
+        std::map<std::string, std::string> env = {{"HOME", d.path()},
+                                                  {"XDG_RUNTIME_DIR", d.path()}};
+        auto r = run(argv, "", env);
+        std::string shown = argv[1] + " " + argv[argv.size() - 2] + " " + argv.back();
+        EXPECT_EQ(r.status, 2) << shown << ": " << r.out << r.err;
+        EXPECT_TRUE(r.err.find("must be a whole number from") != std::string::npos ||
+                    r.err.find("needs 1..1440 minutes") != std::string::npos)
+            << shown << ": " << r.err;
+    }
+}
+
 // skgatectl(8): sources test runs the skgate-fetch in skgatectl's own
 // directory when there is one, as skgate-keys does (one rule for both).
 TEST(Skgatectl, SourcesTestRunsTheSkgateFetchBesideIt) {

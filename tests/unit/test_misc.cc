@@ -4,6 +4,7 @@
 #include "core/audit/audit.h"
 #include "core/ssh/authinfo.h"
 #include "core/ssh/keyinfo.h"
+#include "core/sys/args.h"
 #include "core/sys/json.h"
 #include "core/sys/text.h"
 #include "core/sys/username.h"
@@ -131,4 +132,21 @@ TEST(Text, SplitQuotedWordsReadsQuotesAsSshdAndSystemdDo) {
     EXPECT_EQ(split_quoted_words("a\"\"b \"\""), (V{"ab", ""}));
     EXPECT_EQ(split_quoted_words("\"unterminated x"), (V{"unterminated x"}));
     EXPECT_EQ(split_quoted_words(" \f\v "), V{});
+}
+
+TEST(Args, AWholeNumberInRangeOrNothing) {
+    EXPECT_EQ(parse_integer_in("60", 1, 3600), 60);
+    EXPECT_EQ(parse_integer_in("3600", 1, 3600), 3600);
+    EXPECT_EQ(parse_integer_in("-5", -10, 10), -5);
+    for (const char* bad : {"", "0", "3601", "-5", "10s", " 5", "5 ", "+5", "1e3", "abc",
+                            "99999999999999999999", "0x10"})
+        EXPECT_FALSE(parse_integer_in(bad, 1, 3600).has_value()) << bad;
+    ArgParser a({"--timeout"}, {});
+    ASSERT_TRUE(a.parse({"--timeout", "abc"}).ok());
+    auto t = a.integer("--timeout", 1, 3600, 60);
+    ASSERT_FALSE(t.ok());
+    EXPECT_EQ(t.error().message, "--timeout must be a whole number from 1 to 3600, not \"abc\"");
+    ArgParser none({"--timeout"}, {});
+    ASSERT_TRUE(none.parse({}).ok());
+    EXPECT_EQ(*none.integer("--timeout", 1, 3600, 60), 60);
 }
