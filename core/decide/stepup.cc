@@ -40,12 +40,7 @@ Result<std::string> stepup_challenge(const StepUpContext& ctx) {
             return make_error(ErrorCode::internal, "no randomness for the step-up nonce");
         got += static_cast<size_t>(n);
     }
-    static const char* hex = "0123456789abcdef";
-    std::string nonce_hex;
-    for (uint8_t b : nonce) {
-        nonce_hex += hex[b >> 4];
-        nonce_hex += hex[b & 15];
-    }
+    const std::string nonce_hex = hex_encode(ByteView(nonce, sizeof nonce));
     return "skgate step-up v1\nnonce=" + nonce_hex + "\nhost=" + field(ctx.host) +
            "\nuser=" + field(ctx.user) + "\nrequester=" + field(ctx.requester) +
            "\nservice=" + field(ctx.service) + "\ncommand=" + field(ctx.command) +

@@ -135,14 +135,12 @@ Status check_ldap_settings(const RemoteSettings& s) {
 }
 
 std::string ldap_escape_filter_value(std::string_view value) {
-    static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
     for (char ch : value) {
         auto c = static_cast<unsigned char>(ch);
         if (c == '*' || c == '(' || c == ')' || c == '\\' || c == 0 || c >= 0x80) {
             out += '\\';
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
+            out += hex_encode(ByteView(&c, 1));
         } else {
             out += static_cast<char>(c);
         }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/sys/sha256.h"
+#include "core/sys/text.h"
 #include "core/sys/username.h"
 
 namespace skgate {
@@ -30,13 +31,7 @@ bool valid_fingerprint(const std::string& fp) {
 // The state file of one credential: a name made of hex digits only.
 std::string key_bucket(const std::string& fp) {
     Sha256 h = sha256(as_bytes(fp));
-    static const char* hex = "0123456789abcdef";
-    std::string out = "key-";
-    for (size_t i = 0; i < 12; i++) {
-        out += hex[h[i] >> 4];
-        out += hex[h[i] & 15];
-    }
-    return out;
+    return "key-" + hex_encode(ByteView(h).first(12));
 }
 
 }  // namespace

@@ -109,4 +109,15 @@ bool has_control_chars(std::string_view s) {
     return false;
 }
 
+std::string hex_encode(ByteView b) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(b.size() * 2);
+    for (uint8_t c : b) {
+        out += kDigits[c >> 4];
+        out += kDigits[c & 15];
+    }
+    return out;
+}
+
 }  // namespace skgate

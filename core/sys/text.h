@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/sys/bytes.h"
+
 namespace skgate {
 
 inline bool is_space(char c) {
@@ -26,6 +28,9 @@ std::vector<std::string> split_quoted_words(std::string_view s);
 // Renders bytes for an error message: printable ASCII kept, the rest as \xNN,
 // cut at `max` characters, so nothing read from input can forge a log line.
 std::string printable(std::string_view s, size_t max = 80);
+// Lower-case hex, two digits a byte: the one encoder for nonces, file names,
+// AAGUIDs and LDAP escapes.
+std::string hex_encode(ByteView b);
 bool has_control_chars(std::string_view s);
 
 }  // namespace skgate

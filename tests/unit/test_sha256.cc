@@ -4,19 +4,14 @@
 #include <random>
 
 #include "core/sys/sha256.h"
+#include "core/sys/text.h"
 
 using namespace skgate;
 
 namespace {
 
 std::string hex(const Sha256& h) {
-    static const char* d = "0123456789abcdef";
-    std::string s;
-    for (uint8_t b : h) {
-        s += d[b >> 4];
-        s += d[b & 15];
-    }
-    return s;
+    return hex_encode(h);
 }
 
 Sha256 openssl_sha256(ByteView data) {
@@ -63,4 +58,9 @@ TEST(Sha256, HasherIsReusableAfterFinish) {
     Sha256 first = h.finish();
     h.update(as_bytes("abc"));
     EXPECT_EQ(h.finish(), first);
+}
+
+TEST(Hex, LowerCaseTwoDigitsAByte) {
+    EXPECT_EQ(hex_encode(as_bytes(std::string_view("\x00\x0f\xa5\xff", 4))), "000fa5ff");
+    EXPECT_EQ(hex_encode({}), "");
 }
