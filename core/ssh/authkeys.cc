@@ -4,6 +4,7 @@
 #include <array>
 
 #include "core/sys/text.h"
+#include "core/sys/timeutil.h"
 
 namespace skgate {
 
@@ -273,7 +274,6 @@ Result<std::time_t> parse_expiry_time(std::string_view text) {
         s.remove_suffix(1);
     if (s.size() != 8 && s.size() != 12 && s.size() != 14)
         return invalid("expiry-time \"" + printable(text) + "\" is not YYYYMMDD[HHMM[SS]][Z]");
-    std::tm tm{};
     SKGATE_TRY(year, digits(s, 0, 4));
     SKGATE_TRY(mon, digits(s, 4, 2));
     SKGATE_TRY(day, digits(s, 6, 2));
@@ -287,22 +287,10 @@ Result<std::time_t> parse_expiry_time(std::string_view text) {
         SKGATE_TRY(sc, digits(s, 12, 2));
         sec = sc;
     }
-    if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
-        sec > 60)
+    auto t = civil_to_time({year, mon, day, hour, min, sec}, utc);
+    if (!t)
         return invalid("expiry-time \"" + printable(text) + "\" is not a valid date and time");
-    tm.tm_year = year - 1900;
-    tm.tm_mon = mon - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = min;
-    tm.tm_sec = sec;
-    tm.tm_isdst = -1;
-    std::tm check = tm;
-    std::time_t t = utc ? timegm(&tm) : mktime(&tm);
-    if (t == static_cast<std::time_t>(-1) || tm.tm_mday != check.tm_mday ||
-        tm.tm_mon != check.tm_mon)
-        return invalid("expiry-time \"" + printable(text) + "\" is not a valid date and time");
-    return t;
+    return *t;
 }
 
 std::string format_expiry_time(std::time_t t) {

@@ -21,6 +21,26 @@ bool digits(std::string_view s, size_t pos, size_t n, int* out) {
 
 }  // namespace
 
+Result<std::time_t> civil_to_time(const CivilTime& c, bool utc) {
+    if (c.year < 1970 || c.year > 9999 || c.month < 1 || c.month > 12 || c.day < 1 || c.day > 31 ||
+        c.hour < 0 || c.hour > 23 || c.minute < 0 || c.minute > 59 || c.second < 0 || c.second > 60)
+        return invalid("not a valid date and time");
+    std::tm tm{};
+    tm.tm_year = c.year - 1900;
+    tm.tm_mon = c.month - 1;
+    tm.tm_mday = c.day;
+    tm.tm_hour = c.hour;
+    tm.tm_min = c.minute;
+    // :60 is checked as :59 and is one second later, so that 23:59:60 on
+    // the last day of a month is not taken for a day the month lacks.
+    tm.tm_sec = c.second == 60 ? 59 : c.second;
+    tm.tm_isdst = -1;
+    std::time_t t = utc ? timegm(&tm) : mktime(&tm);
+    if (t == static_cast<std::time_t>(-1) || tm.tm_mday != c.day || tm.tm_mon != c.month - 1)
+        return invalid("not a valid date and time");
+    return c.second == 60 ? t + 1 : t;
+}
+
 std::string format_iso8601(std::time_t t) {
     std::tm tm{};
     gmtime_r(&t, &tm);
@@ -36,7 +56,6 @@ Result<std::time_t> parse_iso8601(std::string_view text) {
     };
     if (text.size() != 10 && text.size() != 20)
         return bad();
-    std::tm tm{};
     int y, mo, d, h = 0, mi = 0, s = 0;
     if (!digits(text, 0, 4, &y) || text[4] != '-' || !digits(text, 5, 2, &mo) || text[7] != '-' ||
         !digits(text, 8, 2, &d))
@@ -45,18 +64,10 @@ Result<std::time_t> parse_iso8601(std::string_view text) {
                               !digits(text, 14, 2, &mi) || text[16] != ':' ||
                               !digits(text, 17, 2, &s) || text[19] != 'Z'))
         return bad();
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
+    auto t = civil_to_time({y, mo, d, h, mi, s}, true);
+    if (!t)
         return bad();
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    std::time_t t = timegm(&tm);
-    if (tm.tm_mday != d)  // normalised: 31 February and the like
-        return bad();
-    return t;
+    return *t;
 }
 
 Result<int64_t> parse_duration(std::string_view text) {

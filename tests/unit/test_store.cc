@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/audit/journal.h"
+#include "core/ssh/authkeys.h"
 #include "core/ssh/krl.h"
 #include "core/store/keystore.h"
 #include "core/store/revocation.h"
@@ -37,6 +38,25 @@ TEST(Time, Iso8601) {
     for (const char* bad : {"", "2026-11-22T10:00:00", "2026-13-01", "2026-02-30", "22-11-2026",
                             "2026-11-22 10:00:00Z", "2026-11-22T25:00:00Z"})
         EXPECT_FALSE(parse_iso8601(bad).ok()) << bad;
+}
+
+// One rule for every date skgate reads (skgate.conf, key files, the
+// authorized_keys expiry-time): a leap second is the second after :59, in
+// both formats, even on a month's last day; 31 February is nothing.
+TEST(Time, BothDateFormatsShareOneRule) {
+    auto iso = parse_iso8601("2016-12-31T23:59:60Z");
+    ASSERT_TRUE(iso.ok()) << iso.error().message;
+    EXPECT_EQ(*iso, *parse_iso8601("2017-01-01T00:00:00Z"));
+    auto expiry = parse_expiry_time("20161231235960Z");
+    ASSERT_TRUE(expiry.ok()) << expiry.error().message;
+    EXPECT_EQ(*expiry, *iso);
+    EXPECT_EQ(*parse_expiry_time("20261122100000Z"), *parse_iso8601("2026-11-22T10:00:00Z"));
+    for (const char* bad : {"2026-11-22T10:00:61Z", "2026-02-29T00:00:00Z", "1969-12-31"})
+        EXPECT_FALSE(parse_iso8601(bad).ok()) << bad;
+    for (const char* bad : {"20261122100061Z", "20260229Z", "19691231Z"})
+        EXPECT_FALSE(parse_expiry_time(bad).ok()) << bad;
+    EXPECT_TRUE(parse_iso8601("2028-02-29").ok());
+    EXPECT_FALSE(civil_to_time({2026, 4, 31}, true).ok());
 }
 
 TEST(Journal, EncodesFieldsAndBinarySafeValues) {
