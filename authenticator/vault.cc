@@ -15,6 +15,7 @@
 #include "core/ssh/ossl.h"
 #include "core/ssh/wire.h"
 #include "core/sys/atomicfile.h"
+#include "core/sys/openssl_ptr.h"
 #include "core/sys/safefile.h"
 
 namespace skgate::authenticator {
@@ -30,9 +31,7 @@ constexpr uint64_t kScryptR = 8, kScryptP = 1;
 constexpr size_t kSaltBytes = 16;
 
 Result<Bytes> derive_key(const std::string& passphrase, ByteView salt, uint32_t log2_n) {
-    EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "SCRYPT", nullptr);
-    EVP_KDF_CTX* ctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
-    EVP_KDF_free(kdf);
+    ossl::KdfCtxPtr ctx = ossl::new_kdf_ctx("SCRYPT");
     if (!ctx)
         return make_error(ErrorCode::crypto, "scrypt: " + ossl::last_error());
     uint64_t n = uint64_t{1} << log2_n, r = kScryptR, p = kScryptP;
@@ -49,8 +48,7 @@ Result<Bytes> derive_key(const std::string& passphrase, ByteView salt, uint32_t 
         OSSL_PARAM_construct_end(),
     };
     Bytes key(kAeadKeyBytes);
-    int rc = EVP_KDF_derive(ctx, key.data(), key.size(), params);
-    EVP_KDF_CTX_free(ctx);
+    int rc = EVP_KDF_derive(ctx.get(), key.data(), key.size(), params);
     if (rc != 1)
         return make_error(ErrorCode::crypto, "scrypt: " + ossl::last_error());
     return key;

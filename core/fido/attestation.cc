@@ -13,6 +13,7 @@
 
 #include "core/ssh/ossl.h"
 #include "core/ssh/wire.h"
+#include "core/sys/openssl_ptr.h"
 #include "core/sys/text.h"
 
 namespace skgate {
@@ -23,22 +24,7 @@ constexpr std::string_view kMagic = "ssh-sk-attest-v01";
 // id-fido-gen-ce-aaguid: the AAGUID in a packed attestation certificate.
 constexpr const char* kAaguidOid = "1.3.6.1.4.1.45724.1.1.4";
 
-struct X509Deleter {
-    void operator()(X509* p) const { X509_free(p); }
-};
-struct StoreDeleter {
-    void operator()(X509_STORE* p) const { X509_STORE_free(p); }
-};
-struct StoreCtxDeleter {
-    void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
-};
-struct MdCtxDeleter {
-    void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-struct PkeyDeleter {
-    void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using ossl::X509Ptr;
 
 Result<X509Ptr> parse_certificate(ByteView der) {
     const unsigned char* p = der.data();
@@ -53,7 +39,7 @@ Result<X509Ptr> parse_certificate(ByteView der) {
 // Verifies a signature by `key` over `msg`: ECDSA and RSA with SHA-256,
 // Ed25519 as is.
 Result<bool> verify_with(EVP_PKEY* key, ByteView sig, ByteView msg) {
-    std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+    ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
     bool ed = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519;
     if (!ctx ||
         EVP_DigestVerifyInit(ctx.get(), nullptr, ed ? nullptr : EVP_sha256(), nullptr, key) != 1)
@@ -73,9 +59,8 @@ Result<bool> verify_with_cert(X509* cert, ByteView sig, ByteView msg) {
 
 // A packed certificate may name the authenticator model; it must agree.
 Status check_certificate_aaguid(X509* cert, const Aaguid& aaguid) {
-    ASN1_OBJECT* oid = OBJ_txt2obj(kAaguidOid, 1);
-    int idx = oid ? X509_get_ext_by_OBJ(cert, oid, -1) : -1;
-    ASN1_OBJECT_free(oid);
+    ossl::Asn1ObjectPtr oid(OBJ_txt2obj(kAaguidOid, 1));
+    int idx = oid ? X509_get_ext_by_OBJ(cert, oid.get(), -1) : -1;
     if (idx < 0)
         return {};
     X509_EXTENSION* ext = X509_get_ext(cert, idx);
@@ -93,7 +78,7 @@ Status check_certificate_aaguid(X509* cert, const Aaguid& aaguid) {
 }
 
 Status check_chain(X509* cert, const std::string& roots_dir) {
-    std::unique_ptr<X509_STORE, StoreDeleter> store(X509_STORE_new());
+    ossl::X509StorePtr store(X509_STORE_new());
     DIR* d = opendir(roots_dir.c_str());
     if (!store || !d) {
         if (d)
@@ -108,10 +93,9 @@ Status check_chain(X509* cert, const std::string& roots_dir) {
         FILE* f = std::fopen((roots_dir + "/" + name).c_str(), "re");
         if (!f)
             continue;
-        while (X509* root = PEM_read_X509(f, nullptr, nullptr, nullptr)) {
-            if (X509_STORE_add_cert(store.get(), root) == 1)
+        while (X509Ptr root{PEM_read_X509(f, nullptr, nullptr, nullptr)}) {
+            if (X509_STORE_add_cert(store.get(), root.get()) == 1)
                 loaded++;
-            X509_free(root);
         }
         std::fclose(f);
         ossl::last_error();
@@ -119,7 +103,7 @@ Status check_chain(X509* cert, const std::string& roots_dir) {
     closedir(d);
     if (loaded == 0)
         return make_error(ErrorCode::not_found, "no certificates in AttestationRoots " + roots_dir);
-    std::unique_ptr<X509_STORE_CTX, StoreCtxDeleter> ctx(X509_STORE_CTX_new());
+    ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
     if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), cert, nullptr) != 1)
         return make_error(ErrorCode::crypto, "cannot set up chain verification");
     if (X509_verify_cert(ctx.get()) != 1) {
@@ -140,15 +124,10 @@ std::string subject_of(X509* cert) {
 }  // namespace
 
 std::string format_aaguid(const Aaguid& a) {
-    std::string s;
-    char buf[3];
-    for (size_t i = 0; i < a.size(); i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            s += '-';
-        std::snprintf(buf, sizeof buf, "%02x", a[i]);
-        s += buf;
-    }
-    return s;
+    const std::string h = hex_encode(a);
+    // 8-4-4-4-12, the form administrators see in vendors' lists
+    return h.substr(0, 8) + '-' + h.substr(8, 4) + '-' + h.substr(12, 4) + '-' + h.substr(16, 4) +
+           '-' + h.substr(20);
 }
 
 Result<AuthenticatorData> AuthenticatorData::parse(ByteView data) {

@@ -10,20 +10,11 @@
 #include <memory>
 
 #include "core/ssh/ossl.h"
+#include "core/sys/openssl_ptr.h"
 
 namespace skgate {
 
 namespace {
-
-struct CipherCtxDeleter {
-    void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-struct PkeyCtxDeleter {
-    void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-struct KdfCtxDeleter {
-    void operator()(EVP_KDF_CTX* c) const { EVP_KDF_CTX_free(c); }
-};
 
 Error crypto_error(const std::string& what) {
     return make_error(ErrorCode::crypto, what + ": " + ossl::last_error());
@@ -69,7 +60,7 @@ Result<Bytes> x25519_shared(const X25519KeyPair& own, ByteView peer_public) {
         EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public.data(), kX25519KeyBytes));
     if (!priv || !peer)
         return crypto_error("X25519 key import");
-    std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new(priv.get(), nullptr));
+    ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new(priv.get(), nullptr));
     Bytes secret(kX25519KeyBytes);
     size_t len = secret.size();
     if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
@@ -88,9 +79,7 @@ Result<Bytes> x25519_shared(const X25519KeyPair& own, ByteView peer_public) {
 }
 
 Result<Bytes> hkdf_sha256(ByteView ikm, ByteView salt, std::string_view info, size_t length) {
-    EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-    std::unique_ptr<EVP_KDF_CTX, KdfCtxDeleter> ctx(kdf ? EVP_KDF_CTX_new(kdf) : nullptr);
-    EVP_KDF_free(kdf);
+    ossl::KdfCtxPtr ctx = ossl::new_kdf_ctx("HKDF");
     if (!ctx)
         return crypto_error("HKDF");
     char digest[] = "SHA256";
@@ -113,7 +102,7 @@ Result<Bytes> hkdf_sha256(ByteView ikm, ByteView salt, std::string_view info, si
 Result<Bytes> aead_seal(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext) {
     if (key.size() != kAeadKeyBytes || nonce.size() != kAeadNonceBytes)
         return make_error(ErrorCode::internal, "ChaCha20-Poly1305: wrong key or nonce size");
-    std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
+    ossl::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
     Bytes out(plaintext.size() + kAeadTagBytes);
     int len = 0, fin = 0;
     if (!ctx ||
@@ -135,7 +124,7 @@ Result<Bytes> aead_open(ByteView key, ByteView nonce, ByteView aad, ByteView sea
     if (sealed.size() < kAeadTagBytes)
         return make_error(ErrorCode::permission, "sealed message is shorter than its tag");
     size_t n = sealed.size() - kAeadTagBytes;
-    std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
+    ossl::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
     Bytes out(n);
     int len = 0, fin = 0;
     Bytes tag(sealed.begin() + static_cast<std::ptrdiff_t>(n), sealed.end());

@@ -13,31 +13,6 @@ namespace skgate::ossl {
 
 namespace {
 
-struct CtxDeleter {
-    void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
-struct MdCtxDeleter {
-    void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-struct BnDeleter {
-    void operator()(BIGNUM* p) const { BN_free(p); }
-};
-struct SigDeleter {
-    void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
-};
-struct GroupDeleter {
-    void operator()(EC_GROUP* p) const { EC_GROUP_free(p); }
-};
-struct ParamBldDeleter {
-    void operator()(OSSL_PARAM_BLD* p) const { OSSL_PARAM_BLD_free(p); }
-};
-struct OsslFree {
-    void operator()(unsigned char* p) const { OPENSSL_free(p); }
-};
-struct ParamDeleter {
-    void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-
 int curve_nid(std::string_view curve) {
     if (curve == "P-256")
         return NID_X9_62_prime256v1;
@@ -68,7 +43,7 @@ Result<PkeyPtr> ec_public_key(std::string_view curve, ByteView point) {
     int nid = curve_nid(curve);
     if (nid == NID_undef)
         return invalid("unsupported curve " + std::string(curve));
-    std::unique_ptr<EC_GROUP, GroupDeleter> group(EC_GROUP_new_by_curve_name(nid));
+    EcGroupPtr group(EC_GROUP_new_by_curve_name(nid));
     if (!group)
         return crypto_error("EC_GROUP_new_by_curve_name");
     size_t field_bytes = (static_cast<size_t>(EC_GROUP_get_degree(group.get())) + 7) / 8;
@@ -76,16 +51,15 @@ Result<PkeyPtr> ec_public_key(std::string_view curve, ByteView point) {
         return invalid("EC point is not an uncompressed " + std::string(curve) + " point (" +
                        std::to_string(point.size()) + " bytes)");
 
-    std::unique_ptr<OSSL_PARAM_BLD, ParamBldDeleter> bld(OSSL_PARAM_BLD_new());
+    ParamBldPtr bld(OSSL_PARAM_BLD_new());
     if (!bld ||
         !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, OBJ_nid2sn(nid),
                                          0) ||
         !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                           point.size()))
         return crypto_error("building EC key parameters");
-    std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld.get()));
-    std::unique_ptr<EVP_PKEY_CTX, CtxDeleter> ctx(
-        EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+    PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
     if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1)
         return crypto_error("EVP_PKEY_fromdata_init");
     EVP_PKEY* raw = nullptr;
@@ -96,7 +70,7 @@ Result<PkeyPtr> ec_public_key(std::string_view curve, ByteView point) {
     PkeyPtr key(raw);
     // fromdata decodes the point; public_check adds the full SP 800-56A checks
     // (on curve, in range, correct order) that OpenSSH's key validation does.
-    std::unique_ptr<EVP_PKEY_CTX, CtxDeleter> check(EVP_PKEY_CTX_new(key.get(), nullptr));
+    PkeyCtxPtr check(EVP_PKEY_CTX_new(key.get(), nullptr));
     if (!check)
         return crypto_error("EVP_PKEY_CTX_new");
     if (EVP_PKEY_public_check(check.get()) != 1) {
@@ -119,7 +93,7 @@ Result<PkeyPtr> ed25519_public_key(ByteView raw32) {
 
 Result<Bytes> ec_curve_order(std::string_view curve) {
     int nid = curve_nid(curve);
-    std::unique_ptr<EC_GROUP, GroupDeleter> group(EC_GROUP_new_by_curve_name(nid));
+    EcGroupPtr group(EC_GROUP_new_by_curve_name(nid));
     if (!group)
         return crypto_error("EC_GROUP_new_by_curve_name");
     const BIGNUM* order = EC_GROUP_get0_order(group.get());
@@ -130,9 +104,9 @@ Result<Bytes> ec_curve_order(std::string_view curve) {
 
 Result<bool> verify_ecdsa(EVP_PKEY* key, const EVP_MD* md, ByteView r, ByteView s,
                           ByteView message) {
-    std::unique_ptr<ECDSA_SIG, SigDeleter> sig(ECDSA_SIG_new());
-    std::unique_ptr<BIGNUM, BnDeleter> br(BN_bin2bn(r.data(), static_cast<int>(r.size()), nullptr));
-    std::unique_ptr<BIGNUM, BnDeleter> bs(BN_bin2bn(s.data(), static_cast<int>(s.size()), nullptr));
+    EcdsaSigPtr sig(ECDSA_SIG_new());
+    BignumPtr br(BN_bin2bn(r.data(), static_cast<int>(r.size()), nullptr));
+    BignumPtr bs(BN_bin2bn(s.data(), static_cast<int>(s.size()), nullptr));
     if (!sig || !br || !bs || ECDSA_SIG_set0(sig.get(), br.get(), bs.get()) != 1)
         return crypto_error("ECDSA_SIG_set0");
     br.release();  // owned by sig now
@@ -141,9 +115,9 @@ Result<bool> verify_ecdsa(EVP_PKEY* key, const EVP_MD* md, ByteView r, ByteView 
     int der_len = i2d_ECDSA_SIG(sig.get(), &der);
     if (der_len <= 0)
         return crypto_error("i2d_ECDSA_SIG");
-    std::unique_ptr<unsigned char, OsslFree> der_owner(der);
+    BufferPtr der_owner(der);
 
-    std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+    MdCtxPtr ctx(EVP_MD_CTX_new());
     if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) != 1)
         return crypto_error("EVP_DigestVerifyInit");
     int rc = EVP_DigestVerify(ctx.get(), der, static_cast<size_t>(der_len), message.data(),
@@ -153,7 +127,7 @@ Result<bool> verify_ecdsa(EVP_PKEY* key, const EVP_MD* md, ByteView r, ByteView 
 }
 
 Result<bool> verify_ed25519(EVP_PKEY* key, ByteView sig64, ByteView message) {
-    std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+    MdCtxPtr ctx(EVP_MD_CTX_new());
     if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key) != 1)
         return crypto_error("EVP_DigestVerifyInit");
     int rc =
@@ -195,24 +169,20 @@ Result<PkeyPtr> load_private(KeyAlgorithm alg, const SkKeyMaterial& key) {
             return make_error(ErrorCode::crypto, "Ed25519 private key: " + last_error());
         return p;
     }
-    OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
-    BIGNUM* d =
-        BN_bin2bn(key.private_key.data(), static_cast<int>(key.private_key.size()), nullptr);
+    ParamBldPtr bld(OSSL_PARAM_BLD_new());
+    SecretBignumPtr d(
+        BN_bin2bn(key.private_key.data(), static_cast<int>(key.private_key.size()), nullptr));
     EVP_PKEY* out = nullptr;
     if (bld && d &&
-        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) &&
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, key.public_key.data(),
+        OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
+        OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()) &&
+        OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, key.public_key.data(),
                                          key.public_key.size())) {
-        OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
-        EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
-        if (params && ctx && EVP_PKEY_fromdata_init(ctx) == 1)
-            EVP_PKEY_fromdata(ctx, &out, EVP_PKEY_KEYPAIR, params);
-        EVP_PKEY_CTX_free(ctx);
-        OSSL_PARAM_free(params);
+        ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+        PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+        if (params && ctx && EVP_PKEY_fromdata_init(ctx.get()) == 1)
+            EVP_PKEY_fromdata(ctx.get(), &out, EVP_PKEY_KEYPAIR, params.get());
     }
-    BN_clear_free(d);
-    OSSL_PARAM_BLD_free(bld);
     if (!out)
         return make_error(ErrorCode::crypto, "P-256 private key: " + last_error());
     return PkeyPtr(out);
@@ -235,12 +205,12 @@ Result<SkKeyMaterial> generate_sk_key(KeyAlgorithm alg) {
     if (alg != KeyAlgorithm::sk_ecdsa_p256)
         return invalid("security keys are ECDSA P-256 or Ed25519");
     PkeyPtr p(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-    BIGNUM* d = nullptr;
-    if (!p || EVP_PKEY_get_bn_param(p.get(), OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1)
+    BIGNUM* raw_d = nullptr;
+    if (!p || EVP_PKEY_get_bn_param(p.get(), OSSL_PKEY_PARAM_PRIV_KEY, &raw_d) != 1)
         return make_error(ErrorCode::crypto, "P-256 key generation: " + last_error());
+    SecretBignumPtr d(raw_d);
     k.private_key.assign(32, 0);
-    int ok = BN_bn2binpad(d, k.private_key.data(), 32);
-    BN_clear_free(d);
+    int ok = BN_bn2binpad(d.get(), k.private_key.data(), 32);
     k.public_key.resize(65);
     size_t n = 0;
     if (ok != 32 ||
@@ -253,20 +223,19 @@ Result<SkKeyMaterial> generate_sk_key(KeyAlgorithm alg) {
 
 Result<Bytes> sign_as_authenticator(KeyAlgorithm alg, const SkKeyMaterial& key, ByteView message) {
     SKGATE_TRY(pkey, load_private(alg, key));
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    MdCtxPtr ctx(EVP_MD_CTX_new());
     bool ed = alg == KeyAlgorithm::sk_ed25519;
     size_t len = 0;
     Bytes sig;
-    bool ok =
-        ctx &&
-        EVP_DigestSignInit(ctx, nullptr, ed ? nullptr : EVP_sha256(), nullptr, pkey.get()) == 1 &&
-        EVP_DigestSign(ctx, nullptr, &len, message.data(), message.size()) == 1;
+    bool ok = ctx &&
+              EVP_DigestSignInit(ctx.get(), nullptr, ed ? nullptr : EVP_sha256(), nullptr,
+                                 pkey.get()) == 1 &&
+              EVP_DigestSign(ctx.get(), nullptr, &len, message.data(), message.size()) == 1;
     if (ok) {
         sig.resize(len);
-        ok = EVP_DigestSign(ctx, sig.data(), &len, message.data(), message.size()) == 1;
+        ok = EVP_DigestSign(ctx.get(), sig.data(), &len, message.data(), message.size()) == 1;
         sig.resize(len);
     }
-    EVP_MD_CTX_free(ctx);
     if (!ok)
         return make_error(ErrorCode::crypto, "signing: " + last_error());
     return sig;
@@ -274,9 +243,8 @@ Result<Bytes> sign_as_authenticator(KeyAlgorithm alg, const SkKeyMaterial& key, 
 
 Result<std::pair<Bytes, Bytes>> ecdsa_der_to_rs(ByteView der) {
     const uint8_t* p = der.data();
-    ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
+    EcdsaSigPtr es(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
     if (!es || p != der.data() + der.size()) {
-        ECDSA_SIG_free(es);
         last_error();
         return invalid("ECDSA signature is not one DER SEQUENCE of r and s");
     }
@@ -285,9 +253,8 @@ Result<std::pair<Bytes, Bytes>> ecdsa_der_to_rs(ByteView der) {
         BN_bn2bin(bn, b.data());
         return b;
     };
-    std::pair<Bytes, Bytes> rs{mag(ECDSA_SIG_get0_r(es)), mag(ECDSA_SIG_get0_s(es))};
-    ECDSA_SIG_free(es);
-    return rs;
+    return std::pair<Bytes, Bytes>{mag(ECDSA_SIG_get0_r(es.get())),
+                                   mag(ECDSA_SIG_get0_s(es.get()))};
 }
 
 }  // namespace skgate::ossl

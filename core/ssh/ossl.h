@@ -1,5 +1,8 @@
-// The only place that talks to OpenSSL's key and signature APIs (3.0, no
-// deprecated calls). Everything above works with bytes and Results.
+// OpenSSL's key and signature APIs (3.0, no deprecated calls) for SSH keys:
+// the code above works with bytes and Results. Other OpenSSL callers are the
+// channel's AEAD and KDFs (link/channel_crypto), attestation certificates
+// (fido/attestation), digests (sys/digest) and the vault's scrypt; all hold
+// OpenSSL objects only through sys/openssl_ptr.h.
 #pragma once
 
 #include <openssl/evp.h>
@@ -10,14 +13,10 @@
 
 #include "core/ssh/sshkey.h"
 #include "core/sys/bytes.h"
+#include "core/sys/openssl_ptr.h"
 #include "core/sys/result.h"
 
 namespace skgate::ossl {
-
-struct PkeyDeleter {
-    void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 
 // curve: "P-256", "P-384" or "P-521". The point must be uncompressed
 // (0x04 || X || Y), on the curve and not the point at infinity.
