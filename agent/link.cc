@@ -10,10 +10,15 @@ namespace skgate::agent {
 
 void AuthenticatorLink::attach(std::unique_ptr<SecureChannel> channel,
                                const std::string& device_name) {
+    std::lock_guard<std::mutex> serial(attach_mutex_);
     std::shared_ptr<SecureChannel> ch(std::move(channel));
     uint64_t generation;
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_) {
+            ch->transport().shutdown();
+            return;
+        }
         if (channel_)
             channel_->transport().shutdown();
         channel_ = ch;
@@ -21,7 +26,25 @@ void AuthenticatorLink::attach(std::unique_ptr<SecureChannel> channel,
         generation = ++generation_;
     }
     changed_.notify_all();
-    std::thread([this, ch, generation] { read_loop(ch, generation); }).detach();
+    // The old reader returns once its transport is shut down.
+    if (reader_.joinable())
+        reader_.join();
+    reader_ = std::thread([this, ch, generation] { read_loop(ch, generation); });
+}
+
+void AuthenticatorLink::stop() {
+    std::lock_guard<std::mutex> serial(attach_mutex_);
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+        if (channel_)
+            channel_->transport().shutdown();
+        channel_.reset();
+        ++generation_;
+    }
+    changed_.notify_all();
+    if (reader_.joinable())
+        reader_.join();
 }
 
 bool AuthenticatorLink::connected() {
@@ -64,7 +87,10 @@ Result<CborFields> AuthenticatorLink::round_trip(const CborFields& request, uint
                                                  int timeout_ms) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     std::unique_lock<std::mutex> lock(mutex_);
-    if (!changed_.wait_until(lock, deadline, [&] { return channel_ != nullptr; }))
+    changed_.wait_until(lock, deadline, [&] { return channel_ != nullptr || stopping_; });
+    if (stopping_)
+        return make_error(ErrorCode::io, "the agent is stopping");
+    if (!channel_)
         return make_error(ErrorCode::io,
                           "no authenticator is connected (is skgate-authenticator running "
                           "and paired?)");
@@ -79,7 +105,8 @@ Result<CborFields> AuthenticatorLink::round_trip(const CborFields& request, uint
         return make_error(ErrorCode::io, "cannot reach the authenticator: " + sent.error().message);
     }
     bool answered = changed_.wait_until(lock, deadline, [&] {
-        return pending_[id].has_value() || generation_ != generation || channel_ == nullptr;
+        return pending_[id].has_value() || generation_ != generation || channel_ == nullptr ||
+               stopping_;
     });
     auto answer = std::move(pending_[id]);
     pending_.erase(id);

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "core/link/channel.h"
 #include "core/link/link_messages.h"
@@ -21,11 +22,16 @@ namespace skgate::agent {
 class AuthenticatorLink {
   public:
     AuthenticatorLink() = default;
+    ~AuthenticatorLink() { stop(); }
     AuthenticatorLink(const AuthenticatorLink&) = delete;
     AuthenticatorLink& operator=(const AuthenticatorLink&) = delete;
 
-    // Takes over an authenticated session and reads it in its own thread.
+    // Takes over an authenticated session and reads it in a thread the link
+    // owns (the previous session's reader is stopped and joined first).
     void attach(std::unique_ptr<SecureChannel> channel, const std::string& device_name);
+    // Ends the session, fails every waiting and later request at once, and
+    // joins the reader: after it, no thread of the link runs.
+    void stop();
     bool connected();
     std::string device_name();
 
@@ -38,8 +44,11 @@ class AuthenticatorLink {
     Result<CborFields> round_trip(const CborFields& request, uint64_t id, int timeout_ms);
     void read_loop(std::shared_ptr<SecureChannel> channel, uint64_t generation);
 
+    std::mutex attach_mutex_;  // attach() and stop(): one of them touches reader_ at a time
+    std::thread reader_;
     std::mutex mutex_;
     std::condition_variable changed_;
+    bool stopping_ = false;
     std::shared_ptr<SecureChannel> channel_;
     std::string device_name_;
     uint64_t generation_ = 0;

@@ -239,14 +239,16 @@ Status AgentServer::run(Listener agent_listener, Listener link_listener) {
     std::thread link_thread([this, &link_listener] {
         while (!g_stop.load()) {
             auto fd = link_listener.accept(500);
+            connections_.reap();
             if (!fd)
                 continue;
-            std::thread([this, fd = *fd] { serve_link(fd); }).detach();
+            connections_.start([this, fd = *fd] { serve_link(fd); }, *fd);
         }
     });
     Status result;
     while (!g_stop.load()) {
         auto fd = agent_listener.accept(500);
+        connections_.reap();
         if (!fd) {
             if (fd.error().code == ErrorCode::not_found)
                 continue;
@@ -261,10 +263,14 @@ Status AgentServer::run(Listener agent_listener, Listener link_listener) {
             close(*fd);
             continue;
         }
-        std::thread([this, fd = *fd] { serve_client(fd); }).detach();
+        connections_.start([this, fd = *fd] { serve_client(fd); }, *fd);
     }
     g_stop.store(true);
     link_thread.join();
+    // Requests waiting for the authenticator fail at once, then every
+    // client's socket is shut down and its thread joined.
+    link_.stop();
+    connections_.join_all();
     return result;
 }
 

@@ -10,6 +10,7 @@
 #include "agent/link.h"
 #include "core/link/channel.h"
 #include "core/ssh/agent_protocol.h"
+#include "core/sys/thread_group.h"
 
 namespace skgate::agent {
 
@@ -25,7 +26,8 @@ class AgentServer {
     AgentServer(AgentPaths paths, ServerOptions options)
         : paths_(std::move(paths)), options_(std::move(options)) {}
 
-    // Runs until SIGTERM/SIGINT (or a fatal listener error).
+    // Runs until SIGTERM/SIGINT (or a fatal listener error); when it returns,
+    // no thread it started runs.
     Status run(Listener agent_listener, Listener link_listener);
 
     // One request of a client, answered (public for tests and fuzzing).
@@ -43,6 +45,9 @@ class AgentServer {
     AgentPaths paths_;
     ServerOptions options_;
     AuthenticatorLink link_;
+    // Declared after link_, so destroyed (joined) before it: the client
+    // threads use the link.
+    ThreadGroup connections_;
 };
 
 // Stops run() (async-signal-safe).

@@ -14,6 +14,7 @@
 #include "core/ssh/sign_purpose.h"
 #include "core/ssh/sksig.h"
 #include "core/sys/sha256.h"
+#include "core/sys/thread_group.h"
 
 namespace skgate::authenticator {
 
@@ -204,33 +205,12 @@ std::optional<SignResponse> Authenticator::handle(const SignRequest& req) {
 }
 
 Status Authenticator::serve(SecureChannel& channel) {
-    struct Worker {
-        std::thread thread;
-        std::shared_ptr<std::atomic<bool>> done;
-    };
-    std::vector<Worker> workers;
-    auto start = [&](std::function<void()> job) {
-        auto done = std::make_shared<std::atomic<bool>>(false);
-        workers.push_back({std::thread([job = std::move(job), done] {
-                               job();
-                               done->store(true);
-                           }),
-                           done});
-    };
-    auto reap = [&](bool all) {
-        for (auto it = workers.begin(); it != workers.end();) {
-            if (all || it->done->load()) {
-                it->thread.join();
-                it = workers.erase(it);
-            } else {
-                ++it;
-            }
-        }
-    };
+    ThreadGroup requests;
+    auto start = [&](std::function<void()> job) { requests.start(std::move(job)); };
     Status result;
     for (;;) {
         auto message = channel.receive(-1);
-        reap(false);
+        requests.reap();
         if (!message) {
             result = message.error();
             break;
@@ -257,7 +237,7 @@ Status Authenticator::serve(SecureChannel& channel) {
         }
     }
     channel.transport().shutdown();
-    reap(true);
+    requests.join_all();
     return result;
 }
 

@@ -1,5 +1,7 @@
 // Small modules: JSON output, key reports, user names, audit formatting.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/audit/audit.h"
 #include "core/ssh/authinfo.h"
@@ -7,6 +9,7 @@
 #include "core/sys/args.h"
 #include "core/sys/json.h"
 #include "core/sys/text.h"
+#include "core/sys/thread_group.h"
 #include "core/sys/username.h"
 #include "tests/support/helpers.h"
 
@@ -149,4 +152,32 @@ TEST(Args, AWholeNumberInRangeOrNothing) {
     ArgParser none({"--timeout"}, {});
     ASSERT_TRUE(none.parse({}).ok());
     EXPECT_EQ(*none.integer("--timeout", 1, 3600, 60), 60);
+}
+
+// No thread outlives its group: join_all wakes a job blocked reading its
+// socket (as the agent's clients are when it stops) and joins it.
+TEST(ThreadGroup, JoinAllWakesABlockedReaderAndJoinsIt) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    std::atomic<ssize_t> got{-2};
+    std::atomic<bool> finished{false};
+    {
+        ThreadGroup group;
+        group.start(
+            [&] {
+                char c;
+                got = read(sv[0], &c, 1);  // nobody writes: only shutdown ends it
+                finished = true;
+            },
+            sv[0]);
+        group.start([] {});
+        EXPECT_EQ(group.running(), 2u);
+        group.join_all();
+        EXPECT_TRUE(finished.load());
+        EXPECT_EQ(got.load(), 0);  // end of file, from the shutdown
+        EXPECT_EQ(group.running(), 0u);
+        group.start([] {});
+    }  // the destructor joins what is left
+    close(sv[0]);
+    close(sv[1]);
 }
