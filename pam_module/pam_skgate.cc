@@ -27,6 +27,7 @@
 #include "core/audit/audit.h"
 #include "core/decide/keylookup.h"
 #include "core/decide/stepup.h"
+#include "core/decide/stepup_decision.h"
 #include "core/policy/policy.h"
 #include "core/ssh/agent_client.h"
 #include "core/ssh/agent_protocol.h"
@@ -296,45 +297,41 @@ std::string user_name_of(uid_t uid) {
     return "uid " + std::to_string(uid);
 }
 
-struct UnusableKey {
-    std::string fingerprint;
-    std::string reason;
+// Adapts the agent the caller's SSH_AUTH_SOCK names to the step-up.
+class PamAgent final : public StepUpAgent {
+  public:
+    explicit PamAgent(AgentClient client) : client_(std::move(client)) {}
+    Result<std::vector<AgentIdentity>> identities() override { return client_.identities(); }
+    void describe(std::string_view challenge) override {
+        // Lets an skgate authenticator show the command it approves.
+        WireWriter w;
+        w.put_string(challenge);
+        (void)client_.extension(kExtStepUpContext, w.bytes());
+    }
+    Result<Bytes> sign(const PublicKey& key, ByteView data) override {
+        return client_.sign(key, data);
+    }
+
+  private:
+    AgentClient client_;
 };
 
-// When no key of the agent may approve, the first security key it holds that
-// skgate can say something about names the reason, so that the journal says
-// "revoked" or "expired" instead of a bare "not enrolled".
-std::optional<UnusableKey> why_no_agent_key_may_approve(const std::vector<AgentIdentity>& ids,
-                                                        const LookupResult& lookup,
-                                                        const RevocationList& revoked) {
-    for (const auto& id : ids) {
-        if (!id.key.is_security_key())
-            continue;
-        std::string fp = id.key.fingerprint();
-        if (revoked.is_revoked(id.key))
-            return UnusableKey{fp, "key is revoked"};
-        for (const auto& v : lookup.verdicts) {
-            if (!v.candidate.key.same_key(id.key))
-                continue;
-            if (v.decision != Decision::allow)
-                return UnusableKey{fp, v.reason};
-            if (v.candidate.source == KeySource::authorized_keys)
-                return UnusableKey{fp,
-                                   "key is only in the user's authorized_keys, which is never a "
-                                   "step-up credential"};
-        }
+int pam_code(StepUpResult r) {
+    switch (r) {
+        case StepUpResult::approved:
+            return PAM_SUCCESS;
+        case StepUpResult::refused:
+            return PAM_AUTH_ERR;
+        case StepUpResult::unavailable:
+            return PAM_AUTHINFO_UNAVAIL;
+        case StepUpResult::error:
+            break;
     }
-    for (const auto& id : ids) {
-        if (id.key.is_security_key())
-            return UnusableKey{id.key.fingerprint(), "key is not enrolled for " + lookup.user};
-    }
-    return std::nullopt;
+    return PAM_SERVICE_ERR;
 }
 
-// Step-up: a fresh signature from a security key the administrator enrolled,
-// through the agent of the user who asks. It enforces in every Mode: audit
-// mode is for logins, and a step-up that passed on a refusal would hand out
-// root (pam_skgate(8), RETURN CODES).
+// Step-up: core's decide_step_up with this process's caller, agent socket
+// and conversation; the outcome becomes the PAM code and the audit event.
 int step_up(Pam& pam) {
     uint64_t start = monotonic_us();
     AuditEvent e;
@@ -349,167 +346,59 @@ int step_up(Pam& pam) {
     // su are set-uid): the caller cannot choose it, unlike PAM_RUSER.
     const uid_t caller = getuid();
     e.requester = user_name_of(caller);
-    auto refuse = [&](const std::string& reason, const std::string& tell, int code) {
-        e.decision = Decision::deny;
-        e.reason = reason;
-        e.message = *user + ": step-up" +
-                    (e.requester == *user ? "" : " requested by " + e.requester) + " refused" +
-                    (e.key_fp.empty() ? "" : " for " + e.key_fp) + ": " + reason;
+    auto report = [&](const StepUpOutcome& o) {
+        e.key_fp = o.key_fp;
+        e.key_type = o.key_type;
+        e.flags = o.flags;
+        e.counter = o.counter;
+        e.reason = o.reason;
+        const std::string who = e.requester == *user ? "" : " requested by " + e.requester;
+        if (o.result == StepUpResult::approved) {
+            e.decision = Decision::allow;
+            e.message = *user + ": step-up for " + pam.item(PAM_SERVICE) + who + " approved with " +
+                        e.key_fp;
+        } else {
+            e.decision = Decision::deny;
+            e.message = *user + ": step-up" + who + " refused" +
+                        (e.key_fp.empty() ? "" : " for " + e.key_fp) + ": " + o.reason;
+        }
+        for (const auto& w : o.warnings)
+            pam.log(LOG_WARNING, w);
         record(pam, e, start);
-        pam.say("skgate: " + tell, true);
-        return code;
+        if (o.result != StepUpResult::approved)
+            pam.say("skgate: " + o.tell, true);
+        return pam_code(o.result);
     };
     auto policy = Policy::load_or_default(pam.opts().config);
-    auto up = policy ? policy->for_user({*user, [&] { return lookup_user_groups(*user); }})
-                     : Result<UserPolicy>(policy.error());
-    auto account = lookup_account(*user);
-    if (!policy || !up || !account)
-        return refuse(!policy ? "configuration error: " + policy.error().message
-                      : !up   ? up.error().message
-                              : account.error().message,
-                      "step-up is not available (see the system log)", PAM_SERVICE_ERR);
-    if (caller != 0 && caller != account->uid)
-        return refuse(
-            "the step-up is for " + *user + " but " + e.requester +
-                " asks: only the user's own agent may approve it",
-            "step-up for " + *user + " cannot be approved from " + e.requester + "'s session",
-            PAM_AUTH_ERR);
-    int timeout_s =
-        pam.opts().timeout_seconds.value_or(static_cast<int>(up->stepup_timeout_seconds));
-    // One deadline for the whole exchange: connect, key list, context, signature.
-    const uint64_t deadline = start + static_cast<uint64_t>(timeout_s) * 1'000'000;
-
-    LookupRequest req{*user, std::nullopt, std::time(nullptr)};
-    req.remote.may_fetch = false;
-    req.user_file_patterns = pam.opts().user_file_patterns;
-    auto lookup = lookup_keys(*policy, req);
-    if (!lookup)
-        return refuse("cannot read keys: " + lookup.error().message,
-                      "cannot read the enrolled keys", PAM_SERVICE_ERR);
-    // Only keys the administrator controls: the user's own authorized_keys
-    // can be written by anyone with the user's shell.
-    std::vector<PublicKey> enrolled;
-    for (const auto& v : lookup->verdicts) {
-        if (v.decision == Decision::allow && v.candidate.key.is_security_key() &&
-            v.candidate.source != KeySource::authorized_keys)
-            enrolled.push_back(v.candidate.key);
+    if (!policy) {
+        StepUpOutcome o;
+        o.reason = "configuration error: " + policy.error().message;
+        o.tell = "step-up is not available (see the system log)";
+        return report(o);
     }
+    StepUpRequest req;
+    req.user = *user;
+    req.caller = caller;
+    req.requester = e.requester;
+    req.service = pam.item(PAM_SERVICE);
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    req.host = host;
+    req.command = sudo_command_line(req.service);
+    req.now = std::time(nullptr);
+    req.start_us = start;
+    req.timeout_seconds = pam.opts().timeout_seconds;
+    req.user_file_patterns = pam.opts().user_file_patterns;
     std::string sock = pam.env("SSH_AUTH_SOCK");
     if (sock.empty() && std::getenv("SSH_AUTH_SOCK"))
         sock = std::getenv("SSH_AUTH_SOCK");
-    // The socket is opened with the caller's identity (root's only for root).
-    AgentClient::Identity as{caller, getgid()};
-    if (caller == 0)
-        as = {account->uid, account->gid};
-    auto agent = AgentClient::connect_as(sock, as, deadline);
-    if (!agent && enrolled.empty())
-        return refuse("no enrolled security key", "no security key is enrolled for " + *user,
-                      PAM_AUTH_ERR);
-    if (!agent)
-        return refuse(agent.error().message,
-                      "no usable agent: " + agent.error().message + " (log in with ssh -A)",
-                      PAM_AUTHINFO_UNAVAIL);
-    auto ids = agent->identities();
-    if (!ids)
-        return refuse(ids.error().message, "the agent did not list its keys", PAM_AUTHINFO_UNAVAIL);
-    const PublicKey* key = nullptr;
-    for (const auto& id : *ids) {
-        for (const auto& k : enrolled) {
-            if (!key && id.key.same_key(k))
-                key = &k;
-        }
-    }
-    if (!key) {
-        auto revoked = RevocationList::load(policy->global().revoked_keys);
-        if (!revoked)
-            return refuse("cannot read the revocation list: " + revoked.error().message,
-                          "step-up is not available (see the system log)", PAM_SERVICE_ERR);
-        auto why = why_no_agent_key_may_approve(*ids, *lookup, *revoked);
-        if (!why)
-            return refuse(enrolled.empty() ? "no enrolled security key, and none in the agent"
-                                           : "no enrolled security key in the agent",
-                          enrolled.empty() ? "no security key is enrolled for " + *user
-                                           : "no enrolled security key in your agent",
-                          PAM_AUTH_ERR);
-        e.key_fp = why->fingerprint;
-        return refuse(why->reason,
-                      "the security key in your agent may not approve (" + why->fingerprint + ": " +
-                          why->reason + ")",
-                      PAM_AUTH_ERR);
-    }
-    e.key_fp = key->fingerprint();
-    e.key_type = key->type_name();
-    StepUpContext ctx{*user, e.requester, "", pam.item(PAM_SERVICE), "", std::time(nullptr)};
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    ctx.host = host;
-    ctx.command = sudo_command_line(ctx.service);
-    // Before the lock: a conversation the caller blocks (a stopped terminal)
-    // must not hold it.
-    pam.say("skgate: approve on your security key (" + ctx.service +
-            (ctx.command.empty() ? "" : ": " + printable(ctx.command, 120)) + ")...");
-    std::optional<FileLock> key_lock;
-    if (up->counter_check != CounterCheck::off) {
-        auto l = CounterStore(policy->global().state_directory).lock_key(e.key_fp, deadline);
-        if (!l && l.error().code == ErrorCode::permission)
-            return refuse("counter state: " + l.error().message,
-                          "step-up is not available (see the system log)", PAM_SERVICE_ERR);
-        if (!l)
-            return refuse("counter state: " + l.error().message,
-                          "another step-up with this key is still waiting", PAM_AUTH_ERR);
-        key_lock.emplace(std::move(*l));
-    }
-
-    auto challenge = stepup_challenge(ctx);
-    auto data = challenge ? stepup_signed_data(*challenge) : Result<Bytes>(challenge.error());
-    if (!data)
-        return refuse(data.error().message, "internal error", PAM_SERVICE_ERR);
-    {
-        // Lets an skgate authenticator show the command it approves; other
-        // agents do not know the extension, and that is fine.
-        WireWriter w;
-        w.put_string(*challenge);
-        (void)agent->extension(kExtStepUpContext, w.bytes());
-    }
-    auto sig = agent->sign(*key, *data);
-    if (!sig)
-        return refuse(
-            sig.error().message,
-            sig.error().code == ErrorCode::permission
-                ? "the agent refused to sign: denied on the authenticator, or the key only "
-                  "signs for its bound destination (ssh-add -h)"
-                : sig.error().message,
-            PAM_AUTH_ERR);
-    auto v = verify_stepup(*key, *sig, *challenge, *up);
-    if (!v)
-        return refuse(v.error().message, v.error().message, PAM_AUTH_ERR);
-    e.flags = v->flags;
-    e.counter = v->counter;
-
-    if (up->counter_check != CounterCheck::off) {
-        auto c = CounterStore(policy->global().state_directory)
-                     .check_and_store(*user, e.key_fp, v->counter);
-        if (!c)
-            return refuse("counter state: " + c.error().message,
-                          "cannot check the signature counter", PAM_SERVICE_ERR);
-        if (c->verdict == CounterVerdict::stale) {
-            std::string why = "signature counter " + std::to_string(v->counter) + " is not above " +
-                              std::to_string(c->stored) +
-                              ": replayed signature or cloned authenticator";
-            if (up->counter_check == CounterCheck::strict)
-                return refuse(why,
-                              "signature counter went backwards; possible cloned authenticator",
-                              PAM_AUTH_ERR);
-            pam.log(LOG_WARNING, *user + ": " + why + " (CounterCheck warn)");
-        }
-    }
-    e.decision = Decision::allow;
-    e.reason = "fresh approval";
-    e.message = *user + ": step-up for " + ctx.service +
-                (e.requester == *user ? "" : " requested by " + e.requester) + " approved with " +
-                e.key_fp;
-    record(pam, e, start);
-    return PAM_SUCCESS;
+    req.connect_agent = [&](const Account& as,
+                            uint64_t deadline) -> Result<std::unique_ptr<StepUpAgent>> {
+        SKGATE_TRY(client, AgentClient::connect_as(sock, {as.uid, as.gid}, deadline));
+        return std::unique_ptr<StepUpAgent>(std::make_unique<PamAgent>(std::move(client)));
+    };
+    req.before_waiting = [&](const std::string& text) { pam.say(text); };
+    return report(decide_step_up(*policy, req));
 }
 
 int open_session(Pam& pam) {
