@@ -96,9 +96,16 @@ Status put_file_state(const std::string& path, const FileState& st) {
     return write_file_atomic(path, st.content, FileOwner{st.uid, st.gid, st.mode});
 }
 
+// The files enable manages, by role (the names the enable record uses), in
+// the order enable writes them: the policy and the drop-in before sshd -t,
+// PAM only after sshd accepted them.
+constexpr const char* kRolePolicy = "policy";
+constexpr const char* kRoleDropin = "sshd-dropin";
+constexpr const char* kRolePam = "pam";
+
 // One file skgatectl changed: how it was, and what skgatectl wrote.
 struct ManagedFile {
-    std::string role;  // "sshd-dropin", "pam", "policy"
+    std::string role;  // kRolePolicy, kRoleDropin or kRolePam
     std::string path;
     FileState original;
     std::string written;
@@ -189,7 +196,7 @@ Result<std::optional<EnableRecord>> load_record(const std::string& dir) {
                 return bad("malformed file line");
             std::getline(f >> std::ws, m.path);
             if (m.path.empty() || m.path[0] != '/' ||
-                (m.role != "sshd-dropin" && m.role != "pam" && m.role != "policy"))
+                (m.role != kRoleDropin && m.role != kRolePam && m.role != kRolePolicy))
                 return bad("malformed file line");
             m.original.exists = presence == "present";
             m.original.mode = static_cast<mode_t>(std::strtoul(mode.c_str(), nullptr, 8) & 07777);
@@ -993,13 +1000,15 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
         std::string role, path;
     };
     const Target targets[] = {
-        {"policy", paths.skgate_conf}, {"sshd-dropin", dropin}, {"pam", paths.pam_file}};
-    std::vector<std::pair<std::string, FileState>> current;
+        {kRolePolicy, paths.skgate_conf}, {kRoleDropin, dropin}, {kRolePam, paths.pam_file}};
+    // What each file holds now, by role: the dry run's diff, "unchanged" and
+    // the roll-back start from it.
+    std::map<std::string, FileState> current;
     for (const auto& t : targets) {
         SKGATE_TRY(now, read_file_state(t.path));
         ManagedFile m{t.role, t.path, now, ""};
         if (const ManagedFile* prev = previous ? previous->find(t.role) : nullptr) {
-            if (t.role == "policy" && now.exists && now.content != prev->written) {
+            if (t.role == kRolePolicy && now.exists && now.content != prev->written) {
                 // The administrator's own edit (it loaded above, so it is
                 // valid): keep it, and let disable give back only the Mode
                 // line skgate set, never the file of before the edit.
@@ -1015,18 +1024,18 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
             } else {
                 m.original = prev->original;
             }
-        } else if (t.role == "sshd-dropin" && now.exists) {
+        } else if (t.role == kRoleDropin && now.exists) {
             return invalid(t.path +
                            " exists but skgatectl has no record of writing it; move it "
                            "away and run enable again");
         }
-        current.emplace_back(t.path, now);
+        current[t.role] = now;
         record.files.push_back(std::move(m));
     }
     for (auto& m : record.files) {
-        if (m.role == "policy") {
+        if (m.role == kRolePolicy) {
             m.written = wiring::set_global_mode(m.original.content, request.mode);
-        } else if (m.role == "sshd-dropin") {
+        } else if (m.role == kRoleDropin) {
             m.written = wiring::render_dropin(opts);
         } else {
             if (!m.original.exists)
@@ -1041,9 +1050,8 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
 
     bool same =
         previous && previous->mode == request.mode && previous->pam_confirm == request.pam_confirm;
-    for (size_t i = 0; i < record.files.size(); i++)
-        same = same && current[i].second.exists &&
-               current[i].second.content == record.files[i].written;
+    for (const auto& m : record.files)
+        same = same && current.at(m.role).exists && current.at(m.role).content == m.written;
     if (same && !request.dry_run) {
         // Files as written, but sshd's other configuration may have changed
         // since: check it as a fresh enable would, and keep the record of
@@ -1064,9 +1072,8 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
     }
     if (request.dry_run) {
         outcome.changed = false;
-        for (size_t i = 0; i < record.files.size(); i++) {
-            SKGATE_TRY(
-                d, unified_diff(record.files[i].path, current[i].second, record.files[i].written));
+        for (const auto& m : record.files) {
+            SKGATE_TRY(d, unified_diff(m.path, current.at(m.role), m.written));
             outcome.diff += d;
         }
         report.push_back(outcome.diff.empty() ? "dry run: nothing would change"
@@ -1091,13 +1098,14 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
             remove_record(state_dir);
         return e.context("nothing was changed");
     };
-    for (size_t i = 0; i < 2; i++) {  // policy, then the sshd drop-in
-        const ManagedFile& m = record.files[i];
+    for (const ManagedFile& m : record.files) {
+        if (m.role == kRolePam)
+            continue;  // only once sshd has accepted the policy and the drop-in
         FileState next = m.original.exists ? m.original : FileState{true, "", 0644, 0, 0};
         next.exists = true;
         next.content = m.written;
         Status w = put_file_state(m.path, next);
-        applied.emplace_back(current[i]);
+        applied.emplace_back(m.path, current.at(m.role));
         if (!w)
             return fail(w.error());
     }
@@ -1115,11 +1123,14 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
             return fail(saved.error());
     }
     {
-        const ManagedFile& m = record.files[2];
+        const ManagedFile* pam = record.find(kRolePam);
+        if (!pam)
+            return fail(make_error(ErrorCode::internal, "enable made no record of the PAM file"));
+        const ManagedFile& m = *pam;
         FileState next = m.original;
         next.content = m.written;
         Status w = put_file_state(m.path, next);
-        applied.emplace_back(current[2]);
+        applied.emplace_back(m.path, current.at(kRolePam));
         if (!w)
             return fail(w.error());
     }
@@ -1165,11 +1176,11 @@ Result<WiringOutcome> disable_skgate(const SystemPaths& paths, bool reload) {
         SKGATE_TRY(now, read_file_state(m.path));
         FileState next = m.original;
         if (!now.exists || now.content != m.written) {
-            if (m.role == "pam") {
+            if (m.role == kRolePam) {
                 next = now;
                 next.content = wiring::remove_pam_lines(now.content);
                 report.push_back(m.path + " changed since enable: took out only skgate's lines");
-            } else if (m.role == "policy") {
+            } else if (m.role == kRolePolicy) {
                 if (!now.exists) {
                     report.push_back(m.path + " was removed since enable: left so");
                     continue;
