@@ -12,6 +12,7 @@
 
 #include "core/link/channel_crypto.h"
 #include "core/ssh/wire.h"
+#include "core/sys/frame_io.h"
 #include "core/sys/monotonic.h"
 
 namespace skgate {
@@ -82,55 +83,18 @@ SocketTransport::~SocketTransport() {
 }
 
 Status SocketTransport::send(ByteView frame) {
-    if (frame.size() > max_frame_)
-        return invalid("frame of " + std::to_string(frame.size()) + " bytes is too large");
-    WireWriter w;
-    w.put_string(frame);
-    const Bytes buf = std::move(w).take();
     std::lock_guard<std::mutex> lock(send_mutex_);
-    size_t done = 0;
-    while (done < buf.size()) {
-        ssize_t k = ::send(fd_, buf.data() + done, buf.size() - done, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0 && errno == EAGAIN) {
-            SKGATE_CHECK(wait_fd(fd_, POLLOUT, monotonic_us() + 10'000'000));
-            continue;
-        }
-        if (k < 0)
-            return sys_error("channel send");
-        done += static_cast<size_t>(k);
-    }
+    // A peer that stops reading fails the send instead of holding every
+    // other sender behind this lock.
+    if (Status sent = write_frame(fd_, frame, max_frame_, monotonic_us() + 10'000'000); !sent)
+        return sent.error().context("channel send");
     return {};
 }
 
 Result<Bytes> SocketTransport::receive(int timeout_ms) {
-    uint64_t deadline = timeout_ms < 0 ? 0 : monotonic_us() + uint64_t(timeout_ms) * 1000 + 1;
-    auto read_exact = [&](uint8_t* p, size_t n) -> Status {
-        size_t done = 0;
-        while (done < n) {
-            SKGATE_CHECK(wait_fd(fd_, POLLIN, deadline));
-            ssize_t k = recv(fd_, p + done, n - done, MSG_DONTWAIT);
-            if (k < 0 && (errno == EINTR || errno == EAGAIN))
-                continue;
-            if (k < 0)
-                return sys_error("channel receive");
-            if (k == 0)
-                return make_error(ErrorCode::io, "the peer closed the channel");
-            done += static_cast<size_t>(k);
-        }
-        return {};
-    };
-    uint8_t len_buf[4];
-    SKGATE_CHECK(read_exact(len_buf, 4));
-    uint32_t len = (uint32_t{len_buf[0]} << 24) | (uint32_t{len_buf[1]} << 16) |
-                   (uint32_t{len_buf[2]} << 8) | len_buf[3];
-    if (len == 0 || len > max_frame_)
-        return invalid("frame of " + std::to_string(len) + " bytes is out of bounds (1.." +
-                       std::to_string(max_frame_) + ")");
-    Bytes frame(len);
-    SKGATE_CHECK(read_exact(frame.data(), len));
-    return frame;
+    const uint64_t deadline =
+        timeout_ms < 0 ? 0 : monotonic_us() + static_cast<uint64_t>(timeout_ms) * 1000 + 1;
+    return read_frame(fd_, max_frame_, deadline);
 }
 
 void SocketTransport::shutdown() {

@@ -17,6 +17,7 @@
 
 #include "core/ssh/agent_protocol.h"
 #include "core/ssh/wire.h"
+#include "core/sys/frame_io.h"
 #include "core/sys/monotonic.h"
 #include "core/sys/text.h"
 
@@ -30,32 +31,13 @@ Error sys_error(const std::string& what) {
     return make_error(ErrorCode::io, what + ": " + std::strerror(errno));
 }
 
-// Reads or writes exactly n bytes before the deadline.
-Status transfer(int fd, uint8_t* buf, size_t n, bool writing, uint64_t deadline_us) {
-    size_t done = 0;
-    while (done < n) {
-        uint64_t now = monotonic_us();
-        if (now >= deadline_us)
-            return make_error(ErrorCode::io, "the agent did not answer in time");
-        pollfd p{fd, static_cast<short>(writing ? POLLOUT : POLLIN), 0};
-        int rc = poll(&p, 1, static_cast<int>((deadline_us - now) / 1000 + 1));
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc < 0)
-            return sys_error("poll on the agent socket");
-        if (rc == 0)
-            continue;
-        ssize_t k = writing ? send(fd, buf + done, n - done, MSG_NOSIGNAL)
-                            : recv(fd, buf + done, n - done, 0);
-        if (k < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (k < 0)
-            return sys_error("agent socket");
-        if (k == 0)
-            return make_error(ErrorCode::io, "the agent closed the connection");
-        done += static_cast<size_t>(k);
-    }
-    return {};
+// The frame layer's errors, in the words of an agent.
+Error agent_error(const Error& e) {
+    if (e.code == ErrorCode::not_found)
+        return make_error(ErrorCode::io, "the agent did not answer in time");
+    if (e.code == ErrorCode::invalid)
+        return invalid("agent answer: " + e.message);
+    return make_error(ErrorCode::io, "agent socket: " + e.message);
 }
 
 }  // namespace
@@ -306,19 +288,12 @@ AgentClient::~AgentClient() {
 Result<Bytes> AgentClient::exchange(ByteView request) {
     uint64_t deadline =
         deadline_us_ ? deadline_us_ : monotonic_us() + static_cast<uint64_t>(timeout_ms_) * 1000;
-    WireWriter w;
-    w.put_string(request);
-    Bytes out = std::move(w).take();
-    SKGATE_CHECK(transfer(fd_, out.data(), out.size(), true, deadline));
-    uint8_t len_buf[4];
-    SKGATE_CHECK(transfer(fd_, len_buf, 4, false, deadline));
-    uint32_t len = (uint32_t{len_buf[0]} << 24) | (uint32_t{len_buf[1]} << 16) |
-                   (uint32_t{len_buf[2]} << 8) | len_buf[3];
-    if (len == 0 || len > kMaxAgentMessage)
-        return invalid("agent answer of " + std::to_string(len) + " bytes is out of bounds");
-    Bytes answer(len);
-    SKGATE_CHECK(transfer(fd_, answer.data(), len, false, deadline));
-    return answer;
+    if (Status sent = write_frame(fd_, request, kMaxAgentMessage, deadline); !sent)
+        return agent_error(sent.error());
+    auto answer = read_frame(fd_, kMaxAgentMessage, deadline);
+    if (!answer)
+        return agent_error(answer.error());
+    return std::move(*answer);
 }
 
 Result<std::vector<AgentIdentity>> AgentClient::identities() {

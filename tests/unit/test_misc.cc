@@ -7,6 +7,7 @@
 #include "core/ssh/authinfo.h"
 #include "core/ssh/keyinfo.h"
 #include "core/sys/args.h"
+#include "core/sys/frame_io.h"
 #include "core/sys/json.h"
 #include "core/sys/text.h"
 #include "core/sys/thread_group.h"
@@ -179,5 +180,42 @@ TEST(ThreadGroup, JoinAllWakesABlockedReaderAndJoinsIt) {
         group.start([] {});
     }  // the destructor joins what is left
     close(sv[0]);
+    close(sv[1]);
+}
+
+// The one framing of the agent protocol and the link: what a hostile peer
+// can send is refused with a reason, never read past its bounds.
+TEST(FrameIo, FramesRoundTripAndBadLengthsAreRefused) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    const Bytes body = {1, 2, 3};
+    ASSERT_TRUE(write_frame(sv[0], body, 16, 0).ok());
+    auto got = read_frame(sv[1], 16, 0);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_EQ(*got, body);
+    // too large to send, and nothing at all
+    EXPECT_EQ(write_frame(sv[0], Bytes(17, 0), 16, 0).error().code, ErrorCode::invalid);
+    EXPECT_EQ(write_frame(sv[0], Bytes{}, 16, 0).error().code, ErrorCode::invalid);
+    // a length of 0, and one above the bound, from the peer
+    const uint8_t zero[] = {0, 0, 0, 0};
+    ASSERT_EQ(write(sv[0], zero, 4), 4);
+    EXPECT_EQ(read_frame(sv[1], 16, 0).error().code, ErrorCode::invalid);
+    const uint8_t huge[] = {0xff, 0xff, 0xff, 0xff};
+    ASSERT_EQ(write(sv[0], huge, 4), 4);
+    auto big = read_frame(sv[1], 16, 0);
+    ASSERT_FALSE(big.ok());
+    EXPECT_NE(big.error().message.find("4294967295 bytes is out of bounds (1..16)"),
+              std::string::npos)
+        << big.error().message;
+    // nothing arrives before a deadline already past: a timeout, not a hang
+    EXPECT_EQ(read_frame(sv[1], 16, 1).error().code, ErrorCode::not_found);
+    // the peer goes away halfway through a frame
+    const uint8_t half[] = {0, 0, 0, 8, 1, 2};
+    ASSERT_EQ(write(sv[0], half, sizeof half), static_cast<ssize_t>(sizeof half));
+    close(sv[0]);
+    auto cut = read_frame(sv[1], 16, 0);
+    ASSERT_FALSE(cut.ok());
+    EXPECT_EQ(cut.error().code, ErrorCode::io);
+    EXPECT_NE(cut.error().message.find("closed"), std::string::npos) << cut.error().message;
     close(sv[1]);
 }
