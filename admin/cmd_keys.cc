@@ -11,6 +11,7 @@
 
 #include "admin/commands.h"
 #include "core/audit/audit.h"
+#include "core/decide/enrollment.h"
 #include "core/decide/keylookup.h"
 #include "core/fido/attestation.h"
 #include "core/policy/policy.h"
@@ -79,37 +80,17 @@ Result<std::string> read_small_file(const std::string& path, const char* what) {
     return data;
 }
 
-// The key to enroll: one line, "TYPE BASE64 [COMMENT]", no options.
-Result<AuthorizedKey> read_key(const ArgParser& a) {
-    std::string text;
-    if (auto k = a.value("--key")) {
-        text = *k;
-    } else {
-        SKGATE_TRY(file, read_small_file(*a.value("--key-file"), "key file"));
-        std::istringstream in(file);
-        std::string line;
-        while (std::getline(in, line)) {
-            if (!is_blank_or_comment(line)) {
-                text = line;
-                break;
-            }
-        }
-        if (text.empty())
-            return invalid("no key in " + *a.value("--key-file"));
-    }
-    SKGATE_TRY(entry, parse_authorized_key(trim(text)));
-    if (!entry.options.empty())
-        return invalid(
-            "the key line has options; give the plain public key (TYPE BASE64 [COMMENT]): "
-            "skgate sets sshd's options from policy");
-    SKGATE_CHECK(ossl::validate_key(entry.key));
-    return entry;
-}
-
-Status check_label(const std::string& name) {
-    if (name.size() > 64 || has_control_chars(name))
-        return invalid("--name must be at most 64 printable characters");
-    return {};
+// The key line to enroll: --key, or the first line of --key-file that is
+// not blank or a comment.
+Result<std::string> read_key_line(const ArgParser& a) {
+    if (auto k = a.value("--key"))
+        return *k;
+    SKGATE_TRY(file, read_small_file(*a.value("--key-file"), "key file"));
+    std::istringstream in(file);
+    for (std::string line; std::getline(in, line);)
+        if (!is_blank_or_comment(line))
+            return line;
+    return invalid("invalid key: no key in " + *a.value("--key-file"));
 }
 
 // `fingerprint` names the key when only its fingerprint is known (a revoke
@@ -179,38 +160,15 @@ int cmd_enroll(const Args& args) {
                      "this key is not used until it does\n",
                      user.c_str());
 
-    auto entry = read_key(a);
-    if (!entry)
-        return fail("enroll", "invalid key: " + entry.error().message);
-    const PublicKey& key = entry->key;
-    auto refuse = [&](const std::string& why) {
-        audit("enroll", Decision::deny, user, &key, why, "enroll for " + user + " refused: " + why);
-        return fail("enroll", why);
-    };
-    if (key.is_certificate())
-        return refuse("certificates cannot be enrolled; enroll the key itself");
-    if (!key.is_security_key() && up->require_security_key)
-        return refuse("this " + std::string(key.plain_type_name()) +
-                      " key is not a FIDO2 security key; make one with `ssh-keygen -t ecdsa-sk` "
-                      "or `skgate-agent generate` (or set RequireSecurityKey no for this user)");
-    auto revoked = RevocationList::load(policy->global().revoked_keys);
-    if (!revoked)
-        return fail("enroll", revoked.error().message);
-    if (revoked->is_revoked(key))
-        return refuse("key " + key.fingerprint() + " is revoked");
-
-    StoredKey stored{
-        key, entry->comment, a.value("--name").value_or(""), std::time(nullptr), {}, {}, {}, false};
-    if (auto st = check_label(stored.name); !st)
-        return fail("enroll", st.error().message);
-    if (auto exp = a.value("--expires")) {
-        auto t = parse_iso8601(*exp);
-        if (!t)
-            return fail("enroll", "--expires: " + t.error().message);
-        if (*t <= stored.enrolled)
-            return fail("enroll", "--expires " + *exp + " is not in the future");
-        stored.expires = *t;
-    }
+    EnrollRequest req;
+    req.user = user;
+    req.name = a.value("--name").value_or("");
+    req.expires = a.value("--expires");
+    req.now = std::time(nullptr);
+    auto line = read_key_line(a);
+    if (!line)
+        return fail("enroll", line.error().message);
+    req.key_line = *line;
     if (auto att_path = a.value("--attestation")) {
         auto file = read_small_file(*att_path, "attestation");
         auto challenge = read_small_file(*a.value("--challenge"), "challenge");
@@ -218,35 +176,29 @@ int cmd_enroll(const Args& args) {
             return fail("enroll", file.error().message);
         if (!challenge)
             return fail("enroll", challenge.error().message);
-        auto att = SkAttestation::parse(as_bytes(*file));
-        if (!att)
-            return refuse("attestation " + *att_path + ": " + att.error().message);
-        auto result =
-            verify_attestation(*att, key, as_bytes(*challenge), policy->global().attestation_roots);
-        if (!result)
-            return refuse("attestation does not verify: " + result.error().message);
-        stored.attestation = result->format;
-        stored.aaguid = result->aaguid;
-        stored.uv = result->user_verified;
-        stored.chained = result->chained;
-    } else if (up->require_attestation) {
-        return refuse(
-            "RequireAttestation is set: give --attestation FILE --challenge FILE as written by "
-            "`ssh-keygen -O write-attestation=FILE -O challenge=FILE`");
+        req.attestation = *file;
+        req.attestation_name = *att_path;
+        req.challenge = *challenge;
     }
-    if (std::string why = authenticator_refusal(&stored, *up); !why.empty())
-        return refuse(why);
-
-    KeyStore store(policy->global().keys_directory);
-    if (auto st = store.add(user, stored); !st)
-        return refuse(st.error().message);
+    auto stored = enroll_key(*policy, *up, req);
+    if (!stored) {
+        if (stored.error().code != ErrorCode::permission)
+            return fail("enroll", stored.error().message);
+        // The key parsed (only policy refuses a key that does): name it.
+        auto entry = parse_authorized_key(trim(req.key_line));
+        const std::string& why = stored.error().message;
+        audit("enroll", Decision::deny, user, entry ? &entry->key : nullptr, why,
+              "enroll for " + user + " refused: " + why);
+        return fail("enroll", why);
+    }
+    const PublicKey& key = stored->key;
     std::string what =
         std::string(key.display_type()) + " " + key.fingerprint() + " for " + user +
-        (stored.name.empty() ? "" : " as \"" + stored.name + "\"") +
-        (stored.attestation.empty()
+        (stored->name.empty() ? "" : " as \"" + stored->name + "\"") +
+        (stored->attestation.empty()
              ? ""
-             : ", attestation " + stored.attestation +
-                   (stored.aaguid.empty() ? std::string() : " (AAGUID " + stored.aaguid + ")"));
+             : ", attestation " + stored->attestation +
+                   (stored->aaguid.empty() ? std::string() : " (AAGUID " + stored->aaguid + ")"));
     audit("enroll", Decision::allow, user, &key, "enrolled", "enrolled " + what);
     std::printf("enrolled %s\n", what.c_str());
     return kExitOk;
@@ -288,9 +240,10 @@ int cmd_revoke(const Args& args) {
     std::string fp;
     std::optional<PublicKey> key;
     if (a.value("--key") || a.value("--key-file")) {
-        auto entry = read_key(a);
+        auto line = read_key_line(a);
+        auto entry = line ? parse_plain_key_line(*line) : Result<AuthorizedKey>(line.error());
         if (!entry)
-            return fail("revoke", "invalid key: " + entry.error().message);
+            return fail("revoke", entry.error().message);
         key = entry->key;
         fp = key->fingerprint();
     } else {
