@@ -14,6 +14,7 @@
 #include "core/link/channel.h"
 #include "core/link/channel_crypto.h"
 #include "core/link/pairing.h"
+#include "core/link/pairing_handshake.h"
 #include "core/sys/args.h"
 
 namespace skgate::agent {
@@ -36,11 +37,7 @@ class SecondResponderGuard {
                   if (!fd)
                       continue;
                   SocketTransport t(*fd);
-                  (void)t.receive(2000);  // its hello, so that it reads the answer
-                  CborFields refused;
-                  refused.set(msg::kType, msg::kRefused);
-                  refused.set(msg::kReason, std::string("this pairing already has a responder"));
-                  (void)send_plain(t, refused);
+                  refuse_second_responder(t);
                   std::fprintf(stderr,
                                "skgate-agent: pair: a second device tried to answer this "
                                "pairing and was refused\n");
@@ -66,19 +63,11 @@ class SecondResponderGuard {
 
 Status send_verdict(SecureChannel& ch, bool ok, const std::string& reason,
                     const AgentPaths& paths) {
-    CborFields f;
-    f.set(msg::kType, msg::kPairResult);
-    f.set(msg::kStatus, uint64_t{ok ? 0u : 1u});
-    if (!reason.empty())
-        f.set(msg::kReason, reason);
-    if (ok) {
-        char host[256] = {};
-        gethostname(host, sizeof host - 1);
-        std::string name = std::string(host).substr(0, kMaxDeviceName - 6) + " agent";
-        f.set(msg::kName, name);
-        f.set(msg::kAddress, "unix:" + paths.link_socket());
-    }
-    return ch.send(f);
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    return send_pairing_verdict(ch, ok, reason,
+                                std::string(host).substr(0, kMaxDeviceName - 6) + " agent",
+                                "unix:" + paths.link_socket());
 }
 
 }  // namespace
@@ -101,12 +90,10 @@ int cmd_pair(const Args& args) {
     auto listener = Listener::bind_unix(paths.pair_socket());
     if (!listener)
         return fail(listener.error().message);
-    auto own = X25519KeyPair::generate();
-    auto token = random_bytes(kPairingTokenBytes);
-    if (!own || !token)
-        return fail("no randomness for the pairing keys");
-    PairingUri uri{"unix:" + paths.pair_socket(), own->public_key, *token};
-    std::string text = uri.format();
+    auto offer = make_pairing_offer("unix:" + paths.pair_socket());
+    if (!offer)
+        return fail(offer.error().message);
+    std::string text = offer->uri.format();
     if (!a.flag("--no-qr")) {
         auto qr = terminal_qr(text);
         if (qr)
@@ -124,64 +111,39 @@ int cmd_pair(const Args& args) {
                                                             : fd.error().message);
     auto transport = std::make_shared<SocketTransport>(*fd);
     SecondResponderGuard guard(*listener);
-    auto hello = receive_plain(*transport, 30000);
-    if (!hello)
-        return fail("the responder's hello is malformed: " + hello.error().message);
-    auto type = hello->get_uint(msg::kType, "message type");
-    auto their_key = hello->get_bytes(msg::kKey, "public key", kX25519KeyBytes);
-    auto device_name = hello->get_text(msg::kName, "device name", kMaxDeviceName);
-    if (!type || *type != msg::kPairHello || !their_key || !device_name)
-        return fail("the responder did not send a valid pairing hello");
-    {
-        CborFields ack;
-        ack.set(msg::kType, msg::kPairHello);
-        if (auto st = send_plain(*transport, ack); !st)
-            return fail("the responder went away: " + st.error().message);
-    }
-    auto shared = x25519_shared(*own, *their_key);
-    if (!shared)
-        return fail(shared.error().message);
-    auto keys = derive_pairing_keys(*shared, *token, own->public_key, *their_key);
-    wipe(*shared);
-    if (!keys)
-        return fail(keys.error().message);
-    SecureChannel channel(transport, ChannelRole::agent, keys->channel);
-    auto confirm = channel.receive(30000);
-    if (!confirm)
-        return fail("refused the responder: it does not hold this pairing's token (" +
-                    confirm.error().message + "). Nothing was saved.");
-    auto confirm_type = confirm->get_uint(msg::kType, "message type");
-    auto device_id = confirm->get_bytes(msg::kDeviceId, "device id", kDeviceIdBytes);
-    if (!confirm_type || *confirm_type != msg::kPairConfirm || !device_id ||
-        device_id->size() != kDeviceIdBytes)
-        return fail("the responder's confirmation is malformed. Nothing was saved.");
+    auto responder = agent_pairing_exchange(transport, *offer, 30000);
+    if (!responder)
+        return fail(responder.error().message);
+    const std::string& device_name = responder->device_name;
+    const PairingKeys& keys = responder->keys;
+    SecureChannel& channel = *responder->channel;
 
     std::printf(
         "\nAuthenticator '%s' answered.\nConfirmation code: %s\n"
         "Type the code the authenticator shows: ",
-        device_name->c_str(), keys->code.c_str());
+        device_name.c_str(), keys.code.c_str());
     std::fflush(stdout);
     std::string typed;
     if (!std::getline(std::cin, typed))
         typed.clear();
     while (!typed.empty() && (typed.back() == '\r' || typed.back() == ' '))
         typed.pop_back();
-    if (!confirmation_code_matches(typed, keys->code)) {
+    if (!confirmation_code_matches(typed, keys.code)) {
         (void)send_verdict(channel, false, "the confirmation codes differ", paths);
         AuditEvent e;
         e.event = "agent-pair";
         e.decision = Decision::deny;
         e.reason = "confirmation code mismatch";
-        e.message = "pairing with '" + *device_name + "' refused: the confirmation codes differ";
+        e.message = "pairing with '" + device_name + "' refused: the confirmation codes differ";
         audit_record(e);
         return fail(
             "the codes differ: someone may be intercepting the pairing. Nothing was "
             "saved; run `skgate-agent pair` again.");
     }
     PairingRecord record;
-    record.device_id = *device_id;
-    record.device_name = *device_name;
-    record.secret = keys->secret;
+    record.device_id = responder->device_id;
+    record.device_name = device_name;
+    record.secret = keys.secret;
     if (auto st = save_pairing(paths, record); !st) {
         (void)send_verdict(channel, false, "the agent could not save the pairing", paths);
         return fail(st.error().message);
@@ -192,9 +154,9 @@ int cmd_pair(const Args& args) {
     AuditEvent e;
     e.event = "agent-pair";
     e.decision = Decision::allow;
-    e.message = "paired with authenticator '" + *device_name + "'";
+    e.message = "paired with authenticator '" + device_name + "'";
     audit_record(e);
-    std::printf("Paired with '%s'.\n", device_name->c_str());
+    std::printf("Paired with '%s'.\n", device_name.c_str());
     return kExitOk;
 }
 

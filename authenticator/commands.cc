@@ -13,6 +13,7 @@
 #include "core/link/channel.h"
 #include "core/link/channel_crypto.h"
 #include "core/link/pairing.h"
+#include "core/link/pairing_handshake.h"
 #include "core/sys/args.h"
 #include "core/sys/atomicfile.h"
 #include "core/sys/timeutil.h"
@@ -113,70 +114,22 @@ int cmd_pair(const Args& args) {
     if (!transport)
         return fail("cannot reach the agent: " + transport.error().message);
     std::shared_ptr<Transport> t(std::move(*transport));
-    auto own = X25519KeyPair::generate();
-    if (!own)
-        return fail(own.error().message);
-    CborFields hello;
-    hello.set(msg::kType, msg::kPairHello);
-    hello.set(msg::kKey, own->public_key);
-    hello.set(msg::kName, name);
-    if (auto st = send_plain(*t, hello); !st)
-        return fail(st.error().message);
-    // The agent acknowledges the hello, or says why not (for example: this
-    // pairing already has a responder).
-    auto ack = receive_plain(*t, 30000);
-    if (!ack)
-        return fail("the agent did not answer: " + ack.error().message);
-    if (auto type = ack->get_uint(msg::kType, "message type"); !type || *type != msg::kPairHello) {
-        auto reason = ack->get_text(msg::kReason, "reason", 256);
-        return fail("refused by the agent: " + (reason ? *reason : std::string("no reason given")));
-    }
-    auto shared = x25519_shared(*own, uri->agent_key);
-    if (!shared)
-        return fail(shared.error().message);
-    auto keys = derive_pairing_keys(*shared, uri->token, uri->agent_key, own->public_key);
-    wipe(*shared);
-    if (!keys)
-        return fail(keys.error().message);
-    SecureChannel channel(t, ChannelRole::authenticator, keys->channel);
-    auto device_id = random_bytes(kDeviceIdBytes);
-    if (!device_id)
-        return fail(device_id.error().message);
-    CborFields confirm;
-    confirm.set(msg::kType, msg::kPairConfirm);
-    confirm.set(msg::kDeviceId, *device_id);
-    if (auto st = channel.send(confirm); !st)
-        return fail(st.error().message);
+    auto answer = authenticator_pairing_answer(t, *uri, name, 30000);
+    if (!answer)
+        return fail(answer.error().message);
     std::printf(
         "Confirmation code: %s\nCheck that skgate-agent shows the same code and type it "
         "there.\n",
-        keys->code.c_str());
+        answer->keys.code.c_str());
     std::fflush(stdout);
-    auto result = channel.receive(300000);
-    if (!result)
-        return fail("pairing failed: " + result.error().message);
-    auto type = result->get_uint(msg::kType, "message type");
-    auto status = result->get_uint(msg::kStatus, "status");
-    if (!type || *type != msg::kPairResult || !status)
-        return fail("pairing failed: the agent sent no verdict");
-    if (*status != 0) {
-        auto reason = result->get_text(msg::kReason, "reason", 256);
-        return fail("pairing refused by the agent: " +
-                    (reason ? *reason : std::string("no reason given")) + ". Nothing was saved.");
-    }
-    auto address = result->get_text(msg::kAddress, "address", kMaxPairingUri);
-    auto agent_name = result->get_text(msg::kName, "agent name", kMaxDeviceName);
-    if (!address || !agent_name || !check_channel_address(*address))
-        return fail("pairing failed: the agent's answer is malformed");
-    PairingRecord record;
-    record.device_id = *device_id;
-    record.device_name = *agent_name;
-    record.address = *address;
-    record.secret = keys->secret;
-    vault->contents().pairing = std::move(record);
+    auto record = authenticator_pairing_verdict(*answer, 300000);
+    if (!record)
+        return fail(record.error().message);
+    const std::string agent_name = record->device_name;
+    vault->contents().pairing = std::move(*record);
     if (auto st = vault->save(); !st)
         return fail("cannot save the pairing: " + st.error().message);
-    std::printf("Paired with %s.\n", agent_name->c_str());
+    std::printf("Paired with %s.\n", agent_name.c_str());
     return kExitOk;
 }
 
