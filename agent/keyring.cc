@@ -12,7 +12,7 @@
 #include <cstring>
 #include <memory>
 
-#include "core/fido/cbor_fido.h"
+#include "core/fido/cbor_fields.h"
 #include "core/sys/atomicfile.h"
 #include "core/sys/safefile.h"
 

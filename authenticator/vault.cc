@@ -10,7 +10,7 @@
 #include <cstring>
 #include <memory>
 
-#include "core/fido/cbor_fido.h"
+#include "core/fido/cbor_fields.h"
 #include "core/link/channel_crypto.h"
 #include "core/ssh/ossl.h"
 #include "core/ssh/wire.h"

@@ -8,78 +8,11 @@
 
 namespace skgate {
 
+using cbor::Item;
+using cbor::load;
+using cbor::serialize;
+
 namespace {
-
-struct ItemDeleter {
-    void operator()(cbor_item_t* p) const { cbor_decref(&p); }
-};
-using Item = std::unique_ptr<cbor_item_t, ItemDeleter>;
-
-constexpr int kMaxDepth = 16;
-
-// Checks the structure of the one item at in[pos] without allocating:
-// definite lengths only (CTAP2 canonical CBOR has no others), and every
-// declared length or count no larger than the bytes that remain, so that
-// libcbor is never asked to allocate for a header a few bytes long (libcbor
-// 0.8 reserves a map's declared size before reading any of it).
-Status check_item(ByteView in, size_t* pos, int depth) {
-    if (depth > kMaxDepth)
-        return invalid("CBOR: nested deeper than " + std::to_string(kMaxDepth));
-    if (*pos >= in.size())
-        return invalid("CBOR: truncated item");
-    uint8_t initial = in[(*pos)++];
-    uint8_t major = initial >> 5, info = initial & 0x1f;
-    uint64_t arg = info;
-    if (info >= 24 && info <= 27) {
-        size_t n = size_t{1} << (info - 24);
-        if (in.size() - *pos < n)
-            return invalid("CBOR: truncated header");
-        arg = 0;
-        for (size_t i = 0; i < n; i++)
-            arg = (arg << 8) | in[(*pos)++];
-    } else if (info > 27) {
-        return invalid("CBOR: indefinite length or reserved encoding");
-    }
-    size_t left = in.size() - *pos;
-    switch (major) {
-        case 0:
-        case 1:
-        case 7:
-            return {};
-        case 2:
-        case 3:
-            if (arg > left)
-                return invalid("CBOR: string longer than the data");
-            *pos += static_cast<size_t>(arg);
-            return {};
-        case 4:
-        case 5: {
-            uint64_t items = major == 5 ? arg * 2 : arg;
-            if (arg > left || items > left)
-                return invalid("CBOR: more elements than the data can hold");
-            for (uint64_t i = 0; i < items; i++)
-                SKGATE_CHECK(check_item(in, pos, depth + 1));
-            return {};
-        }
-        default:  // 6: a tag, then one item
-            return check_item(in, pos, depth + 1);
-    }
-}
-
-Result<Item> load(ByteView in, size_t* consumed) {
-    if (in.empty())
-        return invalid("CBOR: no data");
-    if (in.size() > kMaxCborInput)
-        in = in.first(kMaxCborInput);
-    size_t len = 0;
-    SKGATE_CHECK(check_item(in, &len, 0));
-    cbor_load_result res{};
-    Item item(cbor_load(in.data(), len, &res));
-    if (!item || res.error.code != CBOR_ERR_NONE || res.read != len)
-        return invalid("CBOR: malformed item at offset " + std::to_string(res.error.position));
-    *consumed = len;
-    return item;
-}
 
 // Integer map keys and values: unsigned or negative, as int64.
 bool as_int(const cbor_item_t* i, int64_t* out) {
@@ -106,17 +39,6 @@ Result<Bytes> definite_bytes(const cbor_item_t* i, const char* what) {
     return Bytes(cbor_bytestring_handle(i), cbor_bytestring_handle(i) + cbor_bytestring_length(i));
 }
 
-Bytes serialize(const cbor_item_t* item) {
-    unsigned char* buf = nullptr;
-    size_t cap = 0;
-    size_t len = item ? cbor_serialize_alloc(item, &buf, &cap) : 0;
-    if (len == 0)
-        std::abort();  // allocation failure: nothing sensible to return
-    Bytes out(buf, buf + len);
-    std::free(buf);
-    return out;
-}
-
 }  // namespace
 
 Bytes CoseKey::ssh_material() const {
@@ -131,14 +53,6 @@ Bytes CoseKey::ssh_material() const {
 Result<Bytes> cbor_read_bytestring(ByteView in, size_t* consumed) {
     SKGATE_TRY(item, load(in, consumed));
     return definite_bytes(item.get(), "value");
-}
-
-Result<size_t> cbor_item_length(ByteView in) {
-    if (in.size() > kMaxCborInput)
-        return invalid("CBOR: item larger than " + std::to_string(kMaxCborInput) + " bytes");
-    size_t len = 0;
-    SKGATE_CHECK(check_item(in, &len, 0));
-    return len;
 }
 
 Result<CoseKey> cbor_read_cose_key(ByteView in, size_t* consumed) {
@@ -241,105 +155,6 @@ Result<Bytes> cbor_encode_cose_key(const PublicKey& key) {
     if (!ok)
         return make_error(ErrorCode::internal, "cannot build a COSE key");
     return serialize(map.get());
-}
-
-Result<CborFields> CborFields::parse(ByteView in) {
-    size_t used = 0;
-    SKGATE_TRY(item, load(in, &used));
-    if (used != in.size())
-        return invalid("message: " + std::to_string(in.size() - used) +
-                       " bytes after the CBOR map");
-    const cbor_item_t* map = item.get();
-    if (!cbor_isa_map(map) || !cbor_map_is_definite(map))
-        return invalid("message is not a definite CBOR map");
-    size_t n = cbor_map_size(map);
-    if (n > kMaxCborFields)
-        return invalid("message has " + std::to_string(n) + " fields (at most " +
-                       std::to_string(kMaxCborFields) + ")");
-    CborFields out;
-    const cbor_pair* pairs = cbor_map_handle(map);
-    for (size_t i = 0; i < n; i++) {
-        if (!cbor_isa_uint(pairs[i].key))
-            return invalid("message field " + std::to_string(i) + " has a non-integer key");
-        uint64_t key = cbor_get_int(pairs[i].key);
-        if (key > kMaxCborFieldKey)
-            return invalid("message field key " + std::to_string(key) + " is out of range");
-        if (out.has(key))
-            return invalid("message repeats field " + std::to_string(key));
-        const cbor_item_t* v = pairs[i].value;
-        if (cbor_isa_uint(v)) {
-            out.set(key, static_cast<uint64_t>(cbor_get_int(v)));
-        } else if (cbor_isa_bytestring(v) && cbor_bytestring_is_definite(v)) {
-            out.set(key, Bytes(cbor_bytestring_handle(v),
-                               cbor_bytestring_handle(v) + cbor_bytestring_length(v)));
-        } else if (cbor_isa_string(v) && cbor_string_is_definite(v)) {
-            out.set(key, std::string(reinterpret_cast<const char*>(cbor_string_handle(v)),
-                                     cbor_string_length(v)));
-        } else {
-            return invalid("message field " + std::to_string(key) +
-                           " is not an integer, byte string or text");
-        }
-    }
-    return out;
-}
-
-Bytes CborFields::encode() const {
-    Item map(cbor_new_definite_map(fields_.size()));
-    if (!map)
-        std::abort();
-    for (const auto& [key, value] : fields_) {
-        cbor_item_t* v = nullptr;
-        if (auto* u = std::get_if<uint64_t>(&value))
-            v = cbor_build_uint64(*u);
-        else if (auto* b = std::get_if<Bytes>(&value))
-            v = cbor_build_bytestring(b->data(), b->size());
-        else {
-            const auto& t = std::get<std::string>(value);
-            v = cbor_build_stringn(t.data(), t.size());
-        }
-        cbor_item_t* k = cbor_build_uint64(key);
-        if (!k || !v || !cbor_map_add(map.get(), cbor_pair{cbor_move(k), cbor_move(v)}))
-            std::abort();
-    }
-    return serialize(map.get());
-}
-
-Result<uint64_t> CborFields::get_uint(uint64_t key, const char* what) const {
-    auto it = fields_.find(key);
-    if (it == fields_.end())
-        return invalid(std::string("message has no ") + what);
-    if (auto* u = std::get_if<uint64_t>(&it->second))
-        return *u;
-    return invalid(std::string("message: ") + what + " is not an unsigned integer");
-}
-
-Result<Bytes> CborFields::get_bytes(uint64_t key, const char* what, size_t max) const {
-    auto it = fields_.find(key);
-    if (it == fields_.end())
-        return invalid(std::string("message has no ") + what);
-    auto* b = std::get_if<Bytes>(&it->second);
-    if (!b)
-        return invalid(std::string("message: ") + what + " is not a byte string");
-    if (b->size() > max)
-        return invalid(std::string("message: ") + what + " is longer than " + std::to_string(max) +
-                       " bytes");
-    return *b;
-}
-
-Result<std::string> CborFields::get_text(uint64_t key, const char* what, size_t max) const {
-    auto it = fields_.find(key);
-    if (it == fields_.end())
-        return invalid(std::string("message has no ") + what);
-    auto* t = std::get_if<std::string>(&it->second);
-    if (!t)
-        return invalid(std::string("message: ") + what + " is not text");
-    if (t->size() > max)
-        return invalid(std::string("message: ") + what + " is longer than " + std::to_string(max) +
-                       " characters");
-    for (char c : *t)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-            return invalid(std::string("message: ") + what + " contains control characters");
-    return *t;
 }
 
 }  // namespace skgate

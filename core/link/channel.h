@@ -13,7 +13,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/fido/cbor_fido.h"
+#include "core/fido/cbor_fields.h"
 #include "core/sys/bytes.h"
 #include "core/sys/result.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <variant>
 
-#include "core/fido/cbor_fido.h"
+#include "core/fido/cbor_fields.h"
 #include "core/ssh/sshkey.h"
 #include "core/sys/bytes.h"
 #include "core/sys/result.h"

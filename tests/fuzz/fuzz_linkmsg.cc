@@ -1,6 +1,6 @@
 // A decrypted channel message from the network: the CBOR map, every message
 // type built on it, and the pairing record (the same encoding on disk).
-#include "core/fido/cbor_fido.h"
+#include "core/fido/cbor_fields.h"
 #include "core/link/link_messages.h"
 #include "core/link/pairing.h"
 

@@ -10,7 +10,7 @@
 #include <memory>
 
 #include "core/decide/stepup.h"
-#include "core/fido/cbor_fido.h"
+#include "core/fido/cbor_fields.h"
 #include "core/link/channel.h"
 #include "core/link/channel_crypto.h"
 #include "core/link/link_messages.h"
