@@ -70,7 +70,7 @@ void AuthenticatorLink::read_loop(std::shared_ptr<SecureChannel> channel, uint64
             changed_.notify_all();
             return;
         }
-        auto id = message->get_uint(msg::kId, "request id");
+        auto id = message->get_uint(msg::field::kId, "request id");
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = id ? pending_.find(*id) : pending_.end();
         if (it == pending_.end() || it->second) {

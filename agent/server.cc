@@ -211,7 +211,7 @@ void AgentServer::serve_link(int fd) {
     auto record = load_pairing(paths_);
     if (!record || !*record) {
         CborFields refused;
-        refused.set(msg::kType, msg::kRefused);
+        refused.set(msg::field::kType, msg::type::kRefused);
         (void)send_plain(*transport, refused);
         std::fprintf(
             stderr, "skgate-agent: refused an authenticator: %s\n",

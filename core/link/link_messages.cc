@@ -1,32 +1,20 @@
 #include "core/link/link_messages.h"
 
-#include "core/link/pairing.h"
+#include "core/link/message_ids.h"
 #include "core/ssh/sshkey.h"
 
 namespace skgate {
 
 namespace {
 
-constexpr uint64_t kRegisterRequest = 20;
-constexpr uint64_t kRegisterResponse = 21;
-constexpr uint64_t kSignRequest = 22;
-constexpr uint64_t kSignResponse = 23;
-
-constexpr uint64_t kApplication = 30;
-constexpr uint64_t kAlgorithm = 31;
-constexpr uint64_t kHash = 32;
-constexpr uint64_t kOptions = 33;
-constexpr uint64_t kUserName = 34;
-constexpr uint64_t kAuthData = 35;
-constexpr uint64_t kSignature = 36;
-constexpr uint64_t kKeyHandle = 37;
-constexpr uint64_t kData = 38;
-constexpr uint64_t kContext = 39;
-constexpr uint64_t kFlags = 40;
-constexpr uint64_t kCounter = 41;
+using namespace msg::field;
+using msg::type::kRegisterRequest;
+using msg::type::kRegisterResponse;
+using msg::type::kSignRequest;
+using msg::type::kSignResponse;
 
 Status expect_type(const CborFields& f, uint64_t want) {
-    SKGATE_TRY(type, f.get_uint(msg::kType, "message type"));
+    SKGATE_TRY(type, f.get_uint(msg::field::kType, "message type"));
     if (type != want)
         return invalid("message type " + std::to_string(type) + " where " + std::to_string(want) +
                        " was expected");
@@ -48,21 +36,21 @@ Result<uint64_t> options_of(const CborFields& f) {
 }
 
 Result<LinkStatus> status_of(const CborFields& f) {
-    SKGATE_TRY(s, f.get_uint(msg::kStatus, "status"));
+    SKGATE_TRY(s, f.get_uint(msg::field::kStatus, "status"));
     if (s > static_cast<uint64_t>(LinkStatus::timeout))
         return invalid("unknown status " + std::to_string(s));
     return static_cast<LinkStatus>(s);
 }
 
 Result<std::string> reason_of(const CborFields& f) {
-    if (!f.has(msg::kReason))
+    if (!f.has(msg::field::kReason))
         return std::string();
-    return f.get_text(msg::kReason, "reason", kMaxLinkText);
+    return f.get_text(msg::field::kReason, "reason", kMaxLinkText);
 }
 
 void put_header(CborFields& f, uint64_t type, uint64_t id) {
-    f.set(msg::kType, type);
-    f.set(msg::kId, id);
+    f.set(msg::field::kType, type);
+    f.set(msg::field::kId, id);
 }
 
 }  // namespace
@@ -90,7 +78,7 @@ std::string_view link_status_text(LinkStatus s) {
 Result<RegisterRequest> RegisterRequest::from_fields(const CborFields& f) {
     SKGATE_CHECK(expect_type(f, kRegisterRequest));
     RegisterRequest r;
-    SKGATE_TRY(id, f.get_uint(msg::kId, "request id"));
+    SKGATE_TRY(id, f.get_uint(msg::field::kId, "request id"));
     SKGATE_TRY(app, application_of(f));
     SKGATE_TRY(alg, f.get_uint(kAlgorithm, "algorithm"));
     if (alg > 1)
@@ -124,7 +112,7 @@ CborFields RegisterRequest::to_fields() const {
 Result<RegisterResponse> RegisterResponse::from_fields(const CborFields& f) {
     SKGATE_CHECK(expect_type(f, kRegisterResponse));
     RegisterResponse r;
-    SKGATE_TRY(id, f.get_uint(msg::kId, "request id"));
+    SKGATE_TRY(id, f.get_uint(msg::field::kId, "request id"));
     SKGATE_TRY(status, status_of(f));
     SKGATE_TRY(reason, reason_of(f));
     r.id = id;
@@ -146,9 +134,9 @@ Result<RegisterResponse> RegisterResponse::from_fields(const CborFields& f) {
 CborFields RegisterResponse::to_fields() const {
     CborFields f;
     put_header(f, kRegisterResponse, id);
-    f.set(msg::kStatus, static_cast<uint64_t>(status));
+    f.set(msg::field::kStatus, static_cast<uint64_t>(status));
     if (!reason.empty())
-        f.set(msg::kReason, reason);
+        f.set(msg::field::kReason, reason);
     if (status == LinkStatus::ok) {
         f.set(kAuthData, auth_data);
         f.set(kSignature, signature);
@@ -160,7 +148,7 @@ CborFields RegisterResponse::to_fields() const {
 Result<SignRequest> SignRequest::from_fields(const CborFields& f) {
     SKGATE_CHECK(expect_type(f, kSignRequest));
     SignRequest r;
-    SKGATE_TRY(id, f.get_uint(msg::kId, "request id"));
+    SKGATE_TRY(id, f.get_uint(msg::field::kId, "request id"));
     SKGATE_TRY(app, application_of(f));
     SKGATE_TRY(handle, f.get_bytes(kKeyHandle, "key handle", kMaxKeyHandle));
     SKGATE_TRY(data, f.get_bytes(kData, "data to sign", kMaxLinkSignData));
@@ -194,7 +182,7 @@ CborFields SignRequest::to_fields() const {
 Result<SignResponse> SignResponse::from_fields(const CborFields& f) {
     SKGATE_CHECK(expect_type(f, kSignResponse));
     SignResponse r;
-    SKGATE_TRY(id, f.get_uint(msg::kId, "request id"));
+    SKGATE_TRY(id, f.get_uint(msg::field::kId, "request id"));
     SKGATE_TRY(status, status_of(f));
     SKGATE_TRY(reason, reason_of(f));
     r.id = id;
@@ -218,9 +206,9 @@ Result<SignResponse> SignResponse::from_fields(const CborFields& f) {
 CborFields SignResponse::to_fields() const {
     CborFields f;
     put_header(f, kSignResponse, id);
-    f.set(msg::kStatus, static_cast<uint64_t>(status));
+    f.set(msg::field::kStatus, static_cast<uint64_t>(status));
     if (!reason.empty())
-        f.set(msg::kReason, reason);
+        f.set(msg::field::kReason, reason);
     if (status == LinkStatus::ok) {
         f.set(kFlags, uint64_t{flags});
         f.set(kCounter, uint64_t{counter});
@@ -230,7 +218,7 @@ CborFields SignResponse::to_fields() const {
 }
 
 Result<LinkMessage> parse_link_message(const CborFields& f) {
-    SKGATE_TRY(type, f.get_uint(msg::kType, "message type"));
+    SKGATE_TRY(type, f.get_uint(msg::field::kType, "message type"));
     switch (type) {
         case kRegisterRequest: {
             SKGATE_TRY(m, RegisterRequest::from_fields(f));

@@ -191,13 +191,13 @@ Result<PairingRecord> PairingRecord::parse(ByteView data) {
     if (version != kRecordVersion)
         return invalid("pairing record version " + std::to_string(version) + " is unknown");
     PairingRecord r;
-    SKGATE_TRY(id, f.get_bytes(msg::kDeviceId, "device id", kDeviceIdBytes));
-    SKGATE_TRY(name, f.get_text(msg::kName, "device name", kMaxDeviceName));
-    SKGATE_TRY(secret, f.get_bytes(msg::kKey, "pairing secret", kPairingSecretBytes));
+    SKGATE_TRY(id, f.get_bytes(msg::field::kDeviceId, "device id", kDeviceIdBytes));
+    SKGATE_TRY(name, f.get_text(msg::field::kName, "device name", kMaxDeviceName));
+    SKGATE_TRY(secret, f.get_bytes(msg::field::kKey, "pairing secret", kPairingSecretBytes));
     if (id.size() != kDeviceIdBytes || secret.size() != kPairingSecretBytes)
         return invalid("pairing record: device id or secret has the wrong size");
-    if (f.has(msg::kAddress)) {
-        SKGATE_TRY(addr, f.get_text(msg::kAddress, "address", kMaxPairingUri));
+    if (f.has(msg::field::kAddress)) {
+        SKGATE_TRY(addr, f.get_text(msg::field::kAddress, "address", kMaxPairingUri));
         SKGATE_CHECK(check_channel_address(addr));
         r.address = std::move(addr);
     }
@@ -210,22 +210,22 @@ Result<PairingRecord> PairingRecord::parse(ByteView data) {
 Bytes PairingRecord::serialize() const {
     CborFields f;
     f.set(0, kRecordVersion);
-    f.set(msg::kDeviceId, device_id);
-    f.set(msg::kName, device_name);
-    f.set(msg::kKey, secret);
+    f.set(msg::field::kDeviceId, device_id);
+    f.set(msg::field::kName, device_name);
+    f.set(msg::field::kKey, secret);
     if (!address.empty())
-        f.set(msg::kAddress, address);
+        f.set(msg::field::kAddress, address);
     return f.encode();
 }
 
 Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport> transport,
                                                       const PairingRecord& record, int timeout_ms) {
     SKGATE_TRY(hello, receive_plain(*transport, timeout_ms));
-    SKGATE_TRY(type, hello.get_uint(msg::kType, "message type"));
-    if (type != msg::kSessionHello)
+    SKGATE_TRY(type, hello.get_uint(msg::field::kType, "message type"));
+    if (type != msg::type::kSessionHello)
         return invalid("the device did not start with a session hello");
-    SKGATE_TRY(id, hello.get_bytes(msg::kDeviceId, "device id", kDeviceIdBytes));
-    SKGATE_TRY(their_nonce, hello.get_bytes(msg::kNonce, "nonce", kSessionNonceBytes));
+    SKGATE_TRY(id, hello.get_bytes(msg::field::kDeviceId, "device id", kDeviceIdBytes));
+    SKGATE_TRY(their_nonce, hello.get_bytes(msg::field::kNonce, "nonce", kSessionNonceBytes));
     if (their_nonce.size() != kSessionNonceBytes)
         return invalid("session hello: the nonce must be 32 bytes");
     if (!equal_bytes(id, record.device_id))
@@ -233,8 +233,8 @@ Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport>
                           "a device that is not the paired one tried to connect");
     SKGATE_TRY(nonce, random_bytes(kSessionNonceBytes));
     CborFields reply;
-    reply.set(msg::kType, msg::kSessionHello);
-    reply.set(msg::kNonce, nonce);
+    reply.set(msg::field::kType, msg::type::kSessionHello);
+    reply.set(msg::field::kNonce, nonce);
     SKGATE_CHECK(send_plain(*transport, reply));
     SKGATE_TRY(keys, derive_session_keys(record.secret, their_nonce, nonce));
     auto channel = std::make_unique<SecureChannel>(transport, ChannelRole::agent, keys);
@@ -242,12 +242,12 @@ Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport>
     if (!ready)
         return make_error(ErrorCode::permission,
                           "the device failed to prove the pairing: " + ready.error().message);
-    SKGATE_TRY(ready_type, ready->get_uint(msg::kType, "message type"));
-    if (ready_type != msg::kSessionReady)
+    SKGATE_TRY(ready_type, ready->get_uint(msg::field::kType, "message type"));
+    if (ready_type != msg::type::kSessionReady)
         return invalid("the device's first sealed message is not 'ready'");
     CborFields ok;
-    ok.set(msg::kType, msg::kSessionReady);
-    ok.set(msg::kTime, now_seconds());
+    ok.set(msg::field::kType, msg::type::kSessionReady);
+    ok.set(msg::field::kTime, now_seconds());
     SKGATE_CHECK(channel->send(ok));
     return channel;
 }
@@ -257,31 +257,31 @@ Result<std::unique_ptr<SecureChannel>> session_connect(std::shared_ptr<Transport
                                                        int timeout_ms) {
     SKGATE_TRY(nonce, random_bytes(kSessionNonceBytes));
     CborFields hello;
-    hello.set(msg::kType, msg::kSessionHello);
-    hello.set(msg::kDeviceId, record.device_id);
-    hello.set(msg::kNonce, nonce);
+    hello.set(msg::field::kType, msg::type::kSessionHello);
+    hello.set(msg::field::kDeviceId, record.device_id);
+    hello.set(msg::field::kNonce, nonce);
     SKGATE_CHECK(send_plain(*transport, hello));
     SKGATE_TRY(reply, receive_plain(*transport, timeout_ms));
-    SKGATE_TRY(type, reply.get_uint(msg::kType, "message type"));
-    if (type == msg::kRefused)
+    SKGATE_TRY(type, reply.get_uint(msg::field::kType, "message type"));
+    if (type == msg::type::kRefused)
         return make_error(ErrorCode::permission, "the agent refused the session");
-    if (type != msg::kSessionHello)
+    if (type != msg::type::kSessionHello)
         return invalid("the agent did not answer with a session hello");
-    SKGATE_TRY(their_nonce, reply.get_bytes(msg::kNonce, "nonce", kSessionNonceBytes));
+    SKGATE_TRY(their_nonce, reply.get_bytes(msg::field::kNonce, "nonce", kSessionNonceBytes));
     if (their_nonce.size() != kSessionNonceBytes)
         return invalid("session hello: the nonce must be 32 bytes");
     SKGATE_TRY(keys, derive_session_keys(record.secret, nonce, their_nonce));
     auto channel = std::make_unique<SecureChannel>(transport, ChannelRole::authenticator, keys);
     CborFields ready;
-    ready.set(msg::kType, msg::kSessionReady);
-    ready.set(msg::kTime, now_seconds());
+    ready.set(msg::field::kType, msg::type::kSessionReady);
+    ready.set(msg::field::kTime, now_seconds());
     SKGATE_CHECK(channel->send(ready));
     auto ok = channel->receive(timeout_ms);
     if (!ok)
         return make_error(ErrorCode::permission,
                           "the agent failed to prove the pairing: " + ok.error().message);
-    SKGATE_TRY(ok_type, ok->get_uint(msg::kType, "message type"));
-    if (ok_type != msg::kSessionReady)
+    SKGATE_TRY(ok_type, ok->get_uint(msg::field::kType, "message type"));
+    if (ok_type != msg::type::kSessionReady)
         return invalid("the agent's first sealed message is not 'ready'");
     return channel;
 }

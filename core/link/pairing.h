@@ -17,6 +17,7 @@
 
 #include "core/link/channel.h"
 #include "core/link/channel_crypto.h"
+#include "core/link/message_ids.h"
 #include "core/sys/bytes.h"
 #include "core/sys/result.h"
 
@@ -55,27 +56,6 @@ Result<ChannelKeys> derive_session_keys(ByteView pairing_secret, ByteView authen
 
 // Constant-time comparison of what the person typed with the code.
 bool confirmation_code_matches(std::string_view typed, std::string_view code);
-
-// Message types and fields of the handshakes.
-namespace msg {
-inline constexpr uint64_t kType = 1;
-inline constexpr uint64_t kId = 2;
-inline constexpr uint64_t kTime = 3;
-inline constexpr uint64_t kStatus = 4;
-inline constexpr uint64_t kReason = 5;
-inline constexpr uint64_t kKey = 10;
-inline constexpr uint64_t kName = 11;
-inline constexpr uint64_t kDeviceId = 12;
-inline constexpr uint64_t kNonce = 13;
-inline constexpr uint64_t kAddress = 14;
-
-inline constexpr uint64_t kPairHello = 10;
-inline constexpr uint64_t kPairConfirm = 11;
-inline constexpr uint64_t kPairResult = 12;
-inline constexpr uint64_t kSessionHello = 1;
-inline constexpr uint64_t kSessionReady = 2;
-inline constexpr uint64_t kRefused = 9;
-}  // namespace msg
 
 // What each side keeps about the other after pairing.
 struct PairingRecord {

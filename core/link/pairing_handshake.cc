@@ -24,13 +24,13 @@ Result<PairingResponder> agent_pairing_exchange(std::shared_ptr<Transport> trans
     auto hello = receive_plain(*transport, timeout_ms);
     if (!hello)
         return pairing_error("the responder's hello is malformed: " + hello.error().message);
-    auto type = hello->get_uint(msg::kType, "message type");
-    auto their_key = hello->get_bytes(msg::kKey, "public key", kX25519KeyBytes);
-    auto device_name = hello->get_text(msg::kName, "device name", kMaxDeviceName);
-    if (!type || *type != msg::kPairHello || !their_key || !device_name)
+    auto type = hello->get_uint(msg::field::kType, "message type");
+    auto their_key = hello->get_bytes(msg::field::kKey, "public key", kX25519KeyBytes);
+    auto device_name = hello->get_text(msg::field::kName, "device name", kMaxDeviceName);
+    if (!type || *type != msg::type::kPairHello || !their_key || !device_name)
         return pairing_error("the responder did not send a valid pairing hello");
     CborFields ack;
-    ack.set(msg::kType, msg::kPairHello);
+    ack.set(msg::field::kType, msg::type::kPairHello);
     if (Status sent = send_plain(*transport, ack); !sent)
         return pairing_error("the responder went away: " + sent.error().message);
     SKGATE_TRY(shared, x25519_shared(offer.own, *their_key));
@@ -43,9 +43,9 @@ Result<PairingResponder> agent_pairing_exchange(std::shared_ptr<Transport> trans
     if (!confirm)
         return pairing_error("refused the responder: it does not hold this pairing's token (" +
                              confirm.error().message + "). Nothing was saved.");
-    auto confirm_type = confirm->get_uint(msg::kType, "message type");
-    auto device_id = confirm->get_bytes(msg::kDeviceId, "device id", kDeviceIdBytes);
-    if (!confirm_type || *confirm_type != msg::kPairConfirm || !device_id ||
+    auto confirm_type = confirm->get_uint(msg::field::kType, "message type");
+    auto device_id = confirm->get_bytes(msg::field::kDeviceId, "device id", kDeviceIdBytes);
+    if (!confirm_type || *confirm_type != msg::type::kPairConfirm || !device_id ||
         device_id->size() != kDeviceIdBytes)
         return pairing_error("the responder's confirmation is malformed. Nothing was saved.");
     PairingResponder r{*device_name, *device_id, std::move(*keys), std::move(channel)};
@@ -55,13 +55,13 @@ Result<PairingResponder> agent_pairing_exchange(std::shared_ptr<Transport> trans
 Status send_pairing_verdict(SecureChannel& channel, bool ok, const std::string& reason,
                             const std::string& agent_name, const std::string& link_address) {
     CborFields f;
-    f.set(msg::kType, msg::kPairResult);
-    f.set(msg::kStatus, uint64_t{ok ? 0u : 1u});
+    f.set(msg::field::kType, msg::type::kPairResult);
+    f.set(msg::field::kStatus, uint64_t{ok ? 0u : 1u});
     if (!reason.empty())
-        f.set(msg::kReason, reason);
+        f.set(msg::field::kReason, reason);
     if (ok) {
-        f.set(msg::kName, agent_name.substr(0, kMaxDeviceName));
-        f.set(msg::kAddress, link_address);
+        f.set(msg::field::kName, agent_name.substr(0, kMaxDeviceName));
+        f.set(msg::field::kAddress, link_address);
     }
     return channel.send(f);
 }
@@ -69,8 +69,8 @@ Status send_pairing_verdict(SecureChannel& channel, bool ok, const std::string& 
 void refuse_second_responder(Transport& transport) {
     (void)transport.receive(2000);  // its hello, so that it reads the answer
     CborFields refused;
-    refused.set(msg::kType, msg::kRefused);
-    refused.set(msg::kReason, std::string("this pairing already has a responder"));
+    refused.set(msg::field::kType, msg::type::kRefused);
+    refused.set(msg::field::kReason, std::string("this pairing already has a responder"));
     (void)send_plain(transport, refused);
 }
 
@@ -82,17 +82,18 @@ Result<PairingAnswer> authenticator_pairing_answer(std::shared_ptr<Transport> tr
                        " characters");
     SKGATE_TRY(own, X25519KeyPair::generate());
     CborFields hello;
-    hello.set(msg::kType, msg::kPairHello);
-    hello.set(msg::kKey, own.public_key);
-    hello.set(msg::kName, device_name);
+    hello.set(msg::field::kType, msg::type::kPairHello);
+    hello.set(msg::field::kKey, own.public_key);
+    hello.set(msg::field::kName, device_name);
     SKGATE_CHECK(send_plain(*transport, hello));
     // The agent acknowledges the hello, or says why not (for example: this
     // pairing already has a responder).
     auto ack = receive_plain(*transport, timeout_ms);
     if (!ack)
         return pairing_error("the agent did not answer: " + ack.error().message);
-    if (auto type = ack->get_uint(msg::kType, "message type"); !type || *type != msg::kPairHello) {
-        auto reason = ack->get_text(msg::kReason, "reason", 256);
+    if (auto type = ack->get_uint(msg::field::kType, "message type");
+        !type || *type != msg::type::kPairHello) {
+        auto reason = ack->get_text(msg::field::kReason, "reason", 256);
         return make_error(
             ErrorCode::permission,
             "refused by the agent: " + (reason ? *reason : std::string("no reason given")));
@@ -106,8 +107,8 @@ Result<PairingAnswer> authenticator_pairing_answer(std::shared_ptr<Transport> tr
         std::make_unique<SecureChannel>(transport, ChannelRole::authenticator, keys->channel);
     SKGATE_TRY(device_id, random_bytes(kDeviceIdBytes));
     CborFields confirm;
-    confirm.set(msg::kType, msg::kPairConfirm);
-    confirm.set(msg::kDeviceId, device_id);
+    confirm.set(msg::field::kType, msg::type::kPairConfirm);
+    confirm.set(msg::field::kDeviceId, device_id);
     SKGATE_CHECK(channel->send(confirm));
     PairingAnswer a{std::move(*keys), std::move(device_id), std::move(channel)};
     return a;
@@ -117,19 +118,19 @@ Result<PairingRecord> authenticator_pairing_verdict(PairingAnswer& answer, int t
     auto result = answer.channel->receive(timeout_ms);
     if (!result)
         return pairing_error("pairing failed: " + result.error().message);
-    auto type = result->get_uint(msg::kType, "message type");
-    auto status = result->get_uint(msg::kStatus, "status");
-    if (!type || *type != msg::kPairResult || !status)
+    auto type = result->get_uint(msg::field::kType, "message type");
+    auto status = result->get_uint(msg::field::kStatus, "status");
+    if (!type || *type != msg::type::kPairResult || !status)
         return pairing_error("pairing failed: the agent sent no verdict");
     if (*status != 0) {
-        auto reason = result->get_text(msg::kReason, "reason", 256);
+        auto reason = result->get_text(msg::field::kReason, "reason", 256);
         return make_error(
             ErrorCode::permission,
             "pairing refused by the agent: " + (reason ? *reason : std::string("no reason given")) +
                 ". Nothing was saved.");
     }
-    auto address = result->get_text(msg::kAddress, "address", kMaxPairingUri);
-    auto agent_name = result->get_text(msg::kName, "agent name", kMaxDeviceName);
+    auto address = result->get_text(msg::field::kAddress, "address", kMaxPairingUri);
+    auto agent_name = result->get_text(msg::field::kName, "agent name", kMaxDeviceName);
     if (!address || !agent_name || !check_channel_address(*address))
         return pairing_error("pairing failed: the agent's answer is malformed");
     PairingRecord record;

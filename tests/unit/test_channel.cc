@@ -1,9 +1,11 @@
 // The agent-authenticator channel: CBOR messages, pairing, sealing, replay
 // and tampering, the session handshake, and the request types.
 #include <gtest/gtest.h>
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cstring>
 
@@ -14,6 +16,7 @@
 #include "core/link/channel.h"
 #include "core/link/channel_crypto.h"
 #include "core/link/link_messages.h"
+#include "core/link/message_ids.h"
 #include "core/link/pairing.h"
 #include "core/ssh/agent_protocol.h"
 #include "core/ssh/sign_purpose.h"
@@ -48,8 +51,8 @@ ChannelKeys test_keys(uint8_t seed) {
 
 CborFields message(uint64_t id) {
     CborFields f;
-    f.set(msg::kType, uint64_t{99});
-    f.set(msg::kId, id);
+    f.set(msg::field::kType, uint64_t{99});
+    f.set(msg::field::kId, id);
     return f;
 }
 
@@ -215,11 +218,11 @@ TEST(SecureChannel, CarriesMessagesBothWays) {
         ASSERT_TRUE(agent.send(message(i)));
         auto got = auth.receive(1000);
         ASSERT_TRUE(got) << got.error().message;
-        EXPECT_EQ(*got->get_uint(msg::kId, "id"), i);
+        EXPECT_EQ(*got->get_uint(msg::field::kId, "id"), i);
         ASSERT_TRUE(auth.send(message(100 + i)));
         auto back = agent.receive(1000);
         ASSERT_TRUE(back) << back.error().message;
-        EXPECT_EQ(*back->get_uint(msg::kId, "id"), 100 + i);
+        EXPECT_EQ(*back->get_uint(msg::field::kId, "id"), 100 + i);
     }
 }
 
@@ -306,7 +309,7 @@ TEST(Session, HandshakeNeedsThePairingSecretAndDevice) {
         ASSERT_TRUE((*auth_side)->send(message(5)));
         auto got = agent_side->receive(1000);
         ASSERT_TRUE(got);
-        EXPECT_EQ(*got->get_uint(msg::kId, "id"), 5u);
+        EXPECT_EQ(*got->get_uint(msg::field::kId, "id"), 5u);
     }
     {  // an authenticator with another secret
         Pipe p;
@@ -402,14 +405,14 @@ TEST(LinkMessages, RoundTripAndStrictParsing) {
     big.data = Bytes(kMaxLinkSignData + 1, 0);
     EXPECT_FALSE(SignRequest::from_fields(big.to_fields()));
     CborFields weird_status = resp.to_fields();
-    weird_status.set(msg::kStatus, uint64_t{77});
+    weird_status.set(msg::field::kStatus, uint64_t{77});
     EXPECT_FALSE(SignResponse::from_fields(weird_status));
     CborFields big_flags = resp.to_fields();
     big_flags.set(40, uint64_t{256});
     EXPECT_FALSE(SignResponse::from_fields(big_flags));
     EXPECT_FALSE(RegisterRequest::from_fields(sign.to_fields()));  // wrong type
     CborFields unknown;
-    unknown.set(msg::kType, uint64_t{1234});
+    unknown.set(msg::field::kType, uint64_t{1234});
     EXPECT_FALSE(parse_link_message(unknown));
 }
 
@@ -510,4 +513,16 @@ TEST(Listener, ReplacesAStaleSocketButNotALiveOne) {
     EXPECT_TRUE(Listener::bind_unix(path));
     test::write_file(dir.file("plain"), "x");
     EXPECT_FALSE(Listener::bind_unix(dir.file("plain")));
+}
+
+// One number, one meaning: no two fields share a key, no two messages a type.
+TEST(LinkMessageIds, NoKeyOrTypeIsUsedTwice) {
+    auto unique = [](auto all) {
+        std::sort(all.begin(), all.end());
+        return std::adjacent_find(all.begin(), all.end()) == all.end();
+    };
+    EXPECT_TRUE(unique(msg::field::kAll));
+    EXPECT_TRUE(unique(msg::type::kAll));
+    for (uint64_t key : msg::field::kAll)
+        EXPECT_LE(key, kMaxCborFieldKey);
 }
