@@ -19,6 +19,11 @@ namespace skgate::agent {
 
 namespace {
 
+// status asks a running agent and must answer at once; generate waits for
+// the authenticator's own timeout and this margin on top.
+constexpr int kAgentStatusTimeoutMs = 2'000;
+constexpr int kAgentMarginMs = 5'000;
+
 int fail(const char* cmd, const std::string& what) {
     std::fprintf(stderr, "skgate-agent: %s: %s\n", cmd, what.c_str());
     return kExitFailure;
@@ -59,7 +64,7 @@ int cmd_generate(const Args& args) {
     }
     const int timeout_s = static_cast<int>(*timeout);
     AgentPaths paths = AgentPaths::from_environment();
-    auto agent = connect_agent(paths, timeout_s * 1000 + 5000);
+    auto agent = connect_agent(paths, timeout_s * 1000 + kAgentMarginMs);
     if (!agent)
         return fail("generate", agent.error().message);
     auto challenge = random_bytes(32);
@@ -158,7 +163,7 @@ int cmd_status(const Args& args) {
     auto keys = load_keys(paths);
     std::printf("keys: %s\n",
                 keys ? std::to_string(keys->size()).c_str() : keys.error().message.c_str());
-    auto agent = AgentClient::connect(paths.socket(), geteuid(), 2000);
+    auto agent = AgentClient::connect(paths.socket(), geteuid(), kAgentStatusTimeoutMs);
     if (!agent) {
         std::printf("agent: not running at %s\n", paths.socket().c_str());
         return kExitFailure;

@@ -111,7 +111,7 @@ int cmd_pair(const Args& args) {
                                                             : fd.error().message);
     auto transport = std::make_shared<SocketTransport>(*fd);
     SecondResponderGuard guard(*listener);
-    auto responder = agent_pairing_exchange(transport, *offer, 30000);
+    auto responder = agent_pairing_exchange(transport, *offer, kPairingStepTimeoutMs);
     if (!responder)
         return fail(responder.error().message);
     const std::string& device_name = responder->device_name;

@@ -20,6 +20,11 @@
 
 namespace skgate::agent {
 
+// The user's previous agent (--forward-agent): listing its keys must not
+// hold up the key list for long; a request may wait for its own prompt.
+constexpr int kUpstreamListTimeoutMs = 5'000;
+constexpr int kUpstreamRequestTimeoutMs = 30'000;
+
 namespace {
 
 std::atomic<bool> g_stop{false};
@@ -79,7 +84,7 @@ Bytes AgentServer::identities() {
         for (const auto& k : *keys)
             ids.push_back({k.key.blob(), "skgate:" + k.name});
     if (!options_.upstream_socket.empty()) {
-        auto up = AgentClient::connect(options_.upstream_socket, geteuid(), 5000);
+        auto up = AgentClient::connect(options_.upstream_socket, geteuid(), kUpstreamListTimeoutMs);
         auto list = up ? up->identities() : Result<std::vector<AgentIdentity>>(up.error());
         if (list)
             for (const auto& id : *list)
@@ -89,7 +94,8 @@ Bytes AgentServer::identities() {
 }
 
 Result<Bytes> AgentServer::forward_upstream(ByteView message) {
-    SKGATE_TRY(up, AgentClient::connect(options_.upstream_socket, geteuid(), 30000));
+    SKGATE_TRY(
+        up, AgentClient::connect(options_.upstream_socket, geteuid(), kUpstreamRequestTimeoutMs));
     return up.request(message);
 }
 
@@ -218,7 +224,7 @@ void AgentServer::serve_link(int fd) {
             record ? "not paired (run `skgate-agent pair`)" : record.error().message.c_str());
         return;
     }
-    auto channel = session_accept(transport, **record, 10000);
+    auto channel = session_accept(transport, **record, kSessionHandshakeTimeoutMs);
     if (!channel) {
         std::fprintf(stderr, "skgate-agent: refused an authenticator: %s\n",
                      channel.error().message.c_str());

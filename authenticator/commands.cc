@@ -110,11 +110,11 @@ int cmd_pair(const Args& args) {
     if (name.size() > kMaxDeviceName)
         return usage("--name is longer than " + std::to_string(kMaxDeviceName) + " characters");
 
-    auto transport = connect_channel(uri->address, 5000);
+    auto transport = connect_channel(uri->address, kLinkConnectTimeoutMs);
     if (!transport)
         return fail("cannot reach the agent: " + transport.error().message);
     std::shared_ptr<Transport> t(std::move(*transport));
-    auto answer = authenticator_pairing_answer(t, *uri, name, 30000);
+    auto answer = authenticator_pairing_answer(t, *uri, name, kPairingStepTimeoutMs);
     if (!answer)
         return fail(answer.error().message);
     std::printf(
@@ -122,7 +122,7 @@ int cmd_pair(const Args& args) {
         "there.\n",
         answer->keys.code.c_str());
     std::fflush(stdout);
-    auto record = authenticator_pairing_verdict(*answer, 300000);
+    auto record = authenticator_pairing_verdict(*answer, kPairingVerdictTimeoutMs);
     if (!record)
         return fail(record.error().message);
     const std::string agent_name = record->device_name;
@@ -175,7 +175,7 @@ int cmd_run(const Args& args) {
     signal(SIGPIPE, SIG_IGN);
     bool announced_wait = false;
     for (;;) {
-        auto transport = connect_channel(record.address, 5000);
+        auto transport = connect_channel(record.address, kLinkConnectTimeoutMs);
         if (!transport) {
             if (!announced_wait)
                 std::fprintf(stderr, "skgate-authenticator: waiting for the agent at %s (%s)\n",
@@ -185,7 +185,7 @@ int cmd_run(const Args& args) {
             continue;
         }
         std::shared_ptr<Transport> t(std::move(*transport));
-        auto channel = session_connect(t, record, 10000);
+        auto channel = session_connect(t, record, kSessionHandshakeTimeoutMs);
         if (!channel) {
             std::fprintf(stderr, "skgate-authenticator: session refused: %s\n",
                          channel.error().message.c_str());

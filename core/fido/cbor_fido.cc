@@ -14,6 +14,25 @@ using cbor::serialize;
 
 namespace {
 
+// COSE (RFC 9052/9053) labels and values of the two credential types.
+constexpr int64_t kLabelKty = 1;
+constexpr int64_t kLabelAlg = 3;
+constexpr int64_t kLabelCrv = -1;
+constexpr int64_t kLabelX = -2;
+constexpr int64_t kLabelY = -3;
+constexpr int64_t kKtyOkp = 1;
+constexpr int64_t kKtyEc2 = 2;
+constexpr int64_t kAlgEs256 = -7;
+constexpr int64_t kAlgEdDsa = -8;
+constexpr int64_t kCrvP256 = 1;
+constexpr int64_t kCrvEd25519 = 6;
+
+// A small integer as CBOR: unsigned, or negative (-1 - n is encoded as n).
+cbor_item_t* build_small_int(int64_t v) {
+    return v >= 0 ? cbor_build_uint8(static_cast<uint8_t>(v))
+                  : cbor_build_negint8(static_cast<uint8_t>(-1 - v));
+}
+
 // Integer map keys and values: unsigned or negative, as int64.
 bool as_int(const cbor_item_t* i, int64_t* out) {
     if (cbor_isa_uint(i)) {
@@ -90,19 +109,19 @@ Result<CoseKey> cbor_read_cose_key(ByteView in, size_t* consumed) {
         };
         Status st;
         switch (key) {
-            case 1:
+            case kLabelKty:
                 st = set_int(kty, "kty");
                 break;
-            case 3:
+            case kLabelAlg:
                 st = set_int(alg, "alg");
                 break;
-            case -1:
+            case kLabelCrv:
                 st = set_int(crv, "crv");
                 break;
-            case -2:
+            case kLabelX:
                 st = set_bytes(x, "x");
                 break;
-            case -3:
+            case kLabelY:
                 st = set_bytes(y, "y");
                 break;
             default:
@@ -112,7 +131,7 @@ Result<CoseKey> cbor_read_cose_key(ByteView in, size_t* consumed) {
             return st.error();
     }
     CoseKey k;
-    if (kty == 2 && alg == -7 && crv == 1) {
+    if (kty == kKtyEc2 && alg == kAlgEs256 && crv == kCrvP256) {
         if (!x || !y || x->size() != 32 || y->size() != 32)
             return invalid("COSE P-256 key needs 32-byte x and y");
         k.algorithm = KeyAlgorithm::sk_ecdsa_p256;
@@ -120,7 +139,7 @@ Result<CoseKey> cbor_read_cose_key(ByteView in, size_t* consumed) {
         k.y = std::move(*y);
         return k;
     }
-    if (kty == 1 && alg == -8 && crv == 6) {
+    if (kty == kKtyOkp && alg == kAlgEdDsa && crv == kCrvEd25519) {
         if (!x || x->size() != 32 || y)
             return invalid("COSE Ed25519 key needs a 32-byte x and no y");
         k.algorithm = KeyAlgorithm::sk_ed25519;
@@ -144,14 +163,14 @@ Result<Bytes> cbor_encode_cose_key(const PublicKey& key) {
     auto add = [&](cbor_item_t* k, cbor_item_t* v) {
         return map && k && v && cbor_map_add(map.get(), cbor_pair{cbor_move(k), cbor_move(v)});
     };
-    bool ok = add(cbor_build_uint8(1), cbor_build_uint8(ec ? 2 : 1)) &&
-              add(cbor_build_uint8(3), cbor_build_negint8(ec ? 6 : 7)) &&
-              add(cbor_build_negint8(0), cbor_build_uint8(ec ? 1 : 6));
+    bool ok = add(build_small_int(kLabelKty), build_small_int(ec ? kKtyEc2 : kKtyOkp)) &&
+              add(build_small_int(kLabelAlg), build_small_int(ec ? kAlgEs256 : kAlgEdDsa)) &&
+              add(build_small_int(kLabelCrv), build_small_int(ec ? kCrvP256 : kCrvEd25519));
     if (ec)
-        ok = ok && add(cbor_build_negint8(1), cbor_build_bytestring(m.data() + 1, 32)) &&
-             add(cbor_build_negint8(2), cbor_build_bytestring(m.data() + 33, 32));
+        ok = ok && add(build_small_int(kLabelX), cbor_build_bytestring(m.data() + 1, 32)) &&
+             add(build_small_int(kLabelY), cbor_build_bytestring(m.data() + 33, 32));
     else
-        ok = ok && add(cbor_build_negint8(1), cbor_build_bytestring(m.data(), 32));
+        ok = ok && add(build_small_int(kLabelX), cbor_build_bytestring(m.data(), 32));
     if (!ok)
         return make_error(ErrorCode::internal, "cannot build a COSE key");
     return serialize(map.get());

@@ -82,11 +82,14 @@ SocketTransport::~SocketTransport() {
         close(fd_);
 }
 
+// A peer that reads nothing for this long fails the send.
+constexpr uint64_t kSendTimeoutUs = 10'000'000;
+
 Status SocketTransport::send(ByteView frame) {
     std::lock_guard<std::mutex> lock(send_mutex_);
     // A peer that stops reading fails the send instead of holding every
     // other sender behind this lock.
-    if (Status sent = write_frame(fd_, frame, max_frame_, monotonic_us() + 10'000'000); !sent)
+    if (Status sent = write_frame(fd_, frame, max_frame_, monotonic_us() + kSendTimeoutUs); !sent)
         return sent.error().context("channel send");
     return {};
 }

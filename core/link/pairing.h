@@ -57,6 +57,11 @@ Result<ChannelKeys> derive_session_keys(ByteView pairing_secret, ByteView authen
 // Constant-time comparison of what the person typed with the code.
 bool confirmation_code_matches(std::string_view typed, std::string_view code);
 
+// How long a session handshake, and a connection to the agent's link
+// address, may take.
+inline constexpr int kSessionHandshakeTimeoutMs = 10'000;
+inline constexpr int kLinkConnectTimeoutMs = 5'000;
+
 // What each side keeps about the other after pairing.
 struct PairingRecord {
     Bytes device_id;

@@ -15,6 +15,12 @@
 
 namespace skgate {
 
+// How long each side waits for the other's next pairing message, and for the
+// verdict (the person reads the code on one device and types it on the
+// other).
+inline constexpr int kPairingStepTimeoutMs = 30'000;
+inline constexpr int kPairingVerdictTimeoutMs = 300'000;
+
 // --- the agent --------------------------------------------------------------
 
 // A fresh X25519 key and one-time token, and the URI that carries them.
