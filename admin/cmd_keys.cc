@@ -277,8 +277,8 @@ namespace {
 
 // One row of `list`: a key in the local store or in a remote source's cache.
 struct ListRow {
-    std::string user, name, type, display_type, fingerprint, enrolled, expires, aaguid, attestation,
-        last_used, source, comment;
+    std::string user, name, type, display_type, fingerprint, enrolled, expires;
+    std::string aaguid, attestation, last_used, source, comment;
     bool uv = false;
 };
 
@@ -328,10 +328,16 @@ void remote_rows(const Policy& policy, const std::string& user, std::time_t now,
         std::string source = std::string(to_string(s)) + " (cached " + format_iso8601(c->fetched) +
                              ", " + std::to_string(now - c->fetched) + " s ago)";
         for (const auto& k : c->keys) {
-            rows.push_back({user, "-", k.entry.key.type_name(),
-                            std::string(k.entry.key.display_type()), k.entry.key.fingerprint(), "-",
-                            k.expires ? format_iso8601(*k.expires) : "-", "", "", "-", source,
-                            k.entry.comment, false});
+            rows.push_back({.user = user,
+                            .name = "-",
+                            .type = k.entry.key.type_name(),
+                            .display_type = std::string(k.entry.key.display_type()),
+                            .fingerprint = k.entry.key.fingerprint(),
+                            .enrolled = "-",
+                            .expires = k.expires ? format_iso8601(*k.expires) : "-",
+                            .last_used = "-",
+                            .source = source,
+                            .comment = k.entry.comment});
         }
     }
 }
@@ -395,10 +401,19 @@ int cmd_list(const Args& args) {
                     if (auto it = last_use->find(k.key.fingerprint()); it != last_use->end())
                         used = format_iso8601(static_cast<std::time_t>(it->second));
                 }
-                rows.push_back({user, k.name, k.key.type_name(), std::string(k.key.display_type()),
-                                k.key.fingerprint(), format_iso8601(k.enrolled),
-                                k.expires ? format_iso8601(*k.expires) : "-", k.aaguid,
-                                k.attestation, used, "local", k.comment, k.uv});
+                rows.push_back({.user = user,
+                                .name = k.name,
+                                .type = k.key.type_name(),
+                                .display_type = std::string(k.key.display_type()),
+                                .fingerprint = k.key.fingerprint(),
+                                .enrolled = format_iso8601(k.enrolled),
+                                .expires = k.expires ? format_iso8601(*k.expires) : "-",
+                                .aaguid = k.aaguid,
+                                .attestation = k.attestation,
+                                .last_used = used,
+                                .source = "local",
+                                .comment = k.comment,
+                                .uv = k.uv});
             }
         }
         remote_rows(*policy, user, now, rows);

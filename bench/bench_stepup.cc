@@ -76,15 +76,7 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir + "/state");
     const std::string user = "root";
-    const StoredKey enrolled{.key = key.public_key(),
-                             .comment = "",
-                             .name = "bench",
-                             .enrolled = 0,
-                             .expires = std::nullopt,
-                             .aaguid = "",
-                             .attestation = "",
-                             .uv = false,
-                             .chained = false};
+    const StoredKey enrolled{.key = key.public_key(), .name = "bench"};
     if (!KeyStore(dir + "/keys.d").add(user, enrolled))
         std::abort();
     auto policy = Policy::parse("KeysDirectory " + dir + "/keys.d\nRevokedKeys " + dir +

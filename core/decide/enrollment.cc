@@ -44,7 +44,7 @@ Result<StoredKey> enroll_key(const Policy& policy, const UserPolicy& up, const E
     if (revoked.is_revoked(key))
         return refusal("key " + key.fingerprint() + " is revoked");
 
-    StoredKey stored{key, entry.comment, req.name, req.now, {}, {}, {}, false};
+    StoredKey stored{.key = key, .comment = entry.comment, .name = req.name, .enrolled = req.now};
     if (stored.name.size() > 64 || has_control_chars(stored.name))
         return invalid("--name must be at most 64 printable characters");
     if (req.expires) {

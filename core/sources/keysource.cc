@@ -30,7 +30,11 @@ Result<SourceResult> keys_from_store(const KeyStore& store, const std::string& u
     SourceResult out;
     out.warnings = std::move(file.warnings);
     for (auto& k : file.keys) {
-        CandidateKey c{k.key, k.comment, KeySource::local, path, k, {}, {}};
+        CandidateKey c{.key = k.key,
+                       .comment = k.comment,
+                       .source = KeySource::local,
+                       .origin = path,
+                       .stored = k};
         out.keys.push_back(std::move(c));
     }
     return out;

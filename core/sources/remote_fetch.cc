@@ -86,18 +86,18 @@ Result<RemoteKeys> fetch_metadata_keys(HttpSession& http, const RemoteSettings& 
     // more try with a new token, inside the same budget, before the source
     // counts as refusing.
     for (int attempt = 0;; attempt++) {
-        HttpRequest token_req{"PUT", s.metadata_url + "/v1/token", {kTokenLifetime}, {}, {}};
+        HttpRequest token_req{
+            .method = "PUT", .url = s.metadata_url + "/v1/token", .headers = {kTokenLifetime}};
         SKGATE_TRY(token, http.perform(token_req, remaining_ms(deadline), kMaxTokenBytes));
         SKGATE_CHECK(check_status(token, "metadata service (PUT /v1/token)"));
         std::string_view t = trim(token.body);
         if (auto st = check_token(t, "metadata token"); !st)
             return make_error(ErrorCode::invalid, st.error().message);
 
-        HttpRequest keys_req{"GET",
-                             s.metadata_url + "/v1/ssh-keys",
-                             {"X-Metadata-Token: " + std::string(t), "Accept: application/json"},
-                             {},
-                             {}};
+        HttpRequest keys_req{
+            .method = "GET",
+            .url = s.metadata_url + "/v1/ssh-keys",
+            .headers = {"X-Metadata-Token: " + std::string(t), "Accept: application/json"}};
         SKGATE_TRY(got, http.perform(keys_req, remaining_ms(deadline), kMaxRemoteDocumentBytes));
         if (got.status == 401 && attempt == 0)
             continue;
@@ -124,11 +124,11 @@ Result<RemoteKeys> fetch_metadata_keys(HttpSession& http, const RemoteSettings& 
 Result<RemoteKeys> fetch_http_keys(HttpSession& http, const RemoteSettings& s,
                                    const std::string& user, const std::string& bearer_token,
                                    long timeout_ms) {
-    HttpRequest req{"GET",
-                    expand_url_user(s.http_keys_url, user),
-                    {"Accept: application/json"},
-                    s.http_ca_file,
-                    "HttpCAFile"};
+    HttpRequest req{.method = "GET",
+                    .url = expand_url_user(s.http_keys_url, user),
+                    .headers = {"Accept: application/json"},
+                    .ca_file = s.http_ca_file,
+                    .ca_setting = "HttpCAFile"};
     if (!bearer_token.empty()) {
         SKGATE_CHECK(check_bearer_token(bearer_token));
         req.headers.push_back("Authorization: Bearer " + bearer_token);

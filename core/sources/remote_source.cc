@@ -40,13 +40,10 @@ namespace {
 constexpr size_t kMaxFetchOutput = 1024 * 1024;
 
 CandidateKey to_candidate(const RemoteKey& k, KeySource source) {
-    CandidateKey c{k.entry.key,
-                   k.entry.comment,
-                   source,
-                   std::string(to_string(source)) + ":" + k.origin,
-                   std::nullopt,
-                   {},
-                   {}};
+    CandidateKey c{.key = k.entry.key,
+                   .comment = k.entry.comment,
+                   .source = source,
+                   .origin = std::string(to_string(source)) + ":" + k.origin};
     // Expiry travels as sshd's own option, so that policy and the printed
     // line treat it like any other expiry-time.
     if (k.expires)

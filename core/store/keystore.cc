@@ -21,7 +21,7 @@ constexpr const char* kHeader =
     "# skgate key store: written by skgatectl (enroll, revoke); do not edit by hand.\n";
 
 Result<StoredKey> from_entry(AuthorizedKey entry) {
-    StoredKey k{std::move(entry.key), std::move(entry.comment), {}, 0, {}, {}, {}, false, false};
+    StoredKey k{.key = std::move(entry.key), .comment = std::move(entry.comment)};
     bool have_enrolled = false;
     for (const auto& opt : entry.options) {
         const std::string& n = opt.name;

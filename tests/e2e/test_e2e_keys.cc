@@ -69,7 +69,11 @@ class E2eKeys : public ::testing::Test {
     void enroll(const std::string& user, const std::string& key,
                 std::optional<std::time_t> expires = {}) {
         KeyStore store(sshd_->path("keys.d"));
-        StoredKey k{pub(key), user, "test", std::time(nullptr) - 60, expires, "", "", false};
+        StoredKey k{.key = pub(key),
+                    .comment = user,
+                    .name = "test",
+                    .enrolled = std::time(nullptr) - 60,
+                    .expires = expires};
         auto st = store.add(user, k);
         ASSERT_TRUE(st.ok()) << st.error().message;
     }

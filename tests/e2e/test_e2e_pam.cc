@@ -63,14 +63,10 @@ class E2ePam : public ::testing::Test {
                        sshd_->path("revoked") + "\nStateDirectory " + sshd_->path("state") + "\n");
         KeyStore store(sshd_->path("keys.d"));
         ASSERT_TRUE(store
-                        .add(kAlice, {*PublicKey::parse_text(read_file(sk_ + ".pub")),
-                                      "alice",
-                                      "sk",
-                                      std::time(nullptr) - 60,
-                                      {},
-                                      "",
-                                      "",
-                                      false})
+                        .add(kAlice, {.key = *PublicKey::parse_text(read_file(sk_ + ".pub")),
+                                      .comment = "alice",
+                                      .name = "sk",
+                                      .enrolled = std::time(nullptr) - 60})
                         .ok());
     }
     void TearDown() override {

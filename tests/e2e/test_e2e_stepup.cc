@@ -149,14 +149,10 @@ class E2eStepUp : public ::testing::Test {
 
     static void enroll(const std::string& user, const std::string& key) {
         KeyStore store(h_->path("keys.d"));
-        auto added = store.add(user, {*PublicKey::parse_text(read_file(key + ".pub")),
-                                      "e2e",
-                                      "sk",
-                                      std::time(nullptr) - 60,
-                                      {},
-                                      "",
-                                      "",
-                                      false});
+        auto added = store.add(user, {.key = *PublicKey::parse_text(read_file(key + ".pub")),
+                                      .comment = "e2e",
+                                      .name = "sk",
+                                      .enrolled = std::time(nullptr) - 60});
         ASSERT_TRUE(added.ok()) << added.error().message;
     }
 

@@ -25,11 +25,12 @@ class SkgateKeys : public ::testing::Test {
         write_file(dir.file("skgate.conf"), "KeysDirectory " + dir.file("keys.d") +
                                                 "\nRevokedKeys " + dir.file("revoked") + "\n");
         KeyStore store(dir.file("keys.d"));
-        ASSERT_TRUE(
-            store
-                .add("root",
-                     {key.public_key(), "root@laptop", "laptop", 1767225600, {}, "", "", false})
-                .ok());
+        ASSERT_TRUE(store
+                        .add("root", {.key = key.public_key(),
+                                      .comment = "root@laptop",
+                                      .name = "laptop",
+                                      .enrolled = 1767225600})
+                        .ok());
     }
 
     RunResult keys(std::vector<std::string> args) {

@@ -171,7 +171,9 @@ PublicKey pub(const std::string& key) {
 
 void enroll(const std::string& user, const std::string& key) {
     KeyStore store(g_dir + "/keys.d");
-    if (!store.add(user, {pub(key), user, "k", std::time(nullptr) - 60, {}, "", "", false}))
+    if (!store.add(
+            user,
+            {.key = pub(key), .comment = user, .name = "k", .enrolled = std::time(nullptr) - 60}))
         fail_msg("enroll failed");
 }
 
@@ -261,7 +263,7 @@ void confirm_ordinary_key_enforce_and_audit(void**) {
     std::string k = make_key("plain", "ed25519");
     write_conf("KeySources local\nRequireSecurityKey yes\n");
     KeyStore store(g_dir + "/keys.d");
-    assert_true(store.add("root", {pub(k), "", "", std::time(nullptr), {}, "", "", false}).ok());
+    assert_true(store.add("root", {.key = pub(k), .enrolled = std::time(nullptr)}).ok());
     assert_int_equal(
         pam("skgate-confirm", Op::auth, "root", {{"SSH_AUTH_INFO_0", auth_info(k)}}).rc,
         PAM_AUTH_ERR);

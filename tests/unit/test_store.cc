@@ -24,7 +24,7 @@ using namespace skgate::test;
 namespace {
 
 StoredKey stored(const SoftSkKey& k, const std::string& name) {
-    return {k.public_key(), name + "@host", name, 1767225600, std::nullopt, "", "", false};
+    return {.key = k.public_key(), .comment = name + "@host", .name = name, .enrolled = 1767225600};
 }
 
 }  // namespace
