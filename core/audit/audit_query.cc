@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/sys/account.h"
+#include "core/sys/args.h"
 #include "core/sys/text.h"
 #include "core/sys/timeutil.h"
 
@@ -79,15 +80,10 @@ std::string local_time(uint64_t usec) {
 // A journal field anyone could have written: digits only, no sign, no
 // overflow, or nothing.
 std::optional<uint64_t> parse_decimal(std::string_view s) {
-    if (s.empty() || s.size() > 19)
+    auto n = parse_integer_in(s, 0, INT64_MAX);
+    if (!n)
         return std::nullopt;
-    uint64_t n = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9')
-            return std::nullopt;
-        n = n * 10 + static_cast<uint64_t>(c - '0');
-    }
-    return n;
+    return static_cast<uint64_t>(*n);
 }
 
 // The uid sshd runs skgate-keys as once it has read the users' files.

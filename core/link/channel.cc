@@ -39,25 +39,6 @@ Result<sockaddr_un> unix_address(std::string_view path) {
 }
 
 // Waits for `events` on fd until the deadline (0: for ever).
-Status wait_fd(int fd, short events, uint64_t deadline_us) {
-    for (;;) {
-        int wait_ms = -1;
-        if (deadline_us) {
-            uint64_t now = monotonic_us();
-            if (now >= deadline_us)
-                return make_error(ErrorCode::not_found, "timed out");
-            wait_ms = static_cast<int>((deadline_us - now) / 1000 + 1);
-        }
-        pollfd p{fd, events, 0};
-        int rc = poll(&p, 1, wait_ms);
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc < 0)
-            return sys_error("poll");
-        if (rc > 0)
-            return {};
-    }
-}
 
 Bytes nonce_for(uint64_t seq) {
     Bytes n(kAeadNonceBytes, 0);
@@ -125,7 +106,8 @@ Result<std::unique_ptr<Transport>> connect_channel(std::string_view address, int
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         if (errno != EINPROGRESS && errno != EAGAIN)
             return sys_error("cannot connect to " + path);
-        SKGATE_CHECK(wait_fd(fd, POLLOUT, monotonic_us() + uint64_t(timeout_ms) * 1000 + 1));
+        SKGATE_CHECK(
+            wait_socket_ready(fd, POLLOUT, monotonic_us() + uint64_t(timeout_ms) * 1000 + 1));
         int err = 0;
         socklen_t len = sizeof err;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
@@ -183,7 +165,7 @@ Listener::~Listener() {
 Result<int> Listener::accept(int timeout_ms) {
     uint64_t deadline = timeout_ms < 0 ? 0 : monotonic_us() + uint64_t(timeout_ms) * 1000 + 1;
     for (;;) {
-        SKGATE_CHECK(wait_fd(fd_, POLLIN, deadline));
+        SKGATE_CHECK(wait_socket_ready(fd_, POLLIN, deadline));
         int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (c >= 0)
             return c;

@@ -48,6 +48,18 @@ Result<std::string> reason_of(const CborFields& f) {
     return f.get_text(msg::field::kReason, "reason", kMaxLinkText);
 }
 
+// id, status and reason: what every response begins with.
+template <class Response>
+Status read_response_header(const CborFields& f, Response& r) {
+    SKGATE_TRY(id, f.get_uint(msg::field::kId, "request id"));
+    SKGATE_TRY(status, status_of(f));
+    SKGATE_TRY(reason, reason_of(f));
+    r.id = id;
+    r.status = status;
+    r.reason = std::move(reason);
+    return {};
+}
+
 void put_header(CborFields& f, uint64_t type, uint64_t id) {
     f.set(msg::field::kType, type);
     f.set(msg::field::kId, id);
@@ -112,13 +124,8 @@ CborFields RegisterRequest::to_fields() const {
 Result<RegisterResponse> RegisterResponse::from_fields(const CborFields& f) {
     SKGATE_CHECK(expect_type(f, kRegisterResponse));
     RegisterResponse r;
-    SKGATE_TRY(id, f.get_uint(msg::field::kId, "request id"));
-    SKGATE_TRY(status, status_of(f));
-    SKGATE_TRY(reason, reason_of(f));
-    r.id = id;
-    r.status = status;
-    r.reason = std::move(reason);
-    if (status != LinkStatus::ok)
+    SKGATE_CHECK(read_response_header(f, r));
+    if (r.status != LinkStatus::ok)
         return r;
     SKGATE_TRY(auth_data, f.get_bytes(kAuthData, "authenticator data", kMaxLinkAuthData));
     SKGATE_TRY(sig, f.get_bytes(kSignature, "attestation signature", kMaxLinkSignature));
@@ -182,13 +189,8 @@ CborFields SignRequest::to_fields() const {
 Result<SignResponse> SignResponse::from_fields(const CborFields& f) {
     SKGATE_CHECK(expect_type(f, kSignResponse));
     SignResponse r;
-    SKGATE_TRY(id, f.get_uint(msg::field::kId, "request id"));
-    SKGATE_TRY(status, status_of(f));
-    SKGATE_TRY(reason, reason_of(f));
-    r.id = id;
-    r.status = status;
-    r.reason = std::move(reason);
-    if (status != LinkStatus::ok)
+    SKGATE_CHECK(read_response_header(f, r));
+    if (r.status != LinkStatus::ok)
         return r;
     SKGATE_TRY(flags, f.get_uint(kFlags, "flags"));
     SKGATE_TRY(counter, f.get_uint(kCounter, "counter"));

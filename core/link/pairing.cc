@@ -218,6 +218,30 @@ Bytes PairingRecord::serialize() const {
     return f.encode();
 }
 
+namespace {
+
+// The first sealed message each side sends: only a holder of the pairing
+// secret can make it, so receiving it proves the peer.
+Status send_ready(SecureChannel& channel) {
+    CborFields ready;
+    ready.set(msg::field::kType, msg::type::kSessionReady);
+    ready.set(msg::field::kTime, now_seconds());
+    return channel.send(ready);
+}
+
+Status receive_ready(SecureChannel& channel, int timeout_ms, const std::string& peer) {
+    auto ready = channel.receive(timeout_ms);
+    if (!ready)
+        return make_error(ErrorCode::permission,
+                          "the " + peer + " failed to prove the pairing: " + ready.error().message);
+    SKGATE_TRY(type, ready->get_uint(msg::field::kType, "message type"));
+    if (type != msg::type::kSessionReady)
+        return invalid("the " + peer + "'s first sealed message is not 'ready'");
+    return {};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport> transport,
                                                       const PairingRecord& record, int timeout_ms) {
     SKGATE_TRY(hello, receive_plain(*transport, timeout_ms));
@@ -238,17 +262,8 @@ Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport>
     SKGATE_CHECK(send_plain(*transport, reply));
     SKGATE_TRY(keys, derive_session_keys(record.secret, their_nonce, nonce));
     auto channel = std::make_unique<SecureChannel>(transport, ChannelRole::agent, keys);
-    auto ready = channel->receive(timeout_ms);
-    if (!ready)
-        return make_error(ErrorCode::permission,
-                          "the device failed to prove the pairing: " + ready.error().message);
-    SKGATE_TRY(ready_type, ready->get_uint(msg::field::kType, "message type"));
-    if (ready_type != msg::type::kSessionReady)
-        return invalid("the device's first sealed message is not 'ready'");
-    CborFields ok;
-    ok.set(msg::field::kType, msg::type::kSessionReady);
-    ok.set(msg::field::kTime, now_seconds());
-    SKGATE_CHECK(channel->send(ok));
+    SKGATE_CHECK(receive_ready(*channel, timeout_ms, "device"));
+    SKGATE_CHECK(send_ready(*channel));
     return channel;
 }
 
@@ -272,17 +287,8 @@ Result<std::unique_ptr<SecureChannel>> session_connect(std::shared_ptr<Transport
         return invalid("session hello: the nonce must be 32 bytes");
     SKGATE_TRY(keys, derive_session_keys(record.secret, nonce, their_nonce));
     auto channel = std::make_unique<SecureChannel>(transport, ChannelRole::authenticator, keys);
-    CborFields ready;
-    ready.set(msg::field::kType, msg::type::kSessionReady);
-    ready.set(msg::field::kTime, now_seconds());
-    SKGATE_CHECK(channel->send(ready));
-    auto ok = channel->receive(timeout_ms);
-    if (!ok)
-        return make_error(ErrorCode::permission,
-                          "the agent failed to prove the pairing: " + ok.error().message);
-    SKGATE_TRY(ok_type, ok->get_uint(msg::field::kType, "message type"));
-    if (ok_type != msg::type::kSessionReady)
-        return invalid("the agent's first sealed message is not 'ready'");
+    SKGATE_CHECK(send_ready(*channel));
+    SKGATE_CHECK(receive_ready(*channel, timeout_ms, "agent"));
     return channel;
 }
 

@@ -49,16 +49,6 @@ size_t end_of_options(std::string_view line) {
     return i;
 }
 
-Result<int> digits(std::string_view s, size_t pos, size_t n) {
-    int v = 0;
-    for (size_t i = pos; i < pos + n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return invalid("expiry-time \"" + printable(s) + "\" contains a non-digit");
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
 bool is_known_option_name(std::string_view name) {
     std::string n = to_lower(name);
     std::string_view base = n;
@@ -265,40 +255,6 @@ Result<SshdKeyOptions> interpret_sshd_options(const KeyOptions& options) {
         }
     }
     return o;
-}
-
-Result<std::time_t> parse_expiry_time(std::string_view text) {
-    std::string_view s = text;
-    bool utc = !s.empty() && (s.back() == 'Z' || s.back() == 'z');
-    if (utc)
-        s.remove_suffix(1);
-    if (s.size() != 8 && s.size() != 12 && s.size() != 14)
-        return invalid("expiry-time \"" + printable(text) + "\" is not YYYYMMDD[HHMM[SS]][Z]");
-    SKGATE_TRY(year, digits(s, 0, 4));
-    SKGATE_TRY(mon, digits(s, 4, 2));
-    SKGATE_TRY(day, digits(s, 6, 2));
-    int hour = 0, min = 0, sec = 0;
-    if (s.size() >= 12) {
-        SKGATE_TRY(h, digits(s, 8, 2));
-        SKGATE_TRY(m, digits(s, 10, 2));
-        hour = h, min = m;
-    }
-    if (s.size() == 14) {
-        SKGATE_TRY(sc, digits(s, 12, 2));
-        sec = sc;
-    }
-    auto t = civil_to_time({year, mon, day, hour, min, sec}, utc);
-    if (!t)
-        return invalid("expiry-time \"" + printable(text) + "\" is not a valid date and time");
-    return *t;
-}
-
-std::string format_expiry_time(std::time_t t) {
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%d%H%M%SZ", &tm);
-    return buf;
 }
 
 }  // namespace skgate

@@ -11,6 +11,7 @@
 
 #include "core/ssh/sshkey.h"
 #include "core/sys/result.h"
+#include "core/sys/timeutil.h"
 
 namespace skgate {
 
@@ -61,10 +62,7 @@ struct SshdKeyOptions {
 // earliest expiry-time wins). Unknown options are errors.
 Result<SshdKeyOptions> interpret_sshd_options(const KeyOptions& options);
 
-// sshd's expiry-time syntax: YYYYMMDD[HHMM[SS]], UTC with a trailing Z,
-// otherwise local time.
-Result<std::time_t> parse_expiry_time(std::string_view text);
-// The UTC form "YYYYMMDDHHMMSSZ".
-std::string format_expiry_time(std::time_t t);
+// expiry-time's dates: parse_expiry_time and format_expiry_time, with every
+// other date skgate reads, in sys/timeutil.h.
 
 }  // namespace skgate

@@ -1,5 +1,7 @@
 #include "core/sys/args.h"
 
+#include <cstdint>
+
 #include "core/sys/text.h"
 
 namespace skgate {
@@ -11,13 +13,16 @@ bool asks_for_help(const std::vector<std::string>& args) {
 std::optional<int64_t> parse_integer_in(std::string_view text, int64_t min, int64_t max) {
     bool negative = !text.empty() && text[0] == '-' && min < 0;
     std::string_view digits = negative ? text.substr(1) : text;
-    if (digits.empty() || digits.size() > 18)
+    if (digits.empty() || digits.size() > 19)
         return std::nullopt;
     int64_t n = 0;
     for (char c : digits) {
         if (c < '0' || c > '9')
             return std::nullopt;
-        n = n * 10 + (c - '0');
+        const int d = c - '0';
+        if (n > (INT64_MAX - d) / 10)
+            return std::nullopt;  // beyond int64: out of any range
+        n = n * 10 + d;
     }
     if (negative)
         n = -n;

@@ -17,8 +17,27 @@ Error socket_error(const char* what) {
     return make_error(ErrorCode::io, std::string(what) + ": " + std::strerror(errno));
 }
 
-// Until the socket is ready for `events` or the deadline passes.
-Status wait_ready(int fd, short events, uint64_t deadline_us) {
+// Exactly n bytes, each transfer only once poll says it will not block.
+Status transfer(int fd, uint8_t* buf, size_t n, bool writing, uint64_t deadline_us) {
+    size_t done = 0;
+    while (done < n) {
+        SKGATE_CHECK(wait_socket_ready(fd, writing ? POLLOUT : POLLIN, deadline_us));
+        ssize_t k = writing ? ::send(fd, buf + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT)
+                            : ::recv(fd, buf + done, n - done, MSG_DONTWAIT);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+            continue;
+        if (k < 0)
+            return socket_error(writing ? "send" : "receive");
+        if (k == 0)
+            return make_error(ErrorCode::io, "the peer closed the connection");
+        done += static_cast<size_t>(k);
+    }
+    return {};
+}
+
+}  // namespace
+
+Status wait_socket_ready(int fd, short events, uint64_t deadline_us) {
     for (;;) {
         int wait_ms = -1;
         if (deadline_us) {
@@ -37,26 +56,6 @@ Status wait_ready(int fd, short events, uint64_t deadline_us) {
             return {};
     }
 }
-
-// Exactly n bytes, each transfer only once poll says it will not block.
-Status transfer(int fd, uint8_t* buf, size_t n, bool writing, uint64_t deadline_us) {
-    size_t done = 0;
-    while (done < n) {
-        SKGATE_CHECK(wait_ready(fd, writing ? POLLOUT : POLLIN, deadline_us));
-        ssize_t k = writing ? ::send(fd, buf + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT)
-                            : ::recv(fd, buf + done, n - done, MSG_DONTWAIT);
-        if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-            continue;
-        if (k < 0)
-            return socket_error(writing ? "send" : "receive");
-        if (k == 0)
-            return make_error(ErrorCode::io, "the peer closed the connection");
-        done += static_cast<size_t>(k);
-    }
-    return {};
-}
-
-}  // namespace
 
 Status write_frame(int fd, ByteView body, size_t max_body, uint64_t deadline_us) {
     if (body.empty() || body.size() > max_body)

@@ -17,6 +17,9 @@ namespace skgate {
 // out"); a peer that closed the connection, or any socket error, an
 // ErrorCode::io one; a length outside 1..max_body an ErrorCode::invalid one.
 Status write_frame(int fd, ByteView body, size_t max_body, uint64_t deadline_us);
+// Until `fd` is ready for poll `events` (POLLIN, POLLOUT), with the same
+// deadline rules: for the framing above, and for a socket's connect().
+Status wait_socket_ready(int fd, short events, uint64_t deadline_us);
 Result<Bytes> read_frame(int fd, size_t max_body, uint64_t deadline_us);
 
 }  // namespace skgate

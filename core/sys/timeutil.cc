@@ -19,6 +19,19 @@ bool digits(std::string_view s, size_t pos, size_t n, int* out) {
     return true;
 }
 
+// The two forms skgate writes, each strftime format a literal.
+enum class UtcForm { iso8601, compact };
+std::string format_utc(std::time_t t, UtcForm form) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    if (form == UtcForm::iso8601)
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    else
+        std::strftime(buf, sizeof buf, "%Y%m%d%H%M%SZ", &tm);
+    return buf;
+}
+
 }  // namespace
 
 Result<std::time_t> civil_to_time(const CivilTime& c, bool utc) {
@@ -42,11 +55,7 @@ Result<std::time_t> civil_to_time(const CivilTime& c, bool utc) {
 }
 
 std::string format_iso8601(std::time_t t) {
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return format_utc(t, UtcForm::iso8601);
 }
 
 Result<std::time_t> parse_iso8601(std::string_view text) {
@@ -119,6 +128,31 @@ Result<int64_t> parse_duration(std::string_view text) {
             return invalid("duration \"" + printable(text) + "\" is too large");
     }
     return total;
+}
+
+Result<std::time_t> parse_expiry_time(std::string_view text) {
+    std::string_view s = text;
+    bool utc = !s.empty() && (s.back() == 'Z' || s.back() == 'z');
+    if (utc)
+        s.remove_suffix(1);
+    if (s.size() != 8 && s.size() != 12 && s.size() != 14)
+        return invalid("expiry-time \"" + printable(text) + "\" is not YYYYMMDD[HHMM[SS]][Z]");
+    int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
+    bool ok = digits(s, 0, 4, &year) && digits(s, 4, 2, &mon) && digits(s, 6, 2, &day);
+    if (s.size() >= 12)
+        ok = ok && digits(s, 8, 2, &hour) && digits(s, 10, 2, &min);
+    if (s.size() == 14)
+        ok = ok && digits(s, 12, 2, &sec);
+    if (!ok)
+        return invalid("expiry-time \"" + printable(text) + "\" contains a non-digit");
+    auto t = civil_to_time({year, mon, day, hour, min, sec}, utc);
+    if (!t)
+        return invalid("expiry-time \"" + printable(text) + "\" is not a valid date and time");
+    return *t;
+}
+
+std::string format_expiry_time(std::time_t t) {
+    return format_utc(t, UtcForm::compact);
 }
 
 }  // namespace skgate

@@ -26,6 +26,11 @@ Result<std::time_t> civil_to_time(const CivilTime& c, bool utc);
 std::string format_iso8601(std::time_t t);
 // "2026-11-22T10:00:00Z", or a date "2026-11-22" (midnight UTC).
 Result<std::time_t> parse_iso8601(std::string_view text);
+// authorized_keys' expiry-time="YYYYMMDD[HHMM[SS]][Z]": local time without
+// Z, as sshd reads it; formatted always in UTC with Z.
+Result<std::time_t> parse_expiry_time(std::string_view text);
+std::string format_expiry_time(std::time_t t);
+
 // sshd's time format: a sequence of NUMBER[s|m|h|d|w], e.g. "1h30m", in seconds.
 Result<int64_t> parse_duration(std::string_view text);
 
