@@ -892,20 +892,14 @@ Status check_sshd_uses_skgate(const SystemPaths& paths, const Policy& policy,
     return {};
 }
 
-Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableRequest& request) {
-    WiringOutcome outcome;
-    Report& report = outcome.report;
-    SKGATE_TRY(policy, Policy::load_or_default(paths.skgate_conf));
-    const std::string state_dir = state_dir_of(policy);
-    std::optional<FileLock> lock;
-    if (!request.dry_run) {
-        SKGATE_CHECK(ensure_directory(policy.global().state_directory, FileOwner{0, 0, 0755}));
-        SKGATE_CHECK(ensure_directory(state_dir, FileOwner{0, 0, 0700}));
-        SKGATE_TRY(l, FileLock::acquire(state_dir + "/lock"));
-        lock.emplace(std::move(l));
-    }
-    SKGATE_TRY(previous, load_record(state_dir));
-
+// sshd as enable finds it: a version with security keys, a configuration
+// that passes and reads the drop-ins first, and no AuthorizedKeysCommand,
+// RevokedKeys or command-line option that skgate's drop-in would silently
+// override (the last two only with --force, each passed to `accept`).
+// Returns what `sshd -T` prints now.
+Result<std::map<std::string, std::string>> check_sshd_before_enable(
+    const SystemPaths& paths, const EnableRequest& request, const Policy& policy,
+    const std::function<void(const std::string&)>& accept) {
     SKGATE_TRY(version, openssh_version(paths));
     if (!version.supports_sk())
         return invalid(version.text + " has no security-key support (OpenSSH 8.2 or later needed)");
@@ -935,11 +929,6 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
     // administrator revoked there would log in again.
     const std::string ours = krl_path_for(policy.global().revoked_keys);
     const std::string revoked_before = (*before)["revokedkeys"];
-    std::vector<std::string> forced;
-    auto accept = [&](const std::string& what) {
-        forced.push_back(what);
-        report.push_back("--force: accepted " + what);
-    };
     const bool replaces_revoked =
         !revoked_before.empty() && revoked_before != "none" && revoked_before != ours;
     if (replaces_revoked && request.force)
@@ -965,33 +954,25 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
     for (const auto& o : overrides)
         accept(o + " on sshd's command line");
 
-    // The files sshd read before skgate, which skgate-keys is given (-a).
-    std::string previous_files =
-        previous ? previous->previous_authorized_keys_file : (*before)["authorizedkeysfile"];
-    if (previous_files.empty())
-        previous_files = ".ssh/authorized_keys .ssh/authorized_keys2";
-    std::vector<std::string> user_files;
-    if (previous_files != "none")
-        user_files = split_whitespace(previous_files);
+    return std::move(*before);
+}
 
-    if (request.mode == Mode::enforce) {
-        Status guard = check_nobody_locked_out(policy, user_files);
-        if (!guard && !request.force)
-            return guard.error();
-        if (!guard) {  // the guard's first clause says who is locked out
-            const std::string& why = guard.error().message;
-            accept(why.substr(0, why.find(": ")));
-        }
-    }
+// What enable will write: each managed file as it is now, as it was before
+// the first enable, and its new text. A file changed since the last enable
+// is refused (the policy excepted: the administrator's edit stays).
+struct EnablePlan {
+    EnableRecord record;
+    std::map<std::string, FileState> current;  // by role
+};
 
-    wiring::Options opts = options_for(paths, policy, request.mode, request.pam_confirm);
-    opts.previous_authorized_keys_file = previous_files;
-    opts.previous_pubkey_algorithms =
-        previous ? previous->previous_pubkey_algorithms : (*before)["pubkeyacceptedalgorithms"];
-
+Result<EnablePlan> plan_enable(const SystemPaths& paths, const EnableRequest& request,
+                               const wiring::Options& opts,
+                               const std::optional<EnableRecord>& previous,
+                               const std::string& dropin) {
     // Start from what was there before the first enable, so that running
     // enable again (say audit, then enforce) never stacks changes.
-    EnableRecord record;
+    EnablePlan plan;
+    EnableRecord& record = plan.record;
     record.mode = request.mode;
     record.pam_confirm = request.pam_confirm;
     record.previous_authorized_keys_file = opts.previous_authorized_keys_file;
@@ -1003,7 +984,7 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
         {kRolePolicy, paths.skgate_conf}, {kRoleDropin, dropin}, {kRolePam, paths.pam_file}};
     // What each file holds now, by role: the dry run's diff, "unchanged" and
     // the roll-back start from it.
-    std::map<std::string, FileState> current;
+    std::map<std::string, FileState>& current = plan.current;
     for (const auto& t : targets) {
         SKGATE_TRY(now, read_file_state(t.path));
         ManagedFile m{t.role, t.path, now, ""};
@@ -1047,6 +1028,59 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
             m.written = *pam;
         }
     }
+
+    return plan;
+}
+
+Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableRequest& request) {
+    WiringOutcome outcome;
+    Report& report = outcome.report;
+    SKGATE_TRY(policy, Policy::load_or_default(paths.skgate_conf));
+    const std::string state_dir = state_dir_of(policy);
+    std::optional<FileLock> lock;
+    if (!request.dry_run) {
+        SKGATE_CHECK(ensure_directory(policy.global().state_directory, FileOwner{0, 0, 0755}));
+        SKGATE_CHECK(ensure_directory(state_dir, FileOwner{0, 0, 0700}));
+        SKGATE_TRY(l, FileLock::acquire(state_dir + "/lock"));
+        lock.emplace(std::move(l));
+    }
+    SKGATE_TRY(previous, load_record(state_dir));
+
+    const std::string dropin = paths.dropin_path();
+    std::vector<std::string> forced;
+    auto accept = [&](const std::string& what) {
+        forced.push_back(what);
+        report.push_back("--force: accepted " + what);
+    };
+    SKGATE_TRY(before, check_sshd_before_enable(paths, request, policy, accept));
+
+    // The files sshd read before skgate, which skgate-keys is given (-a).
+    std::string previous_files =
+        previous ? previous->previous_authorized_keys_file : before["authorizedkeysfile"];
+    if (previous_files.empty())
+        previous_files = ".ssh/authorized_keys .ssh/authorized_keys2";
+    std::vector<std::string> user_files;
+    if (previous_files != "none")
+        user_files = split_whitespace(previous_files);
+
+    if (request.mode == Mode::enforce) {
+        Status guard = check_nobody_locked_out(policy, user_files);
+        if (!guard && !request.force)
+            return guard.error();
+        if (!guard) {  // the guard's first clause says who is locked out
+            const std::string& why = guard.error().message;
+            accept(why.substr(0, why.find(": ")));
+        }
+    }
+
+    wiring::Options opts = options_for(paths, policy, request.mode, request.pam_confirm);
+    opts.previous_authorized_keys_file = previous_files;
+    opts.previous_pubkey_algorithms =
+        previous ? previous->previous_pubkey_algorithms : before["pubkeyacceptedalgorithms"];
+
+    SKGATE_TRY(plan, plan_enable(paths, request, opts, previous, dropin));
+    EnableRecord& record = plan.record;
+    const std::map<std::string, FileState>& current = plan.current;
 
     bool same =
         previous && previous->mode == request.mode && previous->pam_confirm == request.pam_confirm;
