@@ -248,7 +248,11 @@ Status AgentServer::run(Listener agent_listener, Listener link_listener) {
             connections_.reap();
             if (!fd)
                 continue;
-            connections_.start([this, fd = *fd] { serve_link(fd); }, *fd);
+            if (Status st = connections_.start([this, fd = *fd] { serve_link(fd); }, *fd); !st) {
+                std::fprintf(stderr, "skgate-agent: refused an authenticator: %s\n",
+                             st.error().message.c_str());
+                close(*fd);
+            }
         }
     });
     Status result;
@@ -269,7 +273,11 @@ Status AgentServer::run(Listener agent_listener, Listener link_listener) {
             close(*fd);
             continue;
         }
-        connections_.start([this, fd = *fd] { serve_client(fd); }, *fd);
+        if (Status st = connections_.start([this, fd = *fd] { serve_client(fd); }, *fd); !st) {
+            std::fprintf(stderr, "skgate-agent: refused a client: %s\n",
+                         st.error().message.c_str());
+            close(*fd);
+        }
     }
     g_stop.store(true);
     link_thread.join();

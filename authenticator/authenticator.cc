@@ -206,7 +206,11 @@ std::optional<SignResponse> Authenticator::handle(const SignRequest& req) {
 
 Status Authenticator::serve(SecureChannel& channel) {
     ThreadGroup requests;
-    auto start = [&](std::function<void()> job) { requests.start(std::move(job)); };
+    auto start = [&](std::function<void()> job) {
+        if (Status st = requests.start(std::move(job)); !st)
+            std::fprintf(stderr, "skgate-authenticator: dropped a request: %s\n",
+                         st.error().message.c_str());
+    };
     Status result;
     for (;;) {
         auto message = channel.receive(-1);

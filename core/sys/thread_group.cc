@@ -4,17 +4,36 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <system_error>
+
 namespace skgate {
 
-void ThreadGroup::start(std::function<void()> job, int socket_fd) {
+Status ThreadGroup::start(std::function<void()> job, int socket_fd) {
     auto done = std::make_shared<std::atomic<bool>>(false);
-    int control = socket_fd >= 0 ? fcntl(socket_fd, F_DUPFD_CLOEXEC, 0) : -1;
-    std::thread t([job = std::move(job), done] {
-        job();
-        done->store(true);
-    });
+    int control = -1;
+    if (socket_fd >= 0) {
+        control = fcntl(socket_fd, F_DUPFD_CLOEXEC, 0);
+        if (control < 0)
+            return make_error(ErrorCode::io, std::string("no descriptor to own the connection: ") +
+                                                 std::strerror(errno));
+    }
+    std::thread t;
+    try {
+        t = std::thread([job = std::move(job), done] {
+            job();
+            done->store(true);
+        });
+    } catch (const std::system_error& e) {
+        if (control >= 0)
+            close(control);
+        return make_error(ErrorCode::io, std::string("no thread for the connection: ") + e.what());
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     members_.push_back({std::move(t), std::move(done), control});
+    return {};
 }
 
 void ThreadGroup::reap() {

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/sys/result.h"
+
 namespace skgate {
 
 class ThreadGroup {
@@ -23,8 +25,12 @@ class ThreadGroup {
     // Runs `job` in a thread of its own. A `socket_fd` (not -1) is the
     // connection the job reads: join_all shuts it down so that a blocked
     // read returns. The group keeps a duplicate of it, so the number is
-    // never another file's by the time it is shut down.
-    void start(std::function<void()> job, int socket_fd = -1);
+    // never another file's by the time it is shut down. When no duplicate
+    // or no thread can be had (descriptors or threads exhausted, as a
+    // client opening connections can make them), nothing runs and the
+    // caller still owns the socket: a thread join_all could not wake would
+    // keep the program from ever stopping.
+    Status start(std::function<void()> job, int socket_fd = -1);
     // Joins the threads whose job has returned.
     void reap();
     // Shuts down every member's socket, then joins every thread.

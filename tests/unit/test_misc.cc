@@ -164,20 +164,31 @@ TEST(ThreadGroup, JoinAllWakesABlockedReaderAndJoinsIt) {
     std::atomic<bool> finished{false};
     {
         ThreadGroup group;
-        group.start(
-            [&] {
-                char c;
-                got = read(sv[0], &c, 1);  // nobody writes: only shutdown ends it
-                finished = true;
-            },
-            sv[0]);
-        group.start([] {});
+        ASSERT_TRUE(group
+                        .start(
+                            [&] {
+                                char c;
+                                got = read(sv[0], &c, 1);  // only shutdown ends it
+                                finished = true;
+                            },
+                            sv[0])
+                        .ok());
+        ASSERT_TRUE(group.start([] {}).ok());
+        EXPECT_EQ(group.running(), 2u);
+        // A connection the group could not own is refused, not run unwakeable.
+        std::atomic<bool> ran{false};
+        int closed = dup(sv[1]);
+        close(closed);
+        auto refused = group.start([&] { ran = true; }, closed);
+        ASSERT_FALSE(refused.ok());
+        EXPECT_NE(refused.error().message.find("no descriptor"), std::string::npos);
         EXPECT_EQ(group.running(), 2u);
         group.join_all();
         EXPECT_TRUE(finished.load());
         EXPECT_EQ(got.load(), 0);  // end of file, from the shutdown
         EXPECT_EQ(group.running(), 0u);
-        group.start([] {});
+        EXPECT_FALSE(ran.load());
+        ASSERT_TRUE(group.start([] {}).ok());
     }  // the destructor joins what is left
     close(sv[0]);
     close(sv[1]);
