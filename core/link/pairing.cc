@@ -163,15 +163,26 @@ Result<PairingKeys> derive_pairing_keys(ByteView shared, ByteView token, ByteVie
     return k;
 }
 
-Result<ChannelKeys> derive_session_keys(ByteView pairing_secret, ByteView authenticator_nonce,
-                                        ByteView agent_nonce) {
-    Bytes salt(authenticator_nonce.begin(), authenticator_nonce.end());
-    salt.insert(salt.end(), agent_nonce.begin(), agent_nonce.end());
-    SKGATE_TRY(okm, hkdf_sha256(pairing_secret, salt, "skgate-session-v1", 2 * kAeadKeyBytes));
+Result<ChannelKeys> derive_session_keys(ByteView pairing_secret, ByteView ephemeral_shared,
+                                        const SessionTranscript& t) {
+    if (ephemeral_shared.size() != kX25519KeyBytes || pairing_secret.size() != kPairingSecretBytes)
+        return invalid("session keys need a 32-byte pairing secret and X25519 result");
+    // The ephemeral result is the key material and the pairing secret the
+    // salt: without the first (gone when the session ends) the keys cannot
+    // be made again, without the second nobody but the pair can make them.
+    Bytes ikm(ephemeral_shared.begin(), ephemeral_shared.end());
+    std::string info = "skgate-session-v2";
+    for (ByteView part :
+         {ByteView(t.device_id), ByteView(t.authenticator_ephemeral), ByteView(t.agent_ephemeral)})
+        info.append(reinterpret_cast<const char*>(part.data()), part.size());
+    auto okm = hkdf_sha256(ikm, pairing_secret, info, 2 * kAeadKeyBytes);
+    wipe(ikm);
+    if (!okm)
+        return okm.error();
     ChannelKeys k;
-    k.agent_to_authenticator = slice(okm, 0, kAeadKeyBytes);
-    k.authenticator_to_agent = slice(okm, kAeadKeyBytes, kAeadKeyBytes);
-    wipe(okm);
+    k.agent_to_authenticator = slice(*okm, 0, kAeadKeyBytes);
+    k.authenticator_to_agent = slice(*okm, kAeadKeyBytes, kAeadKeyBytes);
+    wipe(*okm);
     return k;
 }
 
@@ -242,6 +253,25 @@ Status receive_ready(SecureChannel& channel, int timeout_ms, const std::string& 
 
 }  // namespace
 
+namespace {
+
+// The peer's ephemeral X25519 key from its session hello. A hello without
+// one is the first session protocol, whose keys came from the pairing
+// secret alone (no forward secrecy): refused, with what to do.
+Result<Bytes> session_ephemeral(const CborFields& hello, const std::string& peer) {
+    if (!hello.has(msg::field::kKey))
+        return make_error(ErrorCode::permission,
+                          "the " + peer +
+                              " speaks the old session protocol (no ephemeral key, so no "
+                              "forward secrecy); update it");
+    SKGATE_TRY(key, hello.get_bytes(msg::field::kKey, "ephemeral key", kX25519KeyBytes));
+    if (key.size() != kX25519KeyBytes)
+        return invalid("session hello: the ephemeral key must be 32 bytes");
+    return key;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport> transport,
                                                       const PairingRecord& record, int timeout_ms) {
     SKGATE_TRY(hello, receive_plain(*transport, timeout_ms));
@@ -249,19 +279,24 @@ Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport>
     if (type != msg::type::kSessionHello)
         return invalid("the device did not start with a session hello");
     SKGATE_TRY(id, hello.get_bytes(msg::field::kDeviceId, "device id", kDeviceIdBytes));
-    SKGATE_TRY(their_nonce, hello.get_bytes(msg::field::kNonce, "nonce", kSessionNonceBytes));
-    if (their_nonce.size() != kSessionNonceBytes)
-        return invalid("session hello: the nonce must be 32 bytes");
     if (!equal_bytes(id, record.device_id))
         return make_error(ErrorCode::permission,
                           "a device that is not the paired one tried to connect");
-    SKGATE_TRY(nonce, random_bytes(kSessionNonceBytes));
+    SKGATE_TRY(their_key, session_ephemeral(hello, "device"));
+    SKGATE_TRY(own, X25519KeyPair::generate());
     CborFields reply;
     reply.set(msg::field::kType, msg::type::kSessionHello);
-    reply.set(msg::field::kNonce, nonce);
+    reply.set(msg::field::kKey, own.public_key);
     SKGATE_CHECK(send_plain(*transport, reply));
-    SKGATE_TRY(keys, derive_session_keys(record.secret, their_nonce, nonce));
-    auto channel = std::make_unique<SecureChannel>(transport, ChannelRole::agent, keys);
+    SKGATE_TRY(shared, x25519_shared(own, their_key));
+    SessionTranscript t{.device_id = record.device_id,
+                        .authenticator_ephemeral = their_key,
+                        .agent_ephemeral = own.public_key};
+    auto keys = derive_session_keys(record.secret, shared, t);
+    wipe(shared);
+    if (!keys)
+        return keys.error();
+    auto channel = std::make_unique<SecureChannel>(transport, ChannelRole::agent, *keys);
     SKGATE_CHECK(receive_ready(*channel, timeout_ms, "device"));
     SKGATE_CHECK(send_ready(*channel));
     return channel;
@@ -270,11 +305,11 @@ Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport>
 Result<std::unique_ptr<SecureChannel>> session_connect(std::shared_ptr<Transport> transport,
                                                        const PairingRecord& record,
                                                        int timeout_ms) {
-    SKGATE_TRY(nonce, random_bytes(kSessionNonceBytes));
+    SKGATE_TRY(own, X25519KeyPair::generate());
     CborFields hello;
     hello.set(msg::field::kType, msg::type::kSessionHello);
     hello.set(msg::field::kDeviceId, record.device_id);
-    hello.set(msg::field::kNonce, nonce);
+    hello.set(msg::field::kKey, own.public_key);
     SKGATE_CHECK(send_plain(*transport, hello));
     SKGATE_TRY(reply, receive_plain(*transport, timeout_ms));
     SKGATE_TRY(type, reply.get_uint(msg::field::kType, "message type"));
@@ -282,11 +317,16 @@ Result<std::unique_ptr<SecureChannel>> session_connect(std::shared_ptr<Transport
         return make_error(ErrorCode::permission, "the agent refused the session");
     if (type != msg::type::kSessionHello)
         return invalid("the agent did not answer with a session hello");
-    SKGATE_TRY(their_nonce, reply.get_bytes(msg::field::kNonce, "nonce", kSessionNonceBytes));
-    if (their_nonce.size() != kSessionNonceBytes)
-        return invalid("session hello: the nonce must be 32 bytes");
-    SKGATE_TRY(keys, derive_session_keys(record.secret, nonce, their_nonce));
-    auto channel = std::make_unique<SecureChannel>(transport, ChannelRole::authenticator, keys);
+    SKGATE_TRY(their_key, session_ephemeral(reply, "agent"));
+    SKGATE_TRY(shared, x25519_shared(own, their_key));
+    SessionTranscript t{.device_id = record.device_id,
+                        .authenticator_ephemeral = own.public_key,
+                        .agent_ephemeral = their_key};
+    auto keys = derive_session_keys(record.secret, shared, t);
+    wipe(shared);
+    if (!keys)
+        return keys.error();
+    auto channel = std::make_unique<SecureChannel>(transport, ChannelRole::authenticator, *keys);
     SKGATE_CHECK(send_ready(*channel));
     SKGATE_CHECK(receive_ready(*channel, timeout_ms, "agent"));
     return channel;

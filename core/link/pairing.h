@@ -8,9 +8,14 @@
 // the token and bound to both public keys, the long-term pairing secret, the
 // pairing's channel keys and a 6-digit confirmation code the person compares.
 //
-// Session: the authenticator sends its device id and a fresh nonce, the agent
-// a fresh nonce; the session keys are HKDF(pairing secret, both nonces), so a
-// message of one session is worthless in any other.
+// Session (forward secret, in the manner of Noise NNpsk0): the authenticator
+// sends its device id and a fresh ephemeral X25519 key, the agent its own
+// fresh one; the session keys are HKDF-SHA256 over the ephemeral X25519
+// result, salted with the pairing secret and bound to the device id and both
+// ephemeral keys. Each side proves it made the same keys with its first
+// sealed message. A stolen pairing secret opens no recorded session (the
+// ephemeral private keys are wiped when the handshake ends), and a message
+// of one session is worthless in any other.
 #pragma once
 
 #include <string>
@@ -26,7 +31,6 @@ namespace skgate {
 inline constexpr size_t kPairingTokenBytes = 16;
 inline constexpr size_t kPairingSecretBytes = 32;
 inline constexpr size_t kDeviceIdBytes = 16;
-inline constexpr size_t kSessionNonceBytes = 32;
 inline constexpr size_t kMaxPairingUri = 1024;
 inline constexpr size_t kMaxDeviceName = 64;
 
@@ -51,8 +55,14 @@ struct PairingKeys {
 
 Result<PairingKeys> derive_pairing_keys(ByteView shared, ByteView token, ByteView agent_key,
                                         ByteView authenticator_key);
-Result<ChannelKeys> derive_session_keys(ByteView pairing_secret, ByteView authenticator_nonce,
-                                        ByteView agent_nonce);
+// What a session's keys are bound to besides the two secrets.
+struct SessionTranscript {
+    ByteView device_id;
+    ByteView authenticator_ephemeral;
+    ByteView agent_ephemeral;
+};
+Result<ChannelKeys> derive_session_keys(ByteView pairing_secret, ByteView ephemeral_shared,
+                                        const SessionTranscript& transcript);
 
 // Constant-time comparison of what the person typed with the code.
 bool confirmation_code_matches(std::string_view typed, std::string_view code);

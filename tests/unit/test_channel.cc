@@ -10,6 +10,8 @@
 #include <cstring>
 
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "core/decide/stepup.h"
 #include "core/fido/cbor_fields.h"
@@ -337,6 +339,112 @@ TEST(Session, HandshakeNeedsThePairingSecretAndDevice) {
         EXPECT_NE(agent_result.error().message.find("not the paired one"), std::string::npos);
         EXPECT_FALSE(auth_side);
     }
+}
+
+// Keeps a copy of every frame one side sends: what a broker or anyone on
+// the path records.
+class TapTransport final : public Transport {
+  public:
+    explicit TapTransport(std::shared_ptr<Transport> inner) : inner_(std::move(inner)) {}
+    Status send(ByteView frame) override {
+        sent.emplace_back(frame.begin(), frame.end());
+        return inner_->send(frame);
+    }
+    Result<Bytes> receive(int timeout_ms) override { return inner_->receive(timeout_ms); }
+    void shutdown() override { inner_->shutdown(); }
+    std::vector<Bytes> sent;
+
+  private:
+    std::shared_ptr<Transport> inner_;
+};
+
+TEST(Session, AStolenPairingSecretOpensNoRecordedSession) {
+    PairingRecord rec;
+    rec.device_id = Bytes(16, 1);
+    rec.device_name = "phone";
+    rec.secret = Bytes(32, 2);
+    Pipe p;
+    auto agent_tap = std::make_shared<TapTransport>(p.agent);
+    auto auth_tap = std::make_shared<TapTransport>(p.authenticator);
+    std::unique_ptr<SecureChannel> agent_side;
+    std::thread t([&] {
+        auto r = session_accept(agent_tap, rec, 2000);
+        if (r)
+            agent_side = std::move(*r);
+    });
+    auto auth_side = session_connect(auth_tap, rec, 2000);
+    t.join();
+    ASSERT_TRUE(auth_side) << auth_side.error().message;
+    ASSERT_TRUE(agent_side);
+    ASSERT_TRUE((*auth_side)->send(message(7)));
+    ASSERT_TRUE(agent_side->receive(1000));
+    // Recorded: the authenticator's hello, its 'ready' and the message; the
+    // agent's hello. Each hello carries a fresh 32-byte ephemeral key.
+    ASSERT_EQ(auth_tap->sent.size(), 3u);
+    ASSERT_GE(agent_tap->sent.size(), 1u);
+    auto hello_a = CborFields::parse(auth_tap->sent[0]);
+    auto hello_b = CborFields::parse(agent_tap->sent[0]);
+    ASSERT_TRUE(hello_a && hello_b);
+    auto eph_a = hello_a->get_bytes(msg::field::kKey, "key", 32);
+    auto eph_b = hello_b->get_bytes(msg::field::kKey, "key", 32);
+    ASSERT_TRUE(eph_a && eph_b);
+    ASSERT_EQ(eph_a->size(), 32u);
+    EXPECT_NE(*eph_a, *eph_b);
+    // Whoever later steals the pairing secret has everything but the
+    // ephemeral private keys: no key made from what was recorded opens the
+    // recorded 'ready'.
+    SessionTranscript tr{
+        .device_id = rec.device_id, .authenticator_ephemeral = *eph_a, .agent_ephemeral = *eph_b};
+    std::vector<Bytes> guesses = {Bytes(32, 0), *eph_a, *eph_b, rec.secret};
+    for (const Bytes& guess : guesses) {
+        auto keys = derive_session_keys(rec.secret, guess, tr);
+        ASSERT_TRUE(keys);
+        SecureChannel attacker(std::make_shared<TapTransport>(p.agent), ChannelRole::agent, *keys);
+        EXPECT_FALSE(attacker.open(auth_tap->sent[1]));
+    }
+    // Nor do keys made the first protocol's way, from the secret alone.
+    Bytes salt = *eph_a;
+    salt.insert(salt.end(), eph_b->begin(), eph_b->end());
+    auto okm = hkdf_sha256(rec.secret, salt, "skgate-session-v1", 64);
+    ASSERT_TRUE(okm);
+    ChannelKeys v1;
+    v1.agent_to_authenticator = Bytes(okm->begin(), okm->begin() + 32);
+    v1.authenticator_to_agent = Bytes(okm->begin() + 32, okm->end());
+    SecureChannel attacker(std::make_shared<TapTransport>(p.agent), ChannelRole::agent, v1);
+    EXPECT_FALSE(attacker.open(auth_tap->sent[1]));
+}
+
+TEST(Session, AHelloWithoutAnEphemeralKeyIsRefused) {
+    PairingRecord rec;
+    rec.device_id = Bytes(16, 1);
+    rec.device_name = "phone";
+    rec.secret = Bytes(32, 2);
+    Pipe p;
+    Result<std::unique_ptr<SecureChannel>> agent_result = invalid("not run");
+    std::thread t([&] {
+        agent_result = session_accept(p.agent, rec, 2000);
+        p.agent->shutdown();
+    });
+    // The first session protocol's hello: a nonce, no ephemeral key.
+    CborFields hello;
+    hello.set(msg::field::kType, msg::type::kSessionHello);
+    hello.set(msg::field::kDeviceId, rec.device_id);
+    hello.set(msg::field::kNonce, Bytes(32, 5));
+    ASSERT_TRUE(send_plain(*p.authenticator, hello));
+    t.join();
+    ASSERT_FALSE(agent_result);
+    EXPECT_NE(agent_result.error().message.find("no forward secrecy"), std::string::npos)
+        << agent_result.error().message;
+    // A low-order ephemeral key (an X25519 result anyone knows) is refused too.
+    Pipe q;
+    std::thread u([&] {
+        agent_result = session_accept(q.agent, rec, 2000);
+        q.agent->shutdown();
+    });
+    hello.set(msg::field::kKey, Bytes(32, 0));
+    ASSERT_TRUE(send_plain(*q.authenticator, hello));
+    u.join();
+    EXPECT_FALSE(agent_result);
 }
 
 TEST(PairingRecord, RoundTripsAndRefusesDamage) {
