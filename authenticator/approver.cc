@@ -43,6 +43,21 @@ std::optional<std::string> read_line(int fd, int timeout_s) {
     }
 }
 
+// Throws away what is waiting to be read: the terminal's input queue, or
+// what a pipe holds right now.
+void discard_pending_input(int fd) {
+    if (tcflush(fd, TCIFLUSH) == 0)
+        return;
+    char junk[256];
+    for (;;) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+            return;
+        if (read(fd, junk, sizeof junk) <= 0)
+            return;
+    }
+}
+
 class Tty {
   public:
     Tty() : fd_(open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)) {}
@@ -70,6 +85,7 @@ Approval TerminalApprover::ask(const std::string& question, bool allow_window) {
     Tty tty;
     tty.say("\n" + question + "\n  [o] allow once   [d] deny" +
             (allow_window ? "   [h] allow this host for 10 minutes" : "") + "\n> ");
+    discard_pending_input(tty.in());
     auto line = read_line(tty.in(), timeout_s_);
     if (!line) {
         tty.say("\n(no answer: refused)\n");
@@ -91,7 +107,8 @@ std::optional<std::string> TerminalApprover::ask_pin(const std::string& question
 }
 
 Result<ScriptedApprover> ScriptedApprover::from_options(const std::string& mode, int delay_ms,
-                                                        std::optional<std::string> pin) {
+                                                        std::optional<std::string> pin,
+                                                        int prompt_timeout_s) {
     ScriptedApprover a;
     if (mode == "yes") {
         a.answer_ = {Answer::once, 0};
@@ -110,12 +127,17 @@ Result<ScriptedApprover> ScriptedApprover::from_options(const std::string& mode,
     if (delay_ms < 0 || delay_ms > 600000)
         return invalid("--approve-delay-ms must be 0..600000");
     a.delay_ms_ = delay_ms;
+    a.prompt_timeout_s_ = prompt_timeout_s;
     a.pin_ = std::move(pin);
     return a;
 }
 
 Approval ScriptedApprover::ask(const std::string& question, bool allow_window) {
     std::fprintf(stderr, "skgate-authenticator: %s\n", question.c_str());
+    if (answer_.answer == Answer::no_answer) {
+        std::this_thread::sleep_for(std::chrono::seconds(prompt_timeout_s_));
+        return answer_;
+    }
     if (delay_ms_)
         std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
     if (answer_.answer == Answer::host_window && !allow_window)

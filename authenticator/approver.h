@@ -26,7 +26,10 @@ class Approver {
     virtual std::optional<std::string> ask_pin(const std::string& question) = 0;
 };
 
-// Asks on /dev/tty; `timeout_s` bounds each question.
+// Asks on /dev/tty; `timeout_s` bounds each question. What was typed
+// before a question appeared is thrown away, so that a key pressed ahead
+// (or a line left in the input) never answers a request the person has not
+// seen.
 class TerminalApprover final : public Approver {
   public:
     explicit TerminalApprover(int timeout_s) : timeout_s_(timeout_s) {}
@@ -38,11 +41,14 @@ class TerminalApprover final : public Approver {
     std::mutex mutex_;
 };
 
-// --approve yes|no|silent|host:MINUTES, --approve-delay-ms, --pin-file.
+// --approve yes|no|silent|host:MINUTES, --approve-delay-ms, --pin-file;
+// silent is a person who never answers: each question ends after
+// `prompt_timeout_s` with no answer.
 class ScriptedApprover final : public Approver {
   public:
     static Result<ScriptedApprover> from_options(const std::string& mode, int delay_ms,
-                                                 std::optional<std::string> pin);
+                                                 std::optional<std::string> pin,
+                                                 int prompt_timeout_s);
     Approval ask(const std::string& question, bool allow_window) override;
     std::optional<std::string> ask_pin(const std::string& question) override;
 
@@ -50,6 +56,7 @@ class ScriptedApprover final : public Approver {
     ScriptedApprover() = default;
     Approval answer_;
     int delay_ms_ = 0;
+    int prompt_timeout_s_ = 60;
     std::optional<std::string> pin_;
 };
 

@@ -131,7 +131,7 @@ RegisterResponse Authenticator::handle(const RegisterRequest& req) {
     return r;
 }
 
-std::optional<SignResponse> Authenticator::handle(const SignRequest& req) {
+SignResponse Authenticator::handle(const SignRequest& req) {
     std::optional<Credential> cred;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -160,8 +160,10 @@ std::optional<SignResponse> Authenticator::handle(const SignRequest& req) {
                      question.c_str());
     } else {
         Approval a = approver_.ask(question, !window_key.empty() && !need_uv);
+        // Said at once, so that ssh is not left waiting for the agent's own
+        // timeout on a prompt that is already gone.
         if (a.answer == Answer::no_answer)
-            return std::nullopt;
+            return sign_error(req.id, LinkStatus::timeout, "nobody answered the prompt");
         if (a.answer == Answer::deny)
             return sign_error(req.id, LinkStatus::denied, "refused on the authenticator");
         if (a.answer == Answer::host_window) {
@@ -233,8 +235,7 @@ Status Authenticator::serve(SecureChannel& channel) {
         } else if (auto* sign = std::get_if<SignRequest>(&*parsed)) {
             start([this, &channel, req = *sign] {
                 auto resp = handle(req);
-                if (resp)
-                    (void)channel.send(resp->to_fields());
+                (void)channel.send(resp.to_fields());
             });
         } else {
             std::fprintf(stderr, "skgate-authenticator: ignored a message that is not a request\n");

@@ -26,9 +26,10 @@ class Authenticator {
   public:
     Authenticator(Vault& vault, Approver& approver) : vault_(vault), approver_(approver) {}
 
+    // Every request gets an answer, a refusal included (a prompt nobody
+    // answered is LinkStatus::timeout).
     RegisterResponse handle(const RegisterRequest& req);
-    // nullopt: the person did not answer (the requester's timeout applies).
-    std::optional<SignResponse> handle(const SignRequest& req);
+    SignResponse handle(const SignRequest& req);
 
     // Serves requests on an open session until it closes: each request in
     // its own thread, so a pending approval never blocks the others.

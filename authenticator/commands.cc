@@ -158,7 +158,8 @@ int cmd_run(const Args& args) {
     if (mode == "ask") {
         approver = std::make_unique<TerminalApprover>(static_cast<int>(*prompt_timeout));
     } else {
-        auto s = ScriptedApprover::from_options(mode, static_cast<int>(*delay), pin);
+        auto s = ScriptedApprover::from_options(mode, static_cast<int>(*delay), pin,
+                                                static_cast<int>(*prompt_timeout));
         if (!s)
             return usage(s.error().message);
         approver = std::make_unique<ScriptedApprover>(std::move(*s));

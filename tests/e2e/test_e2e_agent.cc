@@ -145,6 +145,61 @@ TEST_F(E2eAgent, SilentAuthenticatorTimesOutAndTheAgentKeepsServing) {
     EXPECT_EQ(again.status, 0) << again.err << rig_->agent_log();
 }
 
+// A prompt nobody answers is refused at once: the agent's own timeout is an
+// hour here, so the login would hang (and the test time out) if the
+// authenticator kept the refusal to itself.
+TEST_F(E2eAgent, APromptNobodyAnswersIsRefusedAtOnce) {
+    configure("");
+    rig_->start_agent({"--timeout", "3600"});
+    rig_->start_authenticator("yes");
+    std::string pub = generate_and_enroll("laptop");
+    rig_->stop_authenticator();
+    rig_->start_authenticator("silent", {"--prompt-timeout", "1"});
+    auto r = login(pub);
+    EXPECT_NE(r.status, 0);
+    EXPECT_EQ(r.out.find("skgate-login-ok"), std::string::npos);
+    EXPECT_NE(rig_->agent_log().find("nobody answered on the authenticator"), std::string::npos)
+        << rig_->agent_log();
+}
+
+// The person at the terminal: what was typed before the prompt appeared
+// (an 'o' and Enter, pressed ahead) is thrown away; only what is typed in
+// answer to the prompt counts. Here that is 'd', so the login is refused;
+// had the typed-ahead 'o' been read, it would have succeeded.
+TEST_F(E2eAgent, InputTypedBeforeThePromptDoesNotApprove) {
+    configure("");
+    rig_->start_agent();
+    rig_->start_authenticator("yes");
+    std::string pub = generate_and_enroll("laptop");
+    rig_->stop_authenticator();
+    rig_->start_authenticator_on_terminal();
+    rig_->type_on_authenticator("o\n");
+    // The terminal echoes it: the line is in the pty's input queue.
+    ASSERT_TRUE(rig_->wait_for_authenticator("requests\r\no\r\n", 10000))
+        << rig_->authenticator_log();
+    RunResult r;
+    std::thread ssh([&] { r = login(pub); });
+    bool asked = rig_->wait_for_authenticator("[o] allow once", 30000);
+    rig_->type_on_authenticator("d\n");
+    ssh.join();
+    ASSERT_TRUE(asked) << rig_->authenticator_log();
+    EXPECT_NE(r.status, 0) << r.out;
+    EXPECT_EQ(r.out.find("skgate-login-ok"), std::string::npos);
+    EXPECT_NE(rig_->agent_log().find("denied on the authenticator"), std::string::npos)
+        << rig_->agent_log();
+    // And an answer typed after the prompt is what counts (so the refusal
+    // above was the typed 'd', not a terminal that reads nothing).
+    rig_->stop_authenticator();
+    rig_->start_authenticator_on_terminal();
+    std::thread again([&] { r = login(pub); });
+    asked = rig_->wait_for_authenticator("[o] allow once", 30000);
+    rig_->type_on_authenticator("o\n");
+    again.join();
+    ASSERT_TRUE(asked) << rig_->authenticator_log();
+    EXPECT_EQ(r.status, 0) << r.err << rig_->agent_log();
+    EXPECT_NE(r.out.find("skgate-login-ok"), std::string::npos);
+}
+
 // VerifyRequired: the PIN turns UV on; without it sshd refuses the login.
 TEST_F(E2eAgent, VerifyRequiredNeedsThePin) {
     configure("VerifyRequired yes\n");

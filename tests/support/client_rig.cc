@@ -103,6 +103,40 @@ void ClientRig::start_authenticator(const std::string& approve,
                                  authenticator_->output());
 }
 
+namespace {
+
+std::string shell_quote(const std::string& s) {
+    std::string out = "'";
+    for (char c : s)
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+}  // namespace
+
+void ClientRig::start_authenticator_on_terminal(const std::vector<std::string>& extra) {
+    std::string command = shell_quote(binary("SKGATE_AUTHENTICATOR_BIN")) +
+                          " run --approve ask --passphrase-file " + shell_quote(passphrase_file());
+    for (const auto& e : extra)
+        command += " " + shell_quote(e);
+    // script(1) gives the program a pty as its controlling terminal, so its
+    // /dev/tty is that pty, and copies our stdin to it (what the person types).
+    authenticator_ = std::make_unique<Process>(
+        std::vector<std::string>{"script", "-qfec", command, "/dev/null"}, authenticator_env(),
+        dir_ + "/authenticator-" + std::to_string(++log_serial_) + ".log");
+    if (!authenticator_->wait_for_output("waiting for requests", 10000))
+        throw std::runtime_error("skgate-authenticator did not connect: " +
+                                 authenticator_->output());
+}
+
+void ClientRig::type_on_authenticator(const std::string& text) {
+    authenticator_->write_stdin(text);
+}
+
+bool ClientRig::wait_for_authenticator(const std::string& text, int timeout_ms) {
+    return authenticator_->wait_for_output(text, timeout_ms);
+}
+
 void ClientRig::stop_authenticator() {
     authenticator_.reset();
 }

@@ -38,6 +38,11 @@ class ClientRig {
     // approve: yes, no, silent or host:N.
     void start_authenticator(const std::string& approve,
                              const std::vector<std::string>& extra = {});
+    // The authenticator asking a person (--approve ask) on a terminal of
+    // its own (a pty made by script(1)): type() is what the person types.
+    void start_authenticator_on_terminal(const std::vector<std::string>& extra = {});
+    void type_on_authenticator(const std::string& text);
+    bool wait_for_authenticator(const std::string& text, int timeout_ms);
     void stop_authenticator();
     // Generates a key; returns the .pub path (throws on failure).
     std::string generate(const std::string& name, const std::vector<std::string>& extra = {});
