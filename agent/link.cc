@@ -1,10 +1,13 @@
 #include "agent/link.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <thread>
 
 #include "core/link/pairing.h"
+#include "core/sys/timeutil.h"
 
 namespace skgate::agent {
 
@@ -52,6 +55,29 @@ bool AuthenticatorLink::connected() {
     return channel_ != nullptr;
 }
 
+std::string AuthenticatorLink::status_text() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (channel_)
+        return "connected " + device_name_;
+    return "disconnected: " + last_problem_;
+}
+
+void AuthenticatorLink::begin_connecting() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++connecting_;
+}
+
+void AuthenticatorLink::end_connecting(const std::string& refused) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --connecting_;
+        if (!refused.empty())
+            last_problem_ = "at " + format_iso8601(std::time(nullptr)) +
+                            " a connection was refused: " + refused;
+    }
+    changed_.notify_all();
+}
+
 std::string AuthenticatorLink::device_name() {
     std::lock_guard<std::mutex> lock(mutex_);
     return device_name_;
@@ -64,6 +90,8 @@ void AuthenticatorLink::read_loop(std::shared_ptr<SecureChannel> channel, uint64
             std::lock_guard<std::mutex> lock(mutex_);
             if (generation_ == generation) {
                 channel_.reset();
+                last_problem_ = "at " + format_iso8601(std::time(nullptr)) + " '" + device_name_ +
+                                "' disconnected (" + message.error().message + ")";
                 std::fprintf(stderr, "skgate-agent: the authenticator disconnected (%s)\n",
                              message.error().message.c_str());
             }
@@ -85,15 +113,23 @@ void AuthenticatorLink::read_loop(std::shared_ptr<SecureChannel> channel, uint64
 
 Result<CborFields> AuthenticatorLink::round_trip(const CborFields& request, uint64_t id,
                                                  int timeout_ms) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    auto start = std::chrono::steady_clock::now();
+    auto deadline = start + std::chrono::milliseconds(timeout_ms);
+    auto grace_end = std::min(deadline, start + std::chrono::milliseconds(kNoAuthenticatorGraceMs));
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait_until(lock, deadline, [&] { return channel_ != nullptr || stopping_; });
+    for (;;) {
+        if (channel_ || stopping_)
+            break;
+        auto until = connecting_ > 0 ? deadline : grace_end;
+        if (std::chrono::steady_clock::now() >= until)
+            break;
+        changed_.wait_until(lock, until);
+    }
     if (stopping_)
         return make_error(ErrorCode::io, "the agent is stopping");
     if (!channel_)
-        return make_error(ErrorCode::io,
-                          "no authenticator is connected (is skgate-authenticator running "
-                          "and paired?)");
+        return make_error(ErrorCode::io, "no authenticator is connected (" + last_problem_ +
+                                             "; is skgate-authenticator running and paired?)");
     std::shared_ptr<SecureChannel> ch = channel_;
     uint64_t generation = generation_;
     pending_[id] = std::nullopt;

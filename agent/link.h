@@ -1,7 +1,8 @@
 // The agent's end of the channel to the paired authenticator: one session
 // at a time (a new one replaces the old), many requests in flight on it,
 // answers matched to requests by id. A request never waits longer than its
-// timeout, whatever the authenticator does.
+// timeout, whatever the authenticator does, and when no authenticator is
+// connected or connecting it fails within kNoAuthenticatorGraceMs.
 #pragma once
 
 #include <condition_variable>
@@ -19,6 +20,12 @@
 
 namespace skgate::agent {
 
+// How long a request waits when no authenticator is connected and none is in
+// its handshake: time for one that is reconnecting, short enough that ssh
+// hears the refusal at once (ssh tries each key in turn; the full request
+// timeout per key would keep the person waiting minutes).
+inline constexpr int kNoAuthenticatorGraceMs = 1'500;
+
 class AuthenticatorLink {
   public:
     AuthenticatorLink() = default;
@@ -34,6 +41,14 @@ class AuthenticatorLink {
     void stop();
     bool connected();
     std::string device_name();
+    // "connected NAME", or "disconnected: " and why (for `status`).
+    std::string status_text();
+
+    // A connection on the link socket is in its handshake: until it ends,
+    // requests wait for it rather than fail fast. `refused` says why it
+    // was not attached ("" when it was).
+    void begin_connecting();
+    void end_connecting(const std::string& refused);
 
     // Waits for an authenticator up to the timeout, then for the answer.
     // Timeouts and disconnects are ErrorCode::io errors that say so.
@@ -51,6 +66,8 @@ class AuthenticatorLink {
     bool stopping_ = false;
     std::shared_ptr<SecureChannel> channel_;
     std::string device_name_;
+    int connecting_ = 0;
+    std::string last_problem_ = "no authenticator has connected since the agent started";
     uint64_t generation_ = 0;
     uint64_t next_id_ = 1;
     // id -> answer (empty while pending); entries belong to their waiter.

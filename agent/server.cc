@@ -152,7 +152,7 @@ Bytes AgentServer::extension(const AgentRequest& ext, std::string& context) {
     }
     if (ext.name == kExtStatus) {
         WireWriter w;
-        w.put_string(link_.connected() ? "connected " + link_.device_name() : "disconnected");
+        w.put_string(link_.status_text());
         return agent_success(w.bytes());
     }
     if (ext.name == kExtRegister)
@@ -213,16 +213,21 @@ void AgentServer::serve_client(int fd) {
 }
 
 void AgentServer::serve_link(int fd) {
+    link_.begin_connecting();
+    std::string refused = accept_link(fd);
+    link_.end_connecting(refused);
+}
+
+std::string AgentServer::accept_link(int fd) {
     auto transport = std::make_shared<SocketTransport>(fd);
     auto record = load_pairing(paths_);
     if (!record || !*record) {
         CborFields refused;
         refused.set(msg::field::kType, msg::type::kRefused);
         (void)send_plain(*transport, refused);
-        std::fprintf(
-            stderr, "skgate-agent: refused an authenticator: %s\n",
-            record ? "not paired (run `skgate-agent pair`)" : record.error().message.c_str());
-        return;
+        std::string why = record ? "not paired (run `skgate-agent pair`)" : record.error().message;
+        std::fprintf(stderr, "skgate-agent: refused an authenticator: %s\n", why.c_str());
+        return why;
     }
     auto channel = session_accept(transport, **record, kSessionHandshakeTimeoutMs);
     if (!channel) {
@@ -234,11 +239,12 @@ void AgentServer::serve_link(int fd) {
         e.reason = channel.error().message;
         e.message = "refused a connection on the authenticator link: " + channel.error().message;
         audit_record(e);
-        return;
+        return channel.error().message;
     }
     std::fprintf(stderr, "skgate-agent: authenticator '%s' connected\n",
                  (*record)->device_name.c_str());
     link_.attach(std::move(*channel), (*record)->device_name);
+    return "";
 }
 
 Status AgentServer::run(Listener agent_listener, Listener link_listener) {

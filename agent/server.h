@@ -37,6 +37,8 @@ class AgentServer {
   private:
     void serve_client(int fd);
     void serve_link(int fd);
+    // The session handshake; "" when attached, else why it was refused.
+    std::string accept_link(int fd);
     Bytes sign(const AgentKey& key, const AgentRequest& req, const std::string& context);
     Bytes extension(const AgentRequest& ext, std::string& context);
     Bytes identities();

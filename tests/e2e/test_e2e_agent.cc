@@ -162,6 +162,35 @@ TEST_F(E2eAgent, APromptNobodyAnswersIsRefusedAtOnce) {
         << rig_->agent_log();
 }
 
+// No authenticator connected: ssh hears the refusal at once, not after the
+// agent's request timeout (an hour here, so a login that waited for it would
+// hang the test), and the agent says why in its log and in `status`.
+TEST_F(E2eAgent, WithNoAuthenticatorConnectedTheLoginFailsAtOnce) {
+    configure("");
+    rig_->start_agent({"--timeout", "3600"});
+    rig_->start_authenticator("yes");
+    std::string pub = generate_and_enroll("laptop");
+    rig_->stop_authenticator();
+    // The agent has seen the connection close (a condition, not a delay).
+    for (int i = 0;
+         i < 600 && rig_->agent_command({"status"}).out.find("disconnected") == std::string::npos;
+         i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto r = login(pub);
+    EXPECT_NE(r.status, 0);
+    EXPECT_EQ(r.out.find("skgate-login-ok"), std::string::npos);
+    std::string log = rig_->agent_log();
+    EXPECT_NE(log.find("no authenticator is connected"), std::string::npos) << log;
+    EXPECT_NE(log.find("disconnected ("), std::string::npos) << log;
+    auto status = rig_->agent_command({"status"});
+    EXPECT_NE(status.out.find("authenticator: disconnected: at "), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("' disconnected ("), std::string::npos) << status.out;
+    // The next login works once the authenticator is back.
+    rig_->start_authenticator("yes");
+    auto again = login(pub);
+    EXPECT_EQ(again.status, 0) << again.err << rig_->agent_log();
+}
+
 // The person at the terminal: what was typed before the prompt appeared
 // (an 'o' and Enter, pressed ahead) is thrown away; only what is typed in
 // answer to the prompt counts. Here that is 'd', so the login is refused;
