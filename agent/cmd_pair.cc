@@ -1,15 +1,19 @@
 // skgate-agent pair [--timeout SECONDS] / skgate-agent unpair
+#include <poll.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
+#include <cstring>
+#include <optional>
 #include <thread>
 
 #include "agent/commands.h"
 #include "agent/keyring.h"
 #include "agent/qr.h"
+#include "agent/server.h"
 #include "core/audit/audit.h"
 #include "core/link/channel.h"
 #include "core/link/channel_crypto.h"
@@ -26,8 +30,9 @@ int fail(const std::string& what) {
     return kExitFailure;
 }
 
-// While one authenticator is pairing, anyone else who connects is told no:
-// a pairing has exactly one responder.
+// While one authenticator is pairing, anyone else who connects is told no,
+// and the pairing is aborted: a second responder means someone else has the
+// URI, and which of the two is the person's own device nobody can tell.
 class SecondResponderGuard {
   public:
     explicit SecondResponderGuard(Listener& listener)
@@ -38,28 +43,86 @@ class SecondResponderGuard {
                       continue;
                   SocketTransport t(*fd);
                   refuse_second_responder(t);
+                  seen_.store(true);
                   std::fprintf(stderr,
-                               "skgate-agent: pair: a second device tried to answer this "
-                               "pairing and was refused\n");
+                               "skgate-agent: pair: a second device answered this pairing's "
+                               "URI: aborting the pairing\n");
                   AuditEvent e;
                   e.event = "agent-pair";
                   e.decision = Decision::deny;
                   e.reason = "second responder";
-                  e.message = "refused a second device answering a pairing";
+                  e.message = "aborted a pairing that a second device answered";
                   audit_record(e);
               }
           }) {}
-    ~SecondResponderGuard() {
-        stop_.store(true);
-        thread_.join();
-    }
+    ~SecondResponderGuard() { stop(); }
     SecondResponderGuard(const SecondResponderGuard&) = delete;
     SecondResponderGuard& operator=(const SecondResponderGuard&) = delete;
 
+    // After it, nobody else is answered (or noticed).
+    void stop() {
+        stop_.store(true);
+        if (thread_.joinable())
+            thread_.join();
+    }
+    const std::atomic<bool>& seen() const { return seen_; }
+
   private:
     std::atomic<bool> stop_{false};
+    std::atomic<bool> seen_{false};
     std::thread thread_;
 };
+
+constexpr const char* kSecondResponderReason =
+    "a second device answered this pairing's URI, so someone else has seen it";
+
+// A line from standard input, read byte by byte (so that nothing after it is
+// buffered away from the next question); nullopt at the end of input or
+// once `abort` is set.
+std::optional<std::string> read_answer(const std::atomic<bool>* abort) {
+    std::string line;
+    for (;;) {
+        if (abort && abort->load())
+            return std::nullopt;
+        pollfd p{STDIN_FILENO, POLLIN, 0};
+        int rc = poll(&p, 1, 200);
+        if (rc < 0 && errno != EINTR)
+            return std::nullopt;
+        if (rc <= 0)
+            continue;
+        char c = 0;
+        ssize_t n = read(STDIN_FILENO, &c, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return line.empty() ? std::nullopt : std::optional<std::string>(line);
+        if (c == '\n')
+            break;
+        if (line.size() < 256)
+            line += c;
+    }
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+        line.pop_back();
+    return line;
+}
+
+// A laptop already paired keeps its pairing unless the person says so
+// (or --replace did).
+bool may_replace_pairing(const AgentPaths& paths, bool replace) {
+    auto current = load_pairing(paths);
+    if (!current || !*current)
+        return true;
+    if (replace)
+        return true;
+    std::printf("This laptop is paired with '%s'. Replace that pairing? [y/N] ",
+                (*current)->device_name.c_str());
+    std::fflush(stdout);
+    auto answer = read_answer(nullptr);
+    if (answer && (*answer == "y" || *answer == "Y" || *answer == "yes"))
+        return true;
+    std::printf("\n");
+    return false;
+}
 
 Status send_verdict(SecureChannel& ch, bool ok, const std::string& reason,
                     const AgentPaths& paths) {
@@ -73,7 +136,7 @@ Status send_verdict(SecureChannel& ch, bool ok, const std::string& reason,
 }  // namespace
 
 int cmd_pair(const Args& args) {
-    ArgParser a({"--timeout"}, {"--no-qr"});
+    ArgParser a({"--timeout"}, {"--no-qr", "--replace"});
     if (auto st = a.parse(args); !st || !a.positional().empty()) {
         std::fputs(kPairUsage, stderr);
         return kExitUsage;
@@ -87,6 +150,8 @@ int cmd_pair(const Args& args) {
     AgentPaths paths = AgentPaths::from_environment();
     if (auto st = paths.ensure(); !st)
         return fail(st.error().message);
+    if (!may_replace_pairing(paths, a.flag("--replace")))
+        return fail("kept the current pairing (--replace replaces it without asking)");
     auto listener = Listener::bind_unix(paths.pair_socket());
     if (!listener)
         return fail(listener.error().message);
@@ -117,17 +182,25 @@ int cmd_pair(const Args& args) {
     const std::string& device_name = responder->device_name;
     const PairingKeys& keys = responder->keys;
     SecureChannel& channel = *responder->channel;
+    auto abort_second = [&] {
+        (void)send_verdict(channel, false, kSecondResponderReason, paths);
+        return fail(std::string(kSecondResponderReason) +
+                    ". The pairing was aborted on both devices and nothing was saved; run "
+                    "`skgate-agent pair` again where nobody else can see the code.");
+    };
+    if (guard.seen().load())
+        return abort_second();
 
     std::printf(
         "\nAuthenticator '%s' answered.\nConfirmation code: %s\n"
         "Type the code the authenticator shows: ",
         device_name.c_str(), keys.code.c_str());
     std::fflush(stdout);
-    std::string typed;
-    if (!std::getline(std::cin, typed))
-        typed.clear();
-    while (!typed.empty() && (typed.back() == '\r' || typed.back() == ' '))
-        typed.pop_back();
+    std::string typed = read_answer(&guard.seen()).value_or("");
+    // From here on nobody else is answered: what the guard saw is final.
+    guard.stop();
+    if (guard.seen().load())
+        return abort_second();
     if (!confirmation_code_matches(typed, keys.code)) {
         (void)send_verdict(channel, false, "the confirmation codes differ", paths);
         AuditEvent e;
@@ -157,6 +230,9 @@ int cmd_pair(const Args& args) {
     e.message = "paired with authenticator '" + device_name + "'";
     audit_record(e);
     std::printf("Paired with '%s'.\n", device_name.c_str());
+    // A running agent ends the session of the device this pairing replaced.
+    if (auto told = notify_pairing_changed(paths); told)
+        std::printf("The running agent %s.\n", told->c_str());
     return kExitOk;
 }
 
@@ -166,13 +242,31 @@ int cmd_unpair(const Args& args) {
         return kExitUsage;
     }
     AgentPaths paths = AgentPaths::from_environment();
-    if (unlink(paths.pairing().c_str()) != 0) {
+    auto record = load_pairing(paths);
+    if (!record)
+        return fail(record.error().message);
+    if (!*record) {
         std::printf("Not paired.\n");
         return kExitOk;
     }
+    if (unlink(paths.pairing().c_str()) != 0)
+        return fail("cannot remove " + paths.pairing() + ": " + std::strerror(errno));
+    AuditEvent e;
+    e.event = "agent-pair";
+    e.decision = Decision::deny;
+    e.reason = "unpaired";
+    e.message = "unpaired authenticator '" + (*record)->device_name + "'";
+    audit_record(e);
     std::printf(
-        "Unpaired: the authenticator can no longer connect. Its keys stay on it; pair "
-        "it again to use them.\n");
+        "Unpaired '%s': it can no longer connect. Its keys stay on it; pair it again to "
+        "use them.\n",
+        (*record)->device_name.c_str());
+    auto told = notify_pairing_changed(paths);
+    if (told)
+        std::printf("The running agent %s.\n", told->c_str());
+    else if (told.error().code != ErrorCode::not_found)
+        std::fprintf(stderr, "skgate-agent: unpair: the running agent did not answer: %s\n",
+                     told.error().message.c_str());
     return kExitOk;
 }
 

@@ -72,6 +72,11 @@ int cmd_run(const Args& args) {
         }
         link_listener.emplace(std::move(*l));
     }
+    auto control_listener = Listener::bind_unix(paths.control_socket());
+    if (!control_listener) {
+        std::fprintf(stderr, "skgate-agent: %s\n", control_listener.error().message.c_str());
+        return kExitFailure;
+    }
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, nullptr);
@@ -80,7 +85,8 @@ int cmd_run(const Args& args) {
     std::fprintf(stderr, "skgate-agent: listening on %s (ssh) and %s (authenticator)\n",
                  paths.socket().c_str(), paths.link_socket().c_str());
     AgentServer server(paths, options);
-    auto st = server.run(std::move(*agent_listener), std::move(*link_listener));
+    auto st = server.run(std::move(*agent_listener), std::move(*link_listener),
+                         std::move(*control_listener));
     if (!st) {
         std::fprintf(stderr, "skgate-agent: %s\n", st.error().message.c_str());
         return kExitFailure;

@@ -17,7 +17,7 @@ inline constexpr int kExitUsage = 2;
 inline constexpr const char* kSetupUsage =
     "usage: skgate-agent setup [--hosts \"HOST...\"] [--remove] [--no-systemd]\n";
 inline constexpr const char* kPairUsage =
-    "usage: skgate-agent pair [--timeout SECONDS] [--no-qr]\n";
+    "usage: skgate-agent pair [--timeout SECONDS] [--no-qr] [--replace]\n";
 inline constexpr const char* kGenerateUsage =
     "usage: skgate-agent generate --name NAME [--verify-required] [--ed25519]\n"
     "                             [--application ssh:NAME] [--timeout SECONDS]\n";

@@ -22,6 +22,9 @@ struct AgentPaths {
     std::string socket() const { return dir + "/agent.sock"; }
     std::string link_socket() const { return dir + "/link.sock"; }
     std::string pair_socket() const { return dir + "/pair.sock"; }
+    // The laptop's own commands to the running agent (unpair, pair). Not the
+    // agent socket: ssh forwards that one to servers (ForwardAgent).
+    std::string control_socket() const { return dir + "/control.sock"; }
     std::string pairing() const { return dir + "/pairing"; }
     std::string keys() const { return dir + "/keys"; }
 

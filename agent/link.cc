@@ -12,7 +12,7 @@
 namespace skgate::agent {
 
 void AuthenticatorLink::attach(std::unique_ptr<SecureChannel> channel,
-                               const std::string& device_name) {
+                               const std::string& device_name, const Bytes& device_id) {
     std::lock_guard<std::mutex> serial(attach_mutex_);
     std::shared_ptr<SecureChannel> ch(std::move(channel));
     uint64_t generation;
@@ -26,6 +26,7 @@ void AuthenticatorLink::attach(std::unique_ptr<SecureChannel> channel,
             channel_->transport().shutdown();
         channel_ = ch;
         device_name_ = device_name;
+        device_id_ = device_id;
         generation = ++generation_;
     }
     changed_.notify_all();
@@ -48,6 +49,27 @@ void AuthenticatorLink::stop() {
     changed_.notify_all();
     if (reader_.joinable())
         reader_.join();
+}
+
+std::string AuthenticatorLink::end_unless_paired(const std::optional<Bytes>& paired_device) {
+    std::shared_ptr<SecureChannel> ch;
+    std::string name;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!channel_ || (paired_device && equal_bytes(*paired_device, device_id_)))
+            return "";
+        ch = channel_;
+        name = device_name_;
+        channel_.reset();
+        ++generation_;
+        last_problem_ = "at " + format_iso8601(std::time(nullptr)) + " '" + name +
+                        "' was unpaired on this laptop";
+    }
+    changed_.notify_all();
+    // Best effort: the session ends whether or not the message arrives.
+    (void)ch->send(Unpaired{.reason = "unpaired on the laptop"}.to_fields());
+    ch->transport().shutdown();
+    return name;
 }
 
 bool AuthenticatorLink::connected() {

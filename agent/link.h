@@ -35,7 +35,12 @@ class AuthenticatorLink {
 
     // Takes over an authenticated session and reads it in a thread the link
     // owns (the previous session's reader is stopped and joined first).
-    void attach(std::unique_ptr<SecureChannel> channel, const std::string& device_name);
+    void attach(std::unique_ptr<SecureChannel> channel, const std::string& device_name,
+                const Bytes& device_id);
+    // The pairing changed (`unpair`, or a new `pair`): unless the connected
+    // authenticator is still the paired device, it is told it was unpaired
+    // and its session ends. Returns the name of the device it ended, or "".
+    std::string end_unless_paired(const std::optional<Bytes>& paired_device);
     // Ends the session, fails every waiting and later request at once, and
     // joins the reader: after it, no thread of the link runs.
     void stop();
@@ -66,6 +71,7 @@ class AuthenticatorLink {
     bool stopping_ = false;
     std::shared_ptr<SecureChannel> channel_;
     std::string device_name_;
+    Bytes device_id_;
     int connecting_ = 0;
     std::string last_problem_ = "no authenticator has connected since the agent started";
     uint64_t generation_ = 0;

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "core/audit/audit.h"
@@ -243,24 +244,89 @@ std::string AgentServer::accept_link(int fd) {
     }
     std::fprintf(stderr, "skgate-agent: authenticator '%s' connected\n",
                  (*record)->device_name.c_str());
-    link_.attach(std::move(*channel), (*record)->device_name);
+    link_.attach(std::move(*channel), (*record)->device_name, (*record)->device_id);
     return "";
 }
 
-Status AgentServer::run(Listener agent_listener, Listener link_listener) {
-    std::thread link_thread([this, &link_listener] {
+namespace {
+
+// Accepts on `listener` until the agent stops, each connection served by
+// `serve` in a thread of `connections`.
+std::thread accept_loop(Listener& listener, ThreadGroup& connections, const char* what,
+                        std::function<void(int)> serve) {
+    return std::thread([&listener, &connections, what, serve = std::move(serve)] {
         while (!g_stop.load()) {
-            auto fd = link_listener.accept(500);
-            connections_.reap();
+            auto fd = listener.accept(500);
+            connections.reap();
             if (!fd)
                 continue;
-            if (Status st = connections_.start([this, fd = *fd] { serve_link(fd); }, *fd); !st) {
-                std::fprintf(stderr, "skgate-agent: refused an authenticator: %s\n",
+            if (Status st = connections.start([serve, fd = *fd] { serve(fd); }, *fd); !st) {
+                std::fprintf(stderr, "skgate-agent: refused %s: %s\n", what,
                              st.error().message.c_str());
                 close(*fd);
             }
         }
     });
+}
+
+bool peer_is_us(int fd) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == geteuid();
+}
+
+}  // namespace
+
+void AgentServer::serve_control(int fd) {
+    SocketTransport control(fd, kMaxControlMessage);
+    if (!peer_is_us(fd))
+        return;
+    auto message = control.receive(kSessionHandshakeTimeoutMs);
+    if (!message)
+        return;
+    std::string answer;
+    if (std::string_view(as_chars(*message)) == kControlPairingChanged) {
+        auto record = load_pairing(paths_);
+        std::optional<Bytes> paired;
+        if (record && *record)
+            paired = (*record)->device_id;
+        std::string ended = record ? link_.end_unless_paired(paired) : "";
+        if (!ended.empty()) {
+            std::fprintf(stderr, "skgate-agent: ended the session of '%s': no longer paired\n",
+                         ended.c_str());
+            AuditEvent e;
+            e.event = "agent-pair";
+            e.decision = Decision::deny;
+            e.reason = "unpaired";
+            e.message = "ended the session of '" + ended + "', which is no longer paired";
+            audit_record(e);
+            answer = "ended the session of '" + ended + "' and told it";
+        } else {
+            answer = "no other authenticator was connected";
+        }
+    } else {
+        answer = "unknown control message";
+    }
+    (void)control.send(as_bytes(answer));
+}
+
+Result<std::string> notify_pairing_changed(const AgentPaths& paths) {
+    auto transport = connect_channel("unix:" + paths.control_socket(), kLinkConnectTimeoutMs);
+    if (!transport)
+        return make_error(ErrorCode::not_found, "the agent is not running");
+    SKGATE_CHECK((*transport)->send(as_bytes(kControlPairingChanged)));
+    SKGATE_TRY(answer, (*transport)->receive(kSessionHandshakeTimeoutMs));
+    if (answer.size() > kMaxControlMessage)
+        return invalid("the agent's answer is too long");
+    return std::string(as_chars(answer));
+}
+
+Status AgentServer::run(Listener agent_listener, Listener link_listener,
+                        Listener control_listener) {
+    std::thread link_thread = accept_loop(link_listener, connections_, "an authenticator",
+                                          [this](int fd) { serve_link(fd); });
+    std::thread control_thread = accept_loop(control_listener, connections_, "a control client",
+                                             [this](int fd) { serve_control(fd); });
     Status result;
     while (!g_stop.load()) {
         auto fd = agent_listener.accept(500);
@@ -287,6 +353,7 @@ Status AgentServer::run(Listener agent_listener, Listener link_listener) {
     }
     g_stop.store(true);
     link_thread.join();
+    control_thread.join();
     // Requests waiting for the authenticator fail at once, then every
     // client's socket is shut down and its thread joined.
     link_.stop();

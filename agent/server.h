@@ -28,7 +28,7 @@ class AgentServer {
 
     // Runs until SIGTERM/SIGINT (or a fatal listener error); when it returns,
     // no thread it started runs.
-    Status run(Listener agent_listener, Listener link_listener);
+    Status run(Listener agent_listener, Listener link_listener, Listener control_listener);
 
     // One request of a client, answered (public for tests and fuzzing).
     // `context` carries the client's last step-up description.
@@ -37,6 +37,7 @@ class AgentServer {
   private:
     void serve_client(int fd);
     void serve_link(int fd);
+    void serve_control(int fd);
     // The session handshake; "" when attached, else why it was refused.
     std::string accept_link(int fd);
     Bytes sign(const AgentKey& key, const AgentRequest& req, const std::string& context);
@@ -54,5 +55,14 @@ class AgentServer {
 
 // Stops run() (async-signal-safe).
 void request_stop();
+
+// What the laptop's commands say on the control socket, and the longest
+// answer.
+inline constexpr std::string_view kControlPairingChanged = "pairing-changed";
+inline constexpr size_t kMaxControlMessage = 1024;
+
+// Tells a running agent that ~/.skgate/pairing changed; its answer (what it
+// did), or an ErrorCode::not_found error when no agent runs.
+Result<std::string> notify_pairing_changed(const AgentPaths& paths);
 
 }  // namespace skgate::agent

@@ -113,14 +113,15 @@ RegisterResponse Authenticator::handle(const RegisterRequest& req) {
         return register_error(req.id, LinkStatus::failed, sig.error().message);
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (vault_.contents().credentials.size() >= kMaxCredentials)
-            return register_error(req.id, LinkStatus::failed, "the authenticator is full");
-        vault_.contents().credentials.push_back(c);
-        if (auto st = vault_.save(); !st) {
-            vault_.contents().credentials.pop_back();
+        Status stored = vault_.update([&](VaultContents& v) -> Status {
+            if (v.credentials.size() >= kMaxCredentials)
+                return make_error(ErrorCode::invalid, "the authenticator is full");
+            v.credentials.push_back(c);
+            return {};
+        });
+        if (!stored)
             return register_error(req.id, LinkStatus::failed,
-                                  "cannot store the key: " + st.error().message);
-        }
+                                  "cannot store the key: " + stored.error().message);
     }
     RegisterResponse r;
     r.id = req.id;
@@ -182,17 +183,23 @@ SignResponse Authenticator::handle(const SignRequest& req) {
     {
         // The counter is stored before the signature leaves: a crash can
         // skip a value, never reuse one.
+        // The increment is made on the file as it is now (under its lock),
+        // so two programs using the vault never hand out one value twice.
         std::lock_guard<std::mutex> lock(mutex_);
-        for (auto& c : vault_.contents().credentials) {
-            if (!equal_bytes(c.id, cred->id))
-                continue;
-            if (c.counter == 0xffffffffu)
-                return sign_error(req.id, LinkStatus::failed, "the key's counter is exhausted");
-            counter = ++c.counter;
-        }
-        if (auto st = vault_.save(); !st)
+        Status stored = vault_.update([&](VaultContents& v) -> Status {
+            for (auto& c : v.credentials) {
+                if (!equal_bytes(c.id, cred->id))
+                    continue;
+                if (c.counter == 0xffffffffu)
+                    return make_error(ErrorCode::invalid, "the key's counter is exhausted");
+                counter = ++c.counter;
+                return {};
+            }
+            return make_error(ErrorCode::not_found, "the key was removed from the authenticator");
+        });
+        if (!stored)
             return sign_error(req.id, LinkStatus::failed,
-                              "cannot store the counter: " + st.error().message);
+                              "cannot count the signature: " + stored.error().message);
     }
     Bytes message = sk_signed_message(req.application, flags, counter, req.data);
     auto sig = ossl::sign_as_authenticator(cred->algorithm, material_of(*cred), message);
@@ -206,14 +213,14 @@ SignResponse Authenticator::handle(const SignRequest& req) {
     return r;
 }
 
-Status Authenticator::serve(SecureChannel& channel) {
+Result<Authenticator::SessionEnd> Authenticator::serve(SecureChannel& channel) {
     ThreadGroup requests;
     auto start = [&](std::function<void()> job) {
         if (Status st = requests.start(std::move(job)); !st)
             std::fprintf(stderr, "skgate-authenticator: dropped a request: %s\n",
                          st.error().message.c_str());
     };
-    Status result;
+    Result<SessionEnd> result = SessionEnd::closed;
     for (;;) {
         auto message = channel.receive(-1);
         requests.reap();
@@ -237,6 +244,11 @@ Status Authenticator::serve(SecureChannel& channel) {
                 auto resp = handle(req);
                 (void)channel.send(resp.to_fields());
             });
+        } else if (auto* unpaired = std::get_if<Unpaired>(&*parsed)) {
+            std::fprintf(stderr, "skgate-authenticator: the agent ended the pairing (%s)\n",
+                         unpaired->reason.c_str());
+            result = SessionEnd::unpaired;
+            break;
         } else {
             std::fprintf(stderr, "skgate-authenticator: ignored a message that is not a request\n");
         }

@@ -33,7 +33,9 @@ class Authenticator {
 
     // Serves requests on an open session until it closes: each request in
     // its own thread, so a pending approval never blocks the others.
-    Status serve(SecureChannel& channel);
+    // `unpaired` when the agent said this device is no longer paired.
+    enum class SessionEnd { closed, unpaired };
+    Result<SessionEnd> serve(SecureChannel& channel);
 
   private:
     // user verification: true when the PIN checked out.

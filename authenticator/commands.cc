@@ -126,9 +126,12 @@ int cmd_pair(const Args& args) {
     if (!record)
         return fail(record.error().message);
     const std::string agent_name = record->device_name;
-    vault->contents().pairing = std::move(*record);
-    if (auto st = vault->save(); !st)
-        return fail("cannot save the pairing: " + st.error().message);
+    Status saved = vault->update([&](VaultContents& v) -> Status {
+        v.pairing = std::move(*record);
+        return {};
+    });
+    if (!saved)
+        return fail("cannot save the pairing: " + saved.error().message);
     std::printf("Paired with %s.\n", agent_name.c_str());
     return kExitOk;
 }
@@ -199,6 +202,25 @@ int cmd_run(const Args& args) {
         std::fprintf(stderr, "skgate-authenticator: connected to %s; waiting for requests\n",
                      record.device_name.c_str());
         auto st = auth.serve(**channel);
+        if (st && *st == Authenticator::SessionEnd::unpaired) {
+            // Only the agent could seal that message: the pairing is over,
+            // and retrying would only be refused.
+            // Forgotten only if it is still that pairing: a `pair` run
+            // meanwhile (which made the agent end this one) is kept.
+            Status saved = vault->update([&](VaultContents& v) -> Status {
+                if (v.pairing && equal_bytes(v.pairing->device_id, record.device_id))
+                    v.pairing.reset();
+                return {};
+            });
+            if (!saved)
+                return fail("unpaired by the agent, but cannot forget the pairing: " +
+                            saved.error().message);
+            std::fprintf(stderr,
+                         "skgate-authenticator: unpaired by '%s': stopping. Pair again "
+                         "(`skgate-agent pair` on the laptop) to use it.\n",
+                         record.device_name.c_str());
+            return kExitOk;
+        }
         std::fprintf(stderr, "skgate-authenticator: session ended: %s\n",
                      st ? "closed" : st.error().message.c_str());
         if (a.flag("--once"))

@@ -1,10 +1,13 @@
 #include "authenticator/vault.h"
 
+#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -167,7 +170,15 @@ Result<Vault> Vault::create(const std::string& path, const std::string& passphra
     return v;
 }
 
-Result<Vault> Vault::open(const std::string& path, const std::string& passphrase) {
+namespace {
+
+// The file's fields, checked for range; nothing decrypted yet.
+struct VaultFile {
+    uint32_t log2_n = 0;
+    Bytes salt, nonce, sealed;
+};
+
+Result<VaultFile> read_vault_header(const std::string& path) {
     SKGATE_TRY(file, read_vault_file(path));
     WireReader r(as_bytes(file));
     SKGATE_TRY(magic, r.read_string());
@@ -181,21 +192,90 @@ Result<Vault> Vault::open(const std::string& path, const std::string& passphrase
     if (log2_n < kMinLog2N || log2_n > kMaxLog2N || salt.size() != kSaltBytes ||
         nonce.size() != kAeadNonceBytes)
         return invalid(path + ": vault header out of range");
-    Vault v;
-    v.path_ = path;
-    v.log2_n_ = log2_n;
-    v.salt_ = to_bytes(salt);
-    SKGATE_TRY(key, derive_key(passphrase, v.salt_, log2_n));
-    v.key_ = std::move(key);
-    auto plain = aead_open(v.key_, nonce, as_bytes(kMagic), sealed);
+    return VaultFile{.log2_n = log2_n,
+                     .salt = to_bytes(salt),
+                     .nonce = to_bytes(nonce),
+                     .sealed = to_bytes(sealed)};
+}
+
+Result<VaultContents> decrypt_contents(const std::string& path, const VaultFile& f, ByteView key) {
+    auto plain = aead_open(key, f.nonce, as_bytes(kMagic), f.sealed);
     if (!plain)
         return make_error(ErrorCode::permission, "wrong passphrase for " + path);
     auto contents = parse_contents(*plain);
     wipe(*plain);
     if (!contents)
         return contents.error().context(path);
-    v.contents_ = std::move(*contents);
+    return contents;
+}
+
+// Held while a process reads, changes and writes the vault, so that two
+// programs using it at once (run's counters, pair's pairing) lose nothing.
+class VaultLock {
+  public:
+    static Result<VaultLock> take(const std::string& vault_path) {
+        std::string path = vault_path + ".lock";
+        int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            return make_error(ErrorCode::io, "cannot open " + path + ": " + std::strerror(errno));
+        while (flock(fd, LOCK_EX) != 0) {
+            if (errno != EINTR) {
+                int e = errno;
+                close(fd);
+                return make_error(ErrorCode::io, "cannot lock " + path + ": " + std::strerror(e));
+            }
+        }
+        return VaultLock(fd);
+    }
+    VaultLock(VaultLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    VaultLock& operator=(VaultLock&&) = delete;
+    ~VaultLock() {
+        if (fd_ >= 0)
+            close(fd_);  // releases the lock
+    }
+
+  private:
+    explicit VaultLock(int fd) : fd_(fd) {}
+    int fd_;
+};
+
+}  // namespace
+
+Result<Vault> Vault::open(const std::string& path, const std::string& passphrase) {
+    SKGATE_TRY(file, read_vault_header(path));
+    Vault v;
+    v.path_ = path;
+    v.log2_n_ = file.log2_n;
+    v.salt_ = file.salt;
+    SKGATE_TRY(key, derive_key(passphrase, v.salt_, file.log2_n));
+    v.key_ = std::move(key);
+    SKGATE_TRY(contents, decrypt_contents(path, file, v.key_));
+    v.contents_ = std::move(contents);
     return v;
+}
+
+Status Vault::update(const std::function<Status(VaultContents&)>& change) {
+    std::lock_guard<std::mutex> serial(update_mutex_);
+    SKGATE_TRY(lock, VaultLock::take(path_));
+    SKGATE_TRY(file, read_vault_header(path_));
+    if (file.log2_n != log2_n_ || !equal_bytes(file.salt, salt_))
+        return make_error(ErrorCode::permission,
+                          path_ +
+                              " was made again with another passphrase since it was opened; "
+                              "start this program again");
+    SKGATE_TRY(current, decrypt_contents(path_, file, key_));
+    contents_ = std::move(current);
+    VaultContents before = contents_;
+    if (Status st = change(contents_); !st) {
+        contents_ = std::move(before);
+        return st;
+    }
+    if (Status st = save(); !st) {
+        contents_ = std::move(before);
+        return st;
+    }
+    (void)lock;
+    return {};
 }
 
 Status Vault::save() {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -59,14 +60,20 @@ class Vault {
     Vault& operator=(Vault&&) = delete;
     ~Vault();
 
-    VaultContents& contents() { return contents_; }
-    // Encrypts and atomically replaces the file.
-    Status save();
+    // What was read last (open, or the last update).
+    const VaultContents& contents() const { return contents_; }
+    // Reads the file again under a lock (vault.lock), applies `change` and
+    // writes the result, so that changes made meanwhile by another program
+    // are kept. A `change` that fails leaves file and contents as they were.
+    Status update(const std::function<Status(VaultContents&)>& change);
     // Whether `pin` is the vault's passphrase (user verification).
     Result<bool> check_passphrase(const std::string& pin) const;
 
   private:
     Vault() = default;
+    // Encrypts and atomically replaces the file.
+    Status save();
+    std::mutex update_mutex_;
     std::string path_;
     Bytes salt_;
     uint32_t log2_n_ = 0;

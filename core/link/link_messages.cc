@@ -12,6 +12,7 @@ using msg::type::kRegisterRequest;
 using msg::type::kRegisterResponse;
 using msg::type::kSignRequest;
 using msg::type::kSignResponse;
+using msg::type::kUnpaired;
 
 Status expect_type(const CborFields& f, uint64_t want) {
     SKGATE_TRY(type, f.get_uint(msg::field::kType, "message type"));
@@ -219,6 +220,18 @@ CborFields SignResponse::to_fields() const {
     return f;
 }
 
+Result<Unpaired> Unpaired::from_fields(const CborFields& f) {
+    SKGATE_TRY(reason, f.get_text(msg::field::kReason, "reason", kMaxLinkText));
+    return Unpaired{.reason = std::move(reason)};
+}
+
+CborFields Unpaired::to_fields() const {
+    CborFields f;
+    f.set(msg::field::kType, msg::type::kUnpaired);
+    f.set(msg::field::kReason, reason);
+    return f;
+}
+
 Result<LinkMessage> parse_link_message(const CborFields& f) {
     SKGATE_TRY(type, f.get_uint(msg::field::kType, "message type"));
     switch (type) {
@@ -236,6 +249,10 @@ Result<LinkMessage> parse_link_message(const CborFields& f) {
         }
         case kSignResponse: {
             SKGATE_TRY(m, SignResponse::from_fields(f));
+            return LinkMessage(std::move(m));
+        }
+        case kUnpaired: {
+            SKGATE_TRY(m, Unpaired::from_fields(f));
             return LinkMessage(std::move(m));
         }
         default:

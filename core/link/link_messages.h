@@ -87,8 +87,19 @@ struct SignResponse {
     CborFields to_fields() const;
 };
 
-using LinkMessage = std::variant<RegisterRequest, RegisterResponse, SignRequest, SignResponse>;
-// Any message of the four kinds, by its type field.
+// The agent's word that this authenticator is no longer paired with it
+// (`skgate-agent unpair`, or a new pairing): sealed like every message, so
+// nobody but the agent can say it.
+struct Unpaired {
+    std::string reason;
+
+    static Result<Unpaired> from_fields(const CborFields& f);
+    CborFields to_fields() const;
+};
+
+using LinkMessage =
+    std::variant<RegisterRequest, RegisterResponse, SignRequest, SignResponse, Unpaired>;
+// Any message of the five kinds, by its type field.
 Result<LinkMessage> parse_link_message(const CborFields& f);
 
 }  // namespace skgate

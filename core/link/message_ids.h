@@ -41,6 +41,7 @@ inline constexpr std::array kAll = {
 namespace type {
 inline constexpr uint64_t kSessionHello = 1;
 inline constexpr uint64_t kSessionReady = 2;
+inline constexpr uint64_t kUnpaired = 3;
 inline constexpr uint64_t kRefused = 9;
 inline constexpr uint64_t kPairHello = 10;
 inline constexpr uint64_t kPairConfirm = 11;
@@ -50,7 +51,7 @@ inline constexpr uint64_t kRegisterResponse = 21;
 inline constexpr uint64_t kSignRequest = 22;
 inline constexpr uint64_t kSignResponse = 23;
 inline constexpr std::array kAll = {
-    kSessionHello, kSessionReady,    kRefused,          kPairHello,   kPairConfirm,
+    kSessionHello, kSessionReady,    kUnpaired,         kRefused,     kPairHello,   kPairConfirm,
     kPairResult,   kRegisterRequest, kRegisterResponse, kSignRequest, kSignResponse};
 }  // namespace type
 

@@ -62,10 +62,11 @@ void ClientRig::stop_agent() {
     agent_.reset();
 }
 
-PairOutcome ClientRig::pair(const std::string& typed) {
+PairOutcome ClientRig::pair(const std::string& typed, const std::vector<std::string>& extra) {
     std::string n = std::to_string(++log_serial_);
-    Process agent({binary("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20"}, agent_env(),
-                  dir_ + "/pair-agent-" + n + ".log");
+    std::vector<std::string> argv{binary("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Process agent(argv, agent_env(), dir_ + "/pair-agent-" + n + ".log");
     if (!agent.wait_for_output("Waiting for the authenticator", 5000))
         throw std::runtime_error("skgate-agent pair did not start: " + agent.output());
     std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");

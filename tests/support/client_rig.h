@@ -34,7 +34,7 @@ class ClientRig {
     void start_agent(const std::vector<std::string>& extra = {});
     void stop_agent();
     // `typed` replaces the code the person would read off the authenticator.
-    PairOutcome pair(const std::string& typed = "");
+    PairOutcome pair(const std::string& typed = "", const std::vector<std::string>& extra = {});
     // approve: yes, no, silent or host:N.
     void start_authenticator(const std::string& approve,
                              const std::vector<std::string>& extra = {});
