@@ -54,7 +54,8 @@ int cmd_generate(const Args& args) {
         return kExitUsage;
     }
     std::string name = *a.value("--name");
-    if (auto st = check_key_name(name); !st)
+    AgentPaths paths = AgentPaths::from_environment();
+    if (auto st = check_new_key_name(paths, name); !st)
         return fail("generate", st.error().message);
     std::string app = a.value("--application").value_or("ssh:");
     auto timeout = a.integer("--timeout", 1, 3600, 120);
@@ -63,7 +64,6 @@ int cmd_generate(const Args& args) {
         return kExitUsage;
     }
     const int timeout_s = static_cast<int>(*timeout);
-    AgentPaths paths = AgentPaths::from_environment();
     auto agent = connect_agent(paths, timeout_s * 1000 + kAgentMarginMs);
     if (!agent)
         return fail("generate", agent.error().message);

@@ -104,14 +104,21 @@ Result<std::vector<AgentKey>> load_keys(const AgentPaths& paths) {
     return out;
 }
 
+Status check_new_key_name(const AgentPaths& paths, const std::string& name) {
+    SKGATE_CHECK(check_key_name(name));
+    std::string base = paths.keys() + "/" + name;
+    struct stat st {};
+    for (const char* ext : {".key", ".pub"})
+        if (lstat((base + ext).c_str(), &st) == 0)
+            return make_error(ErrorCode::permission,
+                              "a key named '" + name + "' exists already; choose another name");
+    return {};
+}
+
 Status save_key(const AgentPaths& paths, const AgentKey& key, ByteView attestation,
                 ByteView challenge) {
-    SKGATE_CHECK(check_key_name(key.name));
+    SKGATE_CHECK(check_new_key_name(paths, key.name));
     std::string base = paths.keys() + "/" + key.name;
-    struct stat st {};
-    if (lstat((base + ".key").c_str(), &st) == 0)
-        return make_error(ErrorCode::permission,
-                          "a key named '" + key.name + "' exists already; choose another name");
     CborFields f;
     f.set(1, key.key.blob());
     f.set(2, key.key_handle);

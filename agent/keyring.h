@@ -43,6 +43,9 @@ struct AgentKey {
 
 // Key names are file names: letters, digits, '.', '_' and '-'.
 Status check_key_name(const std::string& name);
+// A valid name no key of this agent has yet: checked before the
+// authenticator is asked, so that a refused name leaves no stray key on it.
+Status check_new_key_name(const AgentPaths& paths, const std::string& name);
 
 Result<std::vector<AgentKey>> load_keys(const AgentPaths& paths);
 Status save_key(const AgentPaths& paths, const AgentKey& key, ByteView attestation,

@@ -1,5 +1,7 @@
 #include "agent/ssh_config.h"
 
+#include <algorithm>
+
 namespace skgate::agent {
 
 namespace {
@@ -53,7 +55,79 @@ bool safe_token(const std::string& s) {
     return true;
 }
 
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+// A config line's keyword and its arguments (split on blanks; "Key=value"
+// as ssh_config allows); comments and blank lines give no keyword.
+std::vector<std::string> words_of(std::string_view line) {
+    std::vector<std::string> words;
+    std::string cur;
+    for (char c : line) {
+        if (c == '#' && cur.empty() && words.empty())
+            return {};
+        bool sep = c == ' ' || c == '\t' || c == '\r' || (c == '=' && words.empty());
+        if (sep) {
+            if (!cur.empty())
+                words.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    if (!cur.empty())
+        words.push_back(cur);
+    return words;
+}
+
 }  // namespace
+
+OwnAgentHosts hosts_with_own_agent(const std::string& config) {
+    OwnAgentHosts found;
+    auto loc = locate(config);
+    std::vector<std::string> current;  // the Host line in force (empty: top or Match)
+    size_t pos = 0;
+    while (pos < config.size()) {
+        size_t nl = config.find('\n', pos);
+        size_t line_end = nl == std::string::npos ? config.size() : nl;
+        size_t next = nl == std::string::npos ? config.size() : nl + 1;
+        bool ours = loc && loc->begin != std::string::npos && pos >= loc->begin && pos < loc->end;
+        if (!ours) {
+            auto words = words_of(std::string_view(config).substr(pos, line_end - pos));
+            std::string key = words.empty() ? "" : lower(words[0]);
+            if (key == "host") {
+                current.assign(words.begin() + 1, words.end());
+            } else if (key == "match") {
+                current.clear();
+            } else if (key == "identityagent") {
+                auto add = [](std::vector<std::string>& to, const std::string& h) {
+                    if (safe_token(h) && std::find(to.begin(), to.end(), h) == to.end())
+                        to.push_back(h);
+                };
+                bool catch_all = std::find(current.begin(), current.end(), "*") != current.end();
+                for (const auto& h : current) {
+                    if (catch_all)
+                        break;
+                    if (h[0] == '!')
+                        add(found.negated, h.substr(1));
+                    else
+                        add(found.excluded, h);
+                }
+            }
+        }
+        pos = next;
+    }
+    // A name the user excluded from one section may be excluded by another.
+    std::erase_if(found.negated, [&](const std::string& h) {
+        return std::find(found.excluded.begin(), found.excluded.end(), h) != found.excluded.end();
+    });
+    return found;
+}
 
 Result<SshConfigEdit> add_block(const std::string& config, const std::string& socket_path,
                                 const std::vector<std::string>& hosts, bool created) {
@@ -76,7 +150,21 @@ Result<SshConfigEdit> add_block(const std::string& config, const std::string& so
         for (const auto& h : hosts)
             host_line += " " + h;
     }
-    block += host_line + "\n    IdentityAgent \"" + socket_path + "\"\nHost *\n" + kBlockEnd + "\n";
+    // A host the user sent to another agent keeps it: ssh takes the first
+    // IdentityAgent it finds, and this block comes first. The names a user's
+    // section carved out of its own pattern ("Host *.corp !jump.corp") are
+    // skgate's again, in a section of their own before the exclusions.
+    OwnAgentHosts own = hosts_with_own_agent(config);
+    for (const auto& h : own.excluded)
+        host_line += " !" + h;
+    std::string agent_line = "    IdentityAgent \"" + socket_path + "\"\n";
+    if (hosts.empty() && !own.excluded.empty() && !own.negated.empty()) {
+        std::string again = "Host";
+        for (const auto& h : own.negated)
+            again += " " + h;
+        block += again + "\n" + agent_line;
+    }
+    block += host_line + "\n" + agent_line + "Host *\n" + kBlockEnd + "\n";
     std::string out;
     if (loc.begin == std::string::npos)
         out = block + config;

@@ -98,6 +98,39 @@ TEST_F(AgentSetup, HandWrittenConfigIsRestoredByteForByte) {
     EXPECT_EQ(read_file(config()), mine);
 }
 
+// A host the user sent to another agent (1Password, say) keeps it; every
+// other host gets skgate's. Read back with the stock ssh's own evaluation of
+// the file (ssh -G), not our parser.
+TEST_F(AgentSetup, AHostWithItsOwnIdentityAgentKeepsIt) {
+    std::filesystem::create_directories(home() + "/.ssh");
+    std::filesystem::permissions(home() + "/.ssh", std::filesystem::perms::owner_all);
+    const std::string original =
+        "Host github.com gitlab.com\n    IdentityAgent ~/.1password/agent.sock\n"
+        "Host *.corp !jump.corp\n    IdentityAgent=/run/corp-agent.sock\n"
+        "Host web1\n    User deploy\n";
+    write_file(config(), original, 0600);
+    ASSERT_EQ(setup({}).status, 0);
+    auto agent_for = [&](const std::string& host) {
+        auto r = run({"ssh", "-G", "-F", config(), host}, "", {{"HOME", home()}});
+        EXPECT_EQ(r.status, 0) << r.err;
+        std::string v = word_after(r.out, "identityagent ");
+        return v;
+    };
+    std::string ours = home() + "/.skgate/agent.sock";
+    EXPECT_EQ(agent_for("web1"), ours);
+    EXPECT_EQ(agent_for("jump.corp"), ours);
+    EXPECT_NE(agent_for("github.com"), ours);
+    EXPECT_NE(agent_for("github.com").find(".1password/agent.sock"), std::string::npos);
+    EXPECT_NE(agent_for("gitlab.com").find(".1password/agent.sock"), std::string::npos);
+    EXPECT_EQ(agent_for("db.corp"), "/run/corp-agent.sock");
+    // Running setup again changes nothing; --remove gives the file back.
+    std::string once = read_file(config());
+    ASSERT_EQ(setup({}).status, 0);
+    EXPECT_EQ(read_file(config()), once);
+    ASSERT_EQ(setup({"--remove"}).status, 0);
+    EXPECT_EQ(read_file(config()), original);
+}
+
 TEST_F(AgentSetup, RefusesASymlinkedConfig) {
     std::filesystem::create_directories(home() + "/.ssh");
     write_file(home() + "/real", "Host a\n", 0600);
@@ -292,8 +325,26 @@ TEST_F(Client, PairGenerateAndSignWithStockOpenSsh) {
     EXPECT_NE(status.out.find("authenticator: connected test phone"), std::string::npos)
         << status.out;
 
-    // A second key with the same name is refused; Ed25519 works too.
-    EXPECT_NE(rig.agent_command({"generate", "--name", "laptop"}).status, 0);
+    // A second key with the same name is refused before the authenticator
+    // is asked: it holds no stray key. Ed25519 works too.
+    auto keys_on_authenticator = [&] {
+        auto list = run(
+            {bin("SKGATE_AUTHENTICATOR_BIN"), "list", "--passphrase-file", rig.passphrase_file()},
+            "", rig.authenticator_env());
+        size_t n = 0;
+        for (size_t at = list.out.find("key '"); at != std::string::npos;
+             at = list.out.find("key '", at + 1))
+            n++;
+        return n;
+    };
+    size_t held = keys_on_authenticator();
+    auto again = rig.agent_command({"generate", "--name", "laptop"});
+    EXPECT_EQ(again.status, 1);
+    EXPECT_NE(again.err.find("exists already"), std::string::npos) << again.err;
+    EXPECT_EQ(again.out.find("Approve the new key"), std::string::npos) << again.out;
+    EXPECT_EQ(keys_on_authenticator(), held);
+    EXPECT_NE(rig.agent_command({"generate", "--name", "x", "--application", "web:x"}).status, 0);
+    EXPECT_EQ(keys_on_authenticator(), held);
     std::string ed = read_file(rig.generate("second", {"--ed25519"}));
     EXPECT_EQ(ed.rfind("sk-ssh-ed25519@openssh.com ", 0), 0u);
 }

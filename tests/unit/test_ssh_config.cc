@@ -49,6 +49,35 @@ TEST(SshConfigBlock, IsIdempotentAndReplacesInPlace) {
     EXPECT_EQ(remove_block(hosts->text, &del)->text, in);
 }
 
+TEST(SshConfigBlock, ExcludesHostsThatSetTheirOwnAgent) {
+    std::string in =
+        "IdentityAgent /top/level.sock\n"
+        "Host github.com\n  identityagent ~/.1p.sock\n"
+        "Host *\n  IdentityAgent /everyone.sock\n"
+        "Host a b !c\n  # IdentityAgent in a comment does not count\n  User x\n"
+        "Host d e\n\tIDENTITYAGENT=/e.sock\n"
+        "Match host m\n  IdentityAgent /m.sock\n"
+        "Host \"q x\"\n  IdentityAgent /q.sock\n";
+    auto hosts = hosts_with_own_agent(in);
+    // Not the top level, `Host *`, a comment, a section without its own
+    // agent or a Match section.
+    EXPECT_EQ(hosts.excluded, (std::vector<std::string>{"github.com", "d", "e"}));
+    EXPECT_TRUE(hosts.negated.empty());
+    auto carved = hosts_with_own_agent("Host *.corp !jump.corp\n  IdentityAgent /c.sock\n");
+    EXPECT_EQ(carved.excluded, (std::vector<std::string>{"*.corp"}));
+    EXPECT_EQ(carved.negated, (std::vector<std::string>{"jump.corp"}));
+    auto added = add_block(in, kSock, {}, false);
+    ASSERT_TRUE(added);
+    EXPECT_NE(added->text.find("Host * !github.com !d !e\n    IdentityAgent"), std::string::npos)
+        << added->text;
+    // Our own block is not one of them, so a second run changes nothing.
+    auto again = add_block(added->text, kSock, {}, false);
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->changed);
+    bool del = false;
+    EXPECT_EQ(remove_block(added->text, &del)->text, in);
+}
+
 TEST(SshConfigBlock, DeletesOnlyAFileItCreated) {
     auto created = add_block("", kSock, {}, true);
     bool del = false;
