@@ -1,6 +1,7 @@
 #include "core/audit/journal.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -60,8 +61,34 @@ int journal_send(const JournalFields& fields, const char* socket_path) {
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    ssize_t n = sendto(fd, datagram.data(), datagram.size(), MSG_NOSIGNAL,
-                       reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    // Without credentials of its own the datagram carries the real uid, and
+    // in sudo and su PAM runs with the invoking user's real uid: journald
+    // would record a root decision as that user's (and skgatectl audit,
+    // which trusts only root's and skgate's entries, would drop it). The
+    // kernel lets a process name its effective uid, never another.
+    iovec iov{datagram.data(), datagram.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))] = {};
+    msghdr msg{};
+    msg.msg_name = &addr;
+    msg.msg_namelen = sizeof addr;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_CREDENTIALS;
+    cm->cmsg_len = CMSG_LEN(sizeof(ucred));
+    ucred cred{getpid(), geteuid(), getegid()};
+    std::memcpy(CMSG_DATA(cm), &cred, sizeof cred);
+    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0 && errno == EPERM) {
+        // Credentials the kernel will not take (an unusual namespace): the
+        // event still matters more than whose uid it shows.
+        msg.msg_control = nullptr;
+        msg.msg_controllen = 0;
+        n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    }
     int err = n < 0 ? errno : 0;
     close(fd);
     if (err)

@@ -282,6 +282,16 @@ TEST_F(E2eStepUp, AuditModeSudoGivesRootOnlyForAFreshSignatureOfAnEnrolledKey) {
     EXPECT_NE(allowed.find("\"SKGATE_KEY_FP\":\"" + fingerprint(key_) + "\""), std::string::npos)
         << allowed;
     EXPECT_NE(allowed.find("step-up for sudo approved"), std::string::npos) << allowed;
+    // sudo runs PAM with the user's real uid and effective uid 0: journald
+    // must record root, and skgatectl audit (which trusts only root's and
+    // skgate's entries) must show the decision, not drop it as forged.
+    EXPECT_NE(allowed.find("\"_UID\":\"0\""), std::string::npos) << allowed;
+    auto audit = run({required_env("SKGATE_SKGATECTL"), "audit", "--directory",
+                      required_env("SKGATE_JOURNAL_DIR"), "--event", "stepup", "--user", kAlice,
+                      "--decision", "allow", "--json"});
+    EXPECT_EQ(audit.status, 0) << audit.err;
+    EXPECT_NE(audit.out.find(fingerprint(key_)), std::string::npos) << audit.out << audit.err;
+    EXPECT_NE(audit.out.find("\"uid\":0"), std::string::npos) << audit.out;
 
     auto revoke = run({required_env("SKGATE_SKGATECTL"), "revoke", "-f", h_->path("skgate.conf"),
                        "--user", kAlice, "--fingerprint", fingerprint(key_)});

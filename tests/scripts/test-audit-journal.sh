@@ -105,6 +105,17 @@ for _ in $(seq 200); do
 done
 "$ctl" audit --event agent-sign --json | grep -q '"uid":65534' \
     || fail "a user's agent event is not shown with its uid: $("$ctl" audit --event agent-sign --json)"
+# In sudo and su, PAM (and so pam_skgate) runs with the invoking user's real
+# uid and effective uid 0: such a decision is root's and must be shown.
+python3 -c 'import os, sys; os.setresgid(65534, 0, 0); os.setresuid(65534, 0, 0); os.execv(sys.argv[1], sys.argv[1:])' \
+    "$emit" event=stepup decision=allow user=carol reason=fresh-approval "message=step-up for carol"
+for _ in $(seq 200); do
+    "$ctl" audit --user carol --json 2>/dev/null | grep -q '"user":"carol"' && break
+    sleep 0.05
+done
+out=$("$ctl" audit --user carol --json 2>/dev/null)
+grep -qF '"uid":0' <<<"$out" && grep -qF '"decision":"allow"' <<<"$out" \
+    || fail "a decision made with effective uid 0 (as in sudo) is not shown as root's: $out $(journalctl -D /run/log/journal -o json SKGATE_USER=carol)"
 echo "skgatectl audit: entries other users wrote are not skgate's decisions"
 kill $jpid; wait $jpid 2>/dev/null || true
 trap - EXIT
