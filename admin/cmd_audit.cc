@@ -72,8 +72,9 @@ int cmd_audit(const Args& args) {
     if (events->ignored_untrusted > 0)
         std::fprintf(stderr,
                      "skgatectl: audit: ignored %zu journal entr%s with skgate's fields that "
-                     "neither root nor the skgate account wrote (any local user can write "
-                     "those fields; see them with journalctl SKGATE_EVENT=... _UID=...)\n",
+                     "neither root nor the skgate account wrote, or that give a field twice "
+                     "(any local user can write those fields; see them with journalctl "
+                     "SKGATE_EVENT=... _UID=...)\n",
                      events->ignored_untrusted, events->ignored_untrusted == 1 ? "y" : "ies");
     if (a.flag("--json")) {
         for (const auto& e : events->events) {

@@ -57,6 +57,26 @@ std::string field(sd_journal* j, const char* name) {
     return eq == std::string_view::npos ? "" : std::string(v.substr(eq + 1));
 }
 
+// Whether a field of skgate's (or MESSAGE) appears more than once: journald
+// keeps every value a writer sends, and reading the first while the filter
+// matched another would let a forger's entry pass as another event.
+bool has_repeated_field(sd_journal* j) {
+    std::vector<std::string> seen;
+    const void* data = nullptr;
+    size_t len = 0;
+    sd_journal_restart_data(j);
+    while (sd_journal_enumerate_data(j, &data, &len) > 0) {
+        std::string_view v(static_cast<const char*>(data), len);
+        std::string_view name = v.substr(0, v.find('='));
+        if (!name.starts_with("SKGATE_") && name != "MESSAGE")
+            continue;
+        if (std::find(seen.begin(), seen.end(), name) != seen.end())
+            return true;
+        seen.emplace_back(name);
+    }
+    return false;
+}
+
 Status add_match(sd_journal* j, const std::string& m) {
     int r = sd_journal_add_match(j, m.data(), m.size());
     if (r < 0)
@@ -164,10 +184,16 @@ Result<AuditEvents> query_audit_events(const AuditQuery& q) {
         for (const auto& f : kFields)
             e.*f.member = field(j.get(), f.journal);
         e.uid = parse_decimal(field(j.get(), "_UID"));
+        e.repeated_fields = has_repeated_field(j.get());
         return e;
     };
     auto trusted = [&](const AuditRecord& e) {
-        if (event_writer_is_trusted(e.event, e.uid, skgate_uid))
+        // What was read must be what the filter asked for, once.
+        bool as_asked = !e.repeated_fields && is_known_event(e.event) &&
+                        (q.event.empty() || e.event == q.event) &&
+                        (q.user.empty() || e.user == q.user) &&
+                        (q.decision.empty() || e.decision == q.decision);
+        if (as_asked && event_writer_is_trusted(e.event, e.uid, skgate_uid))
             return true;
         ++result.ignored_untrusted;
         return false;
@@ -202,14 +228,15 @@ Result<AuditEvents> query_audit_events(const AuditQuery& q) {
 }
 
 void print_event_table(const std::vector<AuditRecord>& events, std::FILE* out) {
-    std::fprintf(out, "%-19s  %-13s  %-10s  %-12s  %-20s  %s\n", "TIME", "EVENT", "DECISION",
-                 "USER", "KEY", "REASON");
+    std::fprintf(out, "%-19s  %-13s  %-10s  %-12s  %-20s  %-6s  %s\n", "TIME", "EVENT", "DECISION",
+                 "USER", "KEY", "UID", "REASON");
     for (const auto& e : events) {
         std::string key = e.key_fp.empty() ? "-" : printable(e.key_fp, 17);
-        std::fprintf(out, "%-19s  %-13s  %-10s  %-12s  %-20s  %s\n",
+        std::string uid = e.uid ? std::to_string(*e.uid) : "-";
+        std::fprintf(out, "%-19s  %-13s  %-10s  %-12s  %-20s  %-6s  %s\n",
                      local_time(e.realtime_usec).c_str(), printable(e.event, 13).c_str(),
                      e.decision.empty() ? "-" : printable(e.decision, 10).c_str(),
-                     e.user.empty() ? "-" : printable(e.user, 12).c_str(), key.c_str(),
+                     e.user.empty() ? "-" : printable(e.user, 12).c_str(), key.c_str(), uid.c_str(),
                      printable(e.reason.empty() ? e.message : e.reason, 200).c_str());
     }
 }

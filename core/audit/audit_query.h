@@ -25,7 +25,8 @@ struct AuditQuery {
 
 struct AuditRecord {
     uint64_t realtime_usec = 0;
-    std::optional<uint64_t> uid;  // _UID: journald's, from the writer's credentials
+    std::optional<uint64_t> uid;   // _UID: journald's, from the writer's credentials
+    bool repeated_fields = false;  // a SKGATE_ field or MESSAGE given twice: never trusted
     std::string identifier, event, decision, user, requester, key_fp, key_type, source, reason,
         flags, counter, remote, latency_us, sources, cache_age, message;
 };
@@ -33,9 +34,10 @@ struct AuditRecord {
 struct AuditEvents {
     std::vector<AuditRecord> events;  // oldest first
     // Entries with skgate's server fields that neither root nor the skgate
-    // account wrote: any local user can send the journal any field, and only
-    // the underscore fields (_UID) are journald's own, so these are forgeries
-    // or mistakes, never decisions.
+    // account wrote, or with one of skgate's fields given twice: any local
+    // user can send the journal any field, and only the underscore fields
+    // (_UID) are journald's own, so these are forgeries or mistakes, never
+    // decisions.
     size_t ignored_untrusted = 0;
 };
 

@@ -105,6 +105,27 @@ for _ in $(seq 200); do
 done
 "$ctl" audit --event agent-sign --json | grep -q '"uid":65534' \
     || fail "a user's agent event is not shown with its uid: $("$ctl" audit --event agent-sign --json)"
+# A forger gives a field twice: the filter matches one value (revoke), a
+# first-value reader sees the other (agent-sign, which counts from anyone;
+# journald returns the value whose data object is older, so agent-sign is
+# written alone first and revoke appears here for the first time).
+printf 'SKGATE_EVENT=agent-sign\n' | setpriv --reuid=65534 --regid=65534 --clear-groups logger --journald
+printf 'SKGATE_EVENT=revoke\nSKGATE_EVENT=agent-sign\nSKGATE_DECISION=allow\nSKGATE_USER=root\nSKGATE_REASON=twice-forged\nMESSAGE=root: key revoked\n' \
+    | setpriv --reuid=65534 --regid=65534 --clear-groups logger --journald
+for _ in $(seq 200); do
+    journalctl -D /run/log/journal -o json SKGATE_REASON=twice-forged 2>/dev/null | grep -q twice-forged && break
+    sleep 0.05
+done
+journalctl -D /run/log/journal -o json SKGATE_REASON=twice-forged | grep -q twice-forged \
+    || fail "the doubled forgery did not reach the journal (the test proves nothing)"
+for filter in "--event revoke" "--event agent-sign" "--user root" ""; do
+    # shellcheck disable=SC2086
+    out=$("$ctl" audit $filter --json 2>/dev/null)
+    grep -q twice-forged <<<"$out" && fail "audit $filter shows an entry with a field given twice: $out"
+done
+out=$("$ctl" audit --event stepup 2>/dev/null)
+grep -q "^TIME .*EVENT .*DECISION .*USER .*KEY .*UID .*REASON" <<<"$out" || fail "table lacks the UID column: $out"
+grep -q "stepup .*deny .*alice .* 0 .*no-presence" <<<"$out" || fail "table row lacks the uid: $out"
 # In sudo and su, PAM (and so pam_skgate) runs with the invoking user's real
 # uid and effective uid 0: such a decision is root's and must be shown.
 python3 -c 'import os, sys; os.setresgid(65534, 0, 0); os.setresuid(65534, 0, 0); os.execv(sys.argv[1], sys.argv[1:])' \
