@@ -20,6 +20,13 @@ Result<std::string> expand(const std::string& pattern, const Account* account) {
         if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f)
             return invalid("authorized_keys file pattern \"" + printable(pattern) +
                            "\" has a space or control character");
+        // '#' starts a comment in a PAM line (the rest of pam_skgate's
+        // arguments would be lost), '"' and '[' ']' are quoting there and in
+        // sshd_config: the pattern would not reach skgate as written.
+        if (c == '#' || c == '"' || c == '[' || c == ']')
+            return invalid("authorized_keys file pattern \"" + printable(pattern) + "\" has a '" +
+                           std::string(1, c) +
+                           "', which sshd_config or a PAM line would read differently");
         if (c != '%') {
             out += c;
             continue;

@@ -25,6 +25,7 @@
 #include "core/sources/inventory.h"
 #include "core/store/keystore.h"
 #include "core/store/revocation.h"
+#include "core/store/user_keyfiles.h"
 #include "core/sys/account.h"
 #include "core/sys/atomicfile.h"
 #include "core/sys/match.h"
@@ -1062,6 +1063,15 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
     std::vector<std::string> user_files;
     if (previous_files != "none")
         user_files = split_whitespace(previous_files);
+    // Each pattern goes into skgate-keys' command line and pam_skgate's
+    // module arguments: one that either would read differently is refused
+    // here, before anything is written.
+    for (const auto& f : user_files)
+        if (Status v = validate_user_key_file_pattern(f); !v)
+            return make_error(ErrorCode::invalid,
+                              "sshd's AuthorizedKeysFile: " + v.error().message +
+                                  "; rename the file, or set AuthorizedKeysFile to patterns "
+                                  "without it, and run enable again");
 
     if (request.mode == Mode::enforce) {
         Status guard = check_nobody_locked_out(policy, user_files);

@@ -673,6 +673,15 @@ TEST(Enable, RefusesPamFilesAndConfigsItCannotWireSafely) {
         auto r = sys.ctl({"enable", "--mode", "paranoid"});
         EXPECT_EQ(r.status, 2);
     }
+    {
+        // sshd takes this pattern; in pam_skgate's PAM line the '#' would
+        // start a comment, so the confirmation would read another file.
+        SystemRoot sys("debian12");
+        std::string cfg = read_file(sys.sshd_config());
+        cfg.insert(0, "AuthorizedKeysFile .ssh/authorized_keys .ssh/keys#%u\n");
+        write_file(sys.sshd_config(), cfg);
+        expect_refused_untouched(sys, {"enable"}, "has a '#'");
+    }
 }
 
 TEST(Enable, ReloadsTheRunningSshdAndRecordsTheChange) {

@@ -406,7 +406,7 @@ TEST(UserKeyFiles, PatternsExpandAsSshdDoes) {
     EXPECT_EQ(*user_key_file_path("/etc/ssh/keys/%u", a), "/etc/ssh/keys/alice");
     EXPECT_EQ(*user_key_file_path("%h/k-%U", a), "/home/alice/k-1001");
     EXPECT_EQ(*user_key_file_path("/k/%%u", a), "/k/%u");
-    for (const char* bad : {"", "%x/k", "a b", "k%", "tab\tk"})
+    for (const char* bad : {"", "%x/k", "a b", "k%", "tab\tk", ".ssh/a#%u", "k\"q", "[k]"})
         EXPECT_FALSE(validate_user_key_file_pattern(bad).ok()) << bad;
     Account homeless{"daemon", 1, 1, ""};
     EXPECT_FALSE(user_key_file_path("%h", homeless).ok()) << "names no file";
