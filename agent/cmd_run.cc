@@ -1,5 +1,6 @@
 // skgate-agent run [--timeout SECONDS] [--forward-agent SOCKET]
 #include <signal.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
 #include <cstdio>
@@ -76,6 +77,11 @@ int cmd_run(const Args& args) {
     if (!control_listener) {
         std::fprintf(stderr, "skgate-agent: %s\n", control_listener.error().message.c_str());
         return kExitFailure;
+    }
+    // Every client holds descriptors: take what the hard limit allows.
+    if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
     struct sigaction sa {};
     sa.sa_handler = on_signal;

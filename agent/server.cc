@@ -1,9 +1,12 @@
 #include "agent/server.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -250,16 +253,61 @@ std::string AgentServer::accept_link(int fd) {
 
 namespace {
 
+// Each connection holds two descriptors (its socket and the group's
+// duplicate); a quarter of the limit stays free for files, the listeners and
+// the authenticator.
+size_t max_connections() {
+    rlimit rl{};
+    size_t limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                       ? static_cast<size_t>(rl.rlim_cur)
+                       : 1024;
+    return std::clamp<size_t>(limit * 3 / 8, 8, kMaxAgentConnections);
+}
+
+// The next connection on `listener` that may be served, or nothing (time to
+// look at g_stop again). A fatal listener error is returned; running out of
+// descriptors is waited out, and beyond kMaxConnections a connection is
+// closed at once, so that a client opening connections (root on a server
+// the agent is forwarded to can) neither stops the agent nor takes the
+// descriptors the others need.
+Result<std::optional<int>> next_connection(Listener& listener, ThreadGroup& connections,
+                                           const char* what) {
+    auto fd = listener.accept(500);
+    connections.reap();
+    if (!fd) {
+        if (fd.error().code == ErrorCode::not_found)
+            return std::optional<int>();
+        if (fd.error().code != ErrorCode::unavailable)
+            return fd.error();
+        std::fprintf(stderr, "skgate-agent: cannot take %s now: %s\n", what,
+                     fd.error().message.c_str());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return std::optional<int>();
+    }
+    if (connections.running() >= max_connections()) {
+        std::fprintf(stderr, "skgate-agent: refused %s: %zu connections are open already\n", what,
+                     connections.running());
+        close(*fd);
+        return std::optional<int>();
+    }
+    return std::optional<int>(*fd);
+}
+
 // Accepts on `listener` until the agent stops, each connection served by
 // `serve` in a thread of `connections`.
 std::thread accept_loop(Listener& listener, ThreadGroup& connections, const char* what,
                         std::function<void(int)> serve) {
     return std::thread([&listener, &connections, what, serve = std::move(serve)] {
         while (!g_stop.load()) {
-            auto fd = listener.accept(500);
-            connections.reap();
-            if (!fd)
+            auto next = next_connection(listener, connections, what);
+            if (!next) {
+                std::fprintf(stderr, "skgate-agent: %s\n", next.error().message.c_str());
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
                 continue;
+            }
+            if (!*next)
+                continue;
+            auto fd = *next;
             if (Status st = connections.start([serve, fd = *fd] { serve(fd); }, *fd); !st) {
                 std::fprintf(stderr, "skgate-agent: refused %s: %s\n", what,
                              st.error().message.c_str());
@@ -329,14 +377,14 @@ Status AgentServer::run(Listener agent_listener, Listener link_listener,
                                              [this](int fd) { serve_control(fd); });
     Status result;
     while (!g_stop.load()) {
-        auto fd = agent_listener.accept(500);
-        connections_.reap();
-        if (!fd) {
-            if (fd.error().code == ErrorCode::not_found)
-                continue;
-            result = fd.error();
+        auto next = next_connection(agent_listener, connections_, "a client");
+        if (!next) {
+            result = next.error();
             break;
         }
+        if (!*next)
+            continue;
+        auto fd = *next;
         ucred cred{};
         socklen_t len = sizeof cred;
         if (getsockopt(*fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||

@@ -53,6 +53,10 @@ class AgentServer {
     ThreadGroup connections_;
 };
 
+// The most connections (ssh clients, authenticator handshakes, control) the
+// agent serves at once; fewer when the descriptor limit is low.
+inline constexpr size_t kMaxAgentConnections = 512;
+
 // Stops run() (async-signal-safe).
 void request_stop();
 

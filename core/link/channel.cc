@@ -169,6 +169,10 @@ Result<int> Listener::accept(int timeout_ms) {
         int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (c >= 0)
             return c;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            return make_error(ErrorCode::unavailable,
+                              std::string("accept: ") + std::strerror(errno) +
+                                  " (out of descriptors or memory for now)");
         if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
             return sys_error("accept");
     }

@@ -69,7 +69,8 @@ class Listener {
     Listener& operator=(Listener&&) = delete;
     ~Listener();
 
-    // A connected socket, or an ErrorCode::not_found error on timeout.
+    // A connected socket, or an ErrorCode::not_found error on timeout; when
+    // descriptors or memory run out (which passes), ErrorCode::unavailable.
     Result<int> accept(int timeout_ms);
     int fd() const { return fd_; }
 

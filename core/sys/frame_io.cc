@@ -73,7 +73,13 @@ Status write_frame(int fd, ByteView body, size_t max_body, uint64_t deadline_us)
 
 Result<Bytes> read_frame(int fd, size_t max_body, uint64_t deadline_us) {
     uint8_t len_buf[4];
-    SKGATE_CHECK(transfer(fd, len_buf, sizeof len_buf, false, deadline_us));
+    SKGATE_CHECK(transfer(fd, len_buf, 1, false, deadline_us));
+    // A frame begun is finished soon, even by a reader that waits for ever
+    // for the next one: a peer that sends a length and stops would
+    // otherwise hold the connection (a descriptor, a thread) for good.
+    if (deadline_us == 0)
+        deadline_us = monotonic_us() + kFrameCompletionUs;
+    SKGATE_CHECK(transfer(fd, len_buf + 1, sizeof len_buf - 1, false, deadline_us));
     const uint32_t len = (uint32_t{len_buf[0]} << 24) | (uint32_t{len_buf[1]} << 16) |
                          (uint32_t{len_buf[2]} << 8) | len_buf[3];
     if (len == 0 || len > max_body)

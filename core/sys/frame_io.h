@@ -12,8 +12,11 @@
 
 namespace skgate {
 
+inline constexpr uint64_t kFrameCompletionUs = 10'000'000;
+
 // deadline_us: monotonic microseconds bounding the whole frame; 0 waits for
-// ever. A deadline that passes is an ErrorCode::not_found error ("timed
+// ever for the frame's first byte, then kFrameCompletionUs for the rest.
+// A deadline that passes is an ErrorCode::not_found error ("timed
 // out"); a peer that closed the connection, or any socket error, an
 // ErrorCode::io one; a length outside 1..max_body an ErrorCode::invalid one.
 Status write_frame(int fd, ByteView body, size_t max_body, uint64_t deadline_us);

@@ -3,9 +3,16 @@
 // generating a key, signing through the agent with stock OpenSSH tools, and
 // libskgate-sk.so under ssh-keygen.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "core/fido/attestation.h"
 #include "core/ssh/agent_client.h"
@@ -469,4 +476,49 @@ TEST_F(Client, ForwardsOtherKeysToThePreviousAgentOnlyWhenAsked) {
         {"ssh-keygen", "-Y", "sign", "-f", dir.file("plain.pub"), "-n", "file", dir.file("msg")},
         "", {{"SSH_AUTH_SOCK", rig.agent_socket()}});
     EXPECT_EQ(sig.status, 0) << sig.err;
+}
+
+// A client that opens connections and sends only the start of a frame (root
+// on a server the agent is forwarded to can): beyond its share of the
+// descriptors the agent closes new connections at once, drops the stalled
+// ones when their frame does not finish, never exits, and answers ssh again.
+TEST_F(Client, StalledConnectionsNeitherStopNorStarveTheAgent) {
+    Process agent({"prlimit", "--nofile=64:64", bin("SKGATE_AGENT_BIN"), "run"}, rig.agent_env(),
+                  dir.file("agent-limited.log"));
+    ASSERT_TRUE(agent.wait_for_output("listening on", 5000)) << agent.output();
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string path = rig.agent_socket();
+    ASSERT_LT(path.size(), sizeof addr.sun_path);
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    std::vector<int> stalled;
+    for (int i = 0; i < 100; i++) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_GE(fd, 0);
+        if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            close(fd);
+            continue;
+        }
+        const char first = 0;  // the first byte of a length prefix, and no more
+        ASSERT_EQ(write(fd, &first, 1), 1);
+        stalled.push_back(fd);
+    }
+    ASSERT_TRUE(agent.wait_for_output("connections are open already", 10000)) << agent.output();
+    // The stalled frames do not finish: the agent closes those connections.
+    pollfd p{stalled.front(), POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 60'000), 1) << "the agent kept a stalled connection";
+    char c;
+    EXPECT_EQ(read(stalled.front(), &c, 1), 0);
+    EXPECT_EQ(agent.wait(0), -1) << "the agent exited: " << agent.output();
+    for (int fd : stalled)
+        close(fd);
+    // And ssh's requests are answered again.
+    RunResult listed;
+    for (int i = 0; i < 200; i++) {
+        listed = run({"ssh-add", "-l"}, "", {{"SSH_AUTH_SOCK", rig.agent_socket()}});
+        if (listed.out.find("has no identities") != std::string::npos)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_NE(listed.out.find("has no identities"), std::string::npos) << listed.out << listed.err;
 }
