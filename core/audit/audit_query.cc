@@ -1,8 +1,11 @@
 #include "core/audit/audit_query.h"
 
+#include <pwd.h>
+#include <sys/stat.h>
 #include <systemd/sd-journal.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -107,11 +110,19 @@ std::optional<uint64_t> parse_decimal(std::string_view s) {
 }
 
 // The uid sshd runs skgate-keys as once it has read the users' files.
+// The packages make skgate a local account (/etc/passwd); one that only a
+// directory service (LDAP, say) knows could carry any user's uid, so its
+// entries are not trusted.
 std::optional<uint64_t> skgate_account_uid() {
-    auto acct = lookup_account("skgate");
-    if (!acct)
+    std::FILE* f = std::fopen("/etc/passwd", "re");
+    if (!f)
         return std::nullopt;
-    return static_cast<uint64_t>(acct->uid);
+    std::optional<uint64_t> uid;
+    while (passwd* pw = fgetpwent(f))
+        if (std::strcmp(pw->pw_name, "skgate") == 0 && pw->pw_uid > 0)
+            uid = pw->pw_uid;
+    std::fclose(f);
+    return uid;
 }
 
 }  // namespace
@@ -153,6 +164,19 @@ Result<uint64_t> parse_since(std::string_view text, uint64_t now_usec) {
 }
 
 Result<AuditEvents> query_audit_events(const AuditQuery& q) {
+    if (!q.directory.empty()) {
+        // Only journald's _UID makes an entry skgate's; in files anyone else
+        // could write, _UID says whatever they wrote.
+        struct stat st {};
+        if (stat(q.directory.c_str(), &st) != 0)
+            return make_error(ErrorCode::not_found,
+                              "cannot read " + q.directory + ": " + std::strerror(errno));
+        if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) != 0)
+            return make_error(ErrorCode::permission,
+                              q.directory +
+                                  " is not a directory only root can write, so the writers' "
+                                  "uids in its journal files could be anyone's");
+    }
     sd_journal* raw = nullptr;
     int r = q.directory.empty() ? sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY)
                                 : sd_journal_open_directory(&raw, q.directory.c_str(), 0);

@@ -137,6 +137,14 @@ done
 out=$("$ctl" audit --user carol --json 2>/dev/null)
 grep -qF '"uid":0' <<<"$out" && grep -qF '"decision":"allow"' <<<"$out" \
     || fail "a decision made with effective uid 0 (as in sudo) is not shown as root's: $out $(journalctl -D /run/log/journal -o json SKGATE_USER=carol)"
+# A journal directory someone else could write holds uids they chose.
+mkdir -p /run/anyones-journal && chmod 1777 /run/anyones-journal
+cp -r /run/log/journal/. /run/anyones-journal/
+if "$ctl" audit --directory /run/anyones-journal 2>/run/audit.err; then
+    fail "audit read a journal directory anyone can write"
+fi
+grep -q "only root can write" /run/audit.err || fail "no reason for refusing the directory: $(cat /run/audit.err)"
+"$ctl" audit --directory /run/log/journal --json >/dev/null 2>&1 || fail "audit --directory refused root's own journal"
 echo "skgatectl audit: entries other users wrote are not skgate's decisions"
 kill $jpid; wait $jpid 2>/dev/null || true
 trap - EXIT
