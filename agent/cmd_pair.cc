@@ -125,18 +125,42 @@ bool may_replace_pairing(const AgentPaths& paths, bool replace) {
 }
 
 Status send_verdict(SecureChannel& ch, bool ok, const std::string& reason,
-                    const AgentPaths& paths) {
+                    const std::string& link_address) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    return send_pairing_verdict(ch, ok, reason,
-                                std::string(host).substr(0, kMaxDeviceName - 6) + " agent",
-                                "unix:" + paths.link_socket());
+    return send_pairing_verdict(
+        ch, ok, reason, std::string(host).substr(0, kMaxDeviceName - 6) + " agent", link_address);
+}
+
+// --address and --link: where the authenticator answers the pairing, and
+// where it connects from then on (run --listen). Both must be addresses it
+// can reach, so "every address" (0.0.0.0, [::]) is no answer.
+Result<std::pair<std::string, std::string>> pairing_addresses(const ArgParser& a,
+                                                              const AgentPaths& paths) {
+    auto address = a.value("--address");
+    auto link = a.value("--link");
+    if (!address) {
+        if (link)
+            return invalid("--link needs --address (pairing over the network)");
+        return std::pair{"unix:" + paths.pair_socket(), "unix:" + paths.link_socket()};
+    }
+    for (const std::string* v : {&*address, link ? &*link : nullptr}) {
+        if (!v)
+            continue;
+        if (v->rfind("tcp:", 0) != 0 || !check_channel_address(*v))
+            return invalid("'" + *v + "' is not of the form tcp:HOST:PORT");
+        if (v->rfind("tcp:0.0.0.0:", 0) == 0 || v->rfind("tcp:[::]:", 0) == 0)
+            return invalid("'" + *v +
+                           "' is no address the authenticator can reach: give this "
+                           "machine's address on the network they share");
+    }
+    return std::pair{*address, link.value_or(*address)};
 }
 
 }  // namespace
 
 int cmd_pair(const Args& args) {
-    ArgParser a({"--timeout"}, {"--no-qr", "--replace"});
+    ArgParser a({"--timeout", "--address", "--link"}, {"--no-qr", "--replace"});
     if (auto st = a.parse(args); !st || !a.positional().empty()) {
         std::fputs(kPairUsage, stderr);
         return kExitUsage;
@@ -150,12 +174,23 @@ int cmd_pair(const Args& args) {
     AgentPaths paths = AgentPaths::from_environment();
     if (auto st = paths.ensure(); !st)
         return fail(st.error().message);
+    auto addresses = pairing_addresses(a, paths);
+    if (!addresses) {
+        std::fprintf(stderr, "skgate-agent: pair: %s\n", addresses.error().message.c_str());
+        return kExitUsage;
+    }
+    const std::string pair_address = addresses->first, link_address = addresses->second;
     if (!may_replace_pairing(paths, a.flag("--replace")))
         return fail("kept the current pairing (--replace replaces it without asking)");
-    auto listener = Listener::bind_unix(paths.pair_socket());
+    auto listener = pair_address.rfind("tcp:", 0) == 0 ? Listener::bind_tcp(pair_address)
+                                                       : Listener::bind_unix(paths.pair_socket());
     if (!listener)
-        return fail(listener.error().message);
-    auto offer = make_pairing_offer("unix:" + paths.pair_socket());
+        return fail(listener.error().message +
+                    (pair_address.rfind("tcp:", 0) == 0
+                         ? " (if `skgate-agent run --listen` uses that port, pair on another "
+                           "one and name run's with --link)"
+                         : ""));
+    auto offer = make_pairing_offer(pair_address);
     if (!offer)
         return fail(offer.error().message);
     std::string text = offer->uri.format();
@@ -183,7 +218,7 @@ int cmd_pair(const Args& args) {
     const PairingKeys& keys = responder->keys;
     SecureChannel& channel = *responder->channel;
     auto abort_second = [&] {
-        (void)send_verdict(channel, false, kSecondResponderReason, paths);
+        (void)send_verdict(channel, false, kSecondResponderReason, link_address);
         return fail(std::string(kSecondResponderReason) +
                     ". The pairing was aborted on both devices and nothing was saved; run "
                     "`skgate-agent pair` again where nobody else can see the code.");
@@ -202,7 +237,7 @@ int cmd_pair(const Args& args) {
     if (guard.seen().load())
         return abort_second();
     if (!confirmation_code_matches(typed, keys.code)) {
-        (void)send_verdict(channel, false, "the confirmation codes differ", paths);
+        (void)send_verdict(channel, false, "the confirmation codes differ", link_address);
         AuditEvent e;
         e.event = "agent-pair";
         e.decision = Decision::deny;
@@ -218,10 +253,10 @@ int cmd_pair(const Args& args) {
     record.device_name = device_name;
     record.secret = keys.secret;
     if (auto st = save_pairing(paths, record); !st) {
-        (void)send_verdict(channel, false, "the agent could not save the pairing", paths);
+        (void)send_verdict(channel, false, "the agent could not save the pairing", link_address);
         return fail(st.error().message);
     }
-    if (auto st = send_verdict(channel, true, "", paths); !st)
+    if (auto st = send_verdict(channel, true, "", link_address); !st)
         return fail("paired, but the authenticator did not get the answer: " + st.error().message +
                     "; pair again");
     AuditEvent e;

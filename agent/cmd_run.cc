@@ -10,6 +10,7 @@
 #include "agent/commands.h"
 #include "agent/server.h"
 #include "core/audit/audit.h"
+#include "core/link/channel.h"
 #include "core/sys/args.h"
 
 namespace skgate::agent {
@@ -23,7 +24,7 @@ void on_signal(int) {
 }  // namespace
 
 int cmd_run(const Args& args) {
-    ArgParser a({"--timeout", "--forward-agent"}, {});
+    ArgParser a({"--timeout", "--forward-agent", "--listen"}, {});
     if (auto st = a.parse(args); !st || !a.positional().empty()) {
         std::fputs(kRunUsage, stderr);
         return kExitUsage;
@@ -73,6 +74,23 @@ int cmd_run(const Args& args) {
         }
         link_listener.emplace(std::move(*l));
     }
+    std::vector<Listener> link_listeners;
+    link_listeners.push_back(std::move(*link_listener));
+    std::string tcp_note;
+    if (auto listen = a.value("--listen")) {
+        if (listen->rfind("tcp:", 0) != 0 || !check_channel_address(*listen)) {
+            std::fprintf(stderr, "skgate-agent: run: --listen takes tcp:HOST:PORT, not '%s'\n",
+                         listen->c_str());
+            return kExitUsage;
+        }
+        auto l = Listener::bind_tcp(*listen);
+        if (!l) {
+            std::fprintf(stderr, "skgate-agent: %s\n", l.error().message.c_str());
+            return kExitFailure;
+        }
+        link_listeners.push_back(std::move(*l));
+        tcp_note = " and " + *listen;
+    }
     auto control_listener = Listener::bind_unix(paths.control_socket());
     if (!control_listener) {
         std::fprintf(stderr, "skgate-agent: %s\n", control_listener.error().message.c_str());
@@ -88,10 +106,10 @@ int cmd_run(const Args& args) {
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
-    std::fprintf(stderr, "skgate-agent: listening on %s (ssh) and %s (authenticator)\n",
-                 paths.socket().c_str(), paths.link_socket().c_str());
+    std::fprintf(stderr, "skgate-agent: listening on %s (ssh) and %s%s (authenticator)\n",
+                 paths.socket().c_str(), paths.link_socket().c_str(), tcp_note.c_str());
     AgentServer server(paths, options);
-    auto st = server.run(std::move(*agent_listener), std::move(*link_listener),
+    auto st = server.run(std::move(*agent_listener), std::move(link_listeners),
                          std::move(*control_listener));
     if (!st) {
         std::fprintf(stderr, "skgate-agent: %s\n", st.error().message.c_str());

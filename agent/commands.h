@@ -17,7 +17,8 @@ inline constexpr int kExitUsage = 2;
 inline constexpr const char* kSetupUsage =
     "usage: skgate-agent setup [--hosts \"HOST...\"] [--remove] [--no-systemd]\n";
 inline constexpr const char* kPairUsage =
-    "usage: skgate-agent pair [--timeout SECONDS] [--no-qr] [--replace]\n";
+    "usage: skgate-agent pair [--timeout SECONDS] [--no-qr] [--replace]\n"
+    "                         [--address tcp:HOST:PORT [--link tcp:HOST:PORT]]\n";
 inline constexpr const char* kGenerateUsage =
     "usage: skgate-agent generate --name NAME [--verify-required] [--ed25519]\n"
     "                             [--application ssh:NAME] [--timeout SECONDS]\n";
@@ -25,7 +26,8 @@ inline constexpr const char* kListUsage = "usage: skgate-agent list\n";
 inline constexpr const char* kStatusUsage = "usage: skgate-agent status\n";
 inline constexpr const char* kUnpairUsage = "usage: skgate-agent unpair\n";
 inline constexpr const char* kRunUsage =
-    "usage: skgate-agent run [--timeout SECONDS] [--forward-agent SOCKET]\n";
+    "usage: skgate-agent run [--timeout SECONDS] [--forward-agent SOCKET] [--listen "
+    "tcp:HOST:PORT]\n";
 
 int cmd_setup(const Args& args);
 int cmd_pair(const Args& args);

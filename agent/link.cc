@@ -138,11 +138,17 @@ Result<CborFields> AuthenticatorLink::round_trip(const CborFields& request, uint
     auto start = std::chrono::steady_clock::now();
     auto deadline = start + std::chrono::milliseconds(timeout_ms);
     auto grace_end = std::min(deadline, start + std::chrono::milliseconds(kNoAuthenticatorGraceMs));
+    auto handshake_end = std::min(
+        deadline,
+        start + std::chrono::milliseconds(kNoAuthenticatorGraceMs + kSessionHandshakeTimeoutMs));
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
         if (channel_ || stopping_)
             break;
-        auto until = connecting_ > 0 ? deadline : grace_end;
+        // One that is connecting gets its handshake's time, no more: a
+        // stranger opening connections to a TCP link cannot keep requests
+        // waiting out their whole timeout.
+        auto until = connecting_ > 0 ? handshake_end : grace_end;
         if (std::chrono::steady_clock::now() >= until)
             break;
         changed_.wait_until(lock, until);

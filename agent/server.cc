@@ -369,10 +369,12 @@ Result<std::string> notify_pairing_changed(const AgentPaths& paths) {
     return std::string(as_chars(answer));
 }
 
-Status AgentServer::run(Listener agent_listener, Listener link_listener,
+Status AgentServer::run(Listener agent_listener, std::vector<Listener> link_listeners,
                         Listener control_listener) {
-    std::thread link_thread = accept_loop(link_listener, connections_, "an authenticator",
-                                          [this](int fd) { serve_link(fd); });
+    std::vector<std::thread> link_threads;
+    for (Listener& l : link_listeners)
+        link_threads.push_back(
+            accept_loop(l, connections_, "an authenticator", [this](int fd) { serve_link(fd); }));
     std::thread control_thread = accept_loop(control_listener, connections_, "a control client",
                                              [this](int fd) { serve_control(fd); });
     Status result;
@@ -400,7 +402,8 @@ Status AgentServer::run(Listener agent_listener, Listener link_listener,
         }
     }
     g_stop.store(true);
-    link_thread.join();
+    for (auto& t : link_threads)
+        t.join();
     control_thread.join();
     // Requests waiting for the authenticator fail at once, then every
     // client's socket is shut down and its thread joined.

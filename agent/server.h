@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "agent/keyring.h"
 #include "agent/link.h"
@@ -28,7 +29,9 @@ class AgentServer {
 
     // Runs until SIGTERM/SIGINT (or a fatal listener error); when it returns,
     // no thread it started runs.
-    Status run(Listener agent_listener, Listener link_listener, Listener control_listener);
+    // `link_listeners`: the local link socket, and a TCP one (run --listen).
+    Status run(Listener agent_listener, std::vector<Listener> link_listeners,
+               Listener control_listener);
 
     // One request of a client, answered (public for tests and fuzzing).
     // `context` carries the client's last step-up description.

@@ -1,6 +1,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +24,9 @@ namespace skgate::authenticator {
 namespace {
 
 const std::set<std::string> kCommonOptions = {"--dir", "--passphrase-file"};
+
+constexpr int kFirstRetryMs = 200;
+constexpr int kMaxRetryMs = 10'000;
 
 int fail(const std::string& what) {
     std::fprintf(stderr, "skgate-authenticator: %s\n", what.c_str());
@@ -178,6 +182,13 @@ int cmd_run(const Args& args) {
     Authenticator auth(*vault, *approver);
     signal(SIGPIPE, SIG_IGN);
     bool announced_wait = false;
+    // Retries come quickly at first (an agent restarting), then back off to
+    // kMaxRetryMs, so that an agent or network gone for long is not hammered.
+    int retry_ms = kFirstRetryMs;
+    auto back_off = [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(retry_ms));
+        retry_ms = std::min(retry_ms * 2, kMaxRetryMs);
+    };
     for (;;) {
         auto transport = connect_channel(record.address, kLinkConnectTimeoutMs);
         if (!transport) {
@@ -185,7 +196,7 @@ int cmd_run(const Args& args) {
                 std::fprintf(stderr, "skgate-authenticator: waiting for the agent at %s (%s)\n",
                              record.address.c_str(), transport.error().message.c_str());
             announced_wait = true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            back_off();
             continue;
         }
         std::shared_ptr<Transport> t(std::move(*transport));
@@ -195,10 +206,11 @@ int cmd_run(const Args& args) {
                          channel.error().message.c_str());
             if (a.flag("--once"))
                 return kExitFailure;
-            std::this_thread::sleep_for(std::chrono::seconds(1));
+            back_off();
             continue;
         }
         announced_wait = false;
+        retry_ms = kFirstRetryMs;
         std::fprintf(stderr, "skgate-authenticator: connected to %s; waiting for requests\n",
                      record.device_name.c_str());
         auto st = auth.serve(**channel);
@@ -225,7 +237,7 @@ int cmd_run(const Args& args) {
                      st ? "closed" : st.error().message.c_str());
         if (a.flag("--once"))
             return kExitOk;
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        std::this_thread::sleep_for(std::chrono::milliseconds(kFirstRetryMs));
     }
 }
 

@@ -1,17 +1,22 @@
 #include "core/link/channel.h"
 
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
 #include "core/link/channel_crypto.h"
 #include "core/ssh/wire.h"
+#include "core/sys/args.h"
 #include "core/sys/frame_io.h"
 #include "core/sys/monotonic.h"
 
@@ -85,10 +90,129 @@ void SocketTransport::shutdown() {
     ::shutdown(fd_, SHUT_RDWR);
 }
 
+namespace {
+
+constexpr std::string_view kTcpPrefix = "tcp:";
+
+// "tcp:HOST:PORT" (HOST a name, an IPv4 address or [IPv6]).
+struct TcpAddress {
+    std::string host;
+    std::string port;
+};
+
+Result<TcpAddress> tcp_address(std::string_view address) {
+    std::string_view rest = address.substr(kTcpPrefix.size());
+    std::string_view host, port;
+    if (!rest.empty() && rest[0] == '[') {
+        size_t close_bracket = rest.find(']');
+        if (close_bracket == std::string_view::npos || close_bracket + 1 >= rest.size() ||
+            rest[close_bracket + 1] != ':')
+            return invalid("channel address '" + std::string(address) +
+                           "': an IPv6 address is written tcp:[ADDRESS]:PORT");
+        host = rest.substr(1, close_bracket - 1);
+        port = rest.substr(close_bracket + 2);
+    } else {
+        size_t colon = rest.rfind(':');
+        if (colon == std::string_view::npos)
+            return invalid("channel address '" + std::string(address) +
+                           "' is not of the form tcp:HOST:PORT");
+        host = rest.substr(0, colon);
+        port = rest.substr(colon + 1);
+        if (host.find(':') != std::string_view::npos)
+            return invalid("channel address '" + std::string(address) +
+                           "': an IPv6 address is written tcp:[ADDRESS]:PORT");
+    }
+    if (host.empty() || host.size() > 253)
+        return invalid("channel address '" + std::string(address) + "' names no host");
+    for (char c : host)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != ':' &&
+            c != '_')
+            return invalid("channel address '" + std::string(address) +
+                           "': the host has a character a host name or address cannot");
+    if (!parse_integer_in(port, 1, 65535))
+        return invalid("channel address '" + std::string(address) +
+                       "': the port must be a number from 1 to 65535");
+    return TcpAddress{std::string(host), std::string(port)};
+}
+
+// A connected TCP link socket: no Nagle delay on small frames, and keepalive
+// probes so that a peer that vanished (a phone off the network) is noticed
+// within about a minute rather than never.
+void tune_tcp(int fd) {
+    int one = 1, idle = 20, interval = 5, count = 4;
+    unsigned int user_timeout_ms = 40'000;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+}
+
+Result<addrinfo*> resolve(const TcpAddress& a, bool passive) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    addrinfo* res = nullptr;
+    int rc = getaddrinfo(a.host.c_str(), a.port.c_str(), &hints, &res);
+    if (rc != 0)
+        return make_error(ErrorCode::io, "cannot resolve " + a.host + ": " + gai_strerror(rc));
+    return res;
+}
+
+Status connect_with_timeout(int fd, const sockaddr* addr, socklen_t len, int timeout_ms,
+                            const std::string& what) {
+    if (::connect(fd, addr, len) == 0)
+        return {};
+    if (errno != EINPROGRESS && errno != EAGAIN)
+        return sys_error("cannot connect to " + what);
+    SKGATE_CHECK(wait_socket_ready(fd, POLLOUT, monotonic_us() + uint64_t(timeout_ms) * 1000 + 1));
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0 || err != 0) {
+        errno = err;
+        return sys_error("cannot connect to " + what);
+    }
+    return {};
+}
+
+Result<std::unique_ptr<Transport>> connect_tcp(std::string_view address, int timeout_ms) {
+    SKGATE_TRY(a, tcp_address(address));
+    SKGATE_TRY(res, resolve(a, false));
+    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(res, freeaddrinfo);
+    Error last = make_error(ErrorCode::io, "cannot connect to " + a.host + " port " + a.port);
+    for (addrinfo* ai = list.get(); ai; ai = ai->ai_next) {
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+            last = sys_error("socket");
+            continue;
+        }
+        auto transport = std::make_unique<SocketTransport>(fd);
+        Status st = connect_with_timeout(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms,
+                                         std::string(address.substr(kTcpPrefix.size())));
+        if (!st) {
+            last = st.error();
+            continue;
+        }
+        tune_tcp(fd);
+        return std::unique_ptr<Transport>(std::move(transport));
+    }
+    return last;
+}
+
+}  // namespace
+
 Status check_channel_address(std::string_view address) {
+    if (address.substr(0, kTcpPrefix.size()) == kTcpPrefix) {
+        SKGATE_TRY(a, tcp_address(address));
+        (void)a;
+        return {};
+    }
     if (address.substr(0, kUnixPrefix.size()) != kUnixPrefix)
         return invalid("channel address '" + std::string(address) +
-                       "' is not of the form unix:/path");
+                       "' is not of the form unix:/path or tcp:HOST:PORT");
     auto addr = unix_address(address.substr(kUnixPrefix.size()));
     if (!addr)
         return addr.error().context("channel address");
@@ -97,25 +221,43 @@ Status check_channel_address(std::string_view address) {
 
 Result<std::unique_ptr<Transport>> connect_channel(std::string_view address, int timeout_ms) {
     SKGATE_CHECK(check_channel_address(address));
+    if (address.substr(0, kTcpPrefix.size()) == kTcpPrefix)
+        return connect_tcp(address, timeout_ms);
     std::string path(address.substr(kUnixPrefix.size()));
     SKGATE_TRY(addr, unix_address(path));
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return sys_error("socket");
     auto transport = std::make_unique<SocketTransport>(fd);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        if (errno != EINPROGRESS && errno != EAGAIN)
-            return sys_error("cannot connect to " + path);
-        SKGATE_CHECK(
-            wait_socket_ready(fd, POLLOUT, monotonic_us() + uint64_t(timeout_ms) * 1000 + 1));
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-            errno = err;
-            return sys_error("cannot connect to " + path);
-        }
-    }
+    SKGATE_CHECK(connect_with_timeout(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr,
+                                      timeout_ms, path));
     return std::unique_ptr<Transport>(std::move(transport));
+}
+
+Result<Listener> Listener::bind_tcp(std::string_view address) {
+    SKGATE_TRY(a, tcp_address(address));
+    SKGATE_TRY(res, resolve(a, true));
+    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(res, freeaddrinfo);
+    Error last = make_error(ErrorCode::io, "cannot listen on " + std::string(address));
+    for (addrinfo* ai = list.get(); ai; ai = ai->ai_next) {
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+            last = sys_error("socket");
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+            last = sys_error("cannot listen on " + std::string(address.substr(kTcpPrefix.size())));
+            close(fd);
+            continue;
+        }
+        Listener l(fd, "");
+        l.tcp_ = true;
+        return l;
+    }
+    return last;
 }
 
 Result<Listener> Listener::bind_unix(const std::string& path) {
@@ -167,8 +309,11 @@ Result<int> Listener::accept(int timeout_ms) {
     for (;;) {
         SKGATE_CHECK(wait_socket_ready(fd_, POLLIN, deadline));
         int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (c >= 0)
+        if (c >= 0) {
+            if (tcp_)
+                tune_tcp(c);
             return c;
+        }
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
             return make_error(ErrorCode::unavailable,
                               std::string("accept: ") + std::strerror(errno) +

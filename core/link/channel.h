@@ -54,7 +54,9 @@ class SocketTransport final : public Transport {
     std::mutex send_mutex_;
 };
 
-// Channel addresses: "unix:/absolute/path" (the only kind so far).
+// Channel addresses: "unix:/absolute/path", or "tcp:HOST:PORT" (HOST a
+// name, an IPv4 address or [IPv6]) for an authenticator on another machine
+// of the same network. Every byte on either is sealed (SecureChannel).
 Status check_channel_address(std::string_view address);
 Result<std::unique_ptr<Transport>> connect_channel(std::string_view address, int timeout_ms);
 
@@ -64,8 +66,13 @@ Result<std::unique_ptr<Transport>> connect_channel(std::string_view address, int
 class Listener {
   public:
     static Result<Listener> bind_unix(const std::string& path);
+    // "tcp:HOST:PORT": what HOST resolves to (0.0.0.0 or [::] for every
+    // address); accepted sockets get keepalive probes.
+    static Result<Listener> bind_tcp(std::string_view address);
     static Listener adopt(int fd) { return Listener(fd, ""); }
-    Listener(Listener&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+    Listener(Listener&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)), tcp_(o.tcp_) {
+        o.fd_ = -1;
+    }
     Listener& operator=(Listener&&) = delete;
     ~Listener();
 
@@ -78,6 +85,7 @@ class Listener {
     Listener(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
     int fd_;
     std::string path_;  // unlinked on destruction when we bound it
+    bool tcp_ = false;
 };
 
 // Both directions' keys of one session or pairing.

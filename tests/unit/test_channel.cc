@@ -179,7 +179,8 @@ TEST(PairingUri, RefusesMalformedUris) {
             "&token=" + tok,
         "skgate-pair:v1?addr=" + addr + "&pk=" + pk + "&token=" + tok + "&extra=1",
         "skgate-pair:v1?addr=unix:relative&pk=" + pk + "&token=" + tok,
-        "skgate-pair:v1?addr=tcp:1.2.3.4:5&pk=" + pk + "&token=" + tok,
+        "skgate-pair:v1?addr=tcp:1.2.3.4:0&pk=" + pk + "&token=" + tok,
+        "skgate-pair:v1?addr=udp:1.2.3.4:5&pk=" + pk + "&token=" + tok,
         "skgate-pair:v1?addr=unix:/x%0a&pk=" + pk + "&token=" + tok,
         "skgate-pair:v1?addr=unix:/x%4&pk=" + pk + "&token=" + tok,
         "skgate-pair:v1?addr=unix:/x y&pk=" + pk + "&token=" + tok,
@@ -621,6 +622,63 @@ TEST(Listener, ReplacesAStaleSocketButNotALiveOne) {
     EXPECT_TRUE(Listener::bind_unix(path));
     test::write_file(dir.file("plain"), "x");
     EXPECT_FALSE(Listener::bind_unix(dir.file("plain")));
+}
+
+TEST(ChannelAddress, TakesUnixAndTcpAndRefusesTheRest) {
+    for (const char* ok : {"unix:/run/x.sock", "tcp:192.0.2.1:7422", "tcp:[2001:db8::1]:1",
+                           "tcp:laptop.example.org:65535", "tcp:[::]:7422"})
+        EXPECT_TRUE(check_channel_address(ok)) << ok;
+    for (const char* bad :
+         {"", "unix:relative", "tcp:", "tcp:host", "tcp:host:", "tcp::7422", "tcp:host:0",
+          "tcp:host:65536", "tcp:host:72x", "tcp:2001:db8::1:7422", "tcp:[::1]7422", "tcp:[::1",
+          "tcp:ho st:1", "tcp:host/x:1", "udp:host:1", "http://host:1"})
+        EXPECT_FALSE(check_channel_address(bad)) << bad;
+    // And a pairing URI carries a TCP address intact.
+    PairingUri uri;
+    uri.address = "tcp:[2001:db8::1]:7422";
+    uri.agent_key = Bytes(32, 1);
+    uri.token = Bytes(16, 2);
+    auto back = PairingUri::parse(uri.format());
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->address, uri.address);
+}
+
+// The link over TCP on loopback: a session's frames both ways, and the
+// listener's port refused to a second listener.
+TEST(Listener, CarriesASessionOverTcp) {
+    int port = test::free_port();
+    std::string address = "tcp:127.0.0.1:" + std::to_string(port);
+    auto listener = Listener::bind_tcp(address);
+    ASSERT_TRUE(listener) << listener.error().message;
+    EXPECT_FALSE(Listener::bind_tcp(address));
+    PairingRecord rec;
+    rec.device_id = Bytes(16, 1);
+    rec.device_name = "phone";
+    rec.secret = Bytes(32, 2);
+    std::unique_ptr<SecureChannel> agent_side;
+    std::thread t([&] {
+        auto fd = listener->accept(5000);
+        if (!fd)
+            return;
+        auto r = session_accept(std::make_shared<SocketTransport>(*fd), rec, 5000);
+        if (r)
+            agent_side = std::move(*r);
+    });
+    auto transport = connect_channel(address, 5000);
+    ASSERT_TRUE(transport) << transport.error().message;
+    auto auth_side = session_connect(std::shared_ptr<Transport>(std::move(*transport)), rec, 5000);
+    t.join();
+    ASSERT_TRUE(auth_side) << auth_side.error().message;
+    ASSERT_TRUE(agent_side);
+    ASSERT_TRUE(agent_side->send(message(8)));
+    auto got = (*auth_side)->receive(5000);
+    ASSERT_TRUE(got) << got.error().message;
+    EXPECT_EQ(*got->get_uint(msg::field::kId, "id"), 8u);
+    // Nobody listens on a closed port: a clear error, not a hang.
+    auto refused = connect_channel("tcp:127.0.0.1:" + std::to_string(test::free_port()), 2000);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("cannot connect"), std::string::npos)
+        << refused.error().message;
 }
 
 // One number, one meaning: no two fields share a key, no two messages a type.
