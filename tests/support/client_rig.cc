@@ -40,6 +40,30 @@ std::map<std::string, std::string> ClientRig::authenticator_env() const {
     return {{"HOME", dir_ + "/phone"}, {"SKGATE_AUTHENTICATOR_DIR", ""}};
 }
 
+void ClientRig::use_network_namespaces(const std::string& laptop, const std::string& phone) {
+    laptop_ns_ = laptop;
+    phone_ns_ = phone;
+}
+
+namespace {
+
+std::vector<std::string> in_namespace(const std::string& ns, std::vector<std::string> argv) {
+    if (ns.empty())
+        return argv;
+    argv.insert(argv.begin(), {"ip", "netns", "exec", ns});
+    return argv;
+}
+
+}  // namespace
+
+std::vector<std::string> ClientRig::in_laptop(std::vector<std::string> argv) const {
+    return in_namespace(laptop_ns_, std::move(argv));
+}
+
+std::vector<std::string> ClientRig::in_phone(std::vector<std::string> argv) const {
+    return in_namespace(phone_ns_, std::move(argv));
+}
+
 void ClientRig::init_authenticator() {
     auto r =
         run({binary("SKGATE_AUTHENTICATOR_BIN"), "init", "--passphrase-file", passphrase_file()},
@@ -52,7 +76,7 @@ void ClientRig::start_agent(const std::vector<std::string>& extra) {
     std::vector<std::string> argv{binary("SKGATE_AGENT_BIN"), "run"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     // A fresh log per start: an earlier run's "listening on" proves nothing.
-    agent_ = std::make_unique<Process>(argv, agent_env(),
+    agent_ = std::make_unique<Process>(in_laptop(argv), agent_env(),
                                        dir_ + "/agent-" + std::to_string(++log_serial_) + ".log");
     if (!agent_->wait_for_output("listening on", 5000))
         throw std::runtime_error("skgate-agent did not start: " + agent_->output());
@@ -66,12 +90,12 @@ PairOutcome ClientRig::pair(const std::string& typed, const std::vector<std::str
     std::string n = std::to_string(++log_serial_);
     std::vector<std::string> argv{binary("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    Process agent(argv, agent_env(), dir_ + "/pair-agent-" + n + ".log");
+    Process agent(in_laptop(argv), agent_env(), dir_ + "/pair-agent-" + n + ".log");
     if (!agent.wait_for_output("Waiting for the authenticator", 5000))
         throw std::runtime_error("skgate-agent pair did not start: " + agent.output());
     std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
-    Process auth({binary("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
-                  passphrase_file(), "--name", "test phone"},
+    Process auth(in_phone({binary("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
+                           passphrase_file(), "--name", "test phone"}),
                  authenticator_env(), dir_ + "/pair-auth-" + n + ".log");
     PairOutcome out;
     if (auth.wait_for_output("Confirmation code: ", 10000) &&
@@ -97,7 +121,7 @@ void ClientRig::start_authenticator(const std::string& approve,
                                   passphrase_file()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     authenticator_ = std::make_unique<Process>(
-        argv, authenticator_env(),
+        in_phone(argv), authenticator_env(),
         dir_ + "/authenticator-" + std::to_string(++log_serial_) + ".log");
     if (!authenticator_->wait_for_output("waiting for requests", 10000))
         throw std::runtime_error("skgate-authenticator did not connect: " +

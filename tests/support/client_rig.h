@@ -30,6 +30,10 @@ class ClientRig {
     std::string agent_socket() const { return agent_home() + "/.skgate/agent.sock"; }
     std::string passphrase_file() const { return dir_ + "/passphrase"; }
 
+    // Runs the laptop's programs (pair, run) and the phone's (pair, run) in
+    // these network namespaces (ip netns exec); the agent's Unix sockets stay
+    // reachable from everywhere, as sockets in the file system are.
+    void use_network_namespaces(const std::string& laptop, const std::string& phone);
     void init_authenticator();
     void start_agent(const std::vector<std::string>& extra = {});
     void stop_agent();
@@ -52,7 +56,10 @@ class ClientRig {
     std::string authenticator_log() const;
 
   private:
+    std::vector<std::string> in_laptop(std::vector<std::string> argv) const;
+    std::vector<std::string> in_phone(std::vector<std::string> argv) const;
     std::string dir_;
+    std::string laptop_ns_, phone_ns_;
     std::unique_ptr<Process> agent_, authenticator_;
     int log_serial_ = 0;
 };
