@@ -103,7 +103,9 @@ Result<Bytes> AgentServer::forward_upstream(ByteView message) {
     return up.request(message);
 }
 
-Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req, const std::string& context) {
+Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req,
+                        const ClientSession& session) {
+    const std::string& context = session.stepup_context;
     uint64_t start = monotonic_us();
     auto purpose = describe_signed_data(req.data, context);
     std::string what = purpose ? purpose->describe() : "unrecognised data";
@@ -111,7 +113,8 @@ Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req, const std:
     sr.application = key.key.application();
     sr.key_handle = key.key_handle;
     sr.data = req.data;
-    sr.options = key.verify_required ? kLinkRequireUV : 0;
+    sr.options =
+        (key.verify_required ? kLinkRequireUV : 0) | (session.forwarded ? kLinkForwarded : 0);
     if (purpose && purpose->kind == SignPurpose::Kind::stepup)
         sr.context = context;
     auto resp = link_.sign(sr, options_.sign_timeout_ms);
@@ -145,13 +148,20 @@ Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req, const std:
     return agent_sign_response(*blob);
 }
 
-Bytes AgentServer::extension(const AgentRequest& ext, std::string& context) {
+Bytes AgentServer::extension(const AgentRequest& ext, ClientSession& session) {
+    if (ext.name == kExtSessionBind) {
+        auto bind = SessionBind::parse(ext.contents);
+        if (!bind)
+            return agent_failure();
+        session.forwarded = session.forwarded || bind->forwarding;
+        return agent_success();
+    }
     if (ext.name == kExtStepUpContext) {
         WireReader r(ext.contents);
         auto text = r.read_string();
         if (!text || !r.at_end() || text->size() > kMaxLinkText)
             return agent_failure();
-        context.assign(as_chars(*text));
+        session.stepup_context.assign(as_chars(*text));
         return agent_success();
     }
     if (ext.name == kExtStatus) {
@@ -159,6 +169,11 @@ Bytes AgentServer::extension(const AgentRequest& ext, std::string& context) {
         w.put_string(link_.status_text());
         return agent_success(w.bytes());
     }
+    // libskgate-sk.so's requests (make a key, sign with any options it
+    // chooses) are the laptop's own, never a server's the agent is
+    // forwarded to.
+    if ((ext.name == kExtRegister || ext.name == kExtSign) && session.forwarded)
+        return agent_failure();
     if (ext.name == kExtRegister)
         return forward_to_authenticator(ext.contents, link_, &AuthenticatorLink::register_key,
                                         options_.sign_timeout_ms);
@@ -168,7 +183,7 @@ Bytes AgentServer::extension(const AgentRequest& ext, std::string& context) {
     return Bytes{agentmsg::kExtensionFailure};
 }
 
-Bytes AgentServer::handle_request(ByteView message, std::string& context) {
+Bytes AgentServer::handle_request(ByteView message, ClientSession& session) {
     auto req = parse_agent_request(message);
     if (!req)
         return agent_failure();
@@ -183,8 +198,8 @@ Bytes AgentServer::handle_request(ByteView message, std::string& context) {
             }
             for (const auto& k : *keys) {
                 if (equal_bytes(k.key.blob(), req->key_blob)) {
-                    Bytes answer = sign(k, *req, context);
-                    context.clear();  // a description serves one request
+                    Bytes answer = sign(k, *req, session);
+                    session.stepup_context.clear();  // a description serves one request
                     return answer;
                 }
             }
@@ -195,7 +210,7 @@ Bytes AgentServer::handle_request(ByteView message, std::string& context) {
             return agent_failure();
         }
         case AgentRequest::Kind::extension:
-            return extension(*req, context);
+            return extension(*req, session);
         case AgentRequest::Kind::other:
             break;
     }
@@ -208,10 +223,10 @@ Bytes AgentServer::handle_request(ByteView message, std::string& context) {
 
 void AgentServer::serve_client(int fd) {
     SocketTransport client(fd, kMaxAgentMessage);
-    std::string context;
+    ClientSession session;
     for (;;) {
         auto message = client.receive(-1);
-        if (!message || !client.send(handle_request(*message, context)))
+        if (!message || !client.send(handle_request(*message, session)))
             return;
     }
 }

@@ -15,6 +15,15 @@
 
 namespace skgate::agent {
 
+// What the agent knows of one client connection.
+struct ClientSession {
+    // The client's last step-up description (one request's worth).
+    std::string stepup_context;
+    // ssh said (session-bind@openssh.com) that it forwards this connection
+    // to a server: requests on it may come from anyone there.
+    bool forwarded = false;
+};
+
 struct ServerOptions {
     int sign_timeout_ms = 60000;
     // The user's previous agent, for keys that are not skgate's (off unless
@@ -34,8 +43,7 @@ class AgentServer {
                Listener control_listener);
 
     // One request of a client, answered (public for tests and fuzzing).
-    // `context` carries the client's last step-up description.
-    Bytes handle_request(ByteView message, std::string& context);
+    Bytes handle_request(ByteView message, ClientSession& session);
 
   private:
     void serve_client(int fd);
@@ -43,8 +51,8 @@ class AgentServer {
     void serve_control(int fd);
     // The session handshake; "" when attached, else why it was refused.
     std::string accept_link(int fd);
-    Bytes sign(const AgentKey& key, const AgentRequest& req, const std::string& context);
-    Bytes extension(const AgentRequest& ext, std::string& context);
+    Bytes sign(const AgentKey& key, const AgentRequest& req, const ClientSession& session);
+    Bytes extension(const AgentRequest& ext, ClientSession& session);
     Bytes identities();
     Result<Bytes> forward_upstream(ByteView message);
 

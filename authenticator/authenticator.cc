@@ -146,8 +146,13 @@ SignResponse Authenticator::handle(const SignRequest& req) {
     auto purpose = describe_signed_data(req.data, req.context);
     std::string what =
         purpose ? purpose->describe() : "sign unrecognised data (" + purpose.error().message + ")";
+    // A window is the person's answer to their own ssh: a request through an
+    // agent forwarded to a server (anyone there may have sent it) neither
+    // uses one nor is offered one.
+    const bool forwarded = (req.options & kLinkForwarded) != 0;
     std::string window_key;
-    if (purpose && purpose->kind == SignPurpose::Kind::login && !purpose->host_key_fp.empty())
+    if (purpose && purpose->kind == SignPurpose::Kind::login && !purpose->host_key_fp.empty() &&
+        !forwarded)
         window_key = purpose->user + "@" + purpose->host_key_fp;
     bool need_uv = cred->verify_required || (req.options & kLinkRequireUV);
     bool pre_approved = false;
@@ -155,7 +160,8 @@ SignResponse Authenticator::handle(const SignRequest& req) {
         std::lock_guard<std::mutex> lock(mutex_);
         pre_approved = in_window(window_key);
     }
-    std::string question = "Request: " + what + " with key '" + cred->name + "'";
+    std::string question = "Request: " + what + " with key '" + cred->name + "'" +
+                           (forwarded ? ", through an agent forwarded to a server" : "");
     if (pre_approved) {
         std::fprintf(stderr, "skgate-authenticator: %s (allowed for this host)\n",
                      question.c_str());

@@ -31,7 +31,7 @@ Result<std::string> application_of(const CborFields& f) {
 
 Result<uint64_t> options_of(const CborFields& f) {
     SKGATE_TRY(options, f.get_uint(kOptions, "options"));
-    if (options & ~(kLinkRequireUV | kLinkNoTouch))
+    if (options & ~(kLinkRequireUV | kLinkNoTouch | kLinkForwarded))
         return invalid("unknown request options " + std::to_string(options));
     return options;
 }

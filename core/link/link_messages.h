@@ -25,6 +25,10 @@ inline constexpr size_t kMaxLinkAuthData = 1024;
 // Request options (bits).
 inline constexpr uint64_t kLinkRequireUV = 0x1;
 inline constexpr uint64_t kLinkNoTouch = 0x2;
+// The request came through an agent connection ssh forwarded to a server
+// (session-bind@openssh.com): a "this host for N minutes" window never
+// answers it, and the prompt says so.
+inline constexpr uint64_t kLinkForwarded = 0x4;
 
 enum class LinkStatus : uint64_t {
     ok = 0,

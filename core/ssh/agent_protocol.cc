@@ -10,6 +10,23 @@ constexpr size_t kMaxExtensionName = 128;
 constexpr size_t kMaxSignData = 64 * 1024;
 }  // namespace
 
+Result<SessionBind> SessionBind::parse(ByteView contents) {
+    WireReader r(contents);
+    SessionBind b;
+    SKGATE_TRY(key, r.read_string());
+    SKGATE_TRY(session, r.read_string());
+    SKGATE_TRY(sig, r.read_string());
+    SKGATE_TRY(forwarding, r.read_bool());
+    SKGATE_CHECK(r.expect_end("session-bind"));
+    if (key.empty() || session.empty() || session.size() > 64 || sig.empty())
+        return invalid("session-bind: empty host key or signature, or a session id over 64 bytes");
+    b.host_key.assign(key.begin(), key.end());
+    b.session_id.assign(session.begin(), session.end());
+    b.signature.assign(sig.begin(), sig.end());
+    b.forwarding = forwarding;
+    return b;
+}
+
 Result<AgentRequest> parse_agent_request(ByteView message) {
     WireReader r(message);
     SKGATE_TRY(type, r.read_u8());

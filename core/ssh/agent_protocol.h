@@ -46,6 +46,21 @@ struct AgentRequest {
 // One message body (without its length prefix).
 Result<AgentRequest> parse_agent_request(ByteView message);
 
+// OpenSSH's session-bind@openssh.com extension (PROTOCOL.agent): ssh binds
+// each agent connection to the server's host key and session, and marks
+// the connections it forwards to a server. Parsed strictly; the signature
+// is kept, not checked (what skgate uses, whether a connection was
+// forwarded, a later bind on the same connection cannot take back).
+inline constexpr std::string_view kExtSessionBind = "session-bind@openssh.com";
+struct SessionBind {
+    Bytes host_key;
+    Bytes session_id;
+    Bytes signature;
+    bool forwarding = false;
+
+    static Result<SessionBind> parse(ByteView contents);
+};
+
 struct AgentIdentityEntry {
     Bytes key_blob;
     std::string comment;

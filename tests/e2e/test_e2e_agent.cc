@@ -291,3 +291,33 @@ TEST_F(E2eAgent, AllowThisHostSkipsThePromptForTheWindow) {
     std::string log = rig_->authenticator_log();
     EXPECT_NE(log.find("(allowed for this host)"), std::string::npos) << log;
 }
+
+// "This host for 5 minutes" is the person's answer to their own ssh. With
+// the agent forwarded to that host, anyone there can ask the agent for a
+// login to the same host as the same user (here: ssh back into it from the
+// session); ssh marks that agent connection as forwarded
+// (session-bind@openssh.com), and such a request is asked again, never
+// answered by the window.
+TEST_F(E2eAgent, AForwardedAgentDoesNotRideTheHostWindow) {
+    configure("");
+    rig_->start_agent();
+    rig_->start_authenticator("host:5");
+    std::string pub = generate_and_enroll("laptop");
+    ASSERT_EQ(login(pub).status, 0) << rig_->agent_log();  // opens the window
+    std::string nested = "ssh -F /dev/null -p " + std::to_string(sshd_->port()) +
+                         " -o BatchMode=yes -o StrictHostKeyChecking=no"
+                         " -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR " +
+                         kAlice + "@127.0.0.1 echo nested-login-ok";
+    auto r = sshd_->login(kAlice, pub, {}, nested,
+                          {"BatchMode=yes", "IdentityAgent=" + rig_->agent_socket(),
+                           "ForwardAgent=" + rig_->agent_socket()});
+    EXPECT_EQ(r.status, 0) << r.err << rig_->agent_log();
+    EXPECT_NE(r.out.find("nested-login-ok"), std::string::npos) << r.out << r.err;
+    std::string log = rig_->authenticator_log();
+    // The outer login rode the window; the nested one was asked.
+    EXPECT_NE(log.find("(allowed for this host)"), std::string::npos) << log;
+    EXPECT_NE(log.find("through an agent forwarded to a server"), std::string::npos) << log;
+    size_t at = log.find("through an agent forwarded to a server");
+    EXPECT_EQ(log.find("(allowed for this host)", at), std::string::npos)
+        << "a forwarded request was answered by the window: " << log;
+}

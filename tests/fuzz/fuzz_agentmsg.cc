@@ -8,6 +8,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (req) {
         if (req->kind == skgate::AgentRequest::Kind::sign)
             (void)skgate::describe_signed_data(req->data, "");
+        if (req->kind == skgate::AgentRequest::Kind::extension)
+            (void)skgate::SessionBind::parse(req->contents);
     }
     return 0;
 }

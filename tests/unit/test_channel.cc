@@ -602,6 +602,30 @@ TEST(AgentProtocol, ParsesRequestsStrictly) {
     EXPECT_EQ(other->type, 17);
 }
 
+TEST(AgentProtocol, ParsesSessionBindStrictly) {
+    auto bind = [](std::string_view key, std::string_view id, std::string_view sig, int fwd,
+                   std::string_view tail = "") {
+        WireWriter w;
+        w.put_string(key);
+        w.put_string(id);
+        w.put_string(sig);
+        Bytes b = w.bytes();
+        if (fwd >= 0)
+            b.push_back(static_cast<uint8_t>(fwd));
+        b.insert(b.end(), tail.begin(), tail.end());
+        return b;
+    };
+    auto ok = SessionBind::parse(bind("hostkey", std::string(32, 's'), "sig", 1));
+    ASSERT_TRUE(ok) << ok.error().message;
+    EXPECT_TRUE(ok->forwarding);
+    EXPECT_FALSE(SessionBind::parse(bind("hostkey", std::string(32, 's'), "sig", 0))->forwarding);
+    for (const Bytes& bad :
+         {bind("", "id", "sig", 0), bind("k", "", "sig", 0), bind("k", "id", "", 0),
+          bind("k", std::string(65, 's'), "sig", 0), bind("k", "id", "sig", -1),
+          bind("k", "id", "sig", 2), bind("k", "id", "sig", 0, "x"), Bytes{0, 0, 0}})
+        EXPECT_FALSE(SessionBind::parse(bad));
+}
+
 TEST(Listener, ReplacesAStaleSocketButNotALiveOne) {
     test::TempDir dir;
     std::string path = dir.file("agent.sock");
