@@ -8,10 +8,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <thread>
 
+#include "agent/known_hosts.h"
 #include "core/audit/audit.h"
 #include "core/link/pairing.h"
 #include "core/ssh/agent_client.h"
@@ -117,6 +119,9 @@ Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req,
         (key.verify_required ? kLinkRequireUV : 0) | (session.forwarded ? kLinkForwarded : 0);
     if (purpose && purpose->kind == SignPurpose::Kind::stepup)
         sr.context = context;
+    if (purpose && purpose->kind == SignPurpose::Kind::login && !purpose->host_key_fp.empty())
+        if (const char* home = std::getenv("HOME"); home && *home)
+            sr.host_names = known_host_names_for(home, purpose->host_key_fp, kMaxHostNames);
     auto resp = link_.sign(sr, options_.sign_timeout_ms);
     if (!resp) {
         std::fprintf(stderr, "skgate-agent: sign request with key '%s' (%s) failed: %s\n",

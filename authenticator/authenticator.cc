@@ -14,6 +14,7 @@
 #include "core/ssh/sign_purpose.h"
 #include "core/ssh/sksig.h"
 #include "core/sys/sha256.h"
+#include "core/sys/text.h"
 #include "core/sys/thread_group.h"
 
 namespace skgate::authenticator {
@@ -146,6 +147,10 @@ SignResponse Authenticator::handle(const SignRequest& req) {
     auto purpose = describe_signed_data(req.data, req.context);
     std::string what =
         purpose ? purpose->describe() : "sign unrecognised data (" + purpose.error().message + ")";
+    // The laptop's names for the server, as its known_hosts has them: shown,
+    // never trusted (the window stays bound to the host key).
+    if (purpose && purpose->kind == SignPurpose::Kind::login && !req.host_names.empty())
+        what += " (" + printable(req.host_names, kMaxHostNames) + " in the laptop's known_hosts)";
     // A window is the person's answer to their own ssh: a request through an
     // agent forwarded to a server (anyone there may have sent it) neither
     // uses one nor is offered one.

@@ -167,6 +167,10 @@ Result<SignRequest> SignRequest::from_fields(const CborFields& f) {
         SKGATE_TRY(context, f.get_bytes(kContext, "context", kMaxLinkText));
         r.context.assign(context.begin(), context.end());
     }
+    if (f.has(kHostNames)) {
+        SKGATE_TRY(names, f.get_text(kHostNames, "host names", kMaxHostNames));
+        r.host_names = std::move(names);
+    }
     r.id = id;
     r.application = std::move(app);
     r.key_handle = std::move(handle);
@@ -184,6 +188,8 @@ CborFields SignRequest::to_fields() const {
     f.set(kOptions, options);
     if (!context.empty())
         f.set(kContext, Bytes(context.begin(), context.end()));
+    if (!host_names.empty())
+        f.set(kHostNames, host_names);
     return f;
 }
 

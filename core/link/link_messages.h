@@ -19,6 +19,7 @@ namespace skgate {
 inline constexpr size_t kMaxLinkSignData = 8 * 1024;
 inline constexpr size_t kMaxKeyHandle = 128;
 inline constexpr size_t kMaxLinkText = 1024;
+inline constexpr size_t kMaxHostNames = 256;
 inline constexpr size_t kMaxLinkSignature = 256;
 inline constexpr size_t kMaxLinkAuthData = 1024;
 
@@ -74,6 +75,10 @@ struct SignRequest {
     // For step-up: the SSHSIG message whose hash `data` carries, so the
     // authenticator can show the command (it checks the hash first).
     std::string context;
+    // For a login: the names the laptop's known_hosts gives the server's
+    // host key (comma-separated, for the prompt only; the host key's
+    // fingerprint, read from `data`, is what a window is bound to).
+    std::string host_names;
 
     static Result<SignRequest> from_fields(const CborFields& f);
     CborFields to_fields() const;

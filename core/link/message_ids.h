@@ -32,10 +32,11 @@ inline constexpr uint64_t kData = 38;
 inline constexpr uint64_t kContext = 39;
 inline constexpr uint64_t kFlags = 40;
 inline constexpr uint64_t kCounter = 41;
+inline constexpr uint64_t kHostNames = 42;
 inline constexpr std::array kAll = {
     kType,      kId,        kTime,        kStatus,    kReason, kKey,     kName,     kDeviceId,
     kNonce,     kAddress,   kApplication, kAlgorithm, kHash,   kOptions, kUserName, kAuthData,
-    kSignature, kKeyHandle, kData,        kContext,   kFlags,  kCounter};
+    kSignature, kKeyHandle, kData,        kContext,   kFlags,  kCounter, kHostNames};
 }  // namespace field
 
 namespace type {

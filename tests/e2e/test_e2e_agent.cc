@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/ssh/sshkey.h"
+#include "core/sys/text.h"
 #include "tests/e2e/sshd_harness.h"
 #include "tests/support/client_rig.h"
 
@@ -290,6 +291,30 @@ TEST_F(E2eAgent, AllowThisHostSkipsThePromptForTheWindow) {
     ASSERT_EQ(login(pub).status, 0) << rig_->agent_log();
     std::string log = rig_->authenticator_log();
     EXPECT_NE(log.find("(allowed for this host)"), std::string::npos) << log;
+}
+
+// The prompt names the server as the laptop's known_hosts does (the host
+// key's fingerprint alone tells a person little).
+TEST_F(E2eAgent, ThePromptNamesTheServerAsKnownHostsDoes) {
+    configure("");
+    rig_->start_agent();
+    rig_->start_authenticator("yes");
+    std::string pub = generate_and_enroll("laptop");
+    std::string host_key = read_file(sshd_->path("host_ed25519.pub"));
+    auto words = split_whitespace(host_key);
+    ASSERT_GE(words.size(), 2u);
+    std::string ssh_dir = rig_->agent_home() + "/.ssh";
+    std::filesystem::create_directories(ssh_dir);
+    write_file(ssh_dir + "/known_hosts",
+               "[127.0.0.1]:" + std::to_string(sshd_->port()) + ",skgate-test-server " + words[0] +
+                   " " + words[1] + "\n",
+               0600);
+    ASSERT_EQ(login(pub).status, 0) << rig_->agent_log();
+    std::string log = rig_->authenticator_log();
+    EXPECT_NE(log.find("([127.0.0.1]:" + std::to_string(sshd_->port()) +
+                       ", skgate-test-server in the laptop's known_hosts)"),
+              std::string::npos)
+        << log;
 }
 
 // "This host for 5 minutes" is the person's answer to their own ssh. With

@@ -2,7 +2,9 @@
 // and removed so that the file is byte-for-byte what it was.
 #include <gtest/gtest.h>
 
+#include "agent/known_hosts.h"
 #include "agent/ssh_config.h"
+#include "core/ssh/sshkey.h"
 
 using namespace skgate::agent;
 
@@ -102,4 +104,21 @@ TEST(SshConfigBlock, RefusesDamagedBlocksAndUnsafeValues) {
     auto none = remove_block("Host a\n", &del);
     ASSERT_TRUE(none);
     EXPECT_FALSE(none->changed);
+}
+
+TEST(KnownHosts, NamesTheHostKeyOnlyWherePlainNamesSayIt) {
+    const std::string ed =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    const std::string other =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKEvpTL+ItW4eSxJgzm+TLkOIdIBeI+8ooPu7Mgyc9Ya";
+    std::string fp = skgate::PublicKey::parse_text(ed)->fingerprint();
+    std::string text = "# comment " + ed + "\n" + "web1.example.org,10.0.0.5 " + ed + " comment\n" +
+                       "|1|c2FsdA==|aGFzaA== " + ed + "\n" + "*.corp,!x.corp " + ed + "\n" +
+                       "@revoked evil " + ed + "\n" + "@cert-authority ca " + ed + "\n" + "db1 " +
+                       other + "\n" + "[web1.example.org]:2222 " + ed + "\n" + "web1.example.org " +
+                       ed + "\n" + "broken-line\n";
+    EXPECT_EQ(known_host_names(text, fp), (std::vector<std::string>{"web1.example.org", "10.0.0.5",
+                                                                    "[web1.example.org]:2222"}));
+    EXPECT_TRUE(known_host_names(text, "").empty());
+    EXPECT_TRUE(known_host_names(text, "SHA256:nothing").empty());
 }
