@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/agent_timing.h"
 #include "core/ssh/agent_client.h"
 #include "core/ssh/sshkey.h"
 #include "core/ssh/sshsig.h"
@@ -24,20 +25,8 @@
 
 using namespace skgate;
 using namespace skgate::test;
-
-namespace {
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
-bool sign_once(const std::string& socket, const PublicKey& key, const Bytes& data) {
-    auto c = AgentClient::connect(socket, geteuid(), 30000);
-    return c && c->sign(key, data);
-}
-
-}  // namespace
+using skgate::bench::median;
+using skgate::bench::sign_once;
 
 int main(int argc, char** argv) {
     if (argc < 3) {

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/agent_timing.h"
 #include "core/ssh/agent_client.h"
 #include "core/ssh/sshkey.h"
 #include "core/ssh/sshsig.h"
@@ -29,18 +30,10 @@
 
 using namespace skgate;
 using namespace skgate::test;
+using skgate::bench::median;
+using skgate::bench::sign_once;
 
 namespace {
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
-bool sign_once(const std::string& socket, const PublicKey& key, const Bytes& data) {
-    auto c = AgentClient::connect(socket, geteuid(), 30000);
-    return c && c->sign(key, data);
-}
 
 struct Setup {
     TempDir dir;

@@ -161,10 +161,7 @@ TEST_F(E2eNetwork, AnOfflineAuthenticatorFailsFastAndTheNextLoginWorks) {
     rig_->start_authenticator("yes");
     std::string pub = generate_and_enroll("phone-key");
     rig_->stop_authenticator();
-    for (int i = 0;
-         i < 600 && rig_->agent_command({"status"}).out.find("disconnected") == std::string::npos;
-         i++)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    rig_->wait_until_agent_sees_no_authenticator();
     auto r = login(pub);
     EXPECT_NE(r.status, 0);
     EXPECT_NE(rig_->agent_log().find("no authenticator is connected"), std::string::npos)

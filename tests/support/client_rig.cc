@@ -2,9 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
+#include <thread>
 
 namespace skgate::test {
 
@@ -152,6 +154,15 @@ void ClientRig::start_authenticator_on_terminal(const std::vector<std::string>& 
     if (!authenticator_->wait_for_output("waiting for requests", 10000))
         throw std::runtime_error("skgate-authenticator did not connect: " +
                                  authenticator_->output());
+}
+
+void ClientRig::wait_until_agent_sees_no_authenticator() {
+    for (int i = 0; i < 600; i++) {
+        if (agent_command({"status"}).out.find("authenticator: disconnected") != std::string::npos)
+            return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    throw std::runtime_error("skgate-agent still shows an authenticator: " + agent_log());
 }
 
 void ClientRig::type_on_authenticator(const std::string& text) {

@@ -52,6 +52,9 @@ class ClientRig {
     std::string generate(const std::string& name, const std::vector<std::string>& extra = {});
     RunResult agent_command(const std::vector<std::string>& args, const std::string& input = "");
 
+    // Until `skgate-agent status` says no authenticator is connected (the
+    // agent has seen the connection close): a condition, not a delay.
+    void wait_until_agent_sees_no_authenticator();
     std::string agent_log() const;
     std::string authenticator_log() const;
 
