@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "agent/known_hosts.h"
@@ -314,27 +315,47 @@ Result<std::optional<int>> next_connection(Listener& listener, ThreadGroup& conn
 }
 
 // Accepts on `listener` until the agent stops, each connection served by
-// `serve` in a thread of `connections`.
+// `serve` in a thread of `connections`. With `in_flight`, at most
+// `max_in_flight` of this listener's connections are served at once and the
+// rest closed at once: handshakes from strangers on a TCP link must not take
+// the places of ssh's own clients.
 std::thread accept_loop(Listener& listener, ThreadGroup& connections, const char* what,
-                        std::function<void(int)> serve) {
-    return std::thread([&listener, &connections, what, serve = std::move(serve)] {
-        while (!g_stop.load()) {
-            auto next = next_connection(listener, connections, what);
-            if (!next) {
-                std::fprintf(stderr, "skgate-agent: %s\n", next.error().message.c_str());
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
-                continue;
+                        std::function<void(int)> serve,
+                        std::shared_ptr<std::atomic<size_t>> in_flight = nullptr,
+                        size_t max_in_flight = 0) {
+    if (in_flight)
+        serve = [in_flight, inner = std::move(serve)](int fd) {
+            inner(fd);
+            in_flight->fetch_sub(1);
+        };
+    return std::thread(
+        [&listener, &connections, what, serve = std::move(serve), in_flight, max_in_flight] {
+            while (!g_stop.load()) {
+                auto next = next_connection(listener, connections, what);
+                if (!next) {
+                    std::fprintf(stderr, "skgate-agent: %s\n", next.error().message.c_str());
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                    continue;
+                }
+                if (!*next)
+                    continue;
+                auto fd = *next;
+                if (in_flight && in_flight->fetch_add(1) >= max_in_flight) {
+                    in_flight->fetch_sub(1);
+                    std::fprintf(stderr, "skgate-agent: refused %s: %zu are connecting already\n",
+                                 what, max_in_flight);
+                    close(*fd);
+                    continue;
+                }
+                if (Status st = connections.start([serve, fd = *fd] { serve(fd); }, *fd); !st) {
+                    if (in_flight)
+                        in_flight->fetch_sub(1);
+                    std::fprintf(stderr, "skgate-agent: refused %s: %s\n", what,
+                                 st.error().message.c_str());
+                    close(*fd);
+                }
             }
-            if (!*next)
-                continue;
-            auto fd = *next;
-            if (Status st = connections.start([serve, fd = *fd] { serve(fd); }, *fd); !st) {
-                std::fprintf(stderr, "skgate-agent: refused %s: %s\n", what,
-                             st.error().message.c_str());
-                close(*fd);
-            }
-        }
-    });
+        });
 }
 
 bool peer_is_us(int fd) {
@@ -391,10 +412,13 @@ Result<std::string> notify_pairing_changed(const AgentPaths& paths) {
 
 Status AgentServer::run(Listener agent_listener, std::vector<Listener> link_listeners,
                         Listener control_listener) {
+    // One count for every link listener (the Unix one and TCP).
+    auto link_handshakes = std::make_shared<std::atomic<size_t>>(0);
     std::vector<std::thread> link_threads;
     for (Listener& l : link_listeners)
-        link_threads.push_back(
-            accept_loop(l, connections_, "an authenticator", [this](int fd) { serve_link(fd); }));
+        link_threads.push_back(accept_loop(
+            l, connections_, "an authenticator", [this](int fd) { serve_link(fd); },
+            link_handshakes, kMaxLinkHandshakes));
     std::thread control_thread = accept_loop(control_listener, connections_, "a control client",
                                              [this](int fd) { serve_control(fd); });
     Status result;

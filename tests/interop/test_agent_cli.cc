@@ -2,7 +2,9 @@
 // server: setup of ~/.ssh/config, pairing (and every way it must fail),
 // generating a key, signing through the agent with stock OpenSSH tools, and
 // libskgate-sk.so under ssh-keygen.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -521,4 +523,38 @@ TEST_F(Client, StalledConnectionsNeitherStopNorStarveTheAgent) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     EXPECT_NE(listed.out.find("has no identities"), std::string::npos) << listed.out << listed.err;
+}
+
+// Strangers on the network opening handshakes to the TCP link (and saying
+// nothing) get at most a few places; ssh's own clients still get theirs.
+// Under a descriptor limit of 64 the agent serves 24 connections: without a
+// separate limit for the link, 40 stalled handshakes would take them all.
+TEST_F(Client, StalledLinkHandshakesLeaveRoomForSsh) {
+    ASSERT_EQ(rig.pair().agent_status, 0);  // else a stranger is refused at once
+    std::string listen = "tcp:127.0.0.1:" + std::to_string(free_port());
+    Process agent({"prlimit", "--nofile=64:64", bin("SKGATE_AGENT_BIN"), "run", "--listen", listen},
+                  rig.agent_env(), dir.file("agent-link-limited.log"));
+    ASSERT_TRUE(agent.wait_for_output("listening on", 5000)) << agent.output();
+    int port = std::stoi(listen.substr(listen.rfind(':') + 1));
+    std::vector<int> strangers;
+    for (int i = 0; i < 40; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_GE(fd, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+            close(fd);
+            continue;
+        }
+        strangers.push_back(fd);
+    }
+    ASSERT_TRUE(agent.wait_for_output("are connecting already", 10000)) << agent.output();
+    auto listed = run({"ssh-add", "-l"}, "", {{"SSH_AUTH_SOCK", rig.agent_socket()}});
+    EXPECT_NE(listed.out.find("has no identities"), std::string::npos) << listed.out << listed.err;
+    EXPECT_EQ(agent.output().find("connections are open already"), std::string::npos)
+        << agent.output();
+    for (int fd : strangers)
+        close(fd);
 }
