@@ -412,13 +412,13 @@ Result<std::string> notify_pairing_changed(const AgentPaths& paths) {
 
 Status AgentServer::run(Listener agent_listener, std::vector<Listener> link_listeners,
                         Listener control_listener) {
-    // One count for every link listener (the Unix one and TCP).
-    auto link_handshakes = std::make_shared<std::atomic<size_t>>(0);
+    // A count for each link listener: strangers filling the TCP one's places
+    // never keep the same machine's authenticator off the Unix socket.
     std::vector<std::thread> link_threads;
     for (Listener& l : link_listeners)
         link_threads.push_back(accept_loop(
             l, connections_, "an authenticator", [this](int fd) { serve_link(fd); },
-            link_handshakes, kMaxLinkHandshakes));
+            std::make_shared<std::atomic<size_t>>(0), kMaxLinkHandshakes));
     std::thread control_thread = accept_loop(control_listener, connections_, "a control client",
                                              [this](int fd) { serve_control(fd); });
     Status result;

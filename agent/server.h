@@ -67,9 +67,9 @@ class AgentServer {
 // The most connections (ssh clients, authenticator handshakes, control) the
 // agent serves at once; fewer when the descriptor limit is low.
 inline constexpr size_t kMaxAgentConnections = 512;
-// The most connections on the authenticator link (Unix and TCP) in their
-// session handshake at once; a handshake lasts at most
-// kSessionHandshakeTimeoutMs.
+// The most connections on one authenticator link listener (the Unix socket,
+// and the TCP one apart) in their session handshake at once; a handshake
+// lasts at most kSessionHandshakeTimeoutMs.
 inline constexpr size_t kMaxLinkHandshakes = 16;
 
 // Stops run() (async-signal-safe).

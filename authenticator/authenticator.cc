@@ -22,6 +22,7 @@ namespace skgate::authenticator {
 namespace {
 
 constexpr size_t kCredentialIdBytes = 16;
+constexpr size_t kMaxQuestionBytes = 2048;
 
 RegisterResponse register_error(uint64_t id, LinkStatus status, std::string reason) {
     RegisterResponse r;
@@ -73,7 +74,8 @@ bool Authenticator::in_window(const std::string& key) {
 }
 
 RegisterResponse Authenticator::handle(const RegisterRequest& req) {
-    std::string what = "create the SSH key '" + req.name + "' (" + req.application + ", " +
+    std::string what = "create the SSH key '" + printable(req.name, 256) + "' (" +
+                       printable(req.application, 256) + ", " +
                        (req.algorithm == KeyAlgorithm::sk_ed25519 ? "Ed25519" : "ECDSA P-256") +
                        ((req.options & kLinkRequireUV) ? ", PIN required for every use" : "") + ")";
     Approval a = approver_.ask("Request: " + what, false);
@@ -165,7 +167,12 @@ SignResponse Authenticator::handle(const SignRequest& req) {
         std::lock_guard<std::mutex> lock(mutex_);
         pre_approved = in_window(window_key);
     }
-    std::string question = "Request: " + what + " with key '" + cred->name + "'" +
+    // Every part of a question may come from the requester (a step-up's
+    // context fields from a server, a key's name): on a terminal, escape
+    // sequences could rewrite what the person reads, so only printable
+    // ASCII reaches it.
+    what = printable(what, kMaxQuestionBytes);
+    std::string question = "Request: " + what + " with key '" + printable(cred->name, 256) + "'" +
                            (forwarded ? ", through an agent forwarded to a server" : "");
     if (pre_approved) {
         std::fprintf(stderr, "skgate-authenticator: %s (allowed for this host)\n",

@@ -16,9 +16,12 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/decide/stepup.h"
 #include "core/fido/attestation.h"
 #include "core/ssh/agent_client.h"
+#include "core/ssh/agent_protocol.h"
 #include "core/ssh/sshkey.h"
+#include "core/ssh/wire.h"
 #include "core/sys/text.h"
 #include "tests/support/client_rig.h"
 #include "tests/support/helpers.h"
@@ -557,4 +560,31 @@ TEST_F(Client, StalledLinkHandshakesLeaveRoomForSsh) {
         << agent.output();
     for (int fd : strangers)
         close(fd);
+}
+
+// A step-up's description comes from the server (root there can write any
+// context): escape sequences in it must not reach the person's terminal,
+// where they could rewrite the question. Through the real agent and the
+// real authenticator, which writes the question as the terminal would show it.
+TEST_F(Client, AStepUpDescriptionCannotRewriteThePrompt) {
+    ASSERT_EQ(rig.pair().agent_status, 0);
+    rig.start_agent();
+    rig.start_authenticator("yes");
+    auto key = PublicKey::parse_text(read_file(rig.generate("laptop")));
+    ASSERT_TRUE(key);
+    const std::string context =
+        "skgate step-up v1\nnonce=00\nhost=web1\x1b[2K\rgood-host\nuser=alice\nrequester=alice\n"
+        "service=sudo\ncommand=/bin/rm -rf /\x1b[1A\ntime=2026-12-03T00:00:00Z\n";
+    auto data = stepup_signed_data(context);
+    ASSERT_TRUE(data);
+    auto agent = AgentClient::connect(rig.agent_socket(), geteuid(), 10000);
+    ASSERT_TRUE(agent);
+    WireWriter w;
+    w.put_string(context);
+    ASSERT_TRUE(agent->extension(kExtStepUpContext, w.bytes()));
+    ASSERT_TRUE(agent->sign(*key, *data));
+    std::string log = rig.authenticator_log();
+    EXPECT_NE(log.find("step-up for 'alice'"), std::string::npos) << log;
+    EXPECT_EQ(log.find('\x1b'), std::string::npos) << "a raw escape reached the prompt: " << log;
+    EXPECT_NE(log.find("web1\\x1b[2K\\x0dgood-host"), std::string::npos) << log;
 }
