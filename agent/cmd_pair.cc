@@ -109,10 +109,16 @@ std::optional<std::string> read_answer(const std::atomic<bool>* abort) {
 // A laptop already paired keeps its pairing unless the person says so
 // (or --replace did).
 bool may_replace_pairing(const AgentPaths& paths, bool replace) {
-    auto current = load_pairing(paths);
-    if (!current || !*current)
-        return true;
     if (replace)
+        return true;
+    auto current = load_pairing(paths);
+    if (!current) {
+        // Unreadable is not "unpaired": a pairing the agent cannot read is
+        // replaced only when asked to.
+        std::fprintf(stderr, "skgate-agent: pair: %s\n", current.error().message.c_str());
+        return false;
+    }
+    if (!*current)
         return true;
     std::printf("This laptop is paired with '%s'. Replace that pairing? [y/N] ",
                 (*current)->device_name.c_str());

@@ -276,6 +276,12 @@ TEST_F(Client, PairOnAPairedLaptopAsksBeforeReplacing) {
     auto silent = rig.agent_command({"pair", "--no-qr", "--timeout", "5"}, "");
     EXPECT_EQ(silent.status, 1);
     EXPECT_EQ(read_file(rig.agent_home() + "/.skgate/pairing"), before);
+    // A pairing file the agent cannot read is not replaced unasked either.
+    write_file(rig.agent_home() + "/.skgate/pairing", "damaged", 0600);
+    auto damaged = rig.agent_command({"pair", "--no-qr", "--timeout", "5"}, "");
+    EXPECT_EQ(damaged.status, 1);
+    EXPECT_NE(damaged.err.find("kept the current pairing"), std::string::npos) << damaged.err;
+    EXPECT_EQ(read_file(rig.agent_home() + "/.skgate/pairing"), "damaged");
 }
 
 TEST_F(Client, ForgedUriWithoutTheTokenIsRefused) {
