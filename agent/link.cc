@@ -93,11 +93,17 @@ void AuthenticatorLink::end_connecting(const std::string& refused) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         --connecting_;
-        if (!refused.empty())
-            last_problem_ = "at " + format_iso8601(std::time(nullptr)) +
-                            " a connection was refused: " + refused;
     }
+    note_refused(refused);
     changed_.notify_all();
+}
+
+void AuthenticatorLink::note_refused(const std::string& refused) {
+    if (refused.empty())
+        return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    last_problem_ =
+        "at " + format_iso8601(std::time(nullptr)) + " a connection was refused: " + refused;
 }
 
 std::string AuthenticatorLink::device_name() {

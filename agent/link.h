@@ -49,11 +49,15 @@ class AuthenticatorLink {
     // "connected NAME", or "disconnected: " and why (for `status`).
     std::string status_text();
 
-    // A connection on the link socket is in its handshake: until it ends,
-    // requests wait for it rather than fail fast. `refused` says why it
-    // was not attached ("" when it was).
+    // A connection on the link socket whose hello named the paired device is
+    // in its handshake: until it ends, requests wait for it rather than fail
+    // fast. (One that said nothing of the kind never counts: strangers
+    // opening connections must not hold up every request.) `refused` says
+    // why it was not attached ("" when it was).
     void begin_connecting();
     void end_connecting(const std::string& refused);
+    // A connection that never began connecting was refused.
+    void note_refused(const std::string& refused);
 
     // Waits for an authenticator up to the timeout, then for the answer.
     // Timeouts and disconnects are ErrorCode::io errors that say so.

@@ -238,12 +238,21 @@ void AgentServer::serve_client(int fd) {
 }
 
 void AgentServer::serve_link(int fd) {
-    link_.begin_connecting();
-    std::string refused = accept_link(fd);
-    link_.end_connecting(refused);
+    // Requests wait for a connection only once its hello named the paired
+    // device: a stranger's silent connection to run --listen must not keep
+    // every ssh request waiting for its handshake to time out.
+    bool connecting = false;
+    std::string refused = accept_link(fd, [&] {
+        link_.begin_connecting();
+        connecting = true;
+    });
+    if (connecting)
+        link_.end_connecting(refused);
+    else
+        link_.note_refused(refused);
 }
 
-std::string AgentServer::accept_link(int fd) {
+std::string AgentServer::accept_link(int fd, const std::function<void()>& on_hello) {
     auto transport = std::make_shared<SocketTransport>(fd);
     auto record = load_pairing(paths_);
     if (!record || !*record) {
@@ -254,7 +263,7 @@ std::string AgentServer::accept_link(int fd) {
         std::fprintf(stderr, "skgate-agent: refused an authenticator: %s\n", why.c_str());
         return why;
     }
-    auto channel = session_accept(transport, **record, kSessionHandshakeTimeoutMs);
+    auto channel = session_accept(transport, **record, kSessionHandshakeTimeoutMs, on_hello);
     if (!channel) {
         std::fprintf(stderr, "skgate-agent: refused an authenticator: %s\n",
                      channel.error().message.c_str());

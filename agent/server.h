@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,7 +51,8 @@ class AgentServer {
     void serve_link(int fd);
     void serve_control(int fd);
     // The session handshake; "" when attached, else why it was refused.
-    std::string accept_link(int fd);
+    // `on_hello`: the peer's hello named the paired device.
+    std::string accept_link(int fd, const std::function<void()>& on_hello);
     Bytes sign(const AgentKey& key, const AgentRequest& req, const ClientSession& session);
     Bytes extension(const AgentRequest& ext, ClientSession& session);
     Bytes identities();

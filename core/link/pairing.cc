@@ -273,7 +273,8 @@ Result<Bytes> session_ephemeral(const CborFields& hello, const std::string& peer
 }  // namespace
 
 Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport> transport,
-                                                      const PairingRecord& record, int timeout_ms) {
+                                                      const PairingRecord& record, int timeout_ms,
+                                                      const std::function<void()>& on_hello) {
     SKGATE_TRY(hello, receive_plain(*transport, timeout_ms));
     SKGATE_TRY(type, hello.get_uint(msg::field::kType, "message type"));
     if (type != msg::type::kSessionHello)
@@ -283,6 +284,8 @@ Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport>
         return make_error(ErrorCode::permission,
                           "a device that is not the paired one tried to connect");
     SKGATE_TRY(their_key, session_ephemeral(hello, "device"));
+    if (on_hello)
+        on_hello();
     SKGATE_TRY(own, X25519KeyPair::generate());
     CborFields reply;
     reply.set(msg::field::kType, msg::type::kSessionHello);

@@ -18,6 +18,7 @@
 // of one session is worthless in any other.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/link/channel.h"
@@ -91,9 +92,12 @@ struct PairingRecord {
 };
 
 // The session handshake, on each side. The agent's accepts only the device
-// of `record`; both fail closed on any deviation.
-Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport> transport,
-                                                      const PairingRecord& record, int timeout_ms);
+// of `record`; both fail closed on any deviation. `on_hello`, when given, is
+// called once the peer's hello has named the paired device (before the
+// proof: what a stranger who sends nothing, or garbage, never reaches).
+Result<std::unique_ptr<SecureChannel>> session_accept(
+    std::shared_ptr<Transport> transport, const PairingRecord& record, int timeout_ms,
+    const std::function<void()>& on_hello = nullptr);
 Result<std::unique_ptr<SecureChannel>> session_connect(std::shared_ptr<Transport> transport,
                                                        const PairingRecord& record, int timeout_ms);
 

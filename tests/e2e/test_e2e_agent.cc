@@ -3,8 +3,12 @@
 // the stock ssh client through skgate-agent while the authenticator
 // approves, denies, stays silent or asks for the PIN.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -186,6 +190,45 @@ TEST_F(E2eAgent, WithNoAuthenticatorConnectedTheLoginFailsAtOnce) {
     rig_->start_authenticator("yes");
     auto again = login(pub);
     EXPECT_EQ(again.status, 0) << again.err << rig_->agent_log();
+}
+
+// Strangers who open connections to the link and say nothing (anyone on the
+// network can, to run --listen) do not hold ssh up: with no authenticator
+// running, the login fails with the agent's reason while their connections
+// are still open and in their handshake. The agent refuses those only when
+// their handshake time (10 s) is up; a request that waited for them (as it
+// did when any accepted connection counted as an authenticator connecting)
+// fails only after that refusal, so the log would show it first.
+TEST_F(E2eAgent, SilentLinkConnectionsDoNotHoldUpTheFastFailure) {
+    configure("");
+    rig_->start_agent({"--timeout", "3600"});
+    rig_->start_authenticator("yes");
+    std::string pub = generate_and_enroll("laptop");
+    rig_->stop_authenticator();
+    rig_->wait_until_agent_sees_no_authenticator();
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string path = rig_->agent_home() + "/.skgate/link.sock";
+    ASSERT_LT(path.size(), sizeof addr.sun_path);
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    std::vector<int> silent;
+    for (int i = 0; i < 3; i++) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
+            << std::strerror(errno);
+        silent.push_back(fd);
+    }
+    auto r = login(pub);
+    std::string log = rig_->agent_log();
+    // Closed only now that the login has returned.
+    for (int fd : silent)
+        close(fd);
+    EXPECT_NE(r.status, 0);
+    EXPECT_EQ(r.out.find("skgate-login-ok"), std::string::npos);
+    EXPECT_NE(log.find("no authenticator is connected"), std::string::npos) << log;
+    EXPECT_EQ(log.find("refused an authenticator"), std::string::npos)
+        << "the login waited for the silent connections' handshakes to end: " << log;
 }
 
 // The person at the terminal: what was typed before the prompt appeared
