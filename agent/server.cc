@@ -14,6 +14,7 @@
 #include <memory>
 #include <thread>
 
+#include "agent/handshake_limit.h"
 #include "agent/known_hosts.h"
 #include "core/audit/audit.h"
 #include "core/link/pairing.h"
@@ -238,6 +239,18 @@ void AgentServer::serve_client(int fd) {
 }
 
 void AgentServer::serve_link(int fd) {
+    // One host on the network gets a few handshake places, never all of
+    // them: the real authenticator's reconnect must find one.
+    std::string source = PeerHandshakeLimit::source_of_peer(fd);
+    auto place = link_sources_.acquire(source);
+    if (!place) {
+        std::fprintf(stderr,
+                     "skgate-agent: refused a link connection from %s: %zu from there are in "
+                     "their handshake already\n",
+                     source.c_str(), kMaxLinkHandshakesPerSource);
+        close(fd);
+        return;
+    }
     // Requests wait for a connection only once its hello named the paired
     // device: a stranger's silent connection to run --listen must not keep
     // every ssh request waiting for its handshake to time out.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/handshake_limit.h"
 #include "agent/keyring.h"
 #include "agent/link.h"
 #include "core/link/channel.h"
@@ -61,6 +62,8 @@ class AgentServer {
     AgentPaths paths_;
     ServerOptions options_;
     AuthenticatorLink link_;
+    // Handshake places per source of the TCP link (outlives connections_).
+    PeerHandshakeLimit link_sources_;
     // Declared after link_, so destroyed (joined) before it: the client
     // threads use the link.
     ThreadGroup connections_;

@@ -227,6 +227,54 @@ while True:
     EXPECT_EQ(log.find("authenticator 'test phone' connected"), std::string::npos) << log;
 }
 
+// One host on the network (here the laptop itself, 10.231.7.1) opens as
+// many silent handshakes to the link as the agent serves at once (16) and
+// holds them: it gets 4 places, the rest are refused at once, and the phone
+// (10.231.7.2) still gets in, before any of the stranger's handshakes has
+// timed out. Without a per-source share the 16 took every place and the
+// phone was refused until they timed out (10 s), so it connected only after
+// the agent had refused them for that.
+TEST_F(E2eNetwork, OneHostsSilentHandshakesDoNotKeepThePhoneOut) {
+    pair_over_tcp(tcp(kLaptopIp, kLinkPort));
+    rig_->start_agent({"--listen", tcp(kLaptopIp, kLinkPort)});
+    std::string script = client_dir_->file("strangers.py");
+    write_file(script, R"PY(
+import socket, sys, time
+held = [socket.create_connection((sys.argv[1], int(sys.argv[2]))) for _ in range(16)]
+print("strangers connected", flush=True)
+time.sleep(3600)
+)PY");
+    Process strangers({"ip", "netns", "exec", net_->laptop(), "python3", script, kLaptopIp,
+                       std::to_string(kLinkPort)},
+                      {}, client_dir_->file("strangers.log"));
+    ASSERT_TRUE(strangers.wait_for_output("strangers connected", 10000)) << strangers.output();
+    // The agent has taken all 16: 4 in their handshake, 12 refused.
+    std::string log;
+    for (int i = 0; i < 200; i++) {
+        log = rig_->agent_log();
+        size_t refused = 0;
+        for (size_t at = log.find("refused a link connection from 10.231.7.1");
+             at != std::string::npos;
+             at = log.find("refused a link connection from 10.231.7.1", at + 1))
+            refused++;
+        if (refused >= 12)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_NE(log.find("refused a link connection from 10.231.7.1: 4 from there"),
+              std::string::npos)
+        << log;
+    rig_->start_authenticator("yes");
+    log = rig_->agent_log();
+    size_t connected = log.find("authenticator 'test phone' connected");
+    ASSERT_NE(connected, std::string::npos) << log;
+    // The stranger's handshakes that got places end only when their time is
+    // up (their refusal is "refused an authenticator: ..."): the phone was
+    // in before that.
+    EXPECT_EQ(log.rfind("refused an authenticator: ", connected), std::string::npos)
+        << "the phone got in only after the stranger's handshakes ended: " << log;
+}
+
 // The cable is pulled while the phone is connected: a request fails with a
 // reason instead of hanging, and once it is plugged in again the phone
 // reconnects by itself and the next login works.
