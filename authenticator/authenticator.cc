@@ -1,5 +1,6 @@
 #include "authenticator/authenticator.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <ctime>
@@ -208,9 +209,12 @@ SignResponse Authenticator::handle(const SignRequest& req) {
             for (auto& c : v.credentials) {
                 if (!equal_bytes(c.id, cred->id))
                     continue;
-                if (c.counter == 0xffffffffu)
+                // Never at or below one this process issued, whatever the
+                // file says now.
+                uint32_t floor = std::max(c.counter, issued_[c.id]);
+                if (floor == 0xffffffffu)
                     return make_error(ErrorCode::invalid, "the key's counter is exhausted");
-                counter = ++c.counter;
+                counter = c.counter = floor + 1;
                 return {};
             }
             return make_error(ErrorCode::not_found, "the key was removed from the authenticator");
@@ -218,6 +222,7 @@ SignResponse Authenticator::handle(const SignRequest& req) {
         if (!stored)
             return sign_error(req.id, LinkStatus::failed,
                               "cannot count the signature: " + stored.error().message);
+        issued_[cred->id] = counter;
     }
     Bytes message = sk_signed_message(req.application, flags, counter, req.data);
     auto sig = ossl::sign_as_authenticator(cred->algorithm, material_of(*cred), message);

@@ -44,8 +44,13 @@ class Authenticator {
 
     Vault& vault_;
     Approver& approver_;
-    std::mutex mutex_;  // the vault and the windows
+    std::mutex mutex_;  // the vault, the windows and the counters issued
     std::map<std::string, std::chrono::steady_clock::time_point> windows_;
+    // The highest counter this process has issued for each credential (by
+    // id): an older copy of the vault file put back (a restored backup) must
+    // not make it issue a counter a server has seen already. Only within
+    // this process: a restored file read at start is believed.
+    std::map<Bytes, uint32_t> issued_;
 };
 
 }  // namespace skgate::authenticator

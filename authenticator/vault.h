@@ -3,6 +3,11 @@
 // passphrase (scrypt, then ChaCha20-Poly1305). The file is 0600 in a 0700
 // directory and is replaced atomically, so a crash keeps the old or the new
 // counters, never a mix and never a lower counter than one already used.
+// An older copy of the file put back (a backup restored) holds lower
+// counters: the running authenticator never issues one at or below what it
+// issued itself (Authenticator keeps the highest), but a program started on
+// the restored file believes it, so servers that check counters may see one
+// again; after restoring a backup, expect their warnings.
 #pragma once
 
 #include <cstdint>

@@ -21,6 +21,7 @@
 #include "core/ssh/agent_client.h"
 #include "core/ssh/agent_protocol.h"
 #include "core/ssh/sshkey.h"
+#include "core/ssh/sshsig.h"
 #include "core/ssh/wire.h"
 #include "core/sys/text.h"
 #include "tests/support/client_rig.h"
@@ -602,4 +603,36 @@ TEST_F(Client, AStepUpDescriptionCannotRewriteThePrompt) {
     EXPECT_NE(log.find("step-up for 'alice'"), std::string::npos) << log;
     EXPECT_EQ(log.find('\x1b'), std::string::npos) << "a raw escape reached the prompt: " << log;
     EXPECT_NE(log.find("web1\\x1b[2K\\x0dgood-host"), std::string::npos) << log;
+}
+
+// A backup of the authenticator's vault put back while it runs (an older
+// copy, with lower counters) must not make it issue a counter a server has
+// seen already: the running authenticator keeps the highest it issued.
+TEST_F(Client, ARestoredVaultDoesNotTurnTheCounterBack) {
+    ASSERT_EQ(rig.pair().agent_status, 0);
+    rig.start_agent();
+    rig.start_authenticator("yes");
+    std::string pub = rig.generate("laptop");
+    std::string vault = dir.path() + "/phone/.skgate-authenticator/vault";
+    std::string backup = read_file(vault);  // the key at counter 0
+    write_file(dir.file("msg"), "hello\n");
+    auto counter_of_a_signature = [&]() -> uint32_t {
+        std::filesystem::remove(dir.file("msg") + ".sig");
+        auto sig = run({"ssh-keygen", "-Y", "sign", "-f", pub, "-n", "file", dir.file("msg")}, "",
+                       {{"SSH_AUTH_SOCK", rig.agent_socket()}});
+        EXPECT_EQ(sig.status, 0) << sig.err << rig.agent_log();
+        auto parsed = SshSig::parse_armored(read_file(dir.file("msg") + ".sig"));
+        EXPECT_TRUE(parsed) << parsed.error().message;
+        if (!parsed)
+            return 0;
+        auto v = sshsig_verify(*parsed, as_bytes(std::string("hello\n")), "file");
+        EXPECT_TRUE(v) << v.error().message;
+        return v ? v->counter : 0;
+    };
+    uint32_t first = counter_of_a_signature();
+    uint32_t second = counter_of_a_signature();
+    EXPECT_GT(second, first);
+    write_file(vault, backup, 0600);  // the backup put back
+    uint32_t after = counter_of_a_signature();
+    EXPECT_GT(after, second) << "a counter was issued twice";
 }
