@@ -14,6 +14,7 @@
 #include <memory>
 #include <thread>
 
+#include "agent/event_limit.h"
 #include "agent/handshake_limit.h"
 #include "agent/known_hosts.h"
 #include "core/audit/audit.h"
@@ -280,12 +281,20 @@ std::string AgentServer::accept_link(int fd, const std::function<void()>& on_hel
     if (!channel) {
         std::fprintf(stderr, "skgate-agent: refused an authenticator: %s\n",
                      channel.error().message.c_str());
-        AuditEvent e;
-        e.event = "agent-link";
-        e.decision = Decision::deny;
-        e.reason = channel.error().message;
-        e.message = "refused a connection on the authenticator link: " + channel.error().message;
-        audit_record(e);
+        // Anyone who reaches the link can cause this: one event per
+        // interval, the next saying how many were left out.
+        if (auto left_out = link_refusals_.admit(monotonic_us())) {
+            AuditEvent e;
+            e.event = "agent-link";
+            e.decision = Decision::deny;
+            e.reason = channel.error().message;
+            e.message =
+                "refused a connection on the authenticator link: " + channel.error().message;
+            if (*left_out > 0)
+                e.message += " (and " + std::to_string(*left_out) +
+                             " more refused since the last such event)";
+            audit_record(e);
+        }
         return channel.error().message;
     }
     std::fprintf(stderr, "skgate-agent: authenticator '%s' connected\n",

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/event_limit.h"
 #include "agent/handshake_limit.h"
 #include "agent/keyring.h"
 #include "agent/link.h"
@@ -64,6 +65,8 @@ class AgentServer {
     AuthenticatorLink link_;
     // Handshake places per source of the TCP link (outlives connections_).
     PeerHandshakeLimit link_sources_;
+    // The agent-link audit events of refused handshakes.
+    EventRateLimit link_refusals_;
     // Declared after link_, so destroyed (joined) before it: the client
     // threads use the link.
     ThreadGroup connections_;

@@ -177,6 +177,7 @@ TEST_F(E2eNetwork, AnOfflineAuthenticatorFailsFastAndTheNextLoginWorks) {
 TEST_F(E2eNetwork, AFrameChangedOnTheWayIsRefused) {
     constexpr int kRelayPort = 7424;
     pair_over_tcp(tcp(kLaptopIp, kRelayPort));
+    sshd_->mark_journal();
     rig_->start_agent({"--listen", tcp(kLaptopIp, kLinkPort)});
     std::string relay_script = client_dir_->file("relay.py");
     write_file(relay_script, R"PY(
@@ -225,6 +226,10 @@ while True:
     EXPECT_NE(log.find("refused an authenticator"), std::string::npos) << log;
     EXPECT_NE(log.find("failed to prove the pairing"), std::string::npos) << log;
     EXPECT_EQ(log.find("authenticator 'test phone' connected"), std::string::npos) << log;
+    // The first refusal is audited (later ones at most once per 10 s).
+    std::string events = sshd_->journal({"SKGATE_EVENT=agent-link", "SKGATE_DECISION=deny"},
+                                        "failed to prove the pairing");
+    EXPECT_NE(events.find("failed to prove the pairing"), std::string::npos) << events;
 }
 
 // One host on the network (here the laptop itself, 10.231.7.1) opens as
