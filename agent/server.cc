@@ -118,8 +118,12 @@ Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req,
     sr.application = key.key.application();
     sr.key_handle = key.key_handle;
     sr.data = req.data;
-    sr.options =
-        (key.verify_required ? kLinkRequireUV : 0) | (session.forwarded ? kLinkForwarded : 0);
+    // A login request on a connection not known to be the person's own ssh
+    // (no session-bind, or a malformed one) is treated as forwarded: the
+    // authenticator neither offers nor uses a host window for it.
+    bool login = purpose && purpose->kind == SignPurpose::Kind::login;
+    bool not_own = session.forwarded || (login && !session.may_use_window());
+    sr.options = (key.verify_required ? kLinkRequireUV : 0) | (not_own ? kLinkForwarded : 0);
     if (purpose && purpose->kind == SignPurpose::Kind::stepup)
         sr.context = context;
     if (purpose && purpose->kind == SignPurpose::Kind::login && !purpose->host_key_fp.empty())
@@ -159,9 +163,12 @@ Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req,
 Bytes AgentServer::extension(const AgentRequest& ext, ClientSession& session) {
     if (ext.name == kExtSessionBind) {
         auto bind = SessionBind::parse(ext.contents);
-        if (!bind)
+        if (!bind) {
+            session.bind_malformed = true;
             return agent_failure();
+        }
         session.forwarded = session.forwarded || bind->forwarding;
+        session.bound_locally = session.bound_locally || !bind->forwarding;
         return agent_success();
     }
     if (ext.name == kExtStepUpContext) {

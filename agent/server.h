@@ -25,6 +25,12 @@ struct ClientSession {
     // ssh said (session-bind@openssh.com) that it forwards this connection
     // to a server: requests on it may come from anyone there.
     bool forwarded = false;
+    // ssh bound it (a well-formed session-bind@openssh.com) and said it
+    // does not forward it, and no bind on it failed to parse: only then is
+    // a request on it the person's own ssh, which may use a host window.
+    bool bound_locally = false;
+    bool bind_malformed = false;
+    bool may_use_window() const { return bound_locally && !forwarded && !bind_malformed; }
 };
 
 struct ServerOptions {

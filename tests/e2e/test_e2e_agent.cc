@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/ssh/agent_client.h"
 #include "core/ssh/sshkey.h"
+#include "core/ssh/wire.h"
 #include "core/sys/text.h"
 #include "tests/e2e/sshd_harness.h"
 #include "tests/support/client_rig.h"
@@ -384,4 +386,42 @@ TEST_F(E2eAgent, AForwardedAgentDoesNotRideTheHostWindow) {
     size_t at = log.find("through an agent forwarded to a server");
     EXPECT_EQ(log.find("(allowed for this host)", at), std::string::npos)
         << "a forwarded request was answered by the window: " << log;
+}
+
+// The window is for the person's own ssh, which binds its agent connection
+// (session-bind@openssh.com, forwarding 0) before it signs. A client that
+// sends no bind (anything that can reach the agent socket) asking for a
+// login to the same host as the same user is asked again, never answered by
+// the window a normal login opened.
+TEST_F(E2eAgent, AClientThatDoesNotBindItsConnectionDoesNotRideTheHostWindow) {
+    configure("");
+    rig_->start_agent();
+    rig_->start_authenticator("host:5");
+    std::string pub = generate_and_enroll("laptop");
+    ASSERT_EQ(login(pub).status, 0) << rig_->agent_log();  // opens the window
+    auto key = PublicKey::parse_text(read_file(pub));
+    auto host_key = PublicKey::parse_text(read_file(sshd_->path("host_ed25519.pub")));
+    ASSERT_TRUE(key);
+    ASSERT_TRUE(host_key);
+    WireWriter w;  // a publickey-hostbound login request, as ssh signs it
+    w.put_string(std::string(32, 's'));
+    w.put_u8(50);
+    w.put_string(std::string(kAlice));
+    w.put_string(std::string("ssh-connection"));
+    w.put_string(std::string("publickey-hostbound-v00@openssh.com"));
+    w.put_bool(true);
+    w.put_string(key->type_name());
+    w.put_string(key->blob());
+    w.put_string(host_key->blob());
+    auto agent = AgentClient::connect(rig_->agent_socket(), geteuid(), 30000);
+    ASSERT_TRUE(agent);
+    auto sig = agent->sign(*key, w.bytes());
+    EXPECT_TRUE(sig) << rig_->agent_log();  // host:5 approves when asked
+    std::string log = rig_->authenticator_log();
+    EXPECT_EQ(log.find("(allowed for this host)"), std::string::npos)
+        << "a request without session-bind was answered by the window: " << log;
+    // And the window is open: the person's next ssh login rides it.
+    ASSERT_EQ(login(pub).status, 0) << rig_->agent_log();
+    EXPECT_NE(rig_->authenticator_log().find("(allowed for this host)"), std::string::npos)
+        << rig_->authenticator_log();
 }
