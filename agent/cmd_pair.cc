@@ -20,6 +20,7 @@
 #include "core/link/pairing.h"
 #include "core/link/pairing_handshake.h"
 #include "core/sys/args.h"
+#include "core/sys/thread_group.h"
 
 namespace skgate::agent {
 
@@ -30,29 +31,25 @@ int fail(const std::string& what) {
     return kExitFailure;
 }
 
-// While one authenticator is pairing, anyone else who connects is told no,
-// and the pairing is aborted: a second responder means someone else has the
-// URI, and which of the two is the person's own device nobody can tell.
+// While one authenticator is pairing, anyone else who answers with a pairing
+// hello is told no, and the pairing is aborted: a second responder means
+// someone else has the URI, and which of the two is the person's own device
+// nobody can tell. A connection that sends no well-formed pairing hello (a
+// port scan, garbage) is closed and is no second responder. Each connection
+// is read in a thread of its own, so a silent one never keeps a real second
+// responder from being seen.
 class SecondResponderGuard {
   public:
     explicit SecondResponderGuard(Listener& listener)
         : thread_([this, &listener] {
               while (!stop_.load()) {
                   auto fd = listener.accept(100);
+                  readers_.reap();
                   if (!fd)
                       continue;
-                  SocketTransport t(*fd);
-                  refuse_second_responder(t);
-                  seen_.store(true);
-                  std::fprintf(stderr,
-                               "skgate-agent: pair: a second device answered this pairing's "
-                               "URI: aborting the pairing\n");
-                  AuditEvent e;
-                  e.event = "agent-pair";
-                  e.decision = Decision::deny;
-                  e.reason = "second responder";
-                  e.message = "aborted a pairing that a second device answered";
-                  audit_record(e);
+                  if (readers_.running() >= kMaxReaders ||
+                      !readers_.start([this, fd = *fd] { read_one(fd); }, *fd))
+                      close(*fd);
               }
           }) {}
     ~SecondResponderGuard() { stop(); }
@@ -64,13 +61,38 @@ class SecondResponderGuard {
         stop_.store(true);
         if (thread_.joinable())
             thread_.join();
+        readers_.join_all();
     }
     const std::atomic<bool>& seen() const { return seen_; }
 
   private:
+    static constexpr size_t kMaxReaders = 32;
+
+    void read_one(int fd) {
+        SocketTransport t(fd);
+        bool second = refuse_second_responder(t);
+        t.shutdown();  // the group's duplicate of fd must not keep it open
+        if (!second) {
+            std::fprintf(stderr,
+                         "skgate-agent: pair: ignored a connection that sent no pairing hello\n");
+            return;
+        }
+        seen_.store(true);
+        std::fprintf(stderr,
+                     "skgate-agent: pair: a second device answered this pairing's URI: aborting "
+                     "the pairing\n");
+        AuditEvent e;
+        e.event = "agent-pair";
+        e.decision = Decision::deny;
+        e.reason = "second responder";
+        e.message = "aborted a pairing that a second device answered";
+        audit_record(e);
+    }
+
     std::atomic<bool> stop_{false};
     std::atomic<bool> seen_{false};
-    std::thread thread_;
+    ThreadGroup readers_;
+    std::thread thread_;  // last: it starts once the rest is there
 };
 
 constexpr const char* kSecondResponderReason =

@@ -19,16 +19,25 @@ Result<PairingOffer> make_pairing_offer(const std::string& address) {
     return offer;
 }
 
+Result<PairingHello> parse_pairing_hello(const CborFields& hello) {
+    auto type = hello.get_uint(msg::field::kType, "message type");
+    auto key = hello.get_bytes(msg::field::kKey, "public key", kX25519KeyBytes);
+    auto device_name = hello.get_text(msg::field::kName, "device name", kMaxDeviceName);
+    if (!type || *type != msg::type::kPairHello || !key || !device_name)
+        return invalid("not a valid pairing hello");
+    return PairingHello{std::move(*key), std::move(*device_name)};
+}
+
 Result<PairingResponder> agent_pairing_exchange(std::shared_ptr<Transport> transport,
                                                 const PairingOffer& offer, int timeout_ms) {
     auto hello = receive_plain(*transport, timeout_ms);
     if (!hello)
         return pairing_error("the responder's hello is malformed: " + hello.error().message);
-    auto type = hello->get_uint(msg::field::kType, "message type");
-    auto their_key = hello->get_bytes(msg::field::kKey, "public key", kX25519KeyBytes);
-    auto device_name = hello->get_text(msg::field::kName, "device name", kMaxDeviceName);
-    if (!type || *type != msg::type::kPairHello || !their_key || !device_name)
+    auto parsed = parse_pairing_hello(*hello);
+    if (!parsed)
         return pairing_error("the responder did not send a valid pairing hello");
+    const Bytes* their_key = &parsed->key;
+    const std::string* device_name = &parsed->device_name;
     CborFields ack;
     ack.set(msg::field::kType, msg::type::kPairHello);
     if (Status sent = send_plain(*transport, ack); !sent)
@@ -66,12 +75,15 @@ Status send_pairing_verdict(SecureChannel& channel, bool ok, const std::string& 
     return channel.send(f);
 }
 
-void refuse_second_responder(Transport& transport) {
-    (void)transport.receive(2000);  // its hello, so that it reads the answer
+bool refuse_second_responder(Transport& transport) {
+    auto hello = receive_plain(transport, 2000);  // so that it reads the answer
+    if (!hello || !parse_pairing_hello(*hello))
+        return false;
     CborFields refused;
     refused.set(msg::field::kType, msg::type::kRefused);
     refused.set(msg::field::kReason, std::string("this pairing already has a responder"));
     (void)send_plain(transport, refused);
+    return true;
 }
 
 Result<PairingAnswer> authenticator_pairing_answer(std::shared_ptr<Transport> transport,

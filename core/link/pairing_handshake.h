@@ -45,9 +45,17 @@ Result<PairingResponder> agent_pairing_exchange(std::shared_ptr<Transport> trans
 // the link address it connects to from now on; else why not.
 Status send_pairing_verdict(SecureChannel& channel, bool ok, const std::string& reason,
                             const std::string& agent_name, const std::string& link_address);
+// A responder's pairing hello: its X25519 key and its name.
+struct PairingHello {
+    Bytes key;
+    std::string device_name;
+};
+Result<PairingHello> parse_pairing_hello(const CborFields& hello);
 // A second device answering the same pairing is told no (one responder per
-// pairing), after its hello so that it reads the answer.
-void refuse_second_responder(Transport& transport);
+// pairing), after its hello so that it reads the answer. Returns whether it
+// was one: a connection that sent no well-formed pairing hello (a port scan,
+// garbage) is closed unanswered and is no second responder.
+bool refuse_second_responder(Transport& transport);
 
 // --- the authenticator -------------------------------------------------------
 

@@ -209,6 +209,57 @@ TEST_F(Client, ASecondResponderAbortsThePairingOnBothSides) {
     }
 }
 
+// A port scan of the pairing address (connect and close) and a connection
+// sending garbage while a pairing runs are no second responder: the pairing
+// completes. (A real one, with a pairing hello, still aborts it: above.)
+TEST_F(Client, AScanOfThePairingPortDoesNotAbortThePairing) {
+    int port = free_port();
+    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20", "--address",
+                   "tcp:127.0.0.1:" + std::to_string(port)},
+                  rig.agent_env(), dir.file("pair.log"));
+    ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000)) << agent.output();
+    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
+    Process phone({bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
+                   rig.passphrase_file(), "--name", "test phone"},
+                  rig.authenticator_env(), dir.file("phone.log"));
+    ASSERT_TRUE(phone.wait_for_output("Confirmation code: ", 10000)) << phone.output();
+    ASSERT_TRUE(agent.wait_for_output("Type the code", 10000)) << agent.output();
+    auto connect_to_pairing = [&] {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0)
+            << std::strerror(errno);
+        return fd;
+    };
+    close(connect_to_pairing());  // a port scan
+    int garbage = connect_to_pairing();
+    const char junk[] = "\x00\x00\x00\x05GET /";
+    ASSERT_EQ(write(garbage, junk, sizeof junk - 1), static_cast<ssize_t>(sizeof junk - 1));
+    // Both were read (and the garbage one closed by the agent) before the
+    // code is typed.
+    pollfd p{garbage, POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 20'000), 1);
+    close(garbage);
+    for (int i = 0; i < 200; i++) {
+        std::string out = agent.output();
+        size_t n = 0;
+        for (size_t at = out.find("ignored a connection"); at != std::string::npos;
+             at = out.find("ignored a connection", at + 1))
+            n++;
+        if (n >= 2 || out.find("second device") != std::string::npos)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    agent.write_stdin(word_after(phone.output(), "Confirmation code: ") + "\n");
+    EXPECT_EQ(agent.wait(15000), 0) << agent.output();
+    EXPECT_EQ(phone.wait(15000), 0) << phone.output();
+    EXPECT_EQ(agent.output().find("second device"), std::string::npos) << agent.output();
+    EXPECT_TRUE(exists(rig.agent_home() + "/.skgate/pairing"));
+}
+
 // unpair while the authenticator is connected: its session ends at once, it
 // is told (a sealed message), forgets the pairing and stops retrying.
 TEST_F(Client, UnpairEndsTheConnectedSessionAndTellsTheAuthenticator) {
