@@ -31,17 +31,18 @@ int fail(const std::string& what) {
     return kExitFailure;
 }
 
-// While one authenticator is pairing, anyone else who answers with a pairing
-// hello is told no, and the pairing is aborted: a second responder means
-// someone else has the URI, and which of the two is the person's own device
-// nobody can tell. A connection that sends no well-formed pairing hello (a
-// port scan, garbage) is closed and is no second responder. Each connection
+// While one authenticator is pairing, anyone else who answers and proves it
+// holds the URI's token is told no, and the pairing is aborted: a second
+// responder means someone else has the URI, and which of the two is the
+// person's own device nobody can tell. A connection that proves nothing (a
+// port scan, garbage, a stranger who knows only the address) is closed and
+// is no second responder. Each connection
 // is read in a thread of its own, so a silent one never keeps a real second
 // responder from being seen.
 class SecondResponderGuard {
   public:
-    explicit SecondResponderGuard(Listener& listener)
-        : thread_([this, &listener] {
+    SecondResponderGuard(Listener& listener, const PairingOffer& offer)
+        : offer_(offer), thread_([this, &listener] {
               while (!stop_.load()) {
                   auto fd = listener.accept(100);
                   readers_.reap();
@@ -69,12 +70,13 @@ class SecondResponderGuard {
     static constexpr size_t kMaxReaders = 32;
 
     void read_one(int fd) {
-        SocketTransport t(fd);
-        bool second = refuse_second_responder(t);
-        t.shutdown();  // the group's duplicate of fd must not keep it open
+        auto t = std::make_shared<SocketTransport>(fd);
+        bool second = refuse_second_responder(t, offer_, kPairingStepTimeoutMs);
+        t->shutdown();  // the group's duplicate of fd must not keep it open
         if (!second) {
             std::fprintf(stderr,
-                         "skgate-agent: pair: ignored a connection that sent no pairing hello\n");
+                         "skgate-agent: pair: ignored a connection that did not prove it holds "
+                         "this pairing's URI\n");
             return;
         }
         seen_.store(true);
@@ -89,6 +91,7 @@ class SecondResponderGuard {
         audit_record(e);
     }
 
+    const PairingOffer& offer_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> seen_{false};
     ThreadGroup readers_;
@@ -238,7 +241,7 @@ int cmd_pair(const Args& args) {
         return fail(fd.error().code == ErrorCode::not_found ? "no authenticator answered in time"
                                                             : fd.error().message);
     auto transport = std::make_shared<SocketTransport>(*fd);
-    SecondResponderGuard guard(*listener);
+    SecondResponderGuard guard(*listener, *offer);
     auto responder = agent_pairing_exchange(transport, *offer, kPairingStepTimeoutMs);
     if (!responder)
         return fail(responder.error().message);

@@ -36,14 +36,13 @@ Result<PairingResponder> agent_pairing_exchange(std::shared_ptr<Transport> trans
     auto parsed = parse_pairing_hello(*hello);
     if (!parsed)
         return pairing_error("the responder did not send a valid pairing hello");
-    const Bytes* their_key = &parsed->key;
-    const std::string* device_name = &parsed->device_name;
+    const Bytes& their_key = parsed->key;
     CborFields ack;
     ack.set(msg::field::kType, msg::type::kPairHello);
     if (Status sent = send_plain(*transport, ack); !sent)
         return pairing_error("the responder went away: " + sent.error().message);
-    SKGATE_TRY(shared, x25519_shared(offer.own, *their_key));
-    auto keys = derive_pairing_keys(shared, offer.uri.token, offer.own.public_key, *their_key);
+    SKGATE_TRY(shared, x25519_shared(offer.own, their_key));
+    auto keys = derive_pairing_keys(shared, offer.uri.token, offer.own.public_key, their_key);
     wipe(shared);
     if (!keys)
         return keys.error();
@@ -57,7 +56,7 @@ Result<PairingResponder> agent_pairing_exchange(std::shared_ptr<Transport> trans
     if (!confirm_type || *confirm_type != msg::type::kPairConfirm || !device_id ||
         device_id->size() != kDeviceIdBytes)
         return pairing_error("the responder's confirmation is malformed. Nothing was saved.");
-    PairingResponder r{*device_name, *device_id, std::move(*keys), std::move(channel)};
+    PairingResponder r{parsed->device_name, *device_id, std::move(*keys), std::move(channel)};
     return r;
 }
 
@@ -75,14 +74,13 @@ Status send_pairing_verdict(SecureChannel& channel, bool ok, const std::string& 
     return channel.send(f);
 }
 
-bool refuse_second_responder(Transport& transport) {
-    auto hello = receive_plain(transport, 2000);  // so that it reads the answer
-    if (!hello || !parse_pairing_hello(*hello))
+bool refuse_second_responder(std::shared_ptr<Transport> transport, const PairingOffer& offer,
+                             int timeout_ms) {
+    auto responder = agent_pairing_exchange(std::move(transport), offer, timeout_ms);
+    if (!responder)
         return false;
-    CborFields refused;
-    refused.set(msg::field::kType, msg::type::kRefused);
-    refused.set(msg::field::kReason, std::string("this pairing already has a responder"));
-    (void)send_plain(transport, refused);
+    (void)send_pairing_verdict(*responder->channel, false, "this pairing already has a responder",
+                               "", "");
     return true;
 }
 

@@ -52,11 +52,12 @@ struct PairingHello {
 };
 Result<PairingHello> parse_pairing_hello(const CborFields& hello);
 // A second device answering the same pairing is told no (one responder per
-// pairing), after its hello so that it reads the answer. Returns whether it
-// was one: a connection that sent no well-formed pairing hello (a port scan,
-// garbage) is closed unanswered and is no second responder.
-bool refuse_second_responder(Transport& transport);
-
+// pairing), once it has proved it holds the offer's token: only someone who
+// saw the URI is a second responder. Returns whether it was one; anyone
+// else (a port scan, garbage, a stranger who knows only the address) is
+// closed unanswered and aborts nothing.
+bool refuse_second_responder(std::shared_ptr<Transport> transport, const PairingOffer& offer,
+                             int timeout_ms);
 // --- the authenticator -------------------------------------------------------
 
 struct PairingAnswer {

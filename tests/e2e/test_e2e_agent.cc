@@ -3,15 +3,13 @@
 // the stock ssh client through skgate-agent while the authenticator
 // approves, denies, stays silent or asks for the PIN.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cstring>
 #include <filesystem>
 #include <thread>
 
+#include "core/link/channel.h"
 #include "core/ssh/agent_client.h"
 #include "core/ssh/sshkey.h"
 #include "core/ssh/wire.h"
@@ -195,12 +193,14 @@ TEST_F(E2eAgent, WithNoAuthenticatorConnectedTheLoginFailsAtOnce) {
 }
 
 // Strangers who open connections to the link and say nothing (anyone on the
-// network can, to run --listen) do not hold ssh up: with no authenticator
-// running, the login fails with the agent's reason while their connections
-// are still open and in their handshake. The agent refuses those only when
-// their handshake time (10 s) is up; a request that waited for them (as it
-// did when any accepted connection counted as an authenticator connecting)
-// fails only after that refusal, so the log would show it first.
+// network can, to run --listen) do not hold a request up: with no
+// authenticator running, a sign request fails with the agent's reason while
+// their connections are still open and in their handshake. A request that
+// waited for them (as it did when any accepted connection counted as an
+// authenticator connecting) failed only once the agent had refused them
+// when their handshake time was up, so its failure would follow those
+// refusals in the agent's log. The request is sent straight to the agent
+// socket (no ssh between), so it reaches the agent at once after them.
 TEST_F(E2eAgent, SilentLinkConnectionsDoNotHoldUpTheFastFailure) {
     configure("");
     rig_->start_agent({"--timeout", "3600"});
@@ -208,29 +208,24 @@ TEST_F(E2eAgent, SilentLinkConnectionsDoNotHoldUpTheFastFailure) {
     std::string pub = generate_and_enroll("laptop");
     rig_->stop_authenticator();
     rig_->wait_until_agent_sees_no_authenticator();
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::string path = rig_->agent_home() + "/.skgate/link.sock";
-    ASSERT_LT(path.size(), sizeof addr.sun_path);
-    std::memcpy(addr.sun_path, path.data(), path.size());
-    std::vector<int> silent;
+    auto key = PublicKey::parse_text(read_file(pub));
+    ASSERT_TRUE(key);
+    auto agent = AgentClient::connect(rig_->agent_socket(), geteuid(), 30000);
+    ASSERT_TRUE(agent);
+    std::vector<std::unique_ptr<Transport>> silent;
     for (int i = 0; i < 3; i++) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ASSERT_GE(fd, 0);
-        ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
-            << std::strerror(errno);
-        silent.push_back(fd);
+        auto t = connect_channel("unix:" + rig_->agent_home() + "/.skgate/link.sock", 5000);
+        ASSERT_TRUE(t) << t.error().message;
+        silent.push_back(std::move(*t));
     }
-    auto r = login(pub);
+    auto sig = agent->sign(*key, as_bytes(std::string("data to sign")));
     std::string log = rig_->agent_log();
-    // Closed only now that the login has returned.
-    for (int fd : silent)
-        close(fd);
-    EXPECT_NE(r.status, 0);
-    EXPECT_EQ(r.out.find("skgate-login-ok"), std::string::npos);
-    EXPECT_NE(log.find("no authenticator is connected"), std::string::npos) << log;
-    EXPECT_EQ(log.find("refused an authenticator"), std::string::npos)
-        << "the login waited for the silent connections' handshakes to end: " << log;
+    silent.clear();  // closed only now that the request has returned
+    EXPECT_FALSE(sig);
+    size_t failed = log.find("no authenticator is connected");
+    ASSERT_NE(failed, std::string::npos) << log;
+    EXPECT_EQ(log.rfind("refused an authenticator", failed), std::string::npos)
+        << "the request waited for the silent connections' handshakes to end: " << log;
 }
 
 // The person at the terminal: what was typed before the prompt appeared

@@ -18,6 +18,8 @@
 
 #include "core/decide/stepup.h"
 #include "core/fido/attestation.h"
+#include "core/link/channel.h"
+#include "core/link/message_ids.h"
 #include "core/ssh/agent_client.h"
 #include "core/ssh/agent_protocol.h"
 #include "core/ssh/sshkey.h"
@@ -209,9 +211,11 @@ TEST_F(Client, ASecondResponderAbortsThePairingOnBothSides) {
     }
 }
 
-// A port scan of the pairing address (connect and close) and a connection
-// sending garbage while a pairing runs are no second responder: the pairing
-// completes. (A real one, with a pairing hello, still aborts it: above.)
+// A port scan of the pairing address (connect and close), a connection
+// sending garbage, and a stranger who knows the address but not the URI's
+// token (a well-formed pairing hello, then a confirmation it cannot seal)
+// are no second responder: the pairing completes. (A real one, which holds
+// the token, still aborts it: above.)
 TEST_F(Client, AScanOfThePairingPortDoesNotAbortThePairing) {
     int port = free_port();
     Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20", "--address",
@@ -243,13 +247,26 @@ TEST_F(Client, AScanOfThePairingPortDoesNotAbortThePairing) {
     pollfd p{garbage, POLLIN, 0};
     ASSERT_EQ(poll(&p, 1, 20'000), 1);
     close(garbage);
+    {
+        SocketTransport stranger(connect_to_pairing());
+        CborFields hello;
+        hello.set(msg::field::kType, msg::type::kPairHello);
+        hello.set(msg::field::kKey, Bytes(32, 0x42));
+        hello.set(msg::field::kName, std::string("stranger"));
+        ASSERT_TRUE(send_plain(stranger, hello));
+        auto ack = receive_plain(stranger, 20'000);
+        ASSERT_TRUE(ack) << ack.error().message;
+        ASSERT_TRUE(stranger.send(Bytes(40, 0x17)));  // no key made this
+        auto closed = stranger.receive(20'000);
+        EXPECT_FALSE(closed) << "the agent answered a stranger's confirmation";
+    }
     for (int i = 0; i < 200; i++) {
         std::string out = agent.output();
         size_t n = 0;
         for (size_t at = out.find("ignored a connection"); at != std::string::npos;
              at = out.find("ignored a connection", at + 1))
             n++;
-        if (n >= 2 || out.find("second device") != std::string::npos)
+        if (n >= 3 || out.find("second device") != std::string::npos)
             break;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
