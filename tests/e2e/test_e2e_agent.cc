@@ -72,6 +72,19 @@ class E2eAgent : public ::testing::Test {
         return pub;
     }
 
+    // An enrolled key whose authenticator has gone: the agent (its request
+    // timeout an hour, so a request that waited for it would hang the test)
+    // has seen it disconnect.
+    std::string enroll_then_stop_the_authenticator() {
+        configure("");
+        rig_->start_agent({"--timeout", "3600"});
+        rig_->start_authenticator("yes");
+        std::string pub = generate_and_enroll("laptop");
+        rig_->stop_authenticator();
+        rig_->wait_until_agent_sees_no_authenticator();
+        return pub;
+    }
+
     RunResult login(const std::string& pub) {
         return sshd_->login(kAlice, pub, {}, "echo skgate-login-ok",
                             {"BatchMode=yes", "IdentityAgent=" + rig_->agent_socket()});
@@ -171,12 +184,7 @@ TEST_F(E2eAgent, APromptNobodyAnswersIsRefusedAtOnce) {
 // agent's request timeout (an hour here, so a login that waited for it would
 // hang the test), and the agent says why in its log and in `status`.
 TEST_F(E2eAgent, WithNoAuthenticatorConnectedTheLoginFailsAtOnce) {
-    configure("");
-    rig_->start_agent({"--timeout", "3600"});
-    rig_->start_authenticator("yes");
-    std::string pub = generate_and_enroll("laptop");
-    rig_->stop_authenticator();
-    rig_->wait_until_agent_sees_no_authenticator();
+    std::string pub = enroll_then_stop_the_authenticator();
     auto r = login(pub);
     EXPECT_NE(r.status, 0);
     EXPECT_EQ(r.out.find("skgate-login-ok"), std::string::npos);
@@ -202,12 +210,7 @@ TEST_F(E2eAgent, WithNoAuthenticatorConnectedTheLoginFailsAtOnce) {
 // refusals in the agent's log. The request is sent straight to the agent
 // socket (no ssh between), so it reaches the agent at once after them.
 TEST_F(E2eAgent, SilentLinkConnectionsDoNotHoldUpTheFastFailure) {
-    configure("");
-    rig_->start_agent({"--timeout", "3600"});
-    rig_->start_authenticator("yes");
-    std::string pub = generate_and_enroll("laptop");
-    rig_->stop_authenticator();
-    rig_->wait_until_agent_sees_no_authenticator();
+    std::string pub = enroll_then_stop_the_authenticator();
     auto key = PublicKey::parse_text(read_file(pub));
     ASSERT_TRUE(key);
     auto agent = AgentClient::connect(rig_->agent_socket(), geteuid(), 30000);
