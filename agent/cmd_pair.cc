@@ -7,14 +7,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "agent/commands.h"
 #include "agent/keyring.h"
 #include "agent/qr.h"
 #include "agent/server.h"
 #include "core/audit/audit.h"
+#include "core/link/broker.h"
 #include "core/link/channel.h"
 #include "core/link/channel_crypto.h"
 #include "core/link/pairing.h"
@@ -41,16 +45,25 @@ int fail(const std::string& what) {
 // responder from being seen.
 class SecondResponderGuard {
   public:
-    SecondResponderGuard(Listener& listener, const PairingOffer& offer)
-        : offer_(offer), thread_([this, &listener] {
+    // `accept`: the next connection to the pairing address, or an error on
+    // timeout (a socket listener's or the broker's).
+    using Accept = std::function<Result<std::shared_ptr<Transport>>(int timeout_ms)>;
+    SecondResponderGuard(Accept accept, const PairingOffer& offer)
+        : offer_(offer), thread_([this, accept = std::move(accept)] {
               while (!stop_.load()) {
-                  auto fd = listener.accept(100);
+                  auto t = accept(100);
                   readers_.reap();
-                  if (!fd)
+                  if (!t)
                       continue;
+                  std::shared_ptr<Transport> conn = *t;
+                  {
+                      std::lock_guard<std::mutex> lock(mutex_);
+                      std::erase_if(open_, [](const auto& w) { return w.expired(); });
+                      open_.push_back(conn);
+                  }
                   if (readers_.running() >= kMaxReaders ||
-                      !readers_.start([this, fd = *fd] { read_one(fd); }, *fd))
-                      close(*fd);
+                      !readers_.start([this, conn] { read_one(conn); }))
+                      conn->shutdown();
               }
           }) {}
     ~SecondResponderGuard() { stop(); }
@@ -62,6 +75,12 @@ class SecondResponderGuard {
         stop_.store(true);
         if (thread_.joinable())
             thread_.join();
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (auto& w : open_)
+                if (auto t = w.lock())
+                    t->shutdown();
+        }
         readers_.join_all();
     }
     const std::atomic<bool>& seen() const { return seen_; }
@@ -69,10 +88,9 @@ class SecondResponderGuard {
   private:
     static constexpr size_t kMaxReaders = 32;
 
-    void read_one(int fd) {
-        auto t = std::make_shared<SocketTransport>(fd);
+    void read_one(const std::shared_ptr<Transport>& t) {
         bool second = refuse_second_responder(t, offer_, kPairingStepTimeoutMs);
-        t->shutdown();  // the group's duplicate of fd must not keep it open
+        t->shutdown();
         if (!second) {
             std::fprintf(stderr,
                          "skgate-agent: pair: ignored a connection that did not prove it holds "
@@ -94,6 +112,8 @@ class SecondResponderGuard {
     const PairingOffer& offer_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> seen_{false};
+    std::mutex mutex_;
+    std::vector<std::weak_ptr<Transport>> open_;  // shut down by stop()
     ThreadGroup readers_;
     std::thread thread_;  // last: it starts once the rest is there
 };
@@ -170,6 +190,20 @@ Result<std::pair<std::string, std::string>> pairing_addresses(const ArgParser& a
                                                               const AgentPaths& paths) {
     auto address = a.value("--address");
     auto link = a.value("--link");
+    if (auto broker = a.value("--broker")) {
+        // Two fresh random topics: one for this pairing's exchange (it is in
+        // the URI, which the person shows around), one the link uses from
+        // then on (sent only inside the sealed verdict).
+        if (address || link)
+            return invalid("--broker pairs through the broker: it takes no --address or --link");
+        if (!is_broker_address(*broker) || broker->find('/') != std::string::npos)
+            return invalid("--broker takes mqtts:HOST:PORT (the topics are made here), not '" +
+                           *broker + "'");
+        SKGATE_TRY(pair_topic, BrokerAddress::random_topic());
+        SKGATE_TRY(link_topic, BrokerAddress::random_topic());
+        SKGATE_TRY(pair_address, BrokerAddress::parse(*broker + "/" + pair_topic));
+        return std::pair{pair_address.format(), pair_address.with_topic(link_topic).format()};
+    }
     if (!address) {
         if (link)
             return invalid("--link needs --address (pairing over the network)");
@@ -188,10 +222,53 @@ Result<std::pair<std::string, std::string>> pairing_addresses(const ArgParser& a
     return std::pair{*address, link.value_or(*address)};
 }
 
+// Where the pairing's answer arrives: the pair socket, a TCP address, or a
+// topic on the broker.
+class PairingListener {
+  public:
+    static Result<PairingListener> open(const std::string& address, const AgentPaths& paths) {
+        PairingListener p;
+        if (is_broker_address(address)) {
+            SKGATE_TRY(a, BrokerAddress::parse(address));
+            SKGATE_TRY(settings, BrokerSettings::load(paths.broker_settings()));
+            SKGATE_TRY(b, BrokerListener::start(a, settings));
+            SKGATE_CHECK(b->wait_ready(kLinkConnectTimeoutMs));
+            p.broker_ = std::move(b);
+            return p;
+        }
+        auto l = address.rfind("tcp:", 0) == 0 ? Listener::bind_tcp(address)
+                                               : Listener::bind_unix(paths.pair_socket());
+        if (!l && address.rfind("tcp:", 0) == 0)
+            return make_error(l.error().code,
+                              l.error().message +
+                                  " (if `skgate-agent run --listen` uses that port, pair on "
+                                  "another one and name run's with --link)");
+        if (!l)
+            return l.error();
+        p.socket_.emplace(std::move(*l));
+        return p;
+    }
+
+    Result<std::shared_ptr<Transport>> accept(int timeout_ms) {
+        if (broker_)
+            return broker_->accept(timeout_ms);
+        SKGATE_TRY(fd, socket_->accept(timeout_ms));
+        return std::shared_ptr<Transport>(std::make_shared<SocketTransport>(fd));
+    }
+
+  private:
+    std::optional<Listener> socket_;
+    std::unique_ptr<BrokerListener> broker_;
+};
+
+Result<PairingListener> listen_for_pairing(const std::string& address, const AgentPaths& paths) {
+    return PairingListener::open(address, paths);
+}
+
 }  // namespace
 
 int cmd_pair(const Args& args) {
-    ArgParser a({"--timeout", "--address", "--link"}, {"--no-qr", "--replace"});
+    ArgParser a({"--timeout", "--address", "--link", "--broker"}, {"--no-qr", "--replace"});
     if (auto st = a.parse(args); !st || !a.positional().empty()) {
         std::fputs(kPairUsage, stderr);
         return kExitUsage;
@@ -213,14 +290,10 @@ int cmd_pair(const Args& args) {
     const std::string pair_address = addresses->first, link_address = addresses->second;
     if (!may_replace_pairing(paths, a.flag("--replace")))
         return fail("kept the current pairing (--replace replaces it without asking)");
-    auto listener = pair_address.rfind("tcp:", 0) == 0 ? Listener::bind_tcp(pair_address)
-                                                       : Listener::bind_unix(paths.pair_socket());
-    if (!listener)
-        return fail(listener.error().message +
-                    (pair_address.rfind("tcp:", 0) == 0
-                         ? " (if `skgate-agent run --listen` uses that port, pair on another "
-                           "one and name run's with --link)"
-                         : ""));
+    auto pairing_listener = listen_for_pairing(pair_address, paths);
+    if (!pairing_listener)
+        return fail(pairing_listener.error().message);
+    PairingListener& listener = *pairing_listener;
     auto offer = make_pairing_offer(pair_address);
     if (!offer)
         return fail(offer.error().message);
@@ -236,13 +309,13 @@ int cmd_pair(const Args& args) {
         text.c_str(), timeout_s);
     std::fflush(stdout);
 
-    auto fd = listener->accept(timeout_s * 1000);
-    if (!fd)
-        return fail(fd.error().code == ErrorCode::not_found ? "no authenticator answered in time"
-                                                            : fd.error().message);
-    auto transport = std::make_shared<SocketTransport>(*fd);
-    SecondResponderGuard guard(*listener, *offer);
-    auto responder = agent_pairing_exchange(transport, *offer, kPairingStepTimeoutMs);
+    auto transport = listener.accept(timeout_s * 1000);
+    if (!transport)
+        return fail(transport.error().code == ErrorCode::not_found
+                        ? "no authenticator answered in time"
+                        : transport.error().message);
+    SecondResponderGuard guard([&listener](int ms) { return listener.accept(ms); }, *offer);
+    auto responder = agent_pairing_exchange(*transport, *offer, kPairingStepTimeoutMs);
     if (!responder)
         return fail(responder.error().message);
     const std::string& device_name = responder->device_name;
@@ -283,6 +356,10 @@ int cmd_pair(const Args& args) {
     record.device_id = responder->device_id;
     record.device_name = device_name;
     record.secret = keys.secret;
+    // The agent's `run` follows a broker link itself (it dials out); over a
+    // socket it listens where it is told.
+    if (is_broker_address(link_address))
+        record.address = link_address;
     if (auto st = save_pairing(paths, record); !st) {
         (void)send_verdict(channel, false, "the agent could not save the pairing", link_address);
         return fail(st.error().message);

@@ -18,7 +18,8 @@ inline constexpr const char* kSetupUsage =
     "usage: skgate-agent setup [--hosts \"HOST...\"] [--remove] [--no-systemd]\n";
 inline constexpr const char* kPairUsage =
     "usage: skgate-agent pair [--timeout SECONDS] [--no-qr] [--replace]\n"
-    "                         [--address tcp:HOST:PORT [--link tcp:HOST:PORT]]\n";
+    "                         [--address tcp:HOST:PORT [--link tcp:HOST:PORT] |\n"
+    "                          --broker mqtts:HOST:PORT]\n";
 inline constexpr const char* kGenerateUsage =
     "usage: skgate-agent generate --name NAME [--verify-required] [--ed25519]\n"
     "                             [--application ssh:NAME] [--timeout SECONDS]\n";

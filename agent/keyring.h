@@ -27,6 +27,8 @@ struct AgentPaths {
     std::string control_socket() const { return dir + "/control.sock"; }
     std::string pairing() const { return dir + "/pairing"; }
     std::string keys() const { return dir + "/keys"; }
+    // How to reach and log in to the MQTT broker (pair --broker).
+    std::string broker_settings() const { return dir + "/broker.conf"; }
 
     // $SKGATE_AGENT_DIR, else ~/.skgate.
     static AgentPaths from_environment();

@@ -18,6 +18,7 @@
 #include "agent/handshake_limit.h"
 #include "agent/known_hosts.h"
 #include "core/audit/audit.h"
+#include "core/link/broker.h"
 #include "core/link/pairing.h"
 #include "core/ssh/agent_client.h"
 #include "core/ssh/agent_protocol.h"
@@ -259,11 +260,15 @@ void AgentServer::serve_link(int fd) {
         close(fd);
         return;
     }
+    serve_link_transport(std::make_shared<SocketTransport>(fd));
+}
+
+void AgentServer::serve_link_transport(std::shared_ptr<Transport> transport) {
     // Requests wait for a connection only once its hello named the paired
     // device: a stranger's silent connection to run --listen must not keep
     // every ssh request waiting for its handshake to time out.
     bool connecting = false;
-    std::string refused = accept_link(fd, [&] {
+    std::string refused = accept_link(std::move(transport), [&] {
         link_.begin_connecting();
         connecting = true;
     });
@@ -273,8 +278,8 @@ void AgentServer::serve_link(int fd) {
         link_.note_refused(refused);
 }
 
-std::string AgentServer::accept_link(int fd, const std::function<void()>& on_hello) {
-    auto transport = std::make_shared<SocketTransport>(fd);
+std::string AgentServer::accept_link(std::shared_ptr<Transport> transport,
+                                     const std::function<void()>& on_hello) {
     auto record = load_pairing(paths_);
     if (!record || !*record) {
         CborFields refused;
@@ -413,6 +418,7 @@ void AgentServer::serve_control(int fd) {
         return;
     std::string answer;
     if (std::string_view(as_chars(*message)) == kControlPairingChanged) {
+        pairing_generation_.fetch_add(1);
         auto record = load_pairing(paths_);
         std::optional<Bytes> paired;
         if (record && *record)
@@ -448,8 +454,74 @@ Result<std::string> notify_pairing_changed(const AgentPaths& paths) {
     return std::string(as_chars(answer));
 }
 
+void AgentServer::broker_loop() {
+    std::unique_ptr<BrokerListener> listener;
+    std::string current, last_state;
+    uint64_t seen_generation = ~uint64_t{0};
+    auto in_flight = std::make_shared<std::atomic<size_t>>(0);
+    while (!g_stop.load()) {
+        if (uint64_t g = pairing_generation_.load(); g != seen_generation) {
+            seen_generation = g;
+            auto record = load_pairing(paths_);
+            std::string wanted = record && *record && is_broker_address((*record)->address)
+                                     ? (*record)->address
+                                     : "";
+            if (wanted != current) {
+                listener.reset();  // its connections end
+                current = wanted;
+                last_state.clear();
+                if (!wanted.empty()) {
+                    auto address = BrokerAddress::parse(wanted);
+                    auto settings = address ? BrokerSettings::load(paths_.broker_settings())
+                                            : Result<BrokerSettings>(address.error());
+                    auto started = settings
+                                       ? BrokerListener::start(*address, *settings)
+                                       : Result<std::unique_ptr<BrokerListener>>(settings.error());
+                    if (!started)
+                        std::fprintf(stderr, "skgate-agent: cannot use the broker link: %s\n",
+                                     started.error().message.c_str());
+                    else
+                        listener = std::move(*started);
+                }
+            }
+        }
+        if (!listener) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+        }
+        auto transport = listener->accept(200);
+        if (std::string state = listener->state(); state != last_state) {
+            std::fprintf(stderr, "skgate-agent: broker link: %s\n", state.c_str());
+            last_state = state;
+        }
+        connections_.reap();
+        if (!transport)
+            continue;
+        if (in_flight->fetch_add(1) >= kMaxLinkHandshakes) {
+            in_flight->fetch_sub(1);
+            std::fprintf(stderr,
+                         "skgate-agent: refused an authenticator on the broker: %zu are "
+                         "connecting already\n",
+                         kMaxLinkHandshakes);
+            (*transport)->shutdown();
+            continue;
+        }
+        auto t = *transport;
+        if (Status st = connections_.start([this, t, in_flight] {
+                serve_link_transport(t);
+                in_flight->fetch_sub(1);
+            });
+            !st) {
+            in_flight->fetch_sub(1);
+            t->shutdown();
+        }
+    }
+    // Every connection it made ends here, before connections_ is joined.
+}
+
 Status AgentServer::run(Listener agent_listener, std::vector<Listener> link_listeners,
                         Listener control_listener) {
+    std::thread broker_thread([this] { broker_loop(); });
     // A count for each link listener: strangers filling the TCP one's places
     // never keep the same machine's authenticator off the Unix socket.
     std::vector<std::thread> link_threads;
@@ -487,6 +559,7 @@ Status AgentServer::run(Listener agent_listener, std::vector<Listener> link_list
     for (auto& t : link_threads)
         t.join();
     control_thread.join();
+    broker_thread.join();
     // Requests waiting for the authenticator fail at once, then every
     // client's socket is shut down and its thread joined.
     link_.stop();

@@ -57,10 +57,15 @@ class AgentServer {
   private:
     void serve_client(int fd);
     void serve_link(int fd);
+    void serve_link_transport(std::shared_ptr<Transport> transport);
+    // The broker link (a pairing made with `pair --broker`): follows the
+    // pairing record, reconnects, and serves each connection.
+    void broker_loop();
     void serve_control(int fd);
     // The session handshake; "" when attached, else why it was refused.
     // `on_hello`: the peer's hello named the paired device.
-    std::string accept_link(int fd, const std::function<void()>& on_hello);
+    std::string accept_link(std::shared_ptr<Transport> transport,
+                            const std::function<void()>& on_hello);
     Bytes sign(const AgentKey& key, const AgentRequest& req, const ClientSession& session);
     Bytes extension(const AgentRequest& ext, ClientSession& session);
     Bytes identities();
@@ -73,6 +78,8 @@ class AgentServer {
     PeerHandshakeLimit link_sources_;
     // The agent-link audit events of refused handshakes.
     EventRateLimit link_refusals_;
+    // Bumped by each pairing-changed control message (broker_loop reloads).
+    std::atomic<uint64_t> pairing_generation_{0};
     // Declared after link_, so destroyed (joined) before it: the client
     // threads use the link.
     ThreadGroup connections_;

@@ -11,6 +11,7 @@
 #include "authenticator/authenticator.h"
 #include "authenticator/commands.h"
 #include "authenticator/vault.h"
+#include "core/link/broker_settings.h"
 #include "core/link/channel.h"
 #include "core/link/channel_crypto.h"
 #include "core/link/pairing.h"
@@ -64,6 +65,14 @@ Result<Vault> open_vault(const ArgParser& a) {
     return Vault::open(dir + "/vault", pass);
 }
 
+// How to log in to the broker of an mqtts: address (<dir>/broker.conf;
+// none needed for other addresses).
+Result<BrokerSettings> broker_settings(const ArgParser& a, std::string_view address) {
+    if (!is_broker_address(address))
+        return BrokerSettings{};
+    return BrokerSettings::load(state_dir(a) + "/broker.conf");
+}
+
 }  // namespace
 
 int cmd_init(const Args& args) {
@@ -114,7 +123,10 @@ int cmd_pair(const Args& args) {
     if (name.size() > kMaxDeviceName)
         return usage("--name is longer than " + std::to_string(kMaxDeviceName) + " characters");
 
-    auto transport = connect_channel(uri->address, kLinkConnectTimeoutMs);
+    auto broker = broker_settings(a, uri->address);
+    if (!broker)
+        return fail(broker.error().message);
+    auto transport = connect_channel(uri->address, kLinkConnectTimeoutMs, &*broker);
     if (!transport)
         return fail("cannot reach the agent: " + transport.error().message);
     std::shared_ptr<Transport> t(std::move(*transport));
@@ -179,6 +191,9 @@ int cmd_run(const Args& args) {
             "not paired: run `skgate-agent pair` on the laptop and `skgate-authenticator "
             "pair URI` here");
     PairingRecord record = *vault->contents().pairing;
+    auto broker = broker_settings(a, record.address);
+    if (!broker)
+        return fail(broker.error().message);
     Authenticator auth(*vault, *approver);
     signal(SIGPIPE, SIG_IGN);
     bool announced_wait = false;
@@ -190,7 +205,7 @@ int cmd_run(const Args& args) {
         retry_ms = std::min(retry_ms * 2, kMaxRetryMs);
     };
     for (;;) {
-        auto transport = connect_channel(record.address, kLinkConnectTimeoutMs);
+        auto transport = connect_channel(record.address, kLinkConnectTimeoutMs, &*broker);
         if (!transport) {
             if (!announced_wait)
                 std::fprintf(stderr, "skgate-authenticator: waiting for the agent at %s (%s)\n",

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/link/broker_settings.h"
 #include "core/link/channel_crypto.h"
 #include "core/ssh/wire.h"
 #include "core/sys/args.h"
@@ -94,45 +95,10 @@ namespace {
 
 constexpr std::string_view kTcpPrefix = "tcp:";
 
-// "tcp:HOST:PORT" (HOST a name, an IPv4 address or [IPv6]).
-struct TcpAddress {
-    std::string host;
-    std::string port;
-};
+using TcpAddress = HostPort;
 
 Result<TcpAddress> tcp_address(std::string_view address) {
-    std::string_view rest = address.substr(kTcpPrefix.size());
-    std::string_view host, port;
-    if (!rest.empty() && rest[0] == '[') {
-        size_t close_bracket = rest.find(']');
-        if (close_bracket == std::string_view::npos || close_bracket + 1 >= rest.size() ||
-            rest[close_bracket + 1] != ':')
-            return invalid("channel address '" + std::string(address) +
-                           "': an IPv6 address is written tcp:[ADDRESS]:PORT");
-        host = rest.substr(1, close_bracket - 1);
-        port = rest.substr(close_bracket + 2);
-    } else {
-        size_t colon = rest.rfind(':');
-        if (colon == std::string_view::npos)
-            return invalid("channel address '" + std::string(address) +
-                           "' is not of the form tcp:HOST:PORT");
-        host = rest.substr(0, colon);
-        port = rest.substr(colon + 1);
-        if (host.find(':') != std::string_view::npos)
-            return invalid("channel address '" + std::string(address) +
-                           "': an IPv6 address is written tcp:[ADDRESS]:PORT");
-    }
-    if (host.empty() || host.size() > 253)
-        return invalid("channel address '" + std::string(address) + "' names no host");
-    for (char c : host)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != ':' &&
-            c != '_')
-            return invalid("channel address '" + std::string(address) +
-                           "': the host has a character a host name or address cannot");
-    if (!parse_integer_in(port, 1, 65535))
-        return invalid("channel address '" + std::string(address) +
-                       "': the port must be a number from 1 to 65535");
-    return TcpAddress{std::string(host), std::string(port)};
+    return parse_host_port(address.substr(kTcpPrefix.size()), address, "tcp");
 }
 
 // A connected TCP link socket: no Nagle delay on small frames, and keepalive
@@ -204,7 +170,48 @@ Result<std::unique_ptr<Transport>> connect_tcp(std::string_view address, int tim
 
 }  // namespace
 
+Result<HostPort> parse_host_port(std::string_view rest, std::string_view address,
+                                 std::string_view scheme) {
+    const std::string whole(address), form = std::string(scheme) + ":";
+    std::string_view host, port;
+    if (!rest.empty() && rest[0] == '[') {
+        size_t close_bracket = rest.find(']');
+        if (close_bracket == std::string_view::npos || close_bracket + 1 >= rest.size() ||
+            rest[close_bracket + 1] != ':')
+            return invalid("channel address '" + whole + "': an IPv6 address is written " + form +
+                           "[ADDRESS]:PORT");
+        host = rest.substr(1, close_bracket - 1);
+        port = rest.substr(close_bracket + 2);
+    } else {
+        size_t colon = rest.rfind(':');
+        if (colon == std::string_view::npos)
+            return invalid("channel address '" + whole + "' is not of the form " + form +
+                           "HOST:PORT");
+        host = rest.substr(0, colon);
+        port = rest.substr(colon + 1);
+        if (host.find(':') != std::string_view::npos)
+            return invalid("channel address '" + whole + "': an IPv6 address is written " + form +
+                           "[ADDRESS]:PORT");
+    }
+    if (host.empty() || host.size() > 253)
+        return invalid("channel address '" + whole + "' names no host");
+    for (char c : host)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != ':' &&
+            c != '_')
+            return invalid("channel address '" + whole +
+                           "': the host has a character a host name or address cannot");
+    if (!parse_integer_in(port, 1, 65535))
+        return invalid("channel address '" + whole +
+                       "': the port must be a number from 1 to 65535");
+    return HostPort{std::string(host), std::string(port)};
+}
+
 Status check_channel_address(std::string_view address) {
+    if (is_broker_address(address)) {
+        SKGATE_TRY(a, BrokerAddress::parse(address));
+        (void)a;
+        return {};
+    }
     if (address.substr(0, kTcpPrefix.size()) == kTcpPrefix) {
         SKGATE_TRY(a, tcp_address(address));
         (void)a;
@@ -212,15 +219,19 @@ Status check_channel_address(std::string_view address) {
     }
     if (address.substr(0, kUnixPrefix.size()) != kUnixPrefix)
         return invalid("channel address '" + std::string(address) +
-                       "' is not of the form unix:/path or tcp:HOST:PORT");
+                       "' is not of the form unix:/path, tcp:HOST:PORT or "
+                       "mqtts:HOST:PORT/TOPIC");
     auto addr = unix_address(address.substr(kUnixPrefix.size()));
     if (!addr)
         return addr.error().context("channel address");
     return {};
 }
 
-Result<std::unique_ptr<Transport>> connect_channel(std::string_view address, int timeout_ms) {
+Result<std::unique_ptr<Transport>> connect_socket_channel(std::string_view address,
+                                                          int timeout_ms) {
     SKGATE_CHECK(check_channel_address(address));
+    if (is_broker_address(address))
+        return invalid("'" + std::string(address) + "' is a broker address, not a socket's");
     if (address.substr(0, kTcpPrefix.size()) == kTcpPrefix)
         return connect_tcp(address, timeout_ms);
     std::string path(address.substr(kUnixPrefix.size()));

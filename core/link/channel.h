@@ -54,11 +54,29 @@ class SocketTransport final : public Transport {
     std::mutex send_mutex_;
 };
 
-// Channel addresses: "unix:/absolute/path", or "tcp:HOST:PORT" (HOST a
-// name, an IPv4 address or [IPv6]) for an authenticator on another machine
-// of the same network. Every byte on either is sealed (SecureChannel).
+// Channel addresses: "unix:/absolute/path", "tcp:HOST:PORT" (HOST a name,
+// an IPv4 address or [IPv6]) for an authenticator on another machine of the
+// same network, or "mqtts:HOST:PORT/TOPIC" through an MQTT broker
+// (core/link/broker.h). Every byte on each is sealed (SecureChannel).
 Status check_channel_address(std::string_view address);
-Result<std::unique_ptr<Transport>> connect_channel(std::string_view address, int timeout_ms);
+struct BrokerSettings;
+// `broker`: the TLS and login settings for an mqtts: address (without them,
+// the system's CAs and no login).
+// (In connect.cc, so that what links only the socket transport, such as
+// the SK provider ssh loads, never pulls in libmosquitto.)
+Result<std::unique_ptr<Transport>> connect_channel(std::string_view address, int timeout_ms,
+                                                   const BrokerSettings* broker = nullptr);
+// unix: and tcp: addresses only.
+Result<std::unique_ptr<Transport>> connect_socket_channel(std::string_view address, int timeout_ms);
+
+// HOST:PORT of a tcp: or mqtts: address (`rest`, the part after the
+// scheme; `address` and `scheme` for the messages).
+struct HostPort {
+    std::string host;
+    std::string port;
+};
+Result<HostPort> parse_host_port(std::string_view rest, std::string_view address,
+                                 std::string_view scheme);
 
 // A listening stream socket: a Unix socket bound with mode 0600, or one
 // handed over by systemd (socket activation). A stale socket file is

@@ -1,0 +1,745 @@
+#include "core/link/broker.h"
+
+#include <mosquitto.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/link/channel_crypto.h"
+#include "core/sys/text.h"
+
+namespace skgate {
+
+namespace {
+
+constexpr int kKeepaliveSeconds = 20;
+constexpr int kFirstReconnectMs = 1'000;
+constexpr int kMaxReconnectMs = 10'000;
+constexpr size_t kMaxPresenceBytes = 64;
+constexpr size_t kConnIdChars = 32;
+constexpr size_t kRememberedClosed = 256;
+constexpr std::string_view kOnline = "online ";
+constexpr std::string_view kOffline = "offline";
+
+void init_library() {
+    static std::once_flag once;
+    std::call_once(once, [] { mosquitto_lib_init(); });
+}
+
+Result<std::string> random_id() {
+    SKGATE_TRY(raw, random_bytes(kConnIdChars / 2));
+    return hex_encode(raw);
+}
+
+bool valid_conn_id(std::string_view id) {
+    if (id.size() != kConnIdChars)
+        return false;
+    for (char c : id)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    return true;
+}
+
+// One libmosquitto client: TLS, login, subscriptions, reconnection, and
+// why it is not connected. Callbacks run on libmosquitto's own thread and
+// never throw (they are called from C).
+class MqttClient {
+  public:
+    struct Hooks {
+        std::function<void()> on_ready;  // connected and subscribed
+        std::function<void(const std::string& topic, ByteView payload, bool retained)> on_message;
+        std::function<void(const std::string& why)> on_lost;
+    };
+
+    MqttClient(const BrokerAddress& address, Hooks hooks)
+        : address_(address), hooks_(std::move(hooks)) {}
+    ~MqttClient() { stop(); }
+    MqttClient(const MqttClient&) = delete;
+    MqttClient& operator=(const MqttClient&) = delete;
+
+    // `will`: the retained message the broker publishes on `will_topic`
+    // when this client vanishes ("" for none).
+    Status start(const BrokerSettings& settings, std::vector<std::string> filters,
+                 const std::string& will_topic, std::string_view will) {
+        init_library();
+        SKGATE_TRY(id, random_id());
+        mosq_ = mosquitto_new(("skgate-" + id).c_str(), true, this);
+        if (!mosq_)
+            return make_error(ErrorCode::internal, "cannot make an MQTT client");
+        filters_ = std::move(filters);
+        mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+        int rc;
+        if (!settings.ca_file.empty()) {
+            rc = mosquitto_tls_set(
+                mosq_, settings.ca_file.c_str(), nullptr,
+                settings.cert_file.empty() ? nullptr : settings.cert_file.c_str(),
+                settings.key_file.empty() ? nullptr : settings.key_file.c_str(), no_key_passphrase);
+        } else {
+            rc = mosquitto_int_option(mosq_, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+            if (rc == MOSQ_ERR_SUCCESS && !settings.cert_file.empty())
+                rc = mosquitto_tls_set(mosq_, nullptr, X509_get_default_cert_dir(),
+                                       settings.cert_file.c_str(), settings.key_file.c_str(),
+                                       no_key_passphrase);
+        }
+        if (rc != MOSQ_ERR_SUCCESS)
+            return invalid("broker TLS settings: " + std::string(mosquitto_strerror(rc)) +
+                           " (check the ca, cert and key files of broker.conf)");
+        // The broker's certificate must be valid for the host the address
+        // names (libmosquitto checks it unless told to be insecure, which
+        // skgate never is).
+        if (int r = mosquitto_tls_opts_set(mosq_, 1, "tlsv1.2", nullptr); r != MOSQ_ERR_SUCCESS)
+            return make_error(ErrorCode::internal,
+                              "broker TLS options: " + std::string(mosquitto_strerror(r)));
+        if (!settings.user.empty()) {
+            rc = mosquitto_username_pw_set(
+                mosq_, settings.user.c_str(),
+                settings.password.empty() ? nullptr : settings.password.c_str());
+            if (rc != MOSQ_ERR_SUCCESS)
+                return invalid("broker login: " + std::string(mosquitto_strerror(rc)));
+        }
+        if (!will_topic.empty()) {
+            rc = mosquitto_will_set(mosq_, will_topic.c_str(), static_cast<int>(will.size()),
+                                    will.data(), 0, true);
+            if (rc != MOSQ_ERR_SUCCESS)
+                return make_error(ErrorCode::internal,
+                                  "broker last will: " + std::string(mosquitto_strerror(rc)));
+        }
+        // Our own thread drives the client (mosquitto_loop_start's would
+        // reconnect with a blocking connect, which can take minutes on a
+        // network that drops packets, and stop() would wait for it).
+        mosquitto_threaded_set(mosq_, true);
+        mosquitto_connect_callback_set(mosq_, on_connect);
+        mosquitto_disconnect_callback_set(mosq_, on_disconnect);
+        mosquitto_subscribe_callback_set(mosq_, on_subscribe);
+        mosquitto_message_callback_set(mosq_, on_message);
+        mosquitto_log_callback_set(mosq_, on_log);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            problem_ = "connecting to the broker " + host_port();
+        }
+        thread_ = std::thread([this] { drive(); });
+        return {};
+    }
+
+    void stop() {
+        if (thread_.joinable()) {
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                stopping_ = true;
+            }
+            changed_.notify_all();
+            thread_.join();
+        }
+        if (mosq_) {
+            // Whatever is still queued (the agent's "offline") goes out with
+            // the DISCONNECT, best effort.
+            (void)mosquitto_loop(mosq_, 50, 1);
+            mosquitto_disconnect(mosq_);
+            (void)mosquitto_loop(mosq_, 50, 1);
+            mosquitto_destroy(mosq_);
+            mosq_ = nullptr;
+        }
+    }
+
+    Status publish(const std::string& topic, ByteView payload, bool retain = false) {
+        int rc = mosquitto_publish(mosq_, nullptr, topic.c_str(), static_cast<int>(payload.size()),
+                                   payload.data(), 0, retain);
+        if (rc != MOSQ_ERR_SUCCESS)
+            return make_error(ErrorCode::io,
+                              "cannot publish to the broker " + host_port() + ": " +
+                                  (rc == MOSQ_ERR_NO_CONN ? std::string("not connected")
+                                                          : std::string(mosquitto_strerror(rc))));
+        return {};
+    }
+
+    // Waits until ready or the timeout; the error says what went wrong last.
+    Status wait_ready(int timeout_ms) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                          [&] { return ready_ || refused_; });
+        if (refused_)
+            return make_error(ErrorCode::permission, refusal_);
+        if (!ready_)
+            return make_error(ErrorCode::io, problem_.rfind("connecting", 0) == 0
+                                                 ? "cannot reach the broker " + host_port() +
+                                                       ": no answer within " +
+                                                       std::to_string(timeout_ms) + " ms"
+                                                 : problem_);
+        return {};
+    }
+    bool ready() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return ready_;
+    }
+    std::string problem() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return ready_ ? "" : problem_;
+    }
+    std::string host_port() const { return address_.host + ":" + std::to_string(address_.port); }
+
+  private:
+    static int no_key_passphrase(char*, int, int, void*) { return 0; }
+
+    static std::string describe(int rc) {
+        if (rc == MOSQ_ERR_ERRNO)
+            return std::strerror(errno);
+        return mosquitto_strerror(rc);
+    }
+
+    // Waits `ms` unless stop() is called; false when it is.
+    bool pause(int ms) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return !changed_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_; });
+    }
+    bool stopping() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return stopping_;
+    }
+
+    // Connects, runs the client, and reconnects after 1 s, doubling to
+    // 10 s, until stop().
+    void drive() {
+        int delay_ms = kFirstReconnectMs;
+        bool first = true, need_connect = true;
+        while (!stopping()) {
+            if (need_connect) {
+                int rc = first ? mosquitto_connect_async(mosq_, address_.host.c_str(),
+                                                         address_.port, kKeepaliveSeconds)
+                               : mosquitto_reconnect_async(mosq_);
+                first = false;
+                if (rc != MOSQ_ERR_SUCCESS) {
+                    note_problem(describe(rc));
+                    if (!pause(delay_ms))
+                        return;
+                    delay_ms = std::min(delay_ms * 2, kMaxReconnectMs);
+                    continue;
+                }
+                need_connect = false;
+            }
+            int rc = mosquitto_loop(mosq_, 100, 1);
+            if (rc == MOSQ_ERR_SUCCESS) {
+                if (ready())
+                    delay_ms = kFirstReconnectMs;
+                continue;
+            }
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                if (!ready_ && !refused_ && last_log_.empty())
+                    problem_ = "cannot reach the broker " + host_port() + ": " + describe(rc);
+                last_log_.clear();
+            }
+            need_connect = true;
+            if (!pause(delay_ms))
+                return;
+            delay_ms = std::min(delay_ms * 2, kMaxReconnectMs);
+        }
+    }
+
+    void note_problem(const std::string& why) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        problem_ = "cannot reach the broker " + host_port() + ": " + why;
+    }
+
+    static void on_connect(mosquitto* m, void* obj, int rc) {
+        auto* self = static_cast<MqttClient*>(obj);
+        try {
+            if (rc != 0) {
+                // libmosquitto tries again with its backoff (the account
+                // may be fixed meanwhile); a waiter hears it at once.
+                std::lock_guard<std::mutex> lock(self->mutex_);
+                self->refusal_ = "the broker " + self->host_port() +
+                                 " refused the login: " + mosquitto_connack_string(rc) +
+                                 " (check user and password-file in broker.conf)";
+                self->problem_ = self->refusal_;
+                self->refused_ = true;
+                self->changed_.notify_all();
+                return;
+            }
+            std::lock_guard<std::mutex> lock(self->mutex_);
+            self->refused_ = false;
+            self->pending_subs_.clear();
+            for (const auto& f : self->filters_) {
+                int mid = 0;
+                if (mosquitto_subscribe(m, &mid, f.c_str(), 0) == MOSQ_ERR_SUCCESS)
+                    self->pending_subs_.push_back(mid);
+            }
+            self->problem_ = "subscribing on the broker " + self->host_port();
+        } catch (...) {
+        }
+    }
+
+    static void on_subscribe(mosquitto*, void* obj, int mid, int count, const int* granted) {
+        auto* self = static_cast<MqttClient*>(obj);
+        try {
+            bool now_ready = false;
+            {
+                std::lock_guard<std::mutex> lock(self->mutex_);
+                for (int i = 0; i < count; i++)
+                    if (granted[i] > 2) {
+                        self->problem_ = "the broker " + self->host_port() +
+                                         " refused the subscription (does its access control "
+                                         "let this login use skgate/#?)";
+                        return;
+                    }
+                std::erase(self->pending_subs_, mid);
+                if (self->pending_subs_.empty() && !self->ready_) {
+                    self->ready_ = true;
+                    now_ready = true;
+                }
+            }
+            if (now_ready) {
+                if (self->hooks_.on_ready)
+                    self->hooks_.on_ready();
+                self->changed_.notify_all();
+            }
+        } catch (...) {
+        }
+    }
+
+    static void on_message(mosquitto*, void* obj, const mosquitto_message* msg) {
+        auto* self = static_cast<MqttClient*>(obj);
+        try {
+            if (!msg || !msg->topic || msg->payloadlen < 0 || !self->hooks_.on_message)
+                return;
+            ByteView payload(static_cast<const uint8_t*>(msg->payload),
+                             static_cast<size_t>(msg->payloadlen));
+            self->hooks_.on_message(msg->topic, payload, msg->retain);
+        } catch (...) {
+        }
+    }
+
+    static void on_disconnect(mosquitto*, void* obj, int rc) {
+        auto* self = static_cast<MqttClient*>(obj);
+        try {
+            std::string why;
+            {
+                std::lock_guard<std::mutex> lock(self->mutex_);
+                self->ready_ = false;
+                if (self->refused_) {
+                    why = self->refusal_;
+                } else if (rc != 0) {
+                    why = self->last_log_.empty() ? mosquitto_strerror(rc) : self->last_log_;
+                    self->problem_ = "lost the broker " + self->host_port() + ": " + why;
+                } else {
+                    why = "disconnected";
+                }
+            }
+            if (self->hooks_.on_lost)
+                self->hooks_.on_lost(why);
+            self->changed_.notify_all();
+        } catch (...) {
+        }
+    }
+
+    static void on_log(mosquitto*, void* obj, int level, const char* text) {
+        auto* self = static_cast<MqttClient*>(obj);
+        if (!(level & MOSQ_LOG_ERR) || !text)
+            return;
+        try {
+            std::lock_guard<std::mutex> lock(self->mutex_);
+            self->last_log_ = printable(text, 200);
+            if (!self->ready_)
+                self->problem_ =
+                    "cannot reach the broker " + self->host_port() + ": " + self->last_log_;
+        } catch (...) {
+        }
+    }
+
+    BrokerAddress address_;
+    Hooks hooks_;
+    mosquitto* mosq_ = nullptr;
+    std::thread thread_;
+    bool stopping_ = false;
+    std::vector<std::string> filters_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    bool ready_ = false;
+    bool refused_ = false;  // the broker refused the login (refusal_ says how)
+    std::string refusal_;
+    std::vector<int> pending_subs_;
+    std::string problem_;
+    std::string last_log_;
+};
+
+// Frames of one connection, queued for its reader.
+class FrameQueue {
+  public:
+    // False when the queue is full (the connection is then closed).
+    bool push(ByteView frame) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (closed_)
+            return true;
+        if (frames_.size() >= kMaxBrokerQueuedFrames) {
+            closed_ = true;
+            why_ = "more than " + std::to_string(kMaxBrokerQueuedFrames) + " frames arrived unread";
+            changed_.notify_all();
+            return false;
+        }
+        frames_.emplace_back(frame.begin(), frame.end());
+        changed_.notify_all();
+        return true;
+    }
+    void close(const std::string& why) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!closed_) {
+            closed_ = true;
+            why_ = why;
+        }
+        changed_.notify_all();
+    }
+    bool closed() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return closed_;
+    }
+    Result<Bytes> pop(int timeout_ms) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        auto ready = [&] { return !frames_.empty() || closed_; };
+        if (timeout_ms < 0)
+            changed_.wait(lock, ready);
+        else if (!changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready))
+            return make_error(ErrorCode::not_found, "channel receive: timed out");
+        // What arrived before the close is still read (the agent's
+        // "unpaired" message precedes its close).
+        if (!frames_.empty()) {
+            Bytes f = std::move(frames_.front());
+            frames_.pop_front();
+            return f;
+        }
+        return make_error(ErrorCode::io, "channel receive: " + why_);
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<Bytes> frames_;
+    bool closed_ = false;
+    std::string why_;
+};
+
+Status check_frame(ByteView frame) {
+    if (frame.empty() || frame.size() > kMaxFrameBytes)
+        return invalid("channel send: a frame must be 1 to " + std::to_string(kMaxFrameBytes) +
+                       " bytes");
+    return {};
+}
+
+// The authenticator's connection.
+class BrokerClientTransport final : public Transport {
+  public:
+    BrokerClientTransport(const BrokerAddress& address, std::string conn)
+        : address_(address), conn_(std::move(conn)) {}
+    ~BrokerClientTransport() override {
+        shutdown();
+        client_.reset();  // joins libmosquitto's thread before the queue goes
+    }
+
+    Status start(const BrokerSettings& settings, int timeout_ms) {
+        MqttClient::Hooks hooks;
+        hooks.on_message = [this](const std::string& topic, ByteView payload, bool) {
+            on_message(topic, payload);
+        };
+        hooks.on_lost = [this, where = address_.host + ":" +
+                                       std::to_string(address_.port)](const std::string& why) {
+            queue_.close("lost the broker " + where + ": " + why);
+        };
+        client_ = std::make_unique<MqttClient>(address_, std::move(hooks));
+        // The will closes this connection on the agent's side when the
+        // phone vanishes without a word.
+        SKGATE_CHECK(client_->start(settings, {address_.downstream(conn_), address_.goodbye()},
+                                    address_.upstream(conn_), ""));
+        const auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        SKGATE_CHECK(client_->wait_ready(timeout_ms));
+        // The broker sends the retained presence right after the
+        // subscription; an agent that is not online gets no hello.
+        std::unique_lock<std::mutex> lock(mutex_);
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        auto wait = std::min<std::chrono::milliseconds>(
+            std::max<std::chrono::milliseconds>(left, std::chrono::milliseconds(1)),
+            std::chrono::milliseconds(kBrokerPresenceWaitMs));
+        presence_changed_.wait_for(lock, wait, [&] { return !epoch_.empty() || offline_; });
+        if (epoch_.empty())
+            return make_error(ErrorCode::io, "the agent is not connected to the broker " +
+                                                 client_->host_port() +
+                                                 " (is `skgate-agent run` running?)");
+        return {};
+    }
+
+    Status send(ByteView frame) override {
+        SKGATE_CHECK(check_frame(frame));
+        if (queue_.closed())
+            return make_error(ErrorCode::io, "channel send: the connection is closed");
+        return client_->publish(address_.upstream(conn_), frame);
+    }
+    Result<Bytes> receive(int timeout_ms) override { return queue_.pop(timeout_ms); }
+    void shutdown() override {
+        bool was_open = !queue_.closed();
+        queue_.close("the connection was shut down");
+        if (was_open && client_ && client_->ready())
+            (void)client_->publish(address_.upstream(conn_), {});
+    }
+
+  private:
+    void on_message(const std::string& topic, ByteView payload) {
+        if (topic == address_.goodbye()) {
+            std::string text(
+                as_chars(payload.subspan(0, std::min(payload.size(), kMaxPresenceBytes))));
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (text.rfind(kOnline, 0) == 0 && payload.size() <= kMaxPresenceBytes) {
+                if (epoch_.empty()) {
+                    epoch_ = text.substr(kOnline.size());
+                } else if (epoch_ != text.substr(kOnline.size())) {
+                    queue_.close("the agent reconnected to the broker (its sessions ended)");
+                }
+            } else {
+                offline_ = true;
+                queue_.close("the agent left the broker");
+            }
+            presence_changed_.notify_all();
+            return;
+        }
+        if (topic != address_.downstream(conn_))
+            return;
+        if (payload.empty()) {
+            queue_.close("the agent closed the connection");
+            return;
+        }
+        if (payload.size() > kMaxFrameBytes) {
+            queue_.close("the agent sent a frame larger than " + std::to_string(kMaxFrameBytes) +
+                         " bytes");
+            return;
+        }
+        (void)queue_.push(payload);
+    }
+
+    BrokerAddress address_;
+    std::string conn_;
+    FrameQueue queue_;
+    std::mutex mutex_;
+    std::condition_variable presence_changed_;
+    std::string epoch_;
+    bool offline_ = false;
+    std::unique_ptr<MqttClient> client_;
+};
+
+}  // namespace
+
+bool broker_supported() {
+    return true;
+}
+
+Result<std::unique_ptr<Transport>> connect_broker(const BrokerAddress& address,
+                                                  const BrokerSettings& settings, int timeout_ms) {
+    SKGATE_TRY(conn, random_id());
+    auto t = std::make_unique<BrokerClientTransport>(address, conn);
+    SKGATE_CHECK(t->start(settings, timeout_ms));
+    return std::unique_ptr<Transport>(std::move(t));
+}
+
+// The agent's side: one client for the topic, its connections by id.
+struct BrokerListener::Hub : std::enable_shared_from_this<BrokerListener::Hub> {
+    class Stream;
+
+    explicit Hub(const BrokerAddress& a) : address(a) {}
+
+    BrokerAddress address;
+    std::unique_ptr<MqttClient> client;
+    std::mutex mutex;
+    std::condition_variable arrived;
+    std::map<std::string, std::shared_ptr<Stream>> streams;
+    std::deque<std::shared_ptr<Stream>> unaccepted;
+    std::deque<std::string> closed_ids;  // late frames of these make no new connection
+    std::string epoch;
+    bool stopping = false;
+
+    void on_ready();
+    void on_message(const std::string& topic, ByteView payload);
+    void on_lost(const std::string& why);
+    void forget(const std::string& conn);
+    void close_all(const std::string& why);
+};
+
+class BrokerListener::Hub::Stream final : public Transport {
+  public:
+    Stream(std::weak_ptr<Hub> hub, std::string conn)
+        : hub_(std::move(hub)), conn_(std::move(conn)) {}
+    ~Stream() override { shutdown(); }
+
+    Status send(ByteView frame) override {
+        SKGATE_CHECK(check_frame(frame));
+        auto hub = hub_.lock();
+        if (!hub || queue_.closed())
+            return make_error(ErrorCode::io, "channel send: the connection is closed");
+        return hub->client->publish(hub->address.downstream(conn_), frame);
+    }
+    Result<Bytes> receive(int timeout_ms) override { return queue_.pop(timeout_ms); }
+    void shutdown() override {
+        bool was_open = !queue_.closed();
+        queue_.close("the connection was shut down");
+        if (auto hub = hub_.lock()) {
+            if (was_open)
+                (void)hub->client->publish(hub->address.downstream(conn_), {});
+            hub->forget(conn_);
+        }
+    }
+    FrameQueue& queue() { return queue_; }
+
+  private:
+    std::weak_ptr<Hub> hub_;
+    std::string conn_;
+    FrameQueue queue_;
+};
+
+void BrokerListener::Hub::on_ready() {
+    std::string now;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        auto id = random_id();
+        epoch =
+            id ? *id : std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+        now = std::string(kOnline) + epoch;
+    }
+    (void)client->publish(address.goodbye(), as_bytes(now), true);
+}
+
+void BrokerListener::Hub::on_message(const std::string& topic, ByteView payload) {
+    const std::string prefix = "skgate/" + address.topic + "/u/";
+    if (topic.rfind(prefix, 0) != 0)
+        return;
+    std::string conn = topic.substr(prefix.size());
+    if (!valid_conn_id(conn))
+        return;
+    std::shared_ptr<Stream> stream;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (stopping)
+            return;
+        if (auto it = streams.find(conn); it != streams.end()) {
+            stream = it->second;
+        } else {
+            if (payload.empty() || payload.size() > kMaxFrameBytes ||
+                std::find(closed_ids.begin(), closed_ids.end(), conn) != closed_ids.end() ||
+                streams.size() >= kMaxBrokerConnections)
+                return;
+            stream = std::make_shared<Stream>(weak_from_this(), conn);
+            streams.emplace(conn, stream);
+            unaccepted.push_back(stream);
+            arrived.notify_all();
+        }
+    }
+    if (payload.empty()) {
+        stream->queue().close("the authenticator closed the connection");
+        forget(conn);
+    } else if (payload.size() > kMaxFrameBytes) {
+        stream->shutdown();
+    } else if (!stream->queue().push(payload)) {
+        stream->shutdown();
+    }
+}
+
+void BrokerListener::Hub::forget(const std::string& conn) {
+    // A stream's destructor calls this: the last reference must go after
+    // the lock is released.
+    std::shared_ptr<Stream> last;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = streams.find(conn); it != streams.end()) {
+        last = std::move(it->second);
+        streams.erase(it);
+        closed_ids.push_back(conn);
+        if (closed_ids.size() > kRememberedClosed)
+            closed_ids.pop_front();
+    }
+}
+
+void BrokerListener::Hub::close_all(const std::string& why) {
+    std::map<std::string, std::shared_ptr<Stream>> gone;
+    std::deque<std::shared_ptr<Stream>> never_accepted;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        gone.swap(streams);
+        never_accepted.swap(unaccepted);
+        for (const auto& [conn, s] : gone) {
+            closed_ids.push_back(conn);
+            if (closed_ids.size() > kRememberedClosed)
+                closed_ids.pop_front();
+        }
+    }
+    for (auto& [conn, s] : gone)
+        s->queue().close(why);
+}
+
+void BrokerListener::Hub::on_lost(const std::string& why) {
+    close_all("lost the broker " + address.host + ":" + std::to_string(address.port) + ": " + why);
+}
+
+Result<std::unique_ptr<BrokerListener>> BrokerListener::start(const BrokerAddress& address,
+                                                              const BrokerSettings& settings) {
+    auto hub = std::make_shared<Hub>(address);
+    std::weak_ptr<Hub> weak = hub;
+    MqttClient::Hooks hooks;
+    // The hub outlives its client (it owns it), so the raw pointer is safe
+    // in the callbacks.
+    Hub* h = hub.get();
+    hooks.on_ready = [h] { h->on_ready(); };
+    hooks.on_message = [h](const std::string& topic, ByteView payload, bool retained) {
+        if (!retained)
+            h->on_message(topic, payload);
+    };
+    hooks.on_lost = [h](const std::string& why) { h->on_lost(why); };
+    hub->client = std::make_unique<MqttClient>(address, std::move(hooks));
+    SKGATE_CHECK(
+        hub->client->start(settings, {address.upstream_filter()}, address.goodbye(), kOffline));
+    return std::unique_ptr<BrokerListener>(new BrokerListener(std::move(hub)));
+}
+
+BrokerListener::~BrokerListener() {
+    {
+        std::lock_guard<std::mutex> lock(hub_->mutex);
+        hub_->stopping = true;
+    }
+    hub_->arrived.notify_all();
+    hub_->close_all("the agent stopped");
+    if (hub_->client->ready())
+        (void)hub_->client->publish(hub_->address.goodbye(), as_bytes(kOffline), true);
+    hub_->client->stop();
+}
+
+Status BrokerListener::wait_ready(int timeout_ms) {
+    return hub_->client->wait_ready(timeout_ms);
+}
+
+Result<std::shared_ptr<Transport>> BrokerListener::accept(int timeout_ms) {
+    std::unique_lock<std::mutex> lock(hub_->mutex);
+    if (!hub_->arrived.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                                [&] { return !hub_->unaccepted.empty() || hub_->stopping; }) ||
+        hub_->unaccepted.empty())
+        return make_error(ErrorCode::not_found, "no authenticator connected");
+    std::shared_ptr<Transport> s = hub_->unaccepted.front();
+    hub_->unaccepted.pop_front();
+    return s;
+}
+
+void BrokerListener::close_all() {
+    hub_->close_all("closed by the agent");
+}
+
+std::string BrokerListener::state() const {
+    std::string problem = hub_->client->problem();
+    return problem.empty() ? "connected to the broker " + hub_->client->host_port() : problem;
+}
+
+const BrokerAddress& BrokerListener::address() const {
+    return hub_->address;
+}
+
+}  // namespace skgate

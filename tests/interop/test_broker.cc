@@ -1,0 +1,309 @@
+// The broker transport against a real mosquitto on loopback, with TLS and a
+// login (tests/support/mqtt_broker.h): frames both ways, closing, presence,
+// the refusals a person would meet (wrong CA, wrong password, nothing
+// there, agent offline), a broker restart, and a stranger flooding the
+// topic.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/link/broker.h"
+#include "core/link/pairing.h"
+#include "tests/support/mqtt_broker.h"
+
+using namespace skgate;
+using namespace skgate::test;
+
+namespace {
+
+class BrokerLink : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (!broker_supported())
+            GTEST_SKIP() << "built without the broker transport";
+        broker_ = std::make_unique<MqttBroker>(dir_.file("broker"), MqttBroker::Options{});
+        broker_->write_settings(dir_.file("agent"));
+        broker_->write_settings(dir_.file("phone"));
+        auto topic = BrokerAddress::random_topic();
+        ASSERT_TRUE(topic);
+        auto a = BrokerAddress::parse(broker_->address() + "/" + *topic);
+        ASSERT_TRUE(a) << a.error().message;
+        address_ = *a;
+    }
+
+    BrokerSettings settings(const std::string& side) {
+        auto s = BrokerSettings::load(dir_.file(side) + "/broker.conf");
+        EXPECT_TRUE(s) << s.error().message;
+        return s ? *s : BrokerSettings{};
+    }
+
+    std::unique_ptr<BrokerListener> listen() {
+        auto l = BrokerListener::start(address_, settings("agent"));
+        EXPECT_TRUE(l) << l.error().message;
+        if (!l)
+            return nullptr;
+        auto ready = (*l)->wait_ready(20000);
+        EXPECT_TRUE(ready) << ready.error().message << broker_->log();
+        return std::move(*l);
+    }
+
+    Result<std::unique_ptr<Transport>> dial(const std::string& side = "phone") {
+        return connect_broker(address_, settings(side), 20000);
+    }
+
+    // mosquitto_pub as a stranger who knows the login and the topic.
+    RunResult publish(const std::string& topic, const std::string& message,
+                      const std::vector<std::string>& extra = {}) {
+        std::vector<std::string> argv{"mosquitto_pub",
+                                      "-h",
+                                      "127.0.0.1",
+                                      "-p",
+                                      std::to_string(broker_->port()),
+                                      "--cafile",
+                                      broker_->ca_file(),
+                                      "-u",
+                                      MqttBroker::kUser,
+                                      "-P",
+                                      password(),
+                                      "-t",
+                                      topic,
+                                      "-m",
+                                      message};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return run(argv);
+    }
+    std::string password() {
+        std::string line = read_file(dir_.file("agent") + "/broker.password");
+        return line.substr(0, line.find('\n'));
+    }
+
+    TempDir dir_;
+    std::unique_ptr<MqttBroker> broker_;
+    BrokerAddress address_;
+};
+
+Bytes frame(const std::string& s) {
+    return Bytes(s.begin(), s.end());
+}
+
+TEST_F(BrokerLink, FramesGoBothWaysInOrderAndACloseIsSeenOnTheOtherSide) {
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    auto phone = dial();
+    ASSERT_TRUE(phone) << phone.error().message;
+    for (int i = 0; i < 20; i++)
+        ASSERT_TRUE((*phone)->send(frame("hello " + std::to_string(i))));
+    auto agent_side = listener->accept(20000);
+    ASSERT_TRUE(agent_side) << agent_side.error().message;
+    for (int i = 0; i < 20; i++) {
+        auto f = (*agent_side)->receive(20000);
+        ASSERT_TRUE(f) << f.error().message;
+        EXPECT_EQ(std::string(as_chars(*f)), "hello " + std::to_string(i));
+    }
+    ASSERT_TRUE((*agent_side)->send(frame("answer")));
+    auto back = (*phone)->receive(20000);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(std::string(as_chars(*back)), "answer");
+
+    (*phone)->shutdown();
+    auto after = (*agent_side)->receive(20000);
+    ASSERT_FALSE(after);
+    EXPECT_EQ(after.error().code, ErrorCode::io);
+    EXPECT_NE(after.error().message.find("the authenticator closed the connection"),
+              std::string::npos)
+        << after.error().message;
+    // A second connection is a new one (its own id).
+    auto again = dial();
+    ASSERT_TRUE(again) << again.error().message;
+    ASSERT_TRUE((*again)->send(frame("second")));
+    auto second = listener->accept(20000);
+    ASSERT_TRUE(second);
+    auto f = (*second)->receive(20000);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(std::string(as_chars(*f)), "second");
+    // The agent closing it is seen by the phone.
+    (*second)->shutdown();
+    auto closed = (*again)->receive(20000);
+    ASSERT_FALSE(closed);
+    EXPECT_NE(closed.error().message.find("the agent closed the connection"), std::string::npos)
+        << closed.error().message;
+}
+
+TEST_F(BrokerLink, ANeverEmptyFrameAndNoneLargerThanTheLimitIsSent) {
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    auto phone = dial();
+    ASSERT_TRUE(phone);
+    EXPECT_FALSE((*phone)->send({}));
+    EXPECT_FALSE((*phone)->send(Bytes(kMaxFrameBytes + 1, 1)));
+    EXPECT_TRUE((*phone)->send(Bytes(kMaxFrameBytes, 1)));
+}
+
+TEST_F(BrokerLink, AnAgentThatIsNotOnTheBrokerIsSaidSo) {
+    auto phone = dial();
+    ASSERT_FALSE(phone);
+    EXPECT_NE(phone.error().message.find("the agent is not connected to the broker"),
+              std::string::npos)
+        << phone.error().message;
+    // Once it has been there and left, its last word says so as well.
+    { auto listener = listen(); }
+    auto after = dial();
+    ASSERT_FALSE(after);
+    EXPECT_NE(after.error().message.find("the agent is not connected to the broker"),
+              std::string::npos)
+        << after.error().message;
+}
+
+TEST_F(BrokerLink, TheAgentLeavingEndsThePhonesConnection) {
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    auto phone = dial();
+    ASSERT_TRUE(phone);
+    listener.reset();
+    auto r = (*phone)->receive(20000);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::io);
+    EXPECT_NE(r.error().message.find("the agent"), std::string::npos) << r.error().message;
+}
+
+TEST_F(BrokerLink, ABrokerWhoseCertificateTheCaDidNotSignIsRefused) {
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    broker_->write_settings(dir_.file("phone"), broker_->other_ca_file());
+    auto phone = connect_broker(address_, settings("phone"), 5000);
+    ASSERT_FALSE(phone);
+    EXPECT_NE(phone.error().message.find("certificate verify failed"), std::string::npos)
+        << phone.error().message;
+}
+
+TEST_F(BrokerLink, ABrokerCertificateForAnotherNameIsRefused) {
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    // The certificate is for 127.0.0.1; localhost reaches the same broker.
+    auto other = BrokerAddress::parse("mqtts:localhost:" + std::to_string(broker_->port()) + "/" +
+                                      address_.topic);
+    ASSERT_TRUE(other);
+    auto phone = connect_broker(*other, settings("phone"), 5000);
+    ASSERT_FALSE(phone);
+    EXPECT_NE(phone.error().message.find("cannot reach the broker localhost"), std::string::npos)
+        << phone.error().message;
+}
+
+TEST_F(BrokerLink, AWrongPasswordIsRefusedAtOnceSayingSo) {
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    broker_->write_settings(dir_.file("phone"), "", "not-the-password");
+    auto phone = connect_broker(address_, settings("phone"), 20000);
+    ASSERT_FALSE(phone);
+    EXPECT_EQ(phone.error().code, ErrorCode::permission);
+    EXPECT_NE(phone.error().message.find("refused the login"), std::string::npos)
+        << phone.error().message;
+}
+
+TEST_F(BrokerLink, NothingListeningIsAClearErrorAfterTheTimeout) {
+    auto nowhere = BrokerAddress::parse("mqtts:127.0.0.1:" + std::to_string(free_port()) + "/" +
+                                        address_.topic);
+    ASSERT_TRUE(nowhere);
+    auto phone = connect_broker(*nowhere, settings("phone"), 1500);
+    ASSERT_FALSE(phone);
+    EXPECT_NE(phone.error().message.find("cannot reach the broker 127.0.0.1"), std::string::npos)
+        << phone.error().message;
+    // An agent started while the broker is away neither fails nor hangs
+    // when it stops.
+    auto l = BrokerListener::start(*nowhere, settings("agent"));
+    ASSERT_TRUE(l);
+    EXPECT_FALSE((*l)->wait_ready(1500));
+    EXPECT_NE((*l)->state().find("127.0.0.1"), std::string::npos) << (*l)->state();
+}
+
+TEST_F(BrokerLink, ABrokerRestartEndsBothSidesAndTheLinkComesBack) {
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    auto phone = dial();
+    ASSERT_TRUE(phone);
+    ASSERT_TRUE((*phone)->send(frame("before")));
+    auto agent_side = listener->accept(20000);
+    ASSERT_TRUE(agent_side);
+    ASSERT_TRUE((*agent_side)->receive(20000));
+    broker_->restart();
+    // Each side hears it, from its own client or from the other's last
+    // will, which mosquitto sends as it stops.
+    auto r = (*phone)->receive(30000);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::io) << r.error().message;
+    auto a = (*agent_side)->receive(30000);
+    ASSERT_FALSE(a);
+    EXPECT_EQ(a.error().code, ErrorCode::io) << a.error().message;
+    // The agent reconnects by itself; a new connection works.
+    ASSERT_TRUE(listener->wait_ready(30000)) << listener->state();
+    Result<std::unique_ptr<Transport>> again = make_error(ErrorCode::io, "not tried");
+    for (int i = 0; i < 30 && !again; i++) {
+        again = dial();
+        if (!again)
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    ASSERT_TRUE(again) << again.error().message;
+    ASSERT_TRUE((*again)->send(frame("after")));
+    auto next = listener->accept(20000);
+    ASSERT_TRUE(next);
+    auto f = (*next)->receive(20000);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(std::string(as_chars(*f)), "after");
+}
+
+// A stranger with the login and the topic publishes 100 frames nobody reads
+// on one connection, and first frames for 100 connections: the agent holds
+// at most kMaxBrokerQueuedFrames of the one (then closes it) and
+// kMaxBrokerConnections connections.
+TEST_F(BrokerLink, AFloodOnTheTopicCostsBoundedMemory) {
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    const std::string conn(32, 'a');
+    std::string lines;
+    for (int i = 0; i < 100; i++)
+        lines += "x" + std::to_string(i) + "\n";
+    auto r = run({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()),
+                  "--cafile", broker_->ca_file(), "-u", MqttBroker::kUser, "-P", password(), "-t",
+                  address_.upstream(conn), "-l"},
+                 lines);
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto flooded = listener->accept(20000);
+    ASSERT_TRUE(flooded);
+    size_t read = 0;
+    Result<Bytes> f = make_error(ErrorCode::io, "");
+    while ((f = (*flooded)->receive(20000)))
+        read++;
+    EXPECT_LE(read, kMaxBrokerQueuedFrames);
+    EXPECT_NE(f.error().message.find("frames arrived unread"), std::string::npos)
+        << f.error().message;
+
+    std::string many;
+    for (int i = 0; i < 100; i++) {
+        char id[33];
+        std::snprintf(id, sizeof id, "%032x", 0x1000 + i);
+        auto p = publish(address_.upstream(id), "hello");
+        ASSERT_EQ(p.status, 0) << p.err;
+    }
+    size_t accepted = 0;
+    std::vector<std::shared_ptr<Transport>> held;
+    while (auto t = listener->accept(3000)) {
+        held.push_back(*t);
+        accepted++;
+    }
+    EXPECT_EQ(accepted, kMaxBrokerConnections);
+}
+
+TEST_F(BrokerLink, MalformedConnectionIdsAndOtherTopicsAreIgnored) {
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    for (const std::string& bad :
+         std::vector<std::string>{"short", std::string(32, 'G'), std::string(33, 'a'), ""})
+        (void)publish("skgate/" + address_.topic + "/u/" + bad, "hello");
+    (void)publish("skgate/" + address_.topic + "/u/" + std::string(32, 'b') + "/deeper", "hello");
+    auto none = listener->accept(1500);
+    ASSERT_FALSE(none);
+    EXPECT_EQ(none.error().code, ErrorCode::not_found);
+}
+
+}  // namespace
