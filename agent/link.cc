@@ -115,6 +115,9 @@ void AuthenticatorLink::read_loop(std::shared_ptr<SecureChannel> channel, uint64
     for (;;) {
         auto message = channel->receive(-1);
         if (!message) {
+            // The authenticator must hear that the session is over (a
+            // refused frame leaves its end open otherwise).
+            channel->transport().shutdown();
             std::lock_guard<std::mutex> lock(mutex_);
             if (generation_ == generation) {
                 channel_.reset();

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 #include <vector>
 
@@ -24,6 +25,9 @@ namespace {
 constexpr int kKeepaliveSeconds = 20;
 constexpr int kFirstReconnectMs = 1'000;
 constexpr int kMaxReconnectMs = 10'000;
+constexpr int kProbeTimeoutMs = 5'000;
+// A connection that has not become an MQTT session by then is given up.
+constexpr int kAttemptTimeoutMs = 10'000;
 constexpr size_t kMaxPresenceBytes = 64;
 constexpr size_t kConnIdChars = 32;
 constexpr size_t kRememberedClosed = 256;
@@ -67,61 +71,17 @@ class MqttClient {
     MqttClient& operator=(const MqttClient&) = delete;
 
     // `will`: the retained message the broker publishes on `will_topic`
-    // when this client vanishes ("" for none).
+    // when this client vanishes ("" for none). Settings the library
+    // refuses (a CA file it cannot read) are an error here.
     Status start(const BrokerSettings& settings, std::vector<std::string> filters,
                  const std::string& will_topic, std::string_view will) {
         init_library();
-        SKGATE_TRY(id, random_id());
-        mosq_ = mosquitto_new(("skgate-" + id).c_str(), true, this);
-        if (!mosq_)
-            return make_error(ErrorCode::internal, "cannot make an MQTT client");
+        settings_ = settings;
         filters_ = std::move(filters);
-        mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-        int rc;
-        if (!settings.ca_file.empty()) {
-            rc = mosquitto_tls_set(
-                mosq_, settings.ca_file.c_str(), nullptr,
-                settings.cert_file.empty() ? nullptr : settings.cert_file.c_str(),
-                settings.key_file.empty() ? nullptr : settings.key_file.c_str(), no_key_passphrase);
-        } else {
-            rc = mosquitto_int_option(mosq_, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
-            if (rc == MOSQ_ERR_SUCCESS && !settings.cert_file.empty())
-                rc = mosquitto_tls_set(mosq_, nullptr, X509_get_default_cert_dir(),
-                                       settings.cert_file.c_str(), settings.key_file.c_str(),
-                                       no_key_passphrase);
-        }
-        if (rc != MOSQ_ERR_SUCCESS)
-            return invalid("broker TLS settings: " + std::string(mosquitto_strerror(rc)) +
-                           " (check the ca, cert and key files of broker.conf)");
-        // The broker's certificate must be valid for the host the address
-        // names (libmosquitto checks it unless told to be insecure, which
-        // skgate never is).
-        if (int r = mosquitto_tls_opts_set(mosq_, 1, "tlsv1.2", nullptr); r != MOSQ_ERR_SUCCESS)
-            return make_error(ErrorCode::internal,
-                              "broker TLS options: " + std::string(mosquitto_strerror(r)));
-        if (!settings.user.empty()) {
-            rc = mosquitto_username_pw_set(
-                mosq_, settings.user.c_str(),
-                settings.password.empty() ? nullptr : settings.password.c_str());
-            if (rc != MOSQ_ERR_SUCCESS)
-                return invalid("broker login: " + std::string(mosquitto_strerror(rc)));
-        }
-        if (!will_topic.empty()) {
-            rc = mosquitto_will_set(mosq_, will_topic.c_str(), static_cast<int>(will.size()),
-                                    will.data(), 0, true);
-            if (rc != MOSQ_ERR_SUCCESS)
-                return make_error(ErrorCode::internal,
-                                  "broker last will: " + std::string(mosquitto_strerror(rc)));
-        }
-        // Our own thread drives the client (mosquitto_loop_start's would
-        // reconnect with a blocking connect, which can take minutes on a
-        // network that drops packets, and stop() would wait for it).
-        mosquitto_threaded_set(mosq_, true);
-        mosquitto_connect_callback_set(mosq_, on_connect);
-        mosquitto_disconnect_callback_set(mosq_, on_disconnect);
-        mosquitto_subscribe_callback_set(mosq_, on_subscribe);
-        mosquitto_message_callback_set(mosq_, on_message);
-        mosquitto_log_callback_set(mosq_, on_log);
+        will_topic_ = will_topic;
+        will_ = std::string(will);
+        SKGATE_TRY(first, make_client());
+        mosquitto_destroy(first);
         {
             std::lock_guard<std::mutex> lock(mutex_);
             problem_ = "connecting to the broker " + host_port();
@@ -139,8 +99,9 @@ class MqttClient {
             changed_.notify_all();
             thread_.join();
         }
+        std::unique_lock<std::shared_mutex> lock(client_mutex_);
         if (mosq_) {
-            // Whatever is still queued (the agent's "offline") goes out with
+            // What is still queued (the agent's "offline") goes out before
             // the DISCONNECT, best effort.
             (void)mosquitto_loop(mosq_, 50, 1);
             mosquitto_disconnect(mosq_);
@@ -151,8 +112,11 @@ class MqttClient {
     }
 
     Status publish(const std::string& topic, ByteView payload, bool retain = false) {
-        int rc = mosquitto_publish(mosq_, nullptr, topic.c_str(), static_cast<int>(payload.size()),
-                                   payload.data(), 0, retain);
+        std::shared_lock<std::shared_mutex> lock(client_mutex_);
+        int rc =
+            mosq_ ? mosquitto_publish(mosq_, nullptr, topic.c_str(),
+                                      static_cast<int>(payload.size()), payload.data(), 0, retain)
+                  : MOSQ_ERR_NO_CONN;
         if (rc != MOSQ_ERR_SUCCESS)
             return make_error(ErrorCode::io,
                               "cannot publish to the broker " + host_port() + ": " +
@@ -195,6 +159,66 @@ class MqttClient {
         return mosquitto_strerror(rc);
     }
 
+    // A client with every setting applied, not yet connected.
+    Result<mosquitto*> make_client() {
+        SKGATE_TRY(id, random_id());
+        mosquitto* m = mosquitto_new(("skgate-" + id).c_str(), true, this);
+        if (!m)
+            return make_error(ErrorCode::internal, "cannot make an MQTT client");
+        Status st = configure(m);
+        if (!st) {
+            mosquitto_destroy(m);
+            return st.error();
+        }
+        return m;
+    }
+
+    Status configure(mosquitto* m) {
+        const BrokerSettings& s = settings_;
+        mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+        int rc;
+        if (!s.ca_file.empty()) {
+            rc = mosquitto_tls_set(
+                m, s.ca_file.c_str(), nullptr, s.cert_file.empty() ? nullptr : s.cert_file.c_str(),
+                s.key_file.empty() ? nullptr : s.key_file.c_str(), no_key_passphrase);
+        } else {
+            rc = mosquitto_int_option(m, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+            if (rc == MOSQ_ERR_SUCCESS && !s.cert_file.empty())
+                rc = mosquitto_tls_set(m, nullptr, X509_get_default_cert_dir(), s.cert_file.c_str(),
+                                       s.key_file.c_str(), no_key_passphrase);
+        }
+        if (rc != MOSQ_ERR_SUCCESS)
+            return invalid("broker TLS settings: " + describe(rc) +
+                           " (check the ca, cert and key files of broker.conf)");
+        // The broker's certificate must be valid for the host the address
+        // names: libmosquitto checks it unless told to be insecure, which
+        // skgate never is.
+        if (int r = mosquitto_tls_opts_set(m, 1, "tlsv1.2", nullptr); r != MOSQ_ERR_SUCCESS)
+            return make_error(ErrorCode::internal, "broker TLS options: " + describe(r));
+        if (!s.user.empty()) {
+            rc = mosquitto_username_pw_set(m, s.user.c_str(),
+                                           s.password.empty() ? nullptr : s.password.c_str());
+            if (rc != MOSQ_ERR_SUCCESS)
+                return invalid("broker login: " + describe(rc));
+        }
+        if (!will_topic_.empty()) {
+            rc = mosquitto_will_set(m, will_topic_.c_str(), static_cast<int>(will_.size()),
+                                    will_.data(), 0, true);
+            if (rc != MOSQ_ERR_SUCCESS)
+                return make_error(ErrorCode::internal, "broker last will: " + describe(rc));
+        }
+        // Our thread drives it (drive()); libmosquitto's own would
+        // reconnect with a blocking connect, which can take minutes where
+        // packets are dropped, and stop() would wait for it.
+        mosquitto_threaded_set(m, true);
+        mosquitto_connect_callback_set(m, on_connect);
+        mosquitto_disconnect_callback_set(m, on_disconnect);
+        mosquitto_subscribe_callback_set(m, on_subscribe);
+        mosquitto_message_callback_set(m, on_message);
+        mosquitto_log_callback_set(m, on_log);
+        return {};
+    }
+
     // Waits `ms` unless stop() is called; false when it is.
     bool pause(int ms) {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -205,30 +229,78 @@ class MqttClient {
         return stopping_;
     }
 
-    // Connects, runs the client, and reconnects after 1 s, doubling to
+    // A fresh client for each try: one whose connection failed can be left
+    // in a state it never leaves (libmosquitto 2.0 with TLS).
+    Status try_connect() {
+        // A plain TCP connection first, for a clear reason (refused, no
+        // route, nothing answering) that a failed TLS connect hides.
+        std::string host = address_.host.find(':') != std::string::npos ? "[" + address_.host + "]"
+                                                                        : address_.host;
+        auto probe = connect_socket_channel("tcp:" + host + ":" + std::to_string(address_.port),
+                                            kProbeTimeoutMs);
+        if (!probe) {
+            const std::string& m = probe.error().message;
+            size_t colon = m.rfind(": ");
+            return make_error(ErrorCode::io, colon == std::string::npos ? m : m.substr(colon + 2));
+        }
+        probe->reset();
+        SKGATE_TRY(fresh, make_client());
+        mosquitto* old;
+        {
+            std::unique_lock<std::shared_mutex> lock(client_mutex_);
+            old = mosq_;
+            mosq_ = fresh;
+        }
+        if (old)
+            mosquitto_destroy(old);
+        int rc =
+            mosquitto_connect_async(fresh, address_.host.c_str(), address_.port, kKeepaliveSeconds);
+        if (rc != MOSQ_ERR_SUCCESS)
+            return make_error(ErrorCode::io, describe(rc));
+        return {};
+    }
+
+    // Connects, runs the client, and tries again after 1 s, doubling to
     // 10 s, until stop().
     void drive() {
         int delay_ms = kFirstReconnectMs;
-        bool first = true, need_connect = true;
+        bool need_connect = true;
+        auto attempt_start = std::chrono::steady_clock::now();
+        auto retry_later = [&] {
+            need_connect = true;
+            if (!pause(delay_ms))
+                return false;
+            delay_ms = std::min(delay_ms * 2, kMaxReconnectMs);
+            return true;
+        };
         while (!stopping()) {
             if (need_connect) {
-                int rc = first ? mosquitto_connect_async(mosq_, address_.host.c_str(),
-                                                         address_.port, kKeepaliveSeconds)
-                               : mosquitto_reconnect_async(mosq_);
-                first = false;
-                if (rc != MOSQ_ERR_SUCCESS) {
-                    note_problem(describe(rc));
-                    if (!pause(delay_ms))
+                if (Status st = try_connect(); !st) {
+                    note_problem(st.error().message);
+                    if (!retry_later())
                         return;
-                    delay_ms = std::min(delay_ms * 2, kMaxReconnectMs);
                     continue;
                 }
                 need_connect = false;
+                attempt_start = std::chrono::steady_clock::now();
             }
+            // Only this thread changes mosq_: it reads it without the lock.
             int rc = mosquitto_loop(mosq_, 100, 1);
             if (rc == MOSQ_ERR_SUCCESS) {
-                if (ready())
+                if (ready()) {
                     delay_ms = kFirstReconnectMs;
+                } else if (std::chrono::steady_clock::now() - attempt_start >
+                           std::chrono::milliseconds(kAttemptTimeoutMs)) {
+                    {
+                        std::lock_guard<std::mutex> lock(mutex_);
+                        if (!refused_ && last_log_.empty())
+                            problem_ = "cannot reach the broker " + host_port() +
+                                       ": no TLS or MQTT answer within " +
+                                       std::to_string(kAttemptTimeoutMs / 1000) + " s";
+                    }
+                    if (!retry_later())
+                        return;
+                }
                 continue;
             }
             {
@@ -237,16 +309,15 @@ class MqttClient {
                     problem_ = "cannot reach the broker " + host_port() + ": " + describe(rc);
                 last_log_.clear();
             }
-            need_connect = true;
-            if (!pause(delay_ms))
+            if (!retry_later())
                 return;
-            delay_ms = std::min(delay_ms * 2, kMaxReconnectMs);
         }
     }
 
     void note_problem(const std::string& why) {
         std::lock_guard<std::mutex> lock(mutex_);
-        problem_ = "cannot reach the broker " + host_port() + ": " + why;
+        if (!refused_)
+            problem_ = "cannot reach the broker " + host_port() + ": " + why;
     }
 
     static void on_connect(mosquitto* m, void* obj, int rc) {
@@ -356,10 +427,13 @@ class MqttClient {
 
     BrokerAddress address_;
     Hooks hooks_;
+    BrokerSettings settings_;
+    std::vector<std::string> filters_;
+    std::string will_topic_, will_;
+    std::shared_mutex client_mutex_;  // publish() shares mosq_; drive() replaces it
     mosquitto* mosq_ = nullptr;
     std::thread thread_;
     bool stopping_ = false;
-    std::vector<std::string> filters_;
     std::mutex mutex_;
     std::condition_variable changed_;
     bool ready_ = false;

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <map>
 #include <thread>
 
 #include "core/link/broker.h"
@@ -304,6 +306,25 @@ TEST_F(BrokerLink, MalformedConnectionIdsAndOtherTopicsAreIgnored) {
     auto none = listener->accept(1500);
     ASSERT_FALSE(none);
     EXPECT_EQ(none.error().code, ErrorCode::not_found);
+}
+
+// `skgate-agent pair --broker` with no broker there fails, saying why,
+// and saves nothing; an address with a topic of its own is a usage error.
+TEST_F(BrokerLink, PairThroughABrokerThatIsNotThereFailsSayingWhy) {
+    TempDir home;
+    broker_->write_settings(home.file(".skgate"));
+    std::map<std::string, std::string> env{{"HOME", home.path()}, {"SKGATE_AGENT_DIR", ""}};
+    auto r = run({required_env("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--broker",
+                  "mqtts:127.0.0.1:" + std::to_string(free_port())},
+                 "", env);
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("cannot reach the broker 127.0.0.1"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(home.file(".skgate/pairing")));
+    auto topic = run({required_env("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--broker",
+                      broker_->address() + "/" + std::string(32, 'a')},
+                     "", env);
+    EXPECT_EQ(topic.status, 2) << topic.err;
+    EXPECT_NE(topic.err.find("the topics are made here"), std::string::npos) << topic.err;
 }
 
 }  // namespace

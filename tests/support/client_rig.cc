@@ -93,7 +93,7 @@ PairOutcome ClientRig::pair(const std::string& typed, const std::vector<std::str
     std::vector<std::string> argv{binary("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     Process agent(in_laptop(argv), agent_env(), dir_ + "/pair-agent-" + n + ".log");
-    if (!agent.wait_for_output("Waiting for the authenticator", 5000))
+    if (!agent.wait_for_output("Waiting for the authenticator", 20000))
         throw std::runtime_error("skgate-agent pair did not start: " + agent.output());
     std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
     Process auth(in_phone({binary("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
@@ -190,6 +190,10 @@ RunResult ClientRig::agent_command(const std::vector<std::string>& args, const s
     std::vector<std::string> argv{binary("SKGATE_AGENT_BIN")};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, input, agent_env());
+}
+
+int ClientRig::wait_for_authenticator_exit(int timeout_ms) {
+    return authenticator_ ? authenticator_->wait(timeout_ms) : -1;
 }
 
 std::string ClientRig::agent_log() const {

@@ -29,6 +29,9 @@ class ClientRig {
     std::string agent_home() const { return dir_ + "/laptop"; }
     std::string agent_socket() const { return agent_home() + "/.skgate/agent.sock"; }
     std::string passphrase_file() const { return dir_ + "/passphrase"; }
+    // Where each keeps its state (and its broker.conf).
+    std::string agent_dir() const { return agent_home() + "/.skgate"; }
+    std::string authenticator_dir() const { return dir_ + "/phone/.skgate-authenticator"; }
 
     // Runs the laptop's programs (pair, run) and the phone's (pair, run) in
     // these network namespaces (ip netns exec); the agent's Unix sockets stay
@@ -48,6 +51,8 @@ class ClientRig {
     void type_on_authenticator(const std::string& text);
     bool wait_for_authenticator(const std::string& text, int timeout_ms);
     void stop_authenticator();
+    // Its exit status, or -1 while it still runs after timeout_ms.
+    int wait_for_authenticator_exit(int timeout_ms);
     // Generates a key; returns the .pub path (throws on failure).
     std::string generate(const std::string& name, const std::vector<std::string>& extra = {});
     RunResult agent_command(const std::vector<std::string>& args, const std::string& input = "");

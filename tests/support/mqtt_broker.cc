@@ -82,6 +82,7 @@ std::string MqttBroker::address(const std::string& ip) const {
 void MqttBroker::write_settings(const std::string& dir, const std::string& ca,
                                 const std::string& password) const {
     std::filesystem::create_directories(dir);
+    chmod(dir.c_str(), 0700);  // the programs' own directories are 0700
     const std::string pw = dir + "/broker.password";
     write_file(pw, (password.empty() ? password_ : password) + "\n", 0600);
     chmod(pw.c_str(), 0600);
