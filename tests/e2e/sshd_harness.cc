@@ -165,6 +165,14 @@ std::string SshdHarness::make_key(const std::string& name, const std::string& ty
     return f;
 }
 
+RunResult SshdHarness::enroll_generated(const std::string& user, const std::string& pub,
+                                        const std::string& name) {
+    std::string base = pub.substr(0, pub.size() - 4);
+    return run({required_env("SKGATE_SKGATECTL"), "enroll", "-f", path("skgate.conf"), "--user",
+                user, "--key-file", pub, "--name", name, "--attestation", base + ".attestation",
+                "--challenge", base + ".challenge"});
+}
+
 RunResult SshdHarness::login(const std::string& user, const std::string& key,
                              const std::map<std::string, std::string>& env,
                              const std::string& command, const std::vector<std::string>& options) {

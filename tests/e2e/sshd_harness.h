@@ -51,6 +51,12 @@ class SshdHarness {
     std::string make_key(const std::string& name, const std::string& type,
                          const std::vector<std::string>& extra = {});
 
+    // Enrolls for `user`, as an administrator would with skgatectl, a key
+    // skgate-agent generated: its .pub and the attestation and challenge the
+    // agent kept beside it.
+    RunResult enroll_generated(const std::string& user, const std::string& pub,
+                               const std::string& name);
+
     // ssh USER@127.0.0.1 with the key; `env` steers the test security key.
     RunResult login(const std::string& user, const std::string& key,
                     const std::map<std::string, std::string>& env = {},

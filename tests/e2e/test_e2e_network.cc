@@ -110,10 +110,7 @@ class E2eNetwork : public ::testing::Test {
 
     std::string generate_and_enroll(const std::string& name) {
         std::string pub = rig_->generate(name);
-        std::string base = pub.substr(0, pub.size() - 4);
-        auto r = run({std::getenv("SKGATE_SKGATECTL"), "enroll", "-f", sshd_->path("skgate.conf"),
-                      "--user", kAlice, "--key-file", pub, "--name", name, "--attestation",
-                      base + ".attestation", "--challenge", base + ".challenge"});
+        auto r = sshd_->enroll_generated(kAlice, pub, name);
         EXPECT_EQ(r.status, 0) << r.out << r.err;
         return pub;
     }
