@@ -99,15 +99,26 @@ class MqttClient {
             changed_.notify_all();
             thread_.join();
         }
-        std::unique_lock<std::shared_mutex> lock(client_mutex_);
-        if (mosq_) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;  // also when start() never ran: callbacks stay quiet
+        }
+        // The client leaves mosq_ under the lock and is run down outside
+        // it: the last loops may still fire callbacks, and a hook that
+        // publishes would wait for this very lock.
+        mosquitto* last;
+        {
+            std::unique_lock<std::shared_mutex> lock(client_mutex_);
+            last = mosq_;
+            mosq_ = nullptr;
+        }
+        if (last) {
             // What is still queued (the agent's "offline") goes out before
             // the DISCONNECT, best effort.
-            (void)mosquitto_loop(mosq_, 50, 1);
-            mosquitto_disconnect(mosq_);
-            (void)mosquitto_loop(mosq_, 50, 1);
-            mosquitto_destroy(mosq_);
-            mosq_ = nullptr;
+            (void)mosquitto_loop(last, 50, 1);
+            mosquitto_disconnect(last);
+            (void)mosquitto_loop(last, 50, 1);
+            mosquitto_destroy(last);
         }
     }
 
@@ -367,7 +378,7 @@ class MqttClient {
                     now_ready = true;
                 }
             }
-            if (now_ready) {
+            if (now_ready && !self->stopping()) {
                 if (self->hooks_.on_ready)
                     self->hooks_.on_ready();
                 self->changed_.notify_all();
@@ -379,7 +390,8 @@ class MqttClient {
     static void on_message(mosquitto*, void* obj, const mosquitto_message* msg) {
         auto* self = static_cast<MqttClient*>(obj);
         try {
-            if (!msg || !msg->topic || msg->payloadlen < 0 || !self->hooks_.on_message)
+            if (!msg || !msg->topic || msg->payloadlen < 0 || !self->hooks_.on_message ||
+                self->stopping())
                 return;
             ByteView payload(static_cast<const uint8_t*>(msg->payload),
                              static_cast<size_t>(msg->payloadlen));
@@ -404,7 +416,7 @@ class MqttClient {
                     why = "disconnected";
                 }
             }
-            if (self->hooks_.on_lost)
+            if (self->hooks_.on_lost && !self->stopping())
                 self->hooks_.on_lost(why);
             self->changed_.notify_all();
         } catch (...) {
@@ -635,8 +647,10 @@ struct BrokerListener::Hub : std::enable_shared_from_this<BrokerListener::Hub> {
     std::deque<std::string> closed_ids;  // late frames of these make no new connection
     std::string epoch;
     bool stopping = false;
+    std::chrono::steady_clock::time_point last_restored{};
 
     void on_ready();
+    void on_presence(ByteView payload);
     void on_message(const std::string& topic, ByteView payload);
     void on_lost(const std::string& why);
     void forget(const std::string& conn);
@@ -684,6 +698,29 @@ void BrokerListener::Hub::on_ready() {
         now = std::string(kOnline) + epoch;
     }
     (void)client->publish(address.goodbye(), as_bytes(now), true);
+}
+
+// Anyone who may publish on the topic can replace the retained presence
+// ("offline", another epoch), and authenticators would then stay away: the
+// agent, which hears its own topic, puts its own back. At most once a
+// second, so that two agents on one topic (a misconfiguration) cannot keep
+// each other and the broker busy.
+void BrokerListener::Hub::on_presence(ByteView payload) {
+    std::string ours;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (stopping || epoch.empty())
+            return;
+        ours = std::string(kOnline) + epoch;
+        if (std::string_view(as_chars(payload)) == ours)
+            return;
+        auto now = std::chrono::steady_clock::now();
+        if (last_restored != std::chrono::steady_clock::time_point{} &&
+            now - last_restored < std::chrono::seconds(1))
+            return;
+        last_restored = now;
+    }
+    (void)client->publish(address.goodbye(), as_bytes(ours), true);
 }
 
 void BrokerListener::Hub::on_message(const std::string& topic, ByteView payload) {
@@ -765,14 +802,17 @@ Result<std::unique_ptr<BrokerListener>> BrokerListener::start(const BrokerAddres
     // in the callbacks.
     Hub* h = hub.get();
     hooks.on_ready = [h] { h->on_ready(); };
-    hooks.on_message = [h](const std::string& topic, ByteView payload, bool retained) {
-        if (!retained)
+    hooks.on_message = [h, goodbye = address.goodbye()](const std::string& topic, ByteView payload,
+                                                        bool retained) {
+        if (topic == goodbye)
+            h->on_presence(payload);
+        else if (!retained)
             h->on_message(topic, payload);
     };
     hooks.on_lost = [h](const std::string& why) { h->on_lost(why); };
     hub->client = std::make_unique<MqttClient>(address, std::move(hooks));
-    SKGATE_CHECK(
-        hub->client->start(settings, {address.upstream_filter()}, address.goodbye(), kOffline));
+    SKGATE_CHECK(hub->client->start(settings, {address.upstream_filter(), address.goodbye()},
+                                    address.goodbye(), kOffline));
     return std::unique_ptr<BrokerListener>(new BrokerListener(std::move(hub)));
 }
 

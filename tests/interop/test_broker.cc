@@ -308,6 +308,31 @@ TEST_F(BrokerLink, MalformedConnectionIdsAndOtherTopicsAreIgnored) {
     EXPECT_EQ(none.error().code, ErrorCode::not_found);
 }
 
+// A stranger who may publish on the topic replaces the agent's retained
+// presence ("offline", or another agent's epoch): the agent hears it and
+// puts its own back, so authenticators can still connect.
+TEST_F(BrokerLink, AForgedPresenceIsPutRightByTheAgent) {
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    for (const std::string& forged : {std::string("offline"), std::string("online deadbeef")}) {
+        auto r = publish(address_.goodbye(), forged, {"-r"});
+        ASSERT_EQ(r.status, 0) << r.err;
+        Result<std::unique_ptr<Transport>> phone = make_error(ErrorCode::io, "not tried");
+        for (int i = 0; i < 20 && !phone; i++) {
+            phone = connect_broker(address_, settings("phone"), 20000);
+            if (!phone)
+                std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+        ASSERT_TRUE(phone) << forged << ": " << phone.error().message;
+        ASSERT_TRUE((*phone)->send(frame("hello")));
+        auto conn = listener->accept(20000);
+        ASSERT_TRUE(conn) << conn.error().message;
+        auto got = (*conn)->receive(20000);
+        ASSERT_TRUE(got) << got.error().message;
+        EXPECT_EQ(*got, frame("hello"));
+    }
+}
+
 // `skgate-agent pair --broker` with no broker there fails, saying why,
 // and saves nothing; an address with a topic of its own is a usage error.
 TEST_F(BrokerLink, PairThroughABrokerThatIsNotThereFailsSayingWhy) {
