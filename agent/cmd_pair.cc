@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -35,20 +37,20 @@ int fail(const std::string& what) {
     return kExitFailure;
 }
 
-// While one authenticator is pairing, anyone else who answers and proves it
-// holds the URI's token is told no, and the pairing is aborted: a second
-// responder means someone else has the URI, and which of the two is the
-// person's own device nobody can tell. A connection that proves nothing (a
-// port scan, garbage, a stranger who knows only the address) is closed and
-// is no second responder. Each connection
-// is read in a thread of its own, so a silent one never keeps a real second
-// responder from being seen.
-class SecondResponderGuard {
+// Every connection to the pairing address runs the pairing exchange in a
+// thread of its own, so a silent one (a port scan held open) or garbage
+// never keeps the person's device from being heard. A connection that
+// proves nothing (a scan, garbage, a stranger who knows only the address)
+// is closed and forgotten. The first that proves it holds the URI's token
+// is the responder; anyone after it who proves it too is told no, and the
+// pairing is aborted: a second responder means someone else has the URI,
+// and which of the two is the person's own device nobody can tell.
+class PairingResponders {
   public:
     // `accept`: the next connection to the pairing address, or an error on
     // timeout (a socket listener's or the broker's).
     using Accept = std::function<Result<std::shared_ptr<Transport>>(int timeout_ms)>;
-    SecondResponderGuard(Accept accept, const PairingOffer& offer)
+    PairingResponders(Accept accept, const PairingOffer& offer)
         : offer_(offer), thread_([this, accept = std::move(accept)] {
               while (!stop_.load()) {
                   auto t = accept(100);
@@ -66,11 +68,24 @@ class SecondResponderGuard {
                       conn->shutdown();
               }
           }) {}
-    ~SecondResponderGuard() { stop(); }
-    SecondResponderGuard(const SecondResponderGuard&) = delete;
-    SecondResponderGuard& operator=(const SecondResponderGuard&) = delete;
+    ~PairingResponders() { stop(); }
+    PairingResponders(const PairingResponders&) = delete;
+    PairingResponders& operator=(const PairingResponders&) = delete;
 
-    // After it, nobody else is answered (or noticed).
+    // The first responder that proved it holds the token, or an
+    // ErrorCode::not_found error when none did within `timeout_ms`.
+    Result<PairingResponder> wait_first(int timeout_ms) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (!found_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                             [&] { return first_.has_value(); }))
+            return make_error(ErrorCode::not_found, "no authenticator answered in time");
+        PairingResponder r = std::move(*first_);
+        first_.reset();
+        return r;
+    }
+
+    // After it, nobody else is answered (or noticed); the first responder's
+    // connection stays open.
     void stop() {
         stop_.store(true);
         if (thread_.joinable())
@@ -78,26 +93,39 @@ class SecondResponderGuard {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             for (auto& w : open_)
-                if (auto t = w.lock())
+                if (auto t = w.lock(); t && t != first_transport_)
                     t->shutdown();
         }
         readers_.join_all();
     }
-    const std::atomic<bool>& seen() const { return seen_; }
+    const std::atomic<bool>& seen_second() const { return seen_second_; }
 
   private:
     static constexpr size_t kMaxReaders = 32;
 
     void read_one(const std::shared_ptr<Transport>& t) {
-        bool second = refuse_second_responder(t, offer_, kPairingStepTimeoutMs);
-        t->shutdown();
-        if (!second) {
+        auto responder = agent_pairing_exchange(t, offer_, kPairingStepTimeoutMs);
+        if (!responder) {
+            t->shutdown();
             std::fprintf(stderr,
                          "skgate-agent: pair: ignored a connection that did not prove it holds "
-                         "this pairing's URI\n");
+                         "this pairing's URI (%s)\n",
+                         responder.error().message.c_str());
             return;
         }
-        seen_.store(true);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!first_transport_ && !stop_.load()) {
+                first_transport_ = t;
+                first_ = std::move(*responder);
+                found_.notify_all();
+                return;
+            }
+        }
+        (void)send_pairing_verdict(*responder->channel, false,
+                                   "this pairing already has a responder", "", "");
+        t->shutdown();
+        seen_second_.store(true);
         std::fprintf(stderr,
                      "skgate-agent: pair: a second device answered this pairing's URI: aborting "
                      "the pairing\n");
@@ -111,8 +139,11 @@ class SecondResponderGuard {
 
     const PairingOffer& offer_;
     std::atomic<bool> stop_{false};
-    std::atomic<bool> seen_{false};
+    std::atomic<bool> seen_second_{false};
     std::mutex mutex_;
+    std::condition_variable found_;
+    std::optional<PairingResponder> first_;       // until wait_first takes it
+    std::shared_ptr<Transport> first_transport_;  // kept open by stop()
     std::vector<std::weak_ptr<Transport>> open_;  // shut down by stop()
     ThreadGroup readers_;
     std::thread thread_;  // last: it starts once the rest is there
@@ -309,13 +340,8 @@ int cmd_pair(const Args& args) {
         text.c_str(), timeout_s);
     std::fflush(stdout);
 
-    auto transport = listener.accept(timeout_s * 1000);
-    if (!transport)
-        return fail(transport.error().code == ErrorCode::not_found
-                        ? "no authenticator answered in time"
-                        : transport.error().message);
-    SecondResponderGuard guard([&listener](int ms) { return listener.accept(ms); }, *offer);
-    auto responder = agent_pairing_exchange(*transport, *offer, kPairingStepTimeoutMs);
+    PairingResponders responders([&listener](int ms) { return listener.accept(ms); }, *offer);
+    auto responder = responders.wait_first(timeout_s * 1000);
     if (!responder)
         return fail(responder.error().message);
     const std::string& device_name = responder->device_name;
@@ -327,7 +353,7 @@ int cmd_pair(const Args& args) {
                     ". The pairing was aborted on both devices and nothing was saved; run "
                     "`skgate-agent pair` again where nobody else can see the code.");
     };
-    if (guard.seen().load())
+    if (responders.seen_second().load())
         return abort_second();
 
     std::printf(
@@ -335,10 +361,10 @@ int cmd_pair(const Args& args) {
         "Type the code the authenticator shows: ",
         device_name.c_str(), keys.code.c_str());
     std::fflush(stdout);
-    std::string typed = read_answer(&guard.seen()).value_or("");
-    // From here on nobody else is answered: what the guard saw is final.
-    guard.stop();
-    if (guard.seen().load())
+    std::string typed = read_answer(&responders.seen_second()).value_or("");
+    // From here on nobody else is answered: what was seen is final.
+    responders.stop();
+    if (responders.seen_second().load())
         return abort_second();
     if (!confirmation_code_matches(typed, keys.code)) {
         (void)send_verdict(channel, false, "the confirmation codes differ", link_address);

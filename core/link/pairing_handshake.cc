@@ -74,16 +74,6 @@ Status send_pairing_verdict(SecureChannel& channel, bool ok, const std::string& 
     return channel.send(f);
 }
 
-bool refuse_second_responder(std::shared_ptr<Transport> transport, const PairingOffer& offer,
-                             int timeout_ms) {
-    auto responder = agent_pairing_exchange(std::move(transport), offer, timeout_ms);
-    if (!responder)
-        return false;
-    (void)send_pairing_verdict(*responder->channel, false, "this pairing already has a responder",
-                               "", "");
-    return true;
-}
-
 Result<PairingAnswer> authenticator_pairing_answer(std::shared_ptr<Transport> transport,
                                                    const PairingUri& uri,
                                                    const std::string& device_name, int timeout_ms) {

@@ -51,13 +51,6 @@ struct PairingHello {
     std::string device_name;
 };
 Result<PairingHello> parse_pairing_hello(const CborFields& hello);
-// A second device answering the same pairing is told no (one responder per
-// pairing), once it has proved it holds the offer's token: only someone who
-// saw the URI is a second responder. Returns whether it was one; anyone
-// else (a port scan, garbage, a stranger who knows only the address) is
-// closed unanswered and aborts nothing.
-bool refuse_second_responder(std::shared_ptr<Transport> transport, const PairingOffer& offer,
-                             int timeout_ms);
 // --- the authenticator -------------------------------------------------------
 
 struct PairingAnswer {

@@ -320,6 +320,38 @@ TEST_F(E2eBroker, ASecondResponderAbortsThePairing) {
     EXPECT_FALSE(std::filesystem::exists(rig_->agent_dir() + "/pairing"));
 }
 
+// Anyone who may publish on the pairing topic sends junk there before the
+// phone answers: the agent ignores that connection and the phone, which
+// holds the URI, still pairs.
+TEST_F(E2eBroker, JunkOnThePairingTopicDoesNotSpoilThePairing) {
+    Process agent({"ip", "netns", "exec", net_->laptop(), std::getenv("SKGATE_AGENT_BIN"), "pair",
+                   "--no-qr", "--timeout", "60", "--broker", broker_->address()},
+                  rig_->agent_env(), client_dir_->file("pair-agent.log"));
+    ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 20000)) << agent.output();
+    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
+    std::string after = uri.substr(uri.find("addr=mqtts:10.231.10.1:8883") + 27);
+    after = after.substr(after.rfind("%2F", 0) == 0 ? 3 : 1);
+    std::string topic = after.substr(0, after.find('&'));
+    ASSERT_EQ(topic.size(), 32u) << uri;
+    std::string junk = client_dir_->file("junk.bin");
+    write_file(junk, std::string("\x00\x00\x00\x05GET /", 9));
+    auto pub_argv = broker_client("mosquitto_pub");
+    pub_argv.insert(pub_argv.end(),
+                    {"-t", "skgate/" + topic + "/u/" + std::string(32, 'a'), "-f", junk});
+    auto published = run(pub_argv);
+    ASSERT_EQ(published.status, 0) << published.err;
+    ASSERT_TRUE(agent.wait_for_output("ignored a connection", 20000)) << agent.output();
+    Process phone({"ip", "netns", "exec", net_->phone(), std::getenv("SKGATE_AUTHENTICATOR_BIN"),
+                   "pair", uri, "--passphrase-file", rig_->passphrase_file(), "--name", "phone"},
+                  rig_->authenticator_env(), client_dir_->file("pair-phone.log"));
+    ASSERT_TRUE(phone.wait_for_output("Confirmation code: ", 30000)) << phone.output();
+    ASSERT_TRUE(agent.wait_for_output("Type the code", 30000)) << agent.output();
+    agent.write_stdin(word_after(phone.output(), "Confirmation code: ") + "\n");
+    EXPECT_EQ(agent.wait(30000), 0) << agent.output();
+    EXPECT_EQ(phone.wait(30000), 0) << phone.output();
+    EXPECT_TRUE(std::filesystem::exists(rig_->agent_dir() + "/pairing"));
+}
+
 // Whoever runs the broker (here a client with the broker's login that
 // watches every topic) republishes one of the phone's sealed frames with a
 // byte changed: the agent refuses it and ends that session, and nothing is

@@ -277,6 +277,44 @@ TEST_F(Client, AScanOfThePairingPortDoesNotAbortThePairing) {
     EXPECT_TRUE(exists(rig.agent_home() + "/.skgate/pairing"));
 }
 
+// Connections made before the person's device answers do not stand in its
+// way: a silent one held open the whole time and one that sends garbage
+// are read beside it, and the device that holds the URI pairs.
+TEST_F(Client, ConnectionsBeforeThePhoneDoNotHoldUpThePairing) {
+    int port = free_port();
+    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "60", "--address",
+                   "tcp:127.0.0.1:" + std::to_string(port)},
+                  rig.agent_env(), dir.file("pair.log"));
+    ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000)) << agent.output();
+    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
+    auto connect_to_pairing = [&] {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0)
+            << std::strerror(errno);
+        return fd;
+    };
+    int silent = connect_to_pairing();
+    int garbage = connect_to_pairing();
+    const char junk[] = "\x00\x00\x00\x05GET /";
+    ASSERT_EQ(write(garbage, junk, sizeof junk - 1), static_cast<ssize_t>(sizeof junk - 1));
+    ASSERT_TRUE(agent.wait_for_output("ignored a connection", 20000)) << agent.output();
+    close(garbage);
+    Process phone({bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
+                   rig.passphrase_file(), "--name", "test phone"},
+                  rig.authenticator_env(), dir.file("phone.log"));
+    ASSERT_TRUE(phone.wait_for_output("Confirmation code: ", 20000)) << phone.output();
+    ASSERT_TRUE(agent.wait_for_output("Type the code", 20000)) << agent.output();
+    agent.write_stdin(word_after(phone.output(), "Confirmation code: ") + "\n");
+    EXPECT_EQ(agent.wait(15000), 0) << agent.output();
+    EXPECT_EQ(phone.wait(15000), 0) << phone.output();
+    EXPECT_TRUE(exists(rig.agent_home() + "/.skgate/pairing"));
+    close(silent);
+}
+
 // unpair while the authenticator is connected: its session ends at once, it
 // is told (a sealed message), forgets the pairing and stops retrying.
 TEST_F(Client, UnpairEndsTheConnectedSessionAndTellsTheAuthenticator) {
@@ -353,23 +391,40 @@ TEST_F(Client, PairOnAPairedLaptopAsksBeforeReplacing) {
     EXPECT_EQ(read_file(rig.agent_home() + "/.skgate/pairing"), "damaged");
 }
 
-TEST_F(Client, ForgedUriWithoutTheTokenIsRefused) {
-    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20"}, rig.agent_env(),
+// A device that has the address but not the token is refused and
+// forgotten: the pairing goes on, and the person's device, which has the
+// whole URI, still pairs.
+TEST_F(Client, ForgedUriWithoutTheTokenIsRefusedAndThePairingGoesOn) {
+    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "30"}, rig.agent_env(),
                   dir.file("pair.log"));
     ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000));
     std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
-    size_t tok = uri.find("token=") + 6;
-    uri.replace(
-        tok, uri.find('&', tok) == std::string::npos ? std::string::npos : uri.find('&', tok) - tok,
-        "AAAAAAAAAAAAAAAAAAAAAA");
-    auto auth = run(
-        {bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file", rig.passphrase_file()},
-        "", rig.authenticator_env());
+    std::string forged = uri;
+    size_t tok = forged.find("token=") + 6;
+    forged.replace(tok,
+                   forged.find('&', tok) == std::string::npos ? std::string::npos
+                                                              : forged.find('&', tok) - tok,
+                   "AAAAAAAAAAAAAAAAAAAAAA");
+    TempDir other;
+    ClientRig stranger(other.path());
+    stranger.init_authenticator();
+    auto auth = run({bin("SKGATE_AUTHENTICATOR_BIN"), "pair", forged, "--passphrase-file",
+                     stranger.passphrase_file()},
+                    "", stranger.authenticator_env());
     EXPECT_NE(auth.status, 0);
-    EXPECT_EQ(agent.wait(10000), 1);
-    EXPECT_NE(agent.output().find("does not hold this pairing's token"), std::string::npos)
+    ASSERT_TRUE(agent.wait_for_output("does not hold this pairing's token", 20000))
         << agent.output();
-    EXPECT_FALSE(exists(rig.agent_home() + "/.skgate/pairing"));
+    EXPECT_NE(agent.output().find("ignored a connection"), std::string::npos) << agent.output();
+    Process phone({bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
+                   rig.passphrase_file(), "--name", "test phone"},
+                  rig.authenticator_env(), dir.file("phone.log"));
+    ASSERT_TRUE(phone.wait_for_output("Confirmation code: ", 10000)) << phone.output();
+    ASSERT_TRUE(agent.wait_for_output("Type the code", 10000)) << agent.output();
+    agent.write_stdin(word_after(phone.output(), "Confirmation code: ") + "\n");
+    EXPECT_EQ(agent.wait(15000), 0) << agent.output();
+    EXPECT_EQ(phone.wait(15000), 0) << phone.output();
+    EXPECT_EQ(agent.output().find("second device"), std::string::npos) << agent.output();
+    EXPECT_TRUE(exists(rig.agent_home() + "/.skgate/pairing"));
 }
 
 TEST_F(Client, PairGenerateAndSignWithStockOpenSsh) {
