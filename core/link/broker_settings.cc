@@ -147,6 +147,33 @@ Result<BrokerSettings> BrokerSettings::parse(std::string_view text, const std::s
     return s;
 }
 
+namespace {
+
+// libmosquitto opens these itself, later: checked here, they are the
+// user's (or root's) and nobody else can swap them, and the key nobody
+// else can read. A CA others could write would let them vouch for any
+// broker.
+Status check_tls_files(const BrokerSettings& s, const std::string& origin) {
+    FileRules trusted;
+    trusted.owner = geteuid();
+    trusted.max_bytes = kMaxBrokerTlsFileBytes;
+    for (const auto& [keyword, file] : {std::pair{"ca", s.ca_file}, {"cert", s.cert_file}}) {
+        if (file.empty())
+            continue;
+        if (auto r = read_trusted_file(file, trusted); !r)
+            return r.error().context(origin + ": " + keyword);
+    }
+    if (!s.key_file.empty()) {
+        auto key = read_trusted_file(s.key_file, FileRules::own_secret(kMaxBrokerTlsFileBytes));
+        if (!key)
+            return key.error().context(origin + ": key");
+        OPENSSL_cleanse(key->data(), key->size());
+    }
+    return {};
+}
+
+}  // namespace
+
 Result<BrokerSettings> BrokerSettings::load(const std::string& path) {
     FileRules rules;
     rules.owner = geteuid();
@@ -159,6 +186,7 @@ Result<BrokerSettings> BrokerSettings::load(const std::string& path) {
         return text.error();
     }
     SKGATE_TRY(s, parse(*text, path));
+    SKGATE_CHECK(check_tls_files(s, path));
     if (!s.password_file_.empty()) {
         auto pw = read_trusted_file(s.password_file_, FileRules::own_secret(kMaxBrokerPassword));
         if (!pw)

@@ -29,6 +29,8 @@ inline constexpr std::string_view kBrokerScheme = "mqtts:";
 inline constexpr size_t kMinBrokerTopic = 16;
 inline constexpr size_t kMaxBrokerTopic = 64;
 inline constexpr size_t kMaxBrokerSettingsBytes = 16 * 1024;
+// The ca, cert and key files (a system CA bundle is about 200 KiB).
+inline constexpr size_t kMaxBrokerTlsFileBytes = 1024 * 1024;
 
 bool is_broker_address(std::string_view address);
 

@@ -122,4 +122,42 @@ TEST(BrokerSettings, LoadReadsThePasswordFileAndRefusesOneOthersCanRead) {
     EXPECT_EQ(writable.error().code, ErrorCode::permission);
 }
 
+// The TLS files libmosquitto opens later are checked when the settings
+// load: a CA or certificate others could write is refused (they could vouch
+// for any broker), and so is a key others can read; each error names the
+// keyword.
+TEST(BrokerSettings, LoadRefusesTlsFilesOthersCouldChangeOrRead) {
+    TempDir dir;
+    for (const char* f : {"ca.pem", "cert.pem"})
+        write_file(dir.file(f), "-----BEGIN CERTIFICATE-----\n", 0644);
+    write_file(dir.file("key.pem"), "-----BEGIN PRIVATE KEY-----\n", 0600);
+    write_file(dir.file("broker.conf"),
+               "ca " + dir.file("ca.pem") + "\ncert " + dir.file("cert.pem") + "\nkey " +
+                   dir.file("key.pem") + "\n",
+               0600);
+    auto good = BrokerSettings::load(dir.file("broker.conf"));
+    ASSERT_TRUE(good) << good.error().message;
+    EXPECT_EQ(good->key_file, dir.file("key.pem"));
+    struct Case {
+        const char* file;
+        mode_t mode;
+        const char* keyword;
+    };
+    for (const Case& c : {Case{"ca.pem", 0666, ": ca: "}, Case{"cert.pem", 0646, ": cert: "},
+                          Case{"key.pem", 0644, ": key: "}, Case{"key.pem", 0640, ": key: "}}) {
+        SCOPED_TRACE(std::string(c.file) + " " + std::to_string(c.mode));
+        ASSERT_EQ(chmod(dir.file(c.file).c_str(), c.mode), 0);
+        auto bad = BrokerSettings::load(dir.file("broker.conf"));
+        ASSERT_FALSE(bad);
+        EXPECT_EQ(bad.error().code, ErrorCode::permission) << bad.error().message;
+        EXPECT_NE(bad.error().message.find(c.keyword), std::string::npos) << bad.error().message;
+        ASSERT_EQ(chmod(dir.file(c.file).c_str(), c.file == std::string("key.pem") ? 0600 : 0644),
+                  0);
+    }
+    ASSERT_EQ(unlink(dir.file("ca.pem").c_str()), 0);
+    auto missing = BrokerSettings::load(dir.file("broker.conf"));
+    ASSERT_FALSE(missing);
+    EXPECT_NE(missing.error().message.find(": ca: "), std::string::npos) << missing.error().message;
+}
+
 }  // namespace
