@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <thread>
 #include <vector>
@@ -30,7 +31,10 @@ constexpr int kProbeTimeoutMs = 5'000;
 constexpr int kAttemptTimeoutMs = 10'000;
 constexpr size_t kMaxPresenceBytes = 64;
 constexpr size_t kConnIdChars = 32;
-constexpr size_t kRememberedClosed = 256;
+// A connection id once closed never opens again in this run: a hello
+// recorded on it and replayed would otherwise pass its proof (the proof is
+// bound to the id and the presence epoch).
+constexpr size_t kRememberedClosed = 4096;
 constexpr std::string_view kOnline = "online ";
 constexpr std::string_view kOffline = "offline";
 
@@ -568,6 +572,10 @@ class BrokerClientTransport final : public Transport {
         return client_->publish(address_.upstream(conn_), frame);
     }
     Result<Bytes> receive(int timeout_ms) override { return queue_.pop(timeout_ms); }
+    std::string binding() const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return conn_ + " " + epoch_;
+    }
     void shutdown() override {
         bool was_open = !queue_.closed();
         queue_.close("the connection was shut down");
@@ -611,7 +619,7 @@ class BrokerClientTransport final : public Transport {
     BrokerAddress address_;
     std::string conn_;
     FrameQueue queue_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::condition_variable presence_changed_;
     std::string epoch_;
     bool offline_ = false;
@@ -644,7 +652,10 @@ struct BrokerListener::Hub : std::enable_shared_from_this<BrokerListener::Hub> {
     std::condition_variable arrived;
     std::map<std::string, std::shared_ptr<Stream>> streams;
     std::deque<std::shared_ptr<Stream>> unaccepted;
-    std::deque<std::string> closed_ids;  // late frames of these make no new connection
+    // Late frames of these make no new connection (oldest first, and a set
+    // to look them up).
+    std::deque<std::string> closed_ids;
+    std::set<std::string> closed_set;
     std::string epoch;
     bool stopping = false;
     std::chrono::steady_clock::time_point last_restored{};
@@ -654,13 +665,16 @@ struct BrokerListener::Hub : std::enable_shared_from_this<BrokerListener::Hub> {
     void on_message(const std::string& topic, ByteView payload);
     void on_lost(const std::string& why);
     void forget(const std::string& conn);
+    void remember_closed(const std::string& conn);  // with `mutex` held
     void close_all(const std::string& why);
 };
 
 class BrokerListener::Hub::Stream final : public Transport {
   public:
-    Stream(std::weak_ptr<Hub> hub, std::string conn)
-        : hub_(std::move(hub)), conn_(std::move(conn)) {}
+    // `epoch`: the agent's presence when the connection's first frame
+    // came; the authenticator saw the same one, or the hello fails.
+    Stream(std::weak_ptr<Hub> hub, std::string conn, std::string epoch)
+        : hub_(std::move(hub)), conn_(std::move(conn)), binding_(conn_ + " " + epoch) {}
     ~Stream() override { shutdown(); }
 
     Status send(ByteView frame) override {
@@ -671,6 +685,7 @@ class BrokerListener::Hub::Stream final : public Transport {
         return hub->client->publish(hub->address.downstream(conn_), frame);
     }
     Result<Bytes> receive(int timeout_ms) override { return queue_.pop(timeout_ms); }
+    std::string binding() const override { return binding_; }
     void shutdown() override {
         bool was_open = !queue_.closed();
         queue_.close("the connection was shut down");
@@ -685,6 +700,7 @@ class BrokerListener::Hub::Stream final : public Transport {
   private:
     std::weak_ptr<Hub> hub_;
     std::string conn_;
+    std::string binding_;
     FrameQueue queue_;
 };
 
@@ -738,11 +754,10 @@ void BrokerListener::Hub::on_message(const std::string& topic, ByteView payload)
         if (auto it = streams.find(conn); it != streams.end()) {
             stream = it->second;
         } else {
-            if (payload.empty() || payload.size() > kMaxFrameBytes ||
-                std::find(closed_ids.begin(), closed_ids.end(), conn) != closed_ids.end() ||
+            if (payload.empty() || payload.size() > kMaxFrameBytes || closed_set.count(conn) != 0 ||
                 streams.size() >= kMaxBrokerConnections)
                 return;
-            stream = std::make_shared<Stream>(weak_from_this(), conn);
+            stream = std::make_shared<Stream>(weak_from_this(), conn, epoch);
             streams.emplace(conn, stream);
             unaccepted.push_back(stream);
             arrived.notify_all();
@@ -758,6 +773,16 @@ void BrokerListener::Hub::on_message(const std::string& topic, ByteView payload)
     }
 }
 
+void BrokerListener::Hub::remember_closed(const std::string& conn) {
+    if (!closed_set.insert(conn).second)
+        return;
+    closed_ids.push_back(conn);
+    if (closed_ids.size() > kRememberedClosed) {
+        closed_set.erase(closed_ids.front());
+        closed_ids.pop_front();
+    }
+}
+
 void BrokerListener::Hub::forget(const std::string& conn) {
     // A stream's destructor calls this: the last reference must go after
     // the lock is released.
@@ -766,9 +791,7 @@ void BrokerListener::Hub::forget(const std::string& conn) {
     if (auto it = streams.find(conn); it != streams.end()) {
         last = std::move(it->second);
         streams.erase(it);
-        closed_ids.push_back(conn);
-        if (closed_ids.size() > kRememberedClosed)
-            closed_ids.pop_front();
+        remember_closed(conn);
     }
 }
 
@@ -780,9 +803,7 @@ void BrokerListener::Hub::close_all(const std::string& why) {
         gone.swap(streams);
         never_accepted.swap(unaccepted);
         for (const auto& [conn, s] : gone) {
-            closed_ids.push_back(conn);
-            if (closed_ids.size() > kRememberedClosed)
-                closed_ids.pop_front();
+            remember_closed(conn);
         }
     }
     for (auto& [conn, s] : gone)

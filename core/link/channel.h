@@ -32,6 +32,11 @@ class Transport {
     virtual Result<Bytes> receive(int timeout_ms) = 0;
     // Wakes a blocked receive() and refuses further traffic.
     virtual void shutdown() = 0;
+    // What names this connection on both ends, where the transport has such
+    // a name (a broker connection's id and the agent's presence epoch); ""
+    // for a socket. The session hello is bound to it, so a hello recorded
+    // on one connection proves nothing on another.
+    virtual std::string binding() const { return {}; }
 };
 
 // A stream socket carrying u32-length-prefixed frames of 1..max_frame bytes

@@ -20,6 +20,7 @@ inline constexpr uint64_t kName = 11;
 inline constexpr uint64_t kDeviceId = 12;
 inline constexpr uint64_t kNonce = 13;  // the first session protocol's; kept unused
 inline constexpr uint64_t kAddress = 14;
+inline constexpr uint64_t kProof = 15;
 inline constexpr uint64_t kApplication = 30;
 inline constexpr uint64_t kAlgorithm = 31;
 inline constexpr uint64_t kHash = 32;
@@ -34,9 +35,9 @@ inline constexpr uint64_t kFlags = 40;
 inline constexpr uint64_t kCounter = 41;
 inline constexpr uint64_t kHostNames = 42;
 inline constexpr std::array kAll = {
-    kType,      kId,        kTime,        kStatus,    kReason, kKey,     kName,     kDeviceId,
-    kNonce,     kAddress,   kApplication, kAlgorithm, kHash,   kOptions, kUserName, kAuthData,
-    kSignature, kKeyHandle, kData,        kContext,   kFlags,  kCounter, kHostNames};
+    kType,     kId,        kTime,      kStatus,      kReason,    kKey,   kName,    kDeviceId,
+    kNonce,    kAddress,   kProof,     kApplication, kAlgorithm, kHash,  kOptions, kUserName,
+    kAuthData, kSignature, kKeyHandle, kData,        kContext,   kFlags, kCounter, kHostNames};
 }  // namespace field
 
 namespace type {

@@ -270,6 +270,43 @@ Result<Bytes> session_ephemeral(const CborFields& hello, const std::string& peer
     return key;
 }
 
+constexpr size_t kHelloProofBytes = 32;
+
+// The authenticator's hello proves it holds the pairing secret, for this
+// connection and this ephemeral key: HKDF-SHA256 of the secret (OpenSSL
+// wants a salt: a fixed one), its info the device id, the key and the
+// transport's binding, each length-prefixed
+// (HKDF's expand step is HMAC of the info, so this is a MAC). The agent can
+// then refuse a recorded hello replayed on a new connection at once,
+// before it answers or counts it as the device connecting, instead of
+// holding a handshake place until the proof times out.
+Result<Bytes> hello_proof(ByteView secret, ByteView device_id, ByteView ephemeral,
+                          std::string_view binding) {
+    std::string info = "skgate-hello-v1";
+    for (ByteView part : {device_id, ephemeral, as_bytes(binding)}) {
+        info.push_back(static_cast<char>(part.size() >> 8));
+        info.push_back(static_cast<char>(part.size() & 0xff));
+        info.append(as_chars(part));
+    }
+    return hkdf_sha256(secret, as_bytes("skgate-hello"), info, kHelloProofBytes);
+}
+
+Status check_hello_proof(const CborFields& hello, const PairingRecord& record, ByteView ephemeral,
+                         std::string_view binding) {
+    if (!hello.has(msg::field::kProof))
+        return make_error(ErrorCode::permission,
+                          "the device's session hello carries no proof of the pairing (an older "
+                          "authenticator); update it");
+    SKGATE_TRY(proof, hello.get_bytes(msg::field::kProof, "hello proof", kHelloProofBytes));
+    SKGATE_TRY(expected, hello_proof(record.secret, record.device_id, ephemeral, binding));
+    if (proof.size() != expected.size() ||
+        CRYPTO_memcmp(proof.data(), expected.data(), expected.size()) != 0)
+        return make_error(ErrorCode::permission,
+                          "a session hello that does not prove the pairing (recorded elsewhere, or "
+                          "made without the pairing secret)");
+    return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport> transport,
@@ -284,6 +321,7 @@ Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport>
         return make_error(ErrorCode::permission,
                           "a device that is not the paired one tried to connect");
     SKGATE_TRY(their_key, session_ephemeral(hello, "device"));
+    SKGATE_CHECK(check_hello_proof(hello, record, their_key, transport->binding()));
     if (on_hello)
         on_hello();
     SKGATE_TRY(own, X25519KeyPair::generate());
@@ -313,6 +351,9 @@ Result<std::unique_ptr<SecureChannel>> session_connect(std::shared_ptr<Transport
     hello.set(msg::field::kType, msg::type::kSessionHello);
     hello.set(msg::field::kDeviceId, record.device_id);
     hello.set(msg::field::kKey, own.public_key);
+    SKGATE_TRY(proof,
+               hello_proof(record.secret, record.device_id, own.public_key, transport->binding()));
+    hello.set(msg::field::kProof, proof);
     SKGATE_CHECK(send_plain(*transport, hello));
     SKGATE_TRY(reply, receive_plain(*transport, timeout_ms));
     SKGATE_TRY(type, reply.get_uint(msg::field::kType, "message type"));

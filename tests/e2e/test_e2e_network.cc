@@ -179,19 +179,25 @@ TEST_F(E2eNetwork, AFrameChangedOnTheWayIsRefused) {
     std::string relay_script = client_dir_->file("relay.py");
     write_file(relay_script, R"PY(
 import socket, sys, threading
-listen_ip, listen_port, to_ip, to_port, flip_at = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+listen_ip, listen_port, to_ip, to_port, flip_in_second = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind((listen_ip, listen_port)); srv.listen(8)
 print("relay ready", flush=True)
 def pump(src, dst, flip):
-    seen = 0
+    # Frames are u32-length-prefixed: the flipped byte is one inside the
+    # second frame (the phone's sealed 'ready'), wherever the hello ends.
+    seen, head, flip_at = 0, b"", None
     try:
         while True:
             data = src.recv(65536)
             if not data:
                 break
             data = bytearray(data)
-            if flip and seen <= flip_at < seen + len(data):
+            if flip and flip_at is None:
+                head += bytes(data[:max(0, 4 - len(head))])
+                if len(head) == 4:
+                    flip_at = 4 + int.from_bytes(head, "big") + 4 + flip_in_second
+            if flip and flip_at is not None and seen <= flip_at < seen + len(data):
                 data[flip_at - seen] ^= 0x01
             seen += len(data)
             dst.sendall(bytes(data))
@@ -208,9 +214,9 @@ while True:
     threading.Thread(target=pump, args=(c, u, True), daemon=True).start()
     threading.Thread(target=pump, args=(u, c, False), daemon=True).start()
 )PY");
-    // The phone's hello is about 70 bytes; byte 100 is inside its 'ready'.
+    // Byte 12 of the phone's second frame, its sealed 'ready'.
     Process relay({"ip", "netns", "exec", net_->laptop(), "python3", relay_script, kLaptopIp,
-                   std::to_string(kRelayPort), kLaptopIp, std::to_string(kLinkPort), "100"},
+                   std::to_string(kRelayPort), kLaptopIp, std::to_string(kLinkPort), "12"},
                   {}, client_dir_->file("relay.log"));
     ASSERT_TRUE(relay.wait_for_output("relay ready", 10000)) << relay.output();
     Process phone(

@@ -98,6 +98,9 @@ TEST_F(BrokerLink, FramesGoBothWaysInOrderAndACloseIsSeenOnTheOtherSide) {
         ASSERT_TRUE((*phone)->send(frame("hello " + std::to_string(i))));
     auto agent_side = listener->accept(20000);
     ASSERT_TRUE(agent_side) << agent_side.error().message;
+    // Both ends name the connection alike (its id and the agent's epoch).
+    EXPECT_EQ((*agent_side)->binding(), (*phone)->binding());
+    EXPECT_GT((*phone)->binding().size(), 40u) << (*phone)->binding();
     for (int i = 0; i < 20; i++) {
         auto f = (*agent_side)->receive(20000);
         ASSERT_TRUE(f) << f.error().message;
@@ -121,6 +124,8 @@ TEST_F(BrokerLink, FramesGoBothWaysInOrderAndACloseIsSeenOnTheOtherSide) {
     ASSERT_TRUE((*again)->send(frame("second")));
     auto second = listener->accept(20000);
     ASSERT_TRUE(second);
+    EXPECT_EQ((*second)->binding(), (*again)->binding());
+    EXPECT_NE((*second)->binding(), (*phone)->binding());
     auto f = (*second)->receive(20000);
     ASSERT_TRUE(f);
     EXPECT_EQ(std::string(as_chars(*f)), "second");
@@ -306,6 +311,69 @@ TEST_F(BrokerLink, MalformedConnectionIdsAndOtherTopicsAreIgnored) {
     auto none = listener->accept(1500);
     ASSERT_FALSE(none);
     EXPECT_EQ(none.error().code, ErrorCode::not_found);
+}
+
+// Keeps what one side sends (what anyone watching the topic records).
+class Recorder final : public Transport {
+  public:
+    explicit Recorder(std::shared_ptr<Transport> inner) : inner_(std::move(inner)) {}
+    Status send(ByteView frame) override {
+        sent.emplace_back(frame.begin(), frame.end());
+        return inner_->send(frame);
+    }
+    Result<Bytes> receive(int timeout_ms) override { return inner_->receive(timeout_ms); }
+    void shutdown() override { inner_->shutdown(); }
+    std::string binding() const override { return inner_->binding(); }
+    std::vector<Bytes> sent;
+
+  private:
+    std::shared_ptr<Transport> inner_;
+};
+
+// A session through the broker works; the phone's hello, recorded and
+// published again on a connection of the stranger's own, is refused at
+// once, before the agent answers or counts it as the device connecting,
+// so replayed hellos cannot hold the agent's handshake places.
+TEST_F(BrokerLink, AHelloReplayedOnAnotherConnectionIsRefusedAtOnce) {
+    PairingRecord rec;
+    rec.device_id = Bytes(kDeviceIdBytes, 7);
+    rec.device_name = "phone";
+    rec.secret = Bytes(kPairingSecretBytes, 9);
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    auto dialed = dial();
+    ASSERT_TRUE(dialed) << dialed.error().message;
+    auto phone = std::make_shared<Recorder>(std::shared_ptr<Transport>(std::move(*dialed)));
+    Result<std::unique_ptr<SecureChannel>> agent_side = invalid("not run");
+    std::thread t([&] {
+        auto conn = listener->accept(20000);
+        if (conn)
+            agent_side = session_accept(*conn, rec, 20000);
+    });
+    auto phone_side = session_connect(phone, rec, 20000);
+    t.join();
+    ASSERT_TRUE(phone_side) << phone_side.error().message;
+    ASSERT_TRUE(agent_side) << agent_side.error().message;
+    ASSERT_FALSE(phone->sent.empty());
+    std::string file = dir_.file("hello.bin");
+    write_file(file, std::string(as_chars(phone->sent.front())));
+    auto r = run({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()),
+                  "--cafile", broker_->ca_file(), "-u", MqttBroker::kUser, "-P", password(), "-t",
+                  "skgate/" + address_.topic + "/u/" + std::string(32, 'c'), "-f", file});
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto replayed = listener->accept(20000);
+    ASSERT_TRUE(replayed) << replayed.error().message;
+    bool counted = false;
+    auto refused = session_accept(*replayed, rec, 20000, [&] { counted = true; });
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("does not prove the pairing"), std::string::npos)
+        << refused.error().message;
+    EXPECT_FALSE(counted);
+    // The real session is untouched.
+    CborFields ping;
+    ping.set(msg::field::kType, msg::type::kSessionReady);
+    ASSERT_TRUE((*phone_side)->send(ping));
+    EXPECT_TRUE((*agent_side)->receive(20000));
 }
 
 // A stranger who may publish on the topic replaces the agent's retained

@@ -448,6 +448,97 @@ TEST(Session, AHelloWithoutAnEphemeralKeyIsRefused) {
     EXPECT_FALSE(agent_result);
 }
 
+// A transport that names its connection (as a broker connection does).
+class NamedTransport final : public Transport {
+  public:
+    NamedTransport(std::shared_ptr<Transport> inner, std::string name)
+        : inner_(std::move(inner)), name_(std::move(name)) {}
+    Status send(ByteView frame) override {
+        sent.emplace_back(frame.begin(), frame.end());
+        return inner_->send(frame);
+    }
+    Result<Bytes> receive(int timeout_ms) override { return inner_->receive(timeout_ms); }
+    void shutdown() override { inner_->shutdown(); }
+    std::string binding() const override { return name_; }
+    std::vector<Bytes> sent;
+
+  private:
+    std::shared_ptr<Transport> inner_;
+    std::string name_;
+};
+
+// The authenticator's hello proves the pairing for its connection: replayed
+// on another connection (what a stranger on a broker can do), made without
+// the secret, or without a proof at all, it is refused before the agent
+// answers or calls on_hello, so it never holds a handshake place.
+TEST(Session, AHelloProvesThePairingForItsOwnConnectionOnly) {
+    PairingRecord rec;
+    rec.device_id = Bytes(16, 1);
+    rec.device_name = "phone";
+    rec.secret = Bytes(32, 2);
+    Bytes recorded;
+    {
+        Pipe p;
+        auto agent = std::make_shared<NamedTransport>(p.agent, "conn-a epoch-1");
+        auto auth = std::make_shared<NamedTransport>(p.authenticator, "conn-a epoch-1");
+        Result<std::unique_ptr<SecureChannel>> agent_side = invalid("not run");
+        std::thread t([&] { agent_side = session_accept(agent, rec, 2000); });
+        auto auth_side = session_connect(auth, rec, 2000);
+        t.join();
+        ASSERT_TRUE(auth_side) << auth_side.error().message;
+        ASSERT_TRUE(agent_side) << agent_side.error().message;
+        recorded = auth->sent.at(0);
+    }
+    auto hello = CborFields::parse(recorded);
+    ASSERT_TRUE(hello);
+    auto refused = [&](const std::string& binding, const Bytes& frame) {
+        Pipe p;
+        auto agent = std::make_shared<NamedTransport>(p.agent, binding);
+        bool told = false;
+        Result<std::unique_ptr<SecureChannel>> r = invalid("not run");
+        std::thread t([&] {
+            r = session_accept(agent, rec, 2000, [&] { told = true; });
+            p.agent->shutdown();
+        });
+        EXPECT_TRUE(p.authenticator->send(frame));
+        t.join();
+        EXPECT_FALSE(told) << "on_hello was called";
+        EXPECT_TRUE(agent->sent.empty()) << "the agent answered";
+        EXPECT_FALSE(r);
+        return r ? std::string("accepted") : r.error().message;
+    };
+    for (const std::string& other :
+         {std::string("conn-b epoch-1"), std::string("conn-a epoch-2"), std::string("")}) {
+        SCOPED_TRACE(other);
+        EXPECT_NE(refused(other, recorded).find("does not prove the pairing"), std::string::npos);
+    }
+    PairingRecord thief = rec;
+    thief.secret = Bytes(32, 3);
+    {
+        Pipe p;
+        auto auth = std::make_shared<NamedTransport>(p.authenticator, "conn-c epoch-1");
+        std::thread t([&] { (void)session_connect(auth, thief, 500); });
+        auto forged = p.agent->receive(2000);
+        p.agent->shutdown();
+        t.join();
+        ASSERT_TRUE(forged);
+        EXPECT_NE(refused("conn-c epoch-1", *forged).find("does not prove the pairing"),
+                  std::string::npos);
+    }
+    CborFields bare = *hello;
+    CborFields without;
+    without.set(msg::field::kType, msg::type::kSessionHello);
+    without.set(msg::field::kDeviceId, rec.device_id);
+    auto key = bare.get_bytes(msg::field::kKey, "key", 32);
+    ASSERT_TRUE(key);
+    without.set(msg::field::kKey, *key);
+    EXPECT_NE(refused("conn-a epoch-1", without.encode()).find("update it"), std::string::npos);
+    CborFields shortened = without;
+    shortened.set(msg::field::kProof, Bytes(31, 0));
+    EXPECT_NE(refused("conn-a epoch-1", shortened.encode()).find("does not prove"),
+              std::string::npos);
+}
+
 TEST(PairingRecord, RoundTripsAndRefusesDamage) {
     PairingRecord rec;
     rec.device_id = Bytes(16, 1);
