@@ -156,11 +156,42 @@ TEST_F(AgentSetup, RefusesASymlinkedConfig) {
     EXPECT_EQ(read_file(home() + "/real"), "Host a\n");
 }
 
+// A TCP connection to 127.0.0.1:PORT (a stranger's, for the pairing tests).
+int connect_loopback(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+    return fd;
+}
+
 class Client : public ::testing::Test {
   protected:
     TempDir dir;
     ClientRig rig{dir.path()};
     void SetUp() override { rig.init_authenticator(); }
+
+    // The person's phone answering the pairing URI.
+    std::unique_ptr<Process> start_phone(const std::string& uri) {
+        return std::make_unique<Process>(
+            std::vector<std::string>{bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri,
+                                     "--passphrase-file", rig.passphrase_file(), "--name",
+                                     "test phone"},
+            rig.authenticator_env(), dir.file("phone.log"));
+    }
+    // Both show the code; typed on the laptop, it pairs them, and nobody
+    // was taken for a second responder.
+    void confirm_pairing(Process& agent, Process& phone) {
+        ASSERT_TRUE(phone.wait_for_output("Confirmation code: ", 20000)) << phone.output();
+        ASSERT_TRUE(agent.wait_for_output("Type the code", 20000)) << agent.output();
+        agent.write_stdin(word_after(phone.output(), "Confirmation code: ") + "\n");
+        EXPECT_EQ(agent.wait(15000), 0) << agent.output();
+        EXPECT_EQ(phone.wait(15000), 0) << phone.output();
+        EXPECT_EQ(agent.output().find("second device"), std::string::npos) << agent.output();
+        EXPECT_TRUE(exists(rig.agent_home() + "/.skgate/pairing"));
+    }
 };
 
 TEST_F(Client, WrongConfirmationCodeSavesNothing) {
@@ -223,21 +254,10 @@ TEST_F(Client, AScanOfThePairingPortDoesNotAbortThePairing) {
                   rig.agent_env(), dir.file("pair.log"));
     ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000)) << agent.output();
     std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
-    Process phone({bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
-                   rig.passphrase_file(), "--name", "test phone"},
-                  rig.authenticator_env(), dir.file("phone.log"));
-    ASSERT_TRUE(phone.wait_for_output("Confirmation code: ", 10000)) << phone.output();
+    auto phone = start_phone(uri);
+    ASSERT_TRUE(phone->wait_for_output("Confirmation code: ", 10000)) << phone->output();
     ASSERT_TRUE(agent.wait_for_output("Type the code", 10000)) << agent.output();
-    auto connect_to_pairing = [&] {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<uint16_t>(port));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0)
-            << std::strerror(errno);
-        return fd;
-    };
+    auto connect_to_pairing = [port] { return connect_loopback(port); };
     close(connect_to_pairing());  // a port scan
     int garbage = connect_to_pairing();
     const char junk[] = "\x00\x00\x00\x05GET /";
@@ -270,11 +290,7 @@ TEST_F(Client, AScanOfThePairingPortDoesNotAbortThePairing) {
             break;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    agent.write_stdin(word_after(phone.output(), "Confirmation code: ") + "\n");
-    EXPECT_EQ(agent.wait(15000), 0) << agent.output();
-    EXPECT_EQ(phone.wait(15000), 0) << phone.output();
-    EXPECT_EQ(agent.output().find("second device"), std::string::npos) << agent.output();
-    EXPECT_TRUE(exists(rig.agent_home() + "/.skgate/pairing"));
+    confirm_pairing(agent, *phone);
 }
 
 // Connections made before the person's device answers do not stand in its
@@ -287,31 +303,15 @@ TEST_F(Client, ConnectionsBeforeThePhoneDoNotHoldUpThePairing) {
                   rig.agent_env(), dir.file("pair.log"));
     ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000)) << agent.output();
     std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
-    auto connect_to_pairing = [&] {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<uint16_t>(port));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0)
-            << std::strerror(errno);
-        return fd;
-    };
+    auto connect_to_pairing = [port] { return connect_loopback(port); };
     int silent = connect_to_pairing();
     int garbage = connect_to_pairing();
     const char junk[] = "\x00\x00\x00\x05GET /";
     ASSERT_EQ(write(garbage, junk, sizeof junk - 1), static_cast<ssize_t>(sizeof junk - 1));
     ASSERT_TRUE(agent.wait_for_output("ignored a connection", 20000)) << agent.output();
     close(garbage);
-    Process phone({bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
-                   rig.passphrase_file(), "--name", "test phone"},
-                  rig.authenticator_env(), dir.file("phone.log"));
-    ASSERT_TRUE(phone.wait_for_output("Confirmation code: ", 20000)) << phone.output();
-    ASSERT_TRUE(agent.wait_for_output("Type the code", 20000)) << agent.output();
-    agent.write_stdin(word_after(phone.output(), "Confirmation code: ") + "\n");
-    EXPECT_EQ(agent.wait(15000), 0) << agent.output();
-    EXPECT_EQ(phone.wait(15000), 0) << phone.output();
-    EXPECT_TRUE(exists(rig.agent_home() + "/.skgate/pairing"));
+    auto phone = start_phone(uri);
+    confirm_pairing(agent, *phone);
     close(silent);
 }
 
@@ -415,16 +415,8 @@ TEST_F(Client, ForgedUriWithoutTheTokenIsRefusedAndThePairingGoesOn) {
     ASSERT_TRUE(agent.wait_for_output("does not hold this pairing's token", 20000))
         << agent.output();
     EXPECT_NE(agent.output().find("ignored a connection"), std::string::npos) << agent.output();
-    Process phone({bin("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
-                   rig.passphrase_file(), "--name", "test phone"},
-                  rig.authenticator_env(), dir.file("phone.log"));
-    ASSERT_TRUE(phone.wait_for_output("Confirmation code: ", 10000)) << phone.output();
-    ASSERT_TRUE(agent.wait_for_output("Type the code", 10000)) << agent.output();
-    agent.write_stdin(word_after(phone.output(), "Confirmation code: ") + "\n");
-    EXPECT_EQ(agent.wait(15000), 0) << agent.output();
-    EXPECT_EQ(phone.wait(15000), 0) << phone.output();
-    EXPECT_EQ(agent.output().find("second device"), std::string::npos) << agent.output();
-    EXPECT_TRUE(exists(rig.agent_home() + "/.skgate/pairing"));
+    auto phone = start_phone(uri);
+    confirm_pairing(agent, *phone);
 }
 
 TEST_F(Client, PairGenerateAndSignWithStockOpenSsh) {

@@ -13,6 +13,7 @@
 #include "core/link/broker.h"
 #include "core/link/pairing.h"
 #include "tests/support/mqtt_broker.h"
+#include "tests/support/recording_transport.h"
 
 using namespace skgate;
 using namespace skgate::test;
@@ -313,23 +314,6 @@ TEST_F(BrokerLink, MalformedConnectionIdsAndOtherTopicsAreIgnored) {
     EXPECT_EQ(none.error().code, ErrorCode::not_found);
 }
 
-// Keeps what one side sends (what anyone watching the topic records).
-class Recorder final : public Transport {
-  public:
-    explicit Recorder(std::shared_ptr<Transport> inner) : inner_(std::move(inner)) {}
-    Status send(ByteView frame) override {
-        sent.emplace_back(frame.begin(), frame.end());
-        return inner_->send(frame);
-    }
-    Result<Bytes> receive(int timeout_ms) override { return inner_->receive(timeout_ms); }
-    void shutdown() override { inner_->shutdown(); }
-    std::string binding() const override { return inner_->binding(); }
-    std::vector<Bytes> sent;
-
-  private:
-    std::shared_ptr<Transport> inner_;
-};
-
 // A session through the broker works; the phone's hello, recorded and
 // published again on a connection of the stranger's own, is refused at
 // once, before the agent answers or counts it as the device connecting,
@@ -343,7 +327,8 @@ TEST_F(BrokerLink, AHelloReplayedOnAnotherConnectionIsRefusedAtOnce) {
     ASSERT_TRUE(listener);
     auto dialed = dial();
     ASSERT_TRUE(dialed) << dialed.error().message;
-    auto phone = std::make_shared<Recorder>(std::shared_ptr<Transport>(std::move(*dialed)));
+    auto phone =
+        std::make_shared<RecordingTransport>(std::shared_ptr<Transport>(std::move(*dialed)));
     Result<std::unique_ptr<SecureChannel>> agent_side = invalid("not run");
     std::thread t([&] {
         auto conn = listener->accept(20000);

@@ -26,6 +26,7 @@
 #include "core/sys/base64.h"
 #include "core/sys/digest.h"
 #include "tests/support/helpers.h"
+#include "tests/support/recording_transport.h"
 #include "tests/support/softkey.h"
 
 using namespace skgate;
@@ -43,6 +44,15 @@ struct Pipe {
         authenticator = std::make_shared<SocketTransport>(fds[1]);
     }
 };
+
+// A paired phone's record, as both sides keep it.
+PairingRecord test_record() {
+    PairingRecord rec;
+    rec.device_id = Bytes(16, 1);
+    rec.device_name = "phone";
+    rec.secret = Bytes(32, 2);
+    return rec;
+}
 
 ChannelKeys test_keys(uint8_t seed) {
     ChannelKeys k;
@@ -293,10 +303,7 @@ TEST(SocketTransport, RefusesOversizedFramesAndTimesOut) {
 }
 
 TEST(Session, HandshakeNeedsThePairingSecretAndDevice) {
-    PairingRecord rec;
-    rec.device_id = Bytes(16, 1);
-    rec.device_name = "phone";
-    rec.secret = Bytes(32, 2);
+    PairingRecord rec = test_record();
     {
         Pipe p;
         std::unique_ptr<SecureChannel> agent_side;
@@ -342,31 +349,11 @@ TEST(Session, HandshakeNeedsThePairingSecretAndDevice) {
     }
 }
 
-// Keeps a copy of every frame one side sends: what a broker or anyone on
-// the path records.
-class TapTransport final : public Transport {
-  public:
-    explicit TapTransport(std::shared_ptr<Transport> inner) : inner_(std::move(inner)) {}
-    Status send(ByteView frame) override {
-        sent.emplace_back(frame.begin(), frame.end());
-        return inner_->send(frame);
-    }
-    Result<Bytes> receive(int timeout_ms) override { return inner_->receive(timeout_ms); }
-    void shutdown() override { inner_->shutdown(); }
-    std::vector<Bytes> sent;
-
-  private:
-    std::shared_ptr<Transport> inner_;
-};
-
 TEST(Session, AStolenPairingSecretOpensNoRecordedSession) {
-    PairingRecord rec;
-    rec.device_id = Bytes(16, 1);
-    rec.device_name = "phone";
-    rec.secret = Bytes(32, 2);
+    PairingRecord rec = test_record();
     Pipe p;
-    auto agent_tap = std::make_shared<TapTransport>(p.agent);
-    auto auth_tap = std::make_shared<TapTransport>(p.authenticator);
+    auto agent_tap = std::make_shared<test::RecordingTransport>(p.agent);
+    auto auth_tap = std::make_shared<test::RecordingTransport>(p.authenticator);
     std::unique_ptr<SecureChannel> agent_side;
     std::thread t([&] {
         auto r = session_accept(agent_tap, rec, 2000);
@@ -400,7 +387,8 @@ TEST(Session, AStolenPairingSecretOpensNoRecordedSession) {
     for (const Bytes& guess : guesses) {
         auto keys = derive_session_keys(rec.secret, guess, tr);
         ASSERT_TRUE(keys);
-        SecureChannel attacker(std::make_shared<TapTransport>(p.agent), ChannelRole::agent, *keys);
+        SecureChannel attacker(std::make_shared<test::RecordingTransport>(p.agent),
+                               ChannelRole::agent, *keys);
         EXPECT_FALSE(attacker.open(auth_tap->sent[1]));
     }
     // Nor do keys made the first protocol's way, from the secret alone.
@@ -411,15 +399,13 @@ TEST(Session, AStolenPairingSecretOpensNoRecordedSession) {
     ChannelKeys v1;
     v1.agent_to_authenticator = Bytes(okm->begin(), okm->begin() + 32);
     v1.authenticator_to_agent = Bytes(okm->begin() + 32, okm->end());
-    SecureChannel attacker(std::make_shared<TapTransport>(p.agent), ChannelRole::agent, v1);
+    SecureChannel attacker(std::make_shared<test::RecordingTransport>(p.agent), ChannelRole::agent,
+                           v1);
     EXPECT_FALSE(attacker.open(auth_tap->sent[1]));
 }
 
 TEST(Session, AHelloWithoutAnEphemeralKeyIsRefused) {
-    PairingRecord rec;
-    rec.device_id = Bytes(16, 1);
-    rec.device_name = "phone";
-    rec.secret = Bytes(32, 2);
+    PairingRecord rec = test_record();
     Pipe p;
     Result<std::unique_ptr<SecureChannel>> agent_result = invalid("not run");
     std::thread t([&] {
@@ -448,39 +434,17 @@ TEST(Session, AHelloWithoutAnEphemeralKeyIsRefused) {
     EXPECT_FALSE(agent_result);
 }
 
-// A transport that names its connection (as a broker connection does).
-class NamedTransport final : public Transport {
-  public:
-    NamedTransport(std::shared_ptr<Transport> inner, std::string name)
-        : inner_(std::move(inner)), name_(std::move(name)) {}
-    Status send(ByteView frame) override {
-        sent.emplace_back(frame.begin(), frame.end());
-        return inner_->send(frame);
-    }
-    Result<Bytes> receive(int timeout_ms) override { return inner_->receive(timeout_ms); }
-    void shutdown() override { inner_->shutdown(); }
-    std::string binding() const override { return name_; }
-    std::vector<Bytes> sent;
-
-  private:
-    std::shared_ptr<Transport> inner_;
-    std::string name_;
-};
-
 // The authenticator's hello proves the pairing for its connection: replayed
 // on another connection (what a stranger on a broker can do), made without
 // the secret, or without a proof at all, it is refused before the agent
 // answers or calls on_hello, so it never holds a handshake place.
 TEST(Session, AHelloProvesThePairingForItsOwnConnectionOnly) {
-    PairingRecord rec;
-    rec.device_id = Bytes(16, 1);
-    rec.device_name = "phone";
-    rec.secret = Bytes(32, 2);
+    PairingRecord rec = test_record();
     Bytes recorded;
     {
         Pipe p;
-        auto agent = std::make_shared<NamedTransport>(p.agent, "conn-a epoch-1");
-        auto auth = std::make_shared<NamedTransport>(p.authenticator, "conn-a epoch-1");
+        auto agent = std::make_shared<test::RecordingTransport>(p.agent, "conn-a epoch-1");
+        auto auth = std::make_shared<test::RecordingTransport>(p.authenticator, "conn-a epoch-1");
         Result<std::unique_ptr<SecureChannel>> agent_side = invalid("not run");
         std::thread t([&] { agent_side = session_accept(agent, rec, 2000); });
         auto auth_side = session_connect(auth, rec, 2000);
@@ -493,7 +457,7 @@ TEST(Session, AHelloProvesThePairingForItsOwnConnectionOnly) {
     ASSERT_TRUE(hello);
     auto refused = [&](const std::string& binding, const Bytes& frame) {
         Pipe p;
-        auto agent = std::make_shared<NamedTransport>(p.agent, binding);
+        auto agent = std::make_shared<test::RecordingTransport>(p.agent, binding);
         bool told = false;
         Result<std::unique_ptr<SecureChannel>> r = invalid("not run");
         std::thread t([&] {
@@ -516,7 +480,7 @@ TEST(Session, AHelloProvesThePairingForItsOwnConnectionOnly) {
     thief.secret = Bytes(32, 3);
     {
         Pipe p;
-        auto auth = std::make_shared<NamedTransport>(p.authenticator, "conn-c epoch-1");
+        auto auth = std::make_shared<test::RecordingTransport>(p.authenticator, "conn-c epoch-1");
         std::thread t([&] { (void)session_connect(auth, thief, 500); });
         auto forged = p.agent->receive(2000);
         p.agent->shutdown();
@@ -766,10 +730,7 @@ TEST(Listener, CarriesASessionOverTcp) {
     auto listener = Listener::bind_tcp(address);
     ASSERT_TRUE(listener) << listener.error().message;
     EXPECT_FALSE(Listener::bind_tcp(address));
-    PairingRecord rec;
-    rec.device_id = Bytes(16, 1);
-    rec.device_name = "phone";
-    rec.secret = Bytes(32, 2);
+    PairingRecord rec = test_record();
     std::unique_ptr<SecureChannel> agent_side;
     std::thread t([&] {
         auto fd = listener->accept(5000);
