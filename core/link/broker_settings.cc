@@ -1,9 +1,13 @@
 #include "core/link/broker_settings.h"
 
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/link/channel.h"
 #include "core/link/channel_crypto.h"
@@ -152,16 +156,25 @@ namespace {
 // libmosquitto opens these itself, later: checked here, they are the
 // user's (or root's) and nobody else can swap them, and the key nobody
 // else can read. A CA others could write would let them vouch for any
-// broker.
-Status check_tls_files(const BrokerSettings& s, const std::string& origin) {
+// broker. Certificates may be symbolic links (update-ca-certificates
+// makes them): the file they lead to is checked, and that path is what
+// libmosquitto gets, so a link changed later changes nothing.
+Status check_tls_files(BrokerSettings& s, const std::string& origin) {
     FileRules trusted;
     trusted.owner = geteuid();
     trusted.max_bytes = kMaxBrokerTlsFileBytes;
-    for (const auto& [keyword, file] : {std::pair{"ca", s.ca_file}, {"cert", s.cert_file}}) {
-        if (file.empty())
+    for (auto [keyword, file] : {std::pair{"ca", &s.ca_file}, {"cert", &s.cert_file}}) {
+        if (file->empty())
             continue;
-        if (auto r = read_trusted_file(file, trusted); !r)
+        char* real = realpath(file->c_str(), nullptr);
+        if (!real)
+            return make_error(errno == ENOENT ? ErrorCode::not_found : ErrorCode::io,
+                              origin + ": " + keyword + ": " + *file + ": " + std::strerror(errno));
+        std::string resolved(real);
+        std::free(real);
+        if (auto r = read_trusted_file(resolved, trusted); !r)
             return r.error().context(origin + ": " + keyword);
+        *file = resolved;
     }
     if (!s.key_file.empty()) {
         auto key = read_trusted_file(s.key_file, FileRules::own_secret(kMaxBrokerTlsFileBytes));

@@ -1,7 +1,9 @@
 // Broker addresses and broker.conf: what is accepted, and what each
 // malformed case says.
 #include <gtest/gtest.h>
+
 #include <sys/stat.h>
+#include <filesystem>
 
 #include "core/link/broker_settings.h"
 #include "core/link/channel.h"
@@ -154,6 +156,17 @@ TEST(BrokerSettings, LoadRefusesTlsFilesOthersCouldChangeOrRead) {
         ASSERT_EQ(chmod(dir.file(c.file).c_str(), c.file == std::string("key.pem") ? 0600 : 0644),
                   0);
     }
+    // A certificate behind a symbolic link (update-ca-certificates makes
+    // them) is checked where it leads, and that path is what is used.
+    std::filesystem::create_directory(dir.file("certs"));
+    std::filesystem::create_symlink(dir.file("ca.pem"), dir.file("certs/broker-ca.pem"));
+    write_file(dir.file("linked.conf"), "ca " + dir.file("certs/broker-ca.pem") + "\n", 0600);
+    auto linked = BrokerSettings::load(dir.file("linked.conf"));
+    ASSERT_TRUE(linked) << linked.error().message;
+    EXPECT_EQ(linked->ca_file, std::filesystem::canonical(dir.file("ca.pem")).string());
+    ASSERT_EQ(chmod(dir.file("ca.pem").c_str(), 0666), 0);
+    EXPECT_FALSE(BrokerSettings::load(dir.file("linked.conf")));
+    ASSERT_EQ(chmod(dir.file("ca.pem").c_str(), 0644), 0);
     ASSERT_EQ(unlink(dir.file("ca.pem").c_str()), 0);
     auto missing = BrokerSettings::load(dir.file("broker.conf"));
     ASSERT_FALSE(missing);
