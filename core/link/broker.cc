@@ -174,6 +174,18 @@ class MqttClient {
         return mosquitto_strerror(rc);
     }
 
+    // A failed TLS connect is logged by OpenSSL's reason in one call and
+    // returned as a bare MOSQ_ERR_TLS in the same or a later one (which
+    // depends on timing), so the last reason logged since the broker was
+    // last reached stands for a bare TLS error. Called with mutex_ held.
+    std::string reason_for(int rc) const {
+        if (!last_log_.empty())
+            return last_log_;
+        if ((rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_TLS_HANDSHAKE) && !tls_reason_.empty())
+            return tls_reason_;
+        return describe(rc);
+    }
+
     // A client with every setting applied, not yet connected.
     Result<mosquitto*> make_client() {
         SKGATE_TRY(id, random_id());
@@ -270,8 +282,12 @@ class MqttClient {
             mosquitto_destroy(old);
         int rc =
             mosquitto_connect_async(fresh, address_.host.c_str(), address_.port, kKeepaliveSeconds);
-        if (rc != MOSQ_ERR_SUCCESS)
-            return make_error(ErrorCode::io, describe(rc));
+        if (rc != MOSQ_ERR_SUCCESS) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            std::string why = reason_for(rc);
+            last_log_.clear();
+            return make_error(ErrorCode::io, why);
+        }
         return {};
     }
 
@@ -320,8 +336,8 @@ class MqttClient {
             }
             {
                 std::lock_guard<std::mutex> lock(mutex_);
-                if (!ready_ && !refused_ && last_log_.empty())
-                    problem_ = "cannot reach the broker " + host_port() + ": " + describe(rc);
+                if (!ready_ && !refused_)
+                    problem_ = "cannot reach the broker " + host_port() + ": " + reason_for(rc);
                 last_log_.clear();
             }
             if (!retry_later())
@@ -352,6 +368,7 @@ class MqttClient {
             }
             std::lock_guard<std::mutex> lock(self->mutex_);
             self->refused_ = false;
+            self->tls_reason_.clear();
             self->pending_subs_.clear();
             for (const auto& f : self->filters_) {
                 int mid = 0;
@@ -435,6 +452,8 @@ class MqttClient {
             std::lock_guard<std::mutex> lock(self->mutex_);
             self->last_log_ = printable(text, 200);
             if (!self->ready_)
+                self->tls_reason_ = self->last_log_;
+            if (!self->ready_)
                 self->problem_ =
                     "cannot reach the broker " + self->host_port() + ": " + self->last_log_;
         } catch (...) {
@@ -458,6 +477,7 @@ class MqttClient {
     std::vector<int> pending_subs_;
     std::string problem_;
     std::string last_log_;
+    std::string tls_reason_;  // the last reason logged since the broker was reached
 };
 
 // Frames of one connection, queued for its reader.
