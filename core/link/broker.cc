@@ -31,10 +31,13 @@ constexpr int kProbeTimeoutMs = 5'000;
 constexpr int kAttemptTimeoutMs = 10'000;
 constexpr size_t kMaxPresenceBytes = 64;
 constexpr size_t kConnIdChars = 32;
-// A connection id once closed never opens again in this run: a hello
+// A connection id once closed never opens again in its epoch: a hello
 // recorded on it and replayed would otherwise pass its proof (the proof is
-// bound to the id and the presence epoch).
+// bound to the id and the presence epoch). When more than this many have
+// closed, the agent starts a new epoch instead of forgetting any.
 constexpr size_t kRememberedClosed = 4096;
+// The agent puts its presence back at most this often.
+constexpr auto kPresenceRepairInterval = std::chrono::seconds(1);
 constexpr std::string_view kOnline = "online ";
 constexpr std::string_view kOffline = "offline";
 
@@ -66,6 +69,9 @@ class MqttClient {
         std::function<void()> on_ready;  // connected and subscribed
         std::function<void(const std::string& topic, ByteView payload, bool retained)> on_message;
         std::function<void(const std::string& why)> on_lost;
+        // Called on the client's thread at least every 100 ms while it is
+        // connected, for work that waits on time (it may publish).
+        std::function<void()> on_tick;
     };
 
     MqttClient(const BrokerAddress& address, Hooks hooks)
@@ -320,6 +326,8 @@ class MqttClient {
             if (rc == MOSQ_ERR_SUCCESS) {
                 if (ready()) {
                     delay_ms = kFirstReconnectMs;
+                    if (hooks_.on_tick && !stopping())
+                        hooks_.on_tick();
                 } else if (std::chrono::steady_clock::now() - attempt_start >
                            std::chrono::milliseconds(kAttemptTimeoutMs)) {
                     {
@@ -613,7 +621,9 @@ class BrokerClientTransport final : public Transport {
                 if (epoch_.empty()) {
                     epoch_ = text.substr(kOnline.size());
                 } else if (epoch_ != text.substr(kOnline.size())) {
-                    queue_.close("the agent reconnected to the broker (its sessions ended)");
+                    queue_.close(
+                        "the agent's presence on the broker changed (it reconnected or "
+                        "started a new epoch, or someone replaced it): its sessions ended");
                 }
             } else {
                 offline_ = true;
@@ -672,16 +682,18 @@ struct BrokerListener::Hub : std::enable_shared_from_this<BrokerListener::Hub> {
     std::condition_variable arrived;
     std::map<std::string, std::shared_ptr<Stream>> streams;
     std::deque<std::shared_ptr<Stream>> unaccepted;
-    // Late frames of these make no new connection (oldest first, and a set
-    // to look them up).
-    std::deque<std::string> closed_ids;
+    // Late frames of these make no new connection in this epoch.
     std::set<std::string> closed_set;
     std::string epoch;
     bool stopping = false;
     std::chrono::steady_clock::time_point last_restored{};
+    bool repair_due = false;     // someone replaced the presence since last_restored
+    bool new_epoch_due = false;  // closed_set is full
 
     void on_ready();
     void on_presence(ByteView payload);
+    void on_tick();
+    void start_new_epoch();
     void on_message(const std::string& topic, ByteView payload);
     void on_lost(const std::string& why);
     void forget(const std::string& conn);
@@ -724,6 +736,9 @@ class BrokerListener::Hub::Stream final : public Transport {
     FrameQueue queue_;
 };
 
+// Every connection (re)made to the broker starts a new epoch: hellos
+// recorded in an earlier one prove nothing now, so the ids closed then need
+// not be remembered.
 void BrokerListener::Hub::on_ready() {
     std::string now;
     {
@@ -732,8 +747,23 @@ void BrokerListener::Hub::on_ready() {
         epoch =
             id ? *id : std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
         now = std::string(kOnline) + epoch;
+        closed_set.clear();
+        new_epoch_due = false;
+        repair_due = false;
     }
     (void)client->publish(address.goodbye(), as_bytes(now), true);
+}
+
+// More connections have closed in this epoch than are remembered (a
+// stranger publishing on thousands of ids): forgetting the oldest would let
+// a hello recorded on one of them in this epoch be replayed there, so the
+// epoch ends instead. Every connection of it ends (the authenticator sees
+// the new presence and connects again) and the remembered ids start over.
+void BrokerListener::Hub::start_new_epoch() {
+    close_all(
+        "the agent started a new presence epoch on the broker (too many connections "
+        "closed)");
+    on_ready();
 }
 
 // Anyone who may publish on the topic can replace the retained presence
@@ -748,15 +778,43 @@ void BrokerListener::Hub::on_presence(ByteView payload) {
         if (stopping || epoch.empty())
             return;
         ours = std::string(kOnline) + epoch;
-        if (std::string_view(as_chars(payload)) == ours)
+        if (std::string_view(as_chars(payload)) == ours) {
+            repair_due = false;
             return;
+        }
         auto now = std::chrono::steady_clock::now();
         if (last_restored != std::chrono::steady_clock::time_point{} &&
-            now - last_restored < std::chrono::seconds(1))
+            now - last_restored < kPresenceRepairInterval) {
+            // Put back when the interval ends (on_tick): a second forgery
+            // right after the first must not be the last word.
+            repair_due = true;
             return;
+        }
         last_restored = now;
+        repair_due = false;
     }
     (void)client->publish(address.goodbye(), as_bytes(ours), true);
+}
+
+void BrokerListener::Hub::on_tick() {
+    std::string ours;
+    bool renew = false;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (stopping || epoch.empty())
+            return;
+        renew = new_epoch_due;
+        if (!renew && repair_due &&
+            std::chrono::steady_clock::now() - last_restored >= kPresenceRepairInterval) {
+            repair_due = false;
+            last_restored = std::chrono::steady_clock::now();
+            ours = std::string(kOnline) + epoch;
+        }
+    }
+    if (renew)
+        start_new_epoch();
+    else if (!ours.empty())
+        (void)client->publish(address.goodbye(), as_bytes(ours), true);
 }
 
 void BrokerListener::Hub::on_message(const std::string& topic, ByteView payload) {
@@ -775,7 +833,7 @@ void BrokerListener::Hub::on_message(const std::string& topic, ByteView payload)
             stream = it->second;
         } else {
             if (payload.empty() || payload.size() > kMaxFrameBytes || closed_set.count(conn) != 0 ||
-                streams.size() >= kMaxBrokerConnections)
+                streams.size() >= kMaxBrokerConnections || new_epoch_due)
                 return;
             stream = std::make_shared<Stream>(weak_from_this(), conn, epoch);
             streams.emplace(conn, stream);
@@ -794,13 +852,10 @@ void BrokerListener::Hub::on_message(const std::string& topic, ByteView payload)
 }
 
 void BrokerListener::Hub::remember_closed(const std::string& conn) {
-    if (!closed_set.insert(conn).second)
-        return;
-    closed_ids.push_back(conn);
-    if (closed_ids.size() > kRememberedClosed) {
-        closed_set.erase(closed_ids.front());
-        closed_ids.pop_front();
-    }
+    closed_set.insert(conn);
+    // No new connection opens until the new epoch (on_tick, within 100 ms).
+    if (closed_set.size() >= kRememberedClosed)
+        new_epoch_due = true;
 }
 
 void BrokerListener::Hub::forget(const std::string& conn) {
@@ -851,6 +906,7 @@ Result<std::unique_ptr<BrokerListener>> BrokerListener::start(const BrokerAddres
             h->on_message(topic, payload);
     };
     hooks.on_lost = [h](const std::string& why) { h->on_lost(why); };
+    hooks.on_tick = [h] { h->on_tick(); };
     hub->client = std::make_unique<MqttClient>(address, std::move(hooks));
     SKGATE_CHECK(hub->client->start(settings, {address.upstream_filter(), address.goodbye()},
                                     address.goodbye(), kOffline));

@@ -4,9 +4,12 @@
 // there, agent offline), a broker restart, and a stranger flooding the
 // topic.
 #include <gtest/gtest.h>
+#include <mosquitto.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -88,6 +91,73 @@ class BrokerLink : public ::testing::Test {
 
 Bytes frame(const std::string& s) {
     return Bytes(s.begin(), s.end());
+}
+
+// A stranger's own MQTT client on the broker (libmosquitto, no skgate code
+// in between), for more messages than mosquitto_pub could send in time.
+class Stranger {
+  public:
+    Stranger(const MqttBroker& broker, const std::string& password) {
+        mosquitto_lib_init();
+        m_ = mosquitto_new(nullptr, true, nullptr);
+        EXPECT_NE(m_, nullptr);
+        EXPECT_EQ(
+            mosquitto_tls_set(m_, broker.ca_file().c_str(), nullptr, nullptr, nullptr, nullptr),
+            MOSQ_ERR_SUCCESS);
+        EXPECT_EQ(mosquitto_username_pw_set(m_, MqttBroker::kUser, password.c_str()),
+                  MOSQ_ERR_SUCCESS);
+        mosquitto_message_callback_set(m_, [](mosquitto*, void* self, const mosquitto_message* m) {
+            if (m && m->payloadlen >= 0)
+                static_cast<Stranger*>(self)->heard_.emplace_back(
+                    static_cast<const char*>(m->payload), static_cast<size_t>(m->payloadlen));
+        });
+        mosquitto_user_data_set(m_, this);
+        mosquitto_connect_callback_set(m_, [](mosquitto*, void* self, int rc) {
+            static_cast<Stranger*>(self)->connected_ = rc == 0;
+        });
+        EXPECT_EQ(mosquitto_connect(m_, "127.0.0.1", broker.port(), 30), MOSQ_ERR_SUCCESS);
+        for (int i = 0; i < 400 && !connected_; i++)
+            EXPECT_EQ(mosquitto_loop(m_, 50, 1), MOSQ_ERR_SUCCESS);
+        EXPECT_TRUE(connected_) << "the stranger could not log in to the broker";
+    }
+    void subscribe(const std::string& topic) {
+        ASSERT_EQ(mosquitto_subscribe(m_, nullptr, topic.c_str(), 0), MOSQ_ERR_SUCCESS);
+    }
+    // Runs the client until it hears a message `pred` likes (true) or
+    // `timeout_ms` passes.
+    bool hear(const std::function<bool(const std::string&)>& pred, int timeout_ms) {
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        while (std::chrono::steady_clock::now() < until) {
+            if (mosquitto_loop(m_, 50, 1) != MOSQ_ERR_SUCCESS)
+                return false;
+            for (; seen_ < heard_.size(); seen_++)
+                if (pred(heard_[seen_]))
+                    return true;
+        }
+        return false;
+    }
+    ~Stranger() {
+        mosquitto_disconnect(m_);
+        mosquitto_destroy(m_);
+    }
+    void publish(const std::string& topic, ByteView payload, bool retain = false) {
+        ASSERT_EQ(mosquitto_publish(m_, nullptr, topic.c_str(), static_cast<int>(payload.size()),
+                                    payload.data(), 0, retain),
+                  MOSQ_ERR_SUCCESS);
+        // Sends what is queued.
+        ASSERT_EQ(mosquitto_loop(m_, 0, 1), MOSQ_ERR_SUCCESS);
+    }
+
+  private:
+    mosquitto* m_ = nullptr;
+    bool connected_ = false;
+    std::vector<std::string> heard_;
+    size_t seen_ = 0;
+};
+
+std::string epoch_of(const Transport& t) {
+    std::string b = t.binding();
+    return b.substr(b.find(' ') + 1);
 }
 
 TEST_F(BrokerLink, FramesGoBothWaysInOrderAndACloseIsSeenOnTheOtherSide) {
@@ -359,6 +429,118 @@ TEST_F(BrokerLink, AHelloReplayedOnAnotherConnectionIsRefusedAtOnce) {
     ping.set(msg::field::kType, msg::type::kSessionReady);
     ASSERT_TRUE((*phone_side)->send(ping));
     EXPECT_TRUE((*agent_side)->receive(20000));
+}
+
+// A stranger who may publish on the topic closes more connections than the
+// agent remembers (thousands of ids, each refused at its first frame), so
+// that the agent would forget the id of a connection whose hello was
+// recorded: the agent starts a new presence epoch instead, and the hello
+// replayed on its own id proves nothing. Authenticators connect again.
+TEST_F(BrokerLink, AFloodOfClosedConnectionsDoesNotLetARecordedHelloBackIn) {
+    PairingRecord rec;
+    rec.device_id = Bytes(kDeviceIdBytes, 7);
+    rec.device_name = "phone";
+    rec.secret = Bytes(kPairingSecretBytes, 9);
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    auto dialed = dial();
+    ASSERT_TRUE(dialed) << dialed.error().message;
+    auto phone =
+        std::make_shared<RecordingTransport>(std::shared_ptr<Transport>(std::move(*dialed)));
+    const std::string conn = phone->binding().substr(0, phone->binding().find(' '));
+    const std::string old_epoch = epoch_of(*phone);
+    {
+        Result<std::unique_ptr<SecureChannel>> agent_side = invalid("not run");
+        std::thread t([&] {
+            auto c = listener->accept(20000);
+            if (c)
+                agent_side = session_accept(*c, rec, 20000);
+        });
+        auto phone_side = session_connect(phone, rec, 20000);
+        t.join();
+        ASSERT_TRUE(phone_side) << phone_side.error().message;
+        ASSERT_TRUE(agent_side) << agent_side.error().message;
+    }  // both ends closed: the agent remembers the id
+    phone->shutdown();
+
+    std::atomic<size_t> closed{0};
+    std::atomic<bool> flooding{true};
+    std::thread agent([&] {
+        while (flooding.load())
+            if (auto c = listener->accept(200)) {
+                (*c)->shutdown();
+                closed++;
+            }
+    });
+    {
+        Stranger stranger(*broker_, password());
+        const Bytes junk = frame("junk");
+        for (uint64_t i = 0; closed.load() < 4200 && i < 100'000; i++) {
+            char id[33];
+            std::snprintf(id, sizeof id, "%032llx", static_cast<unsigned long long>(i + 1));
+            stranger.publish(address_.upstream(id), junk);
+            // Stay within the agent's open connections, or they are dropped
+            // unopened (and so never remembered).
+            while (i + 1 > closed.load() + 32 && closed.load() < 4200)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
+    flooding.store(false);
+    agent.join();
+    ASSERT_GE(closed.load(), 4200u);
+
+    // Authenticators see the new epoch and connect in it. (An agent that
+    // kept its epoch fails below, where the replay passes the proof.)
+    std::string new_epoch = old_epoch;
+    for (int i = 0; i < 20 && new_epoch == old_epoch; i++) {
+        auto again = dial();
+        ASSERT_TRUE(again) << again.error().message;
+        new_epoch = epoch_of(**again);
+        if (new_epoch == old_epoch)
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+
+    std::string file = dir_.file("hello.bin");
+    write_file(file, std::string(as_chars(phone->sent.front())));
+    auto r = run({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()),
+                  "--cafile", broker_->ca_file(), "-u", MqttBroker::kUser, "-P", password(), "-t",
+                  address_.upstream(conn), "-f", file});
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto replayed = listener->accept(20000);
+    ASSERT_TRUE(replayed) << replayed.error().message;
+    bool counted = false;
+    auto refused = session_accept(*replayed, rec, 5000, [&] { counted = true; });
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("does not prove the pairing"), std::string::npos)
+        << refused.error().message;
+    EXPECT_FALSE(counted) << "the replayed hello passed its proof";
+    EXPECT_NE(new_epoch, old_epoch);
+}
+
+// Two forgeries of the presence in quick succession: the agent, which puts
+// its presence back at most once a second, puts it back after the second
+// too, so the last word is the agent's.
+TEST_F(BrokerLink, TwoForgedPresencesInARowAreBothPutRight) {
+    auto listener = listen();
+    ASSERT_TRUE(listener);
+    {
+        Stranger stranger(*broker_, password());
+        stranger.subscribe(address_.goodbye());
+        auto online = [](const std::string& m) { return m.rfind("online ", 0) == 0; };
+        ASSERT_TRUE(stranger.hear(online, 20000)) << "no retained presence";
+        stranger.publish(address_.goodbye(), frame("offline"), true);
+        ASSERT_TRUE(stranger.hear(online, 20000)) << "the first forgery was not put right";
+        // At once, within the second in which the agent does not repeat itself.
+        stranger.publish(address_.goodbye(), frame("offline"), true);
+        ASSERT_TRUE(stranger.hear([](const std::string& m) { return m == "offline"; }, 20000));
+    }
+    Result<std::unique_ptr<Transport>> phone = make_error(ErrorCode::io, "not tried");
+    for (int i = 0; i < 20 && !phone; i++) {
+        phone = connect_broker(address_, settings("phone"), 20000);
+        if (!phone)
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    ASSERT_TRUE(phone) << phone.error().message;
 }
 
 // A stranger who may publish on the topic replaces the agent's retained
