@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "agent/commands.h"
+#include "agent/handshake_limit.h"
 #include "agent/keyring.h"
 #include "agent/qr.h"
 #include "agent/server.h"
@@ -37,6 +39,23 @@ int fail(const std::string& what) {
     return kExitFailure;
 }
 
+// A connection to the pairing address, and the source it counts under
+// (PeerHandshakeLimit::source_of; "" for the Unix socket and the broker).
+struct PairingConnection {
+    std::shared_ptr<Transport> transport;
+    std::string source;
+};
+
+constexpr const char* kSecondResponderReason =
+    "a second device answered this pairing's URI, so someone else has seen it";
+constexpr const char* kCrowdedOutReason =
+    "after a device answered, connections to the pairing address crowded out one that may "
+    "have been a second device, so someone else may have seen this pairing's URI";
+
+// How many connections from one host on the network are heard at once: one
+// host must not take every place and keep the person's device out.
+constexpr size_t kMaxPairingConnectionsPerSource = 4;
+
 // Every connection to the pairing address runs the pairing exchange in a
 // thread of its own, so a silent one (a port scan held open) or garbage
 // never keeps the person's device from being heard. A connection that
@@ -45,27 +64,27 @@ int fail(const std::string& what) {
 // is the responder; anyone after it who proves it too is told no, and the
 // pairing is aborted: a second responder means someone else has the URI,
 // and which of the two is the person's own device nobody can tell.
+//
+// At most kMaxReaders connections are heard at once, and
+// kMaxPairingConnectionsPerSource of one source. When every place is taken
+// the oldest connection still in its exchange makes room for the newest:
+// connections held open cannot keep the device out. Once a device has
+// answered, a connection pushed out that way may have been a second one,
+// so the pairing is aborted then too.
 class PairingResponders {
   public:
     // `accept`: the next connection to the pairing address, or an error on
     // timeout (a socket listener's or the broker's).
-    using Accept = std::function<Result<std::shared_ptr<Transport>>(int timeout_ms)>;
+    using Accept = std::function<Result<PairingConnection>(int timeout_ms)>;
     PairingResponders(Accept accept, const PairingOffer& offer)
-        : offer_(offer), thread_([this, accept = std::move(accept)] {
+        : offer_(offer),
+          sources_(kMaxPairingConnectionsPerSource),
+          thread_([this, accept = std::move(accept)] {
               while (!stop_.load()) {
-                  auto t = accept(100);
+                  auto c = accept(100);
                   readers_.reap();
-                  if (!t)
-                      continue;
-                  std::shared_ptr<Transport> conn = *t;
-                  {
-                      std::lock_guard<std::mutex> lock(mutex_);
-                      std::erase_if(open_, [](const auto& w) { return w.expired(); });
-                      open_.push_back(conn);
-                  }
-                  if (readers_.running() >= kMaxReaders ||
-                      !readers_.start([this, conn] { read_one(conn); }))
-                      conn->shutdown();
+                  if (c)
+                      admit(std::move(*c));
               }
           }) {}
     ~PairingResponders() { stop(); }
@@ -98,13 +117,83 @@ class PairingResponders {
         }
         readers_.join_all();
     }
-    const std::atomic<bool>& seen_second() const { return seen_second_; }
+    // Set when the pairing must be aborted; abort_reason() then says why.
+    const std::atomic<bool>& aborted() const { return aborted_; }
+    std::string abort_reason() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return abort_reason_;
+    }
 
   private:
     static constexpr size_t kMaxReaders = 32;
 
+    void admit(PairingConnection c) {
+        auto place = sources_.acquire(c.source);
+        if (!place) {
+            c.transport->shutdown();
+            std::fprintf(stderr,
+                         "skgate-agent: pair: ignored a connection from %s: %zu from there are "
+                         "being heard already\n",
+                         c.source.c_str(), kMaxPairingConnectionsPerSource);
+            return;
+        }
+        std::shared_ptr<Transport> pushed_out;
+        bool answered = false;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            std::erase_if(open_, [](const auto& w) { return w.expired(); });
+            open_.push_back(c.transport);
+            if (hearing_.size() >= kMaxReaders) {
+                pushed_out = hearing_.front();
+                hearing_.pop_front();
+                answered = first_transport_ != nullptr;
+            }
+            hearing_.push_back(c.transport);
+        }
+        if (pushed_out) {
+            pushed_out->shutdown();
+            std::fprintf(stderr,
+                         "skgate-agent: pair: closed the oldest of %zu connections still in "
+                         "their exchange to hear a new one\n",
+                         kMaxReaders);
+            if (answered)
+                abort(kCrowdedOutReason, "pairing connections crowded out");
+        }
+        // The threads of pushed-out connections end as soon as they notice;
+        // beyond twice the places, new ones wait for that.
+        auto held = std::make_shared<PeerHandshakeLimit::Place>(std::move(*place));
+        if (readers_.running() >= 2 * kMaxReaders ||
+            !readers_.start([this, t = c.transport, held] { read_one(t); })) {
+            done_hearing(c.transport);
+            c.transport->shutdown();
+        }
+    }
+
+    void done_hearing(const std::shared_ptr<Transport>& t) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::erase(hearing_, t);
+    }
+
+    void abort(const char* reason, const char* audit_reason) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (aborted_.load())
+                return;
+            abort_reason_ = reason;
+            aborted_.store(true);
+        }
+        std::fprintf(stderr, "skgate-agent: pair: %s: aborting the pairing\n", reason);
+        AuditEvent e;
+        e.event = "agent-pair";
+        e.decision = Decision::deny;
+        e.reason = audit_reason;
+        e.message = std::string("aborted a pairing: ") + reason;
+        audit_record(e);
+    }
+
     void read_one(const std::shared_ptr<Transport>& t) {
         auto responder = agent_pairing_exchange(t, offer_, kPairingStepTimeoutMs);
+        done_hearing(t);
         if (!responder) {
             t->shutdown();
             std::fprintf(stderr,
@@ -125,32 +214,23 @@ class PairingResponders {
         (void)send_pairing_verdict(*responder->channel, false,
                                    "this pairing already has a responder", "", "");
         t->shutdown();
-        seen_second_.store(true);
-        std::fprintf(stderr,
-                     "skgate-agent: pair: a second device answered this pairing's URI: aborting "
-                     "the pairing\n");
-        AuditEvent e;
-        e.event = "agent-pair";
-        e.decision = Decision::deny;
-        e.reason = "second responder";
-        e.message = "aborted a pairing that a second device answered";
-        audit_record(e);
+        abort(kSecondResponderReason, "second responder");
     }
 
     const PairingOffer& offer_;
     std::atomic<bool> stop_{false};
-    std::atomic<bool> seen_second_{false};
+    std::atomic<bool> aborted_{false};
+    PeerHandshakeLimit sources_;
     std::mutex mutex_;
     std::condition_variable found_;
-    std::optional<PairingResponder> first_;       // until wait_first takes it
-    std::shared_ptr<Transport> first_transport_;  // kept open by stop()
-    std::vector<std::weak_ptr<Transport>> open_;  // shut down by stop()
+    std::string abort_reason_;
+    std::optional<PairingResponder> first_;           // until wait_first takes it
+    std::shared_ptr<Transport> first_transport_;      // kept open by stop()
+    std::vector<std::weak_ptr<Transport>> open_;      // shut down by stop()
+    std::deque<std::shared_ptr<Transport>> hearing_;  // in their exchange, oldest first
     ThreadGroup readers_;
     std::thread thread_;  // last: it starts once the rest is there
 };
-
-constexpr const char* kSecondResponderReason =
-    "a second device answered this pairing's URI, so someone else has seen it";
 
 // A line from standard input, read byte by byte (so that nothing after it is
 // buffered away from the next question); nullopt at the end of input or
@@ -280,11 +360,14 @@ class PairingListener {
         return p;
     }
 
-    Result<std::shared_ptr<Transport>> accept(int timeout_ms) {
-        if (broker_)
-            return broker_->accept(timeout_ms);
+    Result<PairingConnection> accept(int timeout_ms) {
+        if (broker_) {
+            SKGATE_TRY(t, broker_->accept(timeout_ms));
+            return PairingConnection{t, ""};
+        }
         SKGATE_TRY(fd, socket_->accept(timeout_ms));
-        return std::shared_ptr<Transport>(std::make_shared<SocketTransport>(fd));
+        std::string source = PeerHandshakeLimit::source_of_peer(fd);
+        return PairingConnection{std::make_shared<SocketTransport>(fd), source};
     }
 
   private:
@@ -348,12 +431,13 @@ int cmd_pair(const Args& args) {
     const PairingKeys& keys = responder->keys;
     SecureChannel& channel = *responder->channel;
     auto abort_second = [&] {
-        (void)send_verdict(channel, false, kSecondResponderReason, link_address);
-        return fail(std::string(kSecondResponderReason) +
+        std::string why = responders.abort_reason();
+        (void)send_verdict(channel, false, why, link_address);
+        return fail(why +
                     ". The pairing was aborted on both devices and nothing was saved; run "
                     "`skgate-agent pair` again where nobody else can see the code.");
     };
-    if (responders.seen_second().load())
+    if (responders.aborted().load())
         return abort_second();
 
     std::printf(
@@ -361,10 +445,10 @@ int cmd_pair(const Args& args) {
         "Type the code the authenticator shows: ",
         device_name.c_str(), keys.code.c_str());
     std::fflush(stdout);
-    std::string typed = read_answer(&responders.seen_second()).value_or("");
+    std::string typed = read_answer(&responders.aborted()).value_or("");
     // From here on nobody else is answered: what was seen is final.
     responders.stop();
-    if (responders.seen_second().load())
+    if (responders.aborted().load())
         return abort_second();
     if (!confirmation_code_matches(typed, keys.code)) {
         (void)send_verdict(channel, false, "the confirmation codes differ", link_address);

@@ -157,14 +157,32 @@ TEST_F(AgentSetup, RefusesASymlinkedConfig) {
 }
 
 // A TCP connection to 127.0.0.1:PORT (a stranger's, for the pairing tests).
-int connect_loopback(int port) {
+// A connection to 127.0.0.1:`port` from `from` (any of 127/8: another host,
+// as the agent counts sources).
+int connect_loopback(int port, const char* from = "127.0.0.1") {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    EXPECT_EQ(inet_pton(AF_INET, from, &local.sin_addr), 1) << from;
+    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local), 0)
+        << std::strerror(errno);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
     return fd;
+}
+
+// `n` silent connections to the pairing port, four from each of 127.0.0.2,
+// 127.0.0.3, ... (the most the agent hears from one host at once).
+std::vector<int> hold_connections_open(int port, int n) {
+    std::vector<int> held;
+    for (int i = 0; i < n; i++) {
+        std::string from = "127.0.0." + std::to_string(2 + i / 4);
+        held.push_back(connect_loopback(port, from.c_str()));
+    }
+    return held;
 }
 
 class Client : public ::testing::Test {
@@ -313,6 +331,56 @@ TEST_F(Client, ConnectionsBeforeThePhoneDoNotHoldUpThePairing) {
     auto phone = start_phone(uri);
     confirm_pairing(agent, *phone);
     close(silent);
+}
+
+// Connections held open from many hosts take every place the agent hears
+// pairing connections in, and one host gets no more than four: the
+// person's device, connecting after them, pushes the oldest out and pairs.
+TEST_F(Client, ConnectionsHeldOpenFromManyHostsDoNotKeepThePhoneOut) {
+    int port = free_port();
+    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "60", "--address",
+                   "tcp:127.0.0.1:" + std::to_string(port)},
+                  rig.agent_env(), dir.file("pair.log"));
+    ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000)) << agent.output();
+    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
+    std::vector<int> held = hold_connections_open(port, 32);
+    // A fifth from one host is not heard; the agent takes connections in
+    // order, so by then it has every one before it.
+    held.push_back(connect_loopback(port, "127.0.0.2"));
+    ASSERT_TRUE(agent.wait_for_output("ignored a connection from 127.0.0.2", 20000))
+        << agent.output();
+    auto phone = start_phone(uri);
+    confirm_pairing(agent, *phone);
+    EXPECT_NE(agent.output().find("closed the oldest of 32 connections"), std::string::npos)
+        << agent.output();
+    for (int fd : held)
+        close(fd);
+}
+
+// Once a device has answered, connections that push out others may have
+// pushed out a second device that holds the URI: the pairing is aborted on
+// both sides and nothing is saved.
+TEST_F(Client, ConnectionsCrowdingOutOthersAfterTheAnswerAbortThePairing) {
+    int port = free_port();
+    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "60", "--address",
+                   "tcp:127.0.0.1:" + std::to_string(port)},
+                  rig.agent_env(), dir.file("pair.log"));
+    ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000)) << agent.output();
+    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
+    auto phone = start_phone(uri);
+    ASSERT_TRUE(phone->wait_for_output("Confirmation code: ", 20000)) << phone->output();
+    ASSERT_TRUE(agent.wait_for_output("Type the code", 20000)) << agent.output();
+    std::vector<int> held = hold_connections_open(port, 33);
+    EXPECT_EQ(agent.wait(20000), 1) << agent.output();
+    EXPECT_NE(agent.output().find("crowded out one that may have been a second device"),
+              std::string::npos)
+        << agent.output();
+    EXPECT_NE(agent.output().find("nothing was saved"), std::string::npos) << agent.output();
+    EXPECT_EQ(phone->wait(20000), 1) << phone->output();
+    EXPECT_NE(phone->output().find("second device"), std::string::npos) << phone->output();
+    EXPECT_FALSE(exists(rig.agent_home() + "/.skgate/pairing"));
+    for (int fd : held)
+        close(fd);
 }
 
 // unpair while the authenticator is connected: its session ends at once, it
