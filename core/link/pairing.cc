@@ -284,6 +284,10 @@ Result<Bytes> hello_proof(ByteView secret, ByteView device_id, ByteView ephemera
                           std::string_view binding) {
     std::string info = "skgate-hello-v1";
     for (ByteView part : {device_id, ephemeral, as_bytes(binding)}) {
+        // Two length bytes: a longer part would make two infos alike.
+        if (part.size() > 0xffff)
+            return invalid("hello proof: a part of " + std::to_string(part.size()) +
+                           " bytes is longer than 65535");
         info.push_back(static_cast<char>(part.size() >> 8));
         info.push_back(static_cast<char>(part.size() & 0xff));
         info.append(as_chars(part));

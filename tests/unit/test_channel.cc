@@ -503,6 +503,20 @@ TEST(Session, AHelloProvesThePairingForItsOwnConnectionOnly) {
               std::string::npos);
 }
 
+// The proof's parts are length-prefixed in two bytes; a binding longer than
+// that would make two different connections' proofs alike, so it is an
+// error, not a proof.
+TEST(Session, ABindingTooLongToLengthPrefixIsRefused) {
+    PairingRecord rec = test_record();
+    Pipe p;
+    auto auth =
+        std::make_shared<test::RecordingTransport>(p.authenticator, std::string(0x10000, 'c'));
+    auto r = session_connect(auth, rec, 2000);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("longer than 65535"), std::string::npos) << r.error().message;
+    EXPECT_TRUE(auth->sent.empty()) << "a hello was sent";
+}
+
 TEST(PairingRecord, RoundTripsAndRefusesDamage) {
     PairingRecord rec;
     rec.device_id = Bytes(16, 1);
