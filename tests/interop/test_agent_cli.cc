@@ -199,6 +199,19 @@ class Client : public ::testing::Test {
                                      "test phone"},
             rig.authenticator_env(), dir.file("phone.log"));
     }
+    // `skgate-agent pair --address tcp:127.0.0.1:PORT --timeout SECONDS`,
+    // waiting for the authenticator; `uri` is the URI it shows.
+    void start_tcp_pairing(int port, int timeout_s, std::unique_ptr<Process>& agent,
+                           std::string& uri) {
+        agent = std::make_unique<Process>(
+            std::vector<std::string>{bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout",
+                                     std::to_string(timeout_s), "--address",
+                                     "tcp:127.0.0.1:" + std::to_string(port)},
+            rig.agent_env(), dir.file("pair.log"));
+        ASSERT_TRUE(agent->wait_for_output("Waiting for the authenticator", 5000))
+            << agent->output();
+        uri = "skgate-pair:" + word_after(agent->output(), "skgate-pair:");
+    }
     // Both show the code; typed on the laptop, it pairs them, and nobody
     // was taken for a second responder.
     void confirm_pairing(Process& agent, Process& phone) {
@@ -267,14 +280,12 @@ TEST_F(Client, ASecondResponderAbortsThePairingOnBothSides) {
 // the token, still aborts it: above.)
 TEST_F(Client, AScanOfThePairingPortDoesNotAbortThePairing) {
     int port = free_port();
-    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "20", "--address",
-                   "tcp:127.0.0.1:" + std::to_string(port)},
-                  rig.agent_env(), dir.file("pair.log"));
-    ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000)) << agent.output();
-    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
+    std::unique_ptr<Process> agent;
+    std::string uri;
+    ASSERT_NO_FATAL_FAILURE(start_tcp_pairing(port, 20, agent, uri));
     auto phone = start_phone(uri);
     ASSERT_TRUE(phone->wait_for_output("Confirmation code: ", 10000)) << phone->output();
-    ASSERT_TRUE(agent.wait_for_output("Type the code", 10000)) << agent.output();
+    ASSERT_TRUE(agent->wait_for_output("Type the code", 10000)) << agent->output();
     auto connect_to_pairing = [port] { return connect_loopback(port); };
     close(connect_to_pairing());  // a port scan
     int garbage = connect_to_pairing();
@@ -299,7 +310,7 @@ TEST_F(Client, AScanOfThePairingPortDoesNotAbortThePairing) {
         EXPECT_FALSE(closed) << "the agent answered a stranger's confirmation";
     }
     for (int i = 0; i < 200; i++) {
-        std::string out = agent.output();
+        std::string out = agent->output();
         size_t n = 0;
         for (size_t at = out.find("ignored a connection"); at != std::string::npos;
              at = out.find("ignored a connection", at + 1))
@@ -308,7 +319,7 @@ TEST_F(Client, AScanOfThePairingPortDoesNotAbortThePairing) {
             break;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    confirm_pairing(agent, *phone);
+    confirm_pairing(*agent, *phone);
 }
 
 // Connections made before the person's device answers do not stand in its
@@ -316,20 +327,18 @@ TEST_F(Client, AScanOfThePairingPortDoesNotAbortThePairing) {
 // are read beside it, and the device that holds the URI pairs.
 TEST_F(Client, ConnectionsBeforeThePhoneDoNotHoldUpThePairing) {
     int port = free_port();
-    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "60", "--address",
-                   "tcp:127.0.0.1:" + std::to_string(port)},
-                  rig.agent_env(), dir.file("pair.log"));
-    ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000)) << agent.output();
-    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
+    std::unique_ptr<Process> agent;
+    std::string uri;
+    ASSERT_NO_FATAL_FAILURE(start_tcp_pairing(port, 60, agent, uri));
     auto connect_to_pairing = [port] { return connect_loopback(port); };
     int silent = connect_to_pairing();
     int garbage = connect_to_pairing();
     const char junk[] = "\x00\x00\x00\x05GET /";
     ASSERT_EQ(write(garbage, junk, sizeof junk - 1), static_cast<ssize_t>(sizeof junk - 1));
-    ASSERT_TRUE(agent.wait_for_output("ignored a connection", 20000)) << agent.output();
+    ASSERT_TRUE(agent->wait_for_output("ignored a connection", 20000)) << agent->output();
     close(garbage);
     auto phone = start_phone(uri);
-    confirm_pairing(agent, *phone);
+    confirm_pairing(*agent, *phone);
     close(silent);
 }
 
@@ -338,21 +347,19 @@ TEST_F(Client, ConnectionsBeforeThePhoneDoNotHoldUpThePairing) {
 // person's device, connecting after them, pushes the oldest out and pairs.
 TEST_F(Client, ConnectionsHeldOpenFromManyHostsDoNotKeepThePhoneOut) {
     int port = free_port();
-    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "60", "--address",
-                   "tcp:127.0.0.1:" + std::to_string(port)},
-                  rig.agent_env(), dir.file("pair.log"));
-    ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000)) << agent.output();
-    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
+    std::unique_ptr<Process> agent;
+    std::string uri;
+    ASSERT_NO_FATAL_FAILURE(start_tcp_pairing(port, 60, agent, uri));
     std::vector<int> held = hold_connections_open(port, 32);
     // A fifth from one host is not heard; the agent takes connections in
     // order, so by then it has every one before it.
     held.push_back(connect_loopback(port, "127.0.0.2"));
-    ASSERT_TRUE(agent.wait_for_output("ignored a connection from 127.0.0.2", 20000))
-        << agent.output();
+    ASSERT_TRUE(agent->wait_for_output("ignored a connection from 127.0.0.2", 20000))
+        << agent->output();
     auto phone = start_phone(uri);
-    confirm_pairing(agent, *phone);
-    EXPECT_NE(agent.output().find("closed the oldest of 32 connections"), std::string::npos)
-        << agent.output();
+    confirm_pairing(*agent, *phone);
+    EXPECT_NE(agent->output().find("closed the oldest of 32 connections"), std::string::npos)
+        << agent->output();
     for (int fd : held)
         close(fd);
 }
@@ -362,20 +369,18 @@ TEST_F(Client, ConnectionsHeldOpenFromManyHostsDoNotKeepThePhoneOut) {
 // both sides and nothing is saved.
 TEST_F(Client, ConnectionsCrowdingOutOthersAfterTheAnswerAbortThePairing) {
     int port = free_port();
-    Process agent({bin("SKGATE_AGENT_BIN"), "pair", "--no-qr", "--timeout", "60", "--address",
-                   "tcp:127.0.0.1:" + std::to_string(port)},
-                  rig.agent_env(), dir.file("pair.log"));
-    ASSERT_TRUE(agent.wait_for_output("Waiting for the authenticator", 5000)) << agent.output();
-    std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
+    std::unique_ptr<Process> agent;
+    std::string uri;
+    ASSERT_NO_FATAL_FAILURE(start_tcp_pairing(port, 60, agent, uri));
     auto phone = start_phone(uri);
     ASSERT_TRUE(phone->wait_for_output("Confirmation code: ", 20000)) << phone->output();
-    ASSERT_TRUE(agent.wait_for_output("Type the code", 20000)) << agent.output();
+    ASSERT_TRUE(agent->wait_for_output("Type the code", 20000)) << agent->output();
     std::vector<int> held = hold_connections_open(port, 33);
-    EXPECT_EQ(agent.wait(20000), 1) << agent.output();
-    EXPECT_NE(agent.output().find("crowded out one that may have been a second device"),
+    EXPECT_EQ(agent->wait(20000), 1) << agent->output();
+    EXPECT_NE(agent->output().find("crowded out one that may have been a second device"),
               std::string::npos)
-        << agent.output();
-    EXPECT_NE(agent.output().find("nothing was saved"), std::string::npos) << agent.output();
+        << agent->output();
+    EXPECT_NE(agent->output().find("nothing was saved"), std::string::npos) << agent->output();
     EXPECT_EQ(phone->wait(20000), 1) << phone->output();
     EXPECT_NE(phone->output().find("second device"), std::string::npos) << phone->output();
     EXPECT_FALSE(exists(rig.agent_home() + "/.skgate/pairing"));
