@@ -11,12 +11,14 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "agent/commands.h"
+#include "agent/event_limit.h"
 #include "agent/handshake_limit.h"
 #include "agent/keyring.h"
 #include "agent/qr.h"
@@ -28,6 +30,7 @@
 #include "core/link/pairing.h"
 #include "core/link/pairing_handshake.h"
 #include "core/sys/args.h"
+#include "core/sys/monotonic.h"
 #include "core/sys/thread_group.h"
 
 namespace skgate::agent {
@@ -75,9 +78,13 @@ class PairingResponders {
   public:
     // `accept`: the next connection to the pairing address, or an error on
     // timeout (a socket listener's or the broker's).
+    // `dropped`: how many connections the listener lost before they came
+    // to be accepted (BrokerListener::dropped_connections; 0 for a socket).
     using Accept = std::function<Result<PairingConnection>(int timeout_ms)>;
-    PairingResponders(Accept accept, const PairingOffer& offer)
+    using Dropped = std::function<uint64_t()>;
+    PairingResponders(Accept accept, Dropped dropped, const PairingOffer& offer)
         : offer_(offer),
+          dropped_(std::move(dropped)),
           sources_(kMaxPairingConnectionsPerSource),
           thread_([this, accept = std::move(accept)] {
               while (!stop_.load()) {
@@ -85,6 +92,7 @@ class PairingResponders {
                   readers_.reap();
                   if (c)
                       admit(std::move(*c));
+                  check_dropped();
               }
           }) {}
     ~PairingResponders() { stop(); }
@@ -126,15 +134,22 @@ class PairingResponders {
 
   private:
     static constexpr size_t kMaxReaders = 32;
+    struct Hearing {
+        std::shared_ptr<Transport> transport;
+        std::string source;
+    };
 
     void admit(PairingConnection c) {
+        // The threads of pushed-out connections end as soon as they notice;
+        // beyond twice the places, new ones are not heard until they have.
+        if (readers_.running() >= 2 * kMaxReaders) {
+            refuse(c, "too many connections are ending");
+            return;
+        }
         auto place = sources_.acquire(c.source);
         if (!place) {
-            c.transport->shutdown();
-            std::fprintf(stderr,
-                         "skgate-agent: pair: ignored a connection from %s: %zu from there are "
-                         "being heard already\n",
-                         c.source.c_str(), kMaxPairingConnectionsPerSource);
+            refuse(c, std::to_string(kMaxPairingConnectionsPerSource) +
+                          " from there are being heard already");
             return;
         }
         std::shared_ptr<Transport> pushed_out;
@@ -144,34 +159,78 @@ class PairingResponders {
             std::erase_if(open_, [](const auto& w) { return w.expired(); });
             open_.push_back(c.transport);
             if (hearing_.size() >= kMaxReaders) {
-                pushed_out = hearing_.front();
-                hearing_.pop_front();
+                auto victim = pick_pushed_out();
+                pushed_out = victim->transport;
+                hearing_.erase(victim);
                 answered = first_transport_ != nullptr;
             }
-            hearing_.push_back(c.transport);
+            hearing_.push_back({c.transport, c.source});
         }
         if (pushed_out) {
             pushed_out->shutdown();
-            std::fprintf(stderr,
-                         "skgate-agent: pair: closed the oldest of %zu connections still in "
-                         "their exchange to hear a new one\n",
-                         kMaxReaders);
+            if (auto more = pushed_out_note_.admit(monotonic_us()))
+                std::fprintf(stderr,
+                             "skgate-agent: pair: closed a connection still in its exchange (the "
+                             "oldest of the host with the most) to hear a new one%s\n",
+                             and_more(*more).c_str());
             if (answered)
                 abort(kCrowdedOutReason, "pairing connections crowded out");
         }
-        // The threads of pushed-out connections end as soon as they notice;
-        // beyond twice the places, new ones wait for that.
         auto held = std::make_shared<PeerHandshakeLimit::Place>(std::move(*place));
-        if (readers_.running() >= 2 * kMaxReaders ||
-            !readers_.start([this, t = c.transport, held] { read_one(t); })) {
+        if (!readers_.start([this, t = c.transport, held] { read_one(t); })) {
             done_hearing(c.transport);
-            c.transport->shutdown();
+            refuse(c, "no thread to read it");
         }
+    }
+
+    // With mutex_ held and hearing_ full: the oldest connection of the
+    // source that holds the most places, so that hosts opening connections
+    // push out their own and not the device's (which holds one).
+    std::deque<Hearing>::iterator pick_pushed_out() {
+        std::map<std::string, size_t> held;
+        size_t most = 0;
+        for (const auto& h : hearing_)
+            most = std::max(most, ++held[h.source]);
+        return std::find_if(hearing_.begin(), hearing_.end(),
+                            [&](const Hearing& h) { return held[h.source] == most; });
+    }
+
+    // A connection not heard. Once a device has answered, it may have been
+    // a second one: the pairing is aborted.
+    void refuse(const PairingConnection& c, const std::string& why) {
+        c.transport->shutdown();
+        if (auto more = refused_note_.admit(monotonic_us()))
+            std::fprintf(stderr, "skgate-agent: pair: ignored a connection from %s: %s%s\n",
+                         c.source.empty() ? "the broker" : c.source.c_str(), why.c_str(),
+                         and_more(*more).c_str());
+        if (answered())
+            abort(kCrowdedOutReason, "pairing connections crowded out");
+    }
+
+    bool answered() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return first_transport_ != nullptr;
+    }
+
+    // Connections the listener lost after the answer may have been a
+    // second device's too.
+    void check_dropped() {
+        bool lost;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            lost = first_transport_ && dropped_() != dropped_at_answer_;
+        }
+        if (lost)
+            abort(kCrowdedOutReason, "pairing connections crowded out");
+    }
+
+    static std::string and_more(uint64_t more) {
+        return more ? " (and " + std::to_string(more) + " more like it since the last)" : "";
     }
 
     void done_hearing(const std::shared_ptr<Transport>& t) {
         std::lock_guard<std::mutex> lock(mutex_);
-        std::erase(hearing_, t);
+        std::erase_if(hearing_, [&](const Hearing& h) { return h.transport == t; });
     }
 
     void abort(const char* reason, const char* audit_reason) {
@@ -206,6 +265,7 @@ class PairingResponders {
             std::lock_guard<std::mutex> lock(mutex_);
             if (!first_transport_ && !stop_.load()) {
                 first_transport_ = t;
+                dropped_at_answer_ = dropped_();
                 first_ = std::move(*responder);
                 found_.notify_all();
                 return;
@@ -218,16 +278,20 @@ class PairingResponders {
     }
 
     const PairingOffer& offer_;
+    const Dropped dropped_;
+    uint64_t dropped_at_answer_ = 0;
     std::atomic<bool> stop_{false};
     std::atomic<bool> aborted_{false};
     PeerHandshakeLimit sources_;
     std::mutex mutex_;
     std::condition_variable found_;
     std::string abort_reason_;
-    std::optional<PairingResponder> first_;           // until wait_first takes it
-    std::shared_ptr<Transport> first_transport_;      // kept open by stop()
-    std::vector<std::weak_ptr<Transport>> open_;      // shut down by stop()
-    std::deque<std::shared_ptr<Transport>> hearing_;  // in their exchange, oldest first
+    std::optional<PairingResponder> first_;       // until wait_first takes it
+    std::shared_ptr<Transport> first_transport_;  // kept open by stop()
+    std::vector<std::weak_ptr<Transport>> open_;  // shut down by stop()
+    std::deque<Hearing> hearing_;                 // in their exchange, oldest first
+    // Connections a stranger can open at will: a line on stderr a second.
+    EventRateLimit refused_note_{1'000'000}, pushed_out_note_{1'000'000};
     ThreadGroup readers_;
     std::thread thread_;  // last: it starts once the rest is there
 };
@@ -370,6 +434,8 @@ class PairingListener {
         return PairingConnection{std::make_shared<SocketTransport>(fd), source};
     }
 
+    uint64_t dropped() const { return broker_ ? broker_->dropped_connections() : 0; }
+
   private:
     std::optional<Listener> socket_;
     std::unique_ptr<BrokerListener> broker_;
@@ -423,7 +489,8 @@ int cmd_pair(const Args& args) {
         text.c_str(), timeout_s);
     std::fflush(stdout);
 
-    PairingResponders responders([&listener](int ms) { return listener.accept(ms); }, *offer);
+    PairingResponders responders([&listener](int ms) { return listener.accept(ms); },
+                                 [&listener] { return listener.dropped(); }, *offer);
     auto responder = responders.wait_first(timeout_s * 1000);
     if (!responder)
         return fail(responder.error().message);
