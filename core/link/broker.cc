@@ -36,8 +36,10 @@ constexpr size_t kConnIdChars = 32;
 // bound to the id and the presence epoch). When more than this many have
 // closed, the agent starts a new epoch instead of forgetting any.
 constexpr size_t kRememberedClosed = 4096;
-// The agent puts its presence back at most this often.
-constexpr auto kPresenceRepairInterval = std::chrono::seconds(1);
+// A presence replaced again this soon after the agent put it back is
+// contested: the agent waits longer each time, up to the maximum.
+constexpr auto kPresenceContestedWindow = std::chrono::seconds(120);
+constexpr auto kMaxPresenceRepairDelay = std::chrono::seconds(60);
 constexpr std::string_view kOnline = "online ";
 constexpr std::string_view kOffline = "offline";
 
@@ -272,6 +274,11 @@ class MqttClient {
         auto probe = connect_socket_channel("tcp:" + host + ":" + std::to_string(address_.port),
                                             kProbeTimeoutMs);
         if (!probe) {
+            // Another cause now: an earlier TLS reason no longer stands.
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                tls_reason_.clear();
+            }
             const std::string& m = probe.error().message;
             size_t colon = m.rfind(": ");
             return make_error(ErrorCode::io, colon == std::string::npos ? m : m.substr(colon + 2));
@@ -459,7 +466,7 @@ class MqttClient {
         try {
             std::lock_guard<std::mutex> lock(self->mutex_);
             self->last_log_ = printable(text, 200);
-            if (!self->ready_)
+            if (!self->ready_ && self->last_log_.find("OpenSSL") != std::string::npos)
                 self->tls_reason_ = self->last_log_;
             if (!self->ready_)
                 self->problem_ =
@@ -485,7 +492,7 @@ class MqttClient {
     std::vector<int> pending_subs_;
     std::string problem_;
     std::string last_log_;
-    std::string tls_reason_;  // the last reason logged since the broker was reached
+    std::string tls_reason_;  // OpenSSL's last reason logged since the broker was reached
 };
 
 // Frames of one connection, queued for its reader.
@@ -686,9 +693,14 @@ struct BrokerListener::Hub : std::enable_shared_from_this<BrokerListener::Hub> {
     std::set<std::string> closed_set;
     std::string epoch;
     bool stopping = false;
-    std::chrono::steady_clock::time_point last_restored{};
-    bool repair_due = false;     // someone replaced the presence since last_restored
     bool new_epoch_due = false;  // closed_set is full
+    uint64_t dropped = 0;        // see dropped_connections()
+    // Putting the presence back (on_presence).
+    std::chrono::steady_clock::time_point last_restored{};
+    std::chrono::steady_clock::time_point repair_at{};
+    bool repair_due = false;  // someone replaced the presence: put it back at repair_at
+    int repair_strikes = 0;   // repairs undone in a row
+    bool presence_contested = false;
 
     void on_ready();
     void on_presence(ByteView payload);
@@ -698,7 +710,7 @@ struct BrokerListener::Hub : std::enable_shared_from_this<BrokerListener::Hub> {
     void on_lost(const std::string& why);
     void forget(const std::string& conn);
     void remember_closed(const std::string& conn);  // with `mutex` held
-    void close_all(const std::string& why);
+    size_t close_all(const std::string& why);       // how many it ended
 };
 
 class BrokerListener::Hub::Stream final : public Transport {
@@ -740,18 +752,16 @@ class BrokerListener::Hub::Stream final : public Transport {
 // recorded in an earlier one prove nothing now, so the ids closed then need
 // not be remembered.
 void BrokerListener::Hub::on_ready() {
-    std::string now;
-    {
-        std::lock_guard<std::mutex> lock(mutex);
-        auto id = random_id();
-        epoch =
-            id ? *id : std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-        now = std::string(kOnline) + epoch;
-        closed_set.clear();
-        new_epoch_due = false;
-        repair_due = false;
-    }
-    (void)client->publish(address.goodbye(), as_bytes(now), true);
+    std::lock_guard<std::mutex> lock(mutex);
+    // After ~BrokerListener set `stopping` its "offline" is the last word.
+    if (stopping)
+        return;
+    auto id = random_id();
+    epoch = id ? *id : std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+    closed_set.clear();
+    new_epoch_due = false;
+    repair_due = false;
+    (void)client->publish(address.goodbye(), as_bytes(std::string(kOnline) + epoch), true);
 }
 
 // More connections have closed in this epoch than are remembered (a
@@ -760,61 +770,64 @@ void BrokerListener::Hub::on_ready() {
 // epoch ends instead. Every connection of it ends (the authenticator sees
 // the new presence and connects again) and the remembered ids start over.
 void BrokerListener::Hub::start_new_epoch() {
-    close_all(
+    size_t ended = close_all(
         "the agent started a new presence epoch on the broker (too many connections "
         "closed)");
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        dropped += ended;
+    }
     on_ready();
 }
 
 // Anyone who may publish on the topic can replace the retained presence
 // ("offline", another epoch), and authenticators would then stay away: the
-// agent, which hears its own topic, puts its own back. At most once a
-// second, so that two agents on one topic (a misconfiguration) cannot keep
-// each other and the broker busy.
+// agent, which hears its own topic, puts its own back (on_tick). At once
+// the first time; when it is replaced again within kPresenceContestedWindow
+// of the last repair, after 1 s, then 2, 4, ... up to 60 s, so that two
+// agents on one topic (a misconfiguration) or a stranger do not keep the
+// broker busy, and state() says the presence is contested.
 void BrokerListener::Hub::on_presence(ByteView payload) {
-    std::string ours;
-    {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (stopping || epoch.empty())
-            return;
-        ours = std::string(kOnline) + epoch;
-        if (std::string_view(as_chars(payload)) == ours) {
-            repair_due = false;
-            return;
-        }
-        auto now = std::chrono::steady_clock::now();
-        if (last_restored != std::chrono::steady_clock::time_point{} &&
-            now - last_restored < kPresenceRepairInterval) {
-            // Put back when the interval ends (on_tick): a second forgery
-            // right after the first must not be the last word.
-            repair_due = true;
-            return;
-        }
-        last_restored = now;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (stopping || epoch.empty())
+        return;
+    if (std::string_view(as_chars(payload)) == std::string(kOnline) + epoch) {
         repair_due = false;
+        return;
     }
-    (void)client->publish(address.goodbye(), as_bytes(ours), true);
+    if (repair_due)
+        return;  // already planned
+    auto now = std::chrono::steady_clock::now();
+    bool contested = last_restored != std::chrono::steady_clock::time_point{} &&
+                     now - last_restored < kPresenceContestedWindow;
+    repair_strikes = contested ? std::min(repair_strikes + 1, 7) : 0;
+    if (repair_strikes >= 3)
+        presence_contested = true;
+    else if (repair_strikes == 0)
+        presence_contested = false;
+    std::chrono::seconds delay(0);
+    if (repair_strikes > 0)
+        delay = std::min<std::chrono::seconds>(std::chrono::seconds(1 << (repair_strikes - 1)),
+                                               kMaxPresenceRepairDelay);
+    repair_at = now + delay;
+    repair_due = true;
 }
 
 void BrokerListener::Hub::on_tick() {
-    std::string ours;
     bool renew = false;
     {
         std::lock_guard<std::mutex> lock(mutex);
         if (stopping || epoch.empty())
             return;
         renew = new_epoch_due;
-        if (!renew && repair_due &&
-            std::chrono::steady_clock::now() - last_restored >= kPresenceRepairInterval) {
+        if (!renew && repair_due && std::chrono::steady_clock::now() >= repair_at) {
             repair_due = false;
             last_restored = std::chrono::steady_clock::now();
-            ours = std::string(kOnline) + epoch;
+            (void)client->publish(address.goodbye(), as_bytes(std::string(kOnline) + epoch), true);
         }
     }
     if (renew)
         start_new_epoch();
-    else if (!ours.empty())
-        (void)client->publish(address.goodbye(), as_bytes(ours), true);
 }
 
 void BrokerListener::Hub::on_message(const std::string& topic, ByteView payload) {
@@ -832,9 +845,12 @@ void BrokerListener::Hub::on_message(const std::string& topic, ByteView payload)
         if (auto it = streams.find(conn); it != streams.end()) {
             stream = it->second;
         } else {
-            if (payload.empty() || payload.size() > kMaxFrameBytes || closed_set.count(conn) != 0 ||
-                streams.size() >= kMaxBrokerConnections || new_epoch_due)
+            if (payload.empty() || payload.size() > kMaxFrameBytes || closed_set.count(conn) != 0)
                 return;
+            if (streams.size() >= kMaxBrokerConnections || new_epoch_due) {
+                dropped++;
+                return;
+            }
             stream = std::make_shared<Stream>(weak_from_this(), conn, epoch);
             streams.emplace(conn, stream);
             unaccepted.push_back(stream);
@@ -870,7 +886,7 @@ void BrokerListener::Hub::forget(const std::string& conn) {
     }
 }
 
-void BrokerListener::Hub::close_all(const std::string& why) {
+size_t BrokerListener::Hub::close_all(const std::string& why) {
     std::map<std::string, std::shared_ptr<Stream>> gone;
     std::deque<std::shared_ptr<Stream>> never_accepted;
     {
@@ -883,6 +899,7 @@ void BrokerListener::Hub::close_all(const std::string& why) {
     }
     for (auto& [conn, s] : gone)
         s->queue().close(why);
+    return gone.size();
 }
 
 void BrokerListener::Hub::on_lost(const std::string& why) {
@@ -944,9 +961,22 @@ void BrokerListener::close_all() {
     hub_->close_all("closed by the agent");
 }
 
+uint64_t BrokerListener::dropped_connections() const {
+    std::lock_guard<std::mutex> lock(hub_->mutex);
+    return hub_->dropped;
+}
+
 std::string BrokerListener::state() const {
     std::string problem = hub_->client->problem();
-    return problem.empty() ? "connected to the broker " + hub_->client->host_port() : problem;
+    if (!problem.empty())
+        return problem;
+    std::string out = "connected to the broker " + hub_->client->host_port();
+    std::lock_guard<std::mutex> lock(hub_->mutex);
+    if (hub_->presence_contested)
+        out += ", but its presence on " + hub_->address.goodbye() +
+               " keeps being replaced (another agent on this topic, or someone else who may "
+               "publish on it): sessions end each time, and the agent puts it back less often";
+    return out;
 }
 
 const BrokerAddress& BrokerListener::address() const {

@@ -62,6 +62,11 @@ class BrokerListener {
     Result<std::shared_ptr<Transport>> accept(int timeout_ms);
     // Ends every connection (they fail their reads at once).
     void close_all();
+    // How many connections were lost unheard so far: a first frame ignored
+    // for lack of room (or while a new epoch starts), or a connection ended
+    // by one. `pair` aborts when, after a device answered, one may have
+    // been a second device.
+    uint64_t dropped_connections() const;
     // "connected to HOST:PORT", or why not.
     std::string state() const;
     const BrokerAddress& address() const;

@@ -42,6 +42,10 @@ Result<std::shared_ptr<Transport>> BrokerListener::accept(int) {
 
 void BrokerListener::close_all() {}
 
+uint64_t BrokerListener::dropped_connections() const {
+    return 0;
+}
+
 std::string BrokerListener::state() const {
     return not_built().message;
 }

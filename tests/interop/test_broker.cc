@@ -126,15 +126,24 @@ class BrokerLink : public ::testing::Test {
         out.agent_side = std::move(*agent_side);
     }
     // The agent's answer to a hello replayed on a connection it accepts.
+    // Connections whose first frame is not a hello at all (a flood's late
+    // junk, which a new epoch may let in again) are passed over.
     void expect_replay_refused(BrokerListener& listener) {
-        auto replayed = listener.accept(20000);
-        ASSERT_TRUE(replayed) << replayed.error().message;
-        bool counted = false;
-        auto refused = session_accept(*replayed, pairing(), 5000, [&] { counted = true; });
-        ASSERT_FALSE(refused);
-        EXPECT_NE(refused.error().message.find("does not prove the pairing"), std::string::npos)
-            << refused.error().message;
-        EXPECT_FALSE(counted) << "the replayed hello passed its proof";
+        for (int i = 0; i < 200; i++) {
+            auto replayed = listener.accept(20000);
+            ASSERT_TRUE(replayed) << replayed.error().message;
+            bool counted = false;
+            auto refused = session_accept(*replayed, pairing(), 5000, [&] { counted = true; });
+            ASSERT_FALSE(refused);
+            EXPECT_FALSE(counted) << "the replayed hello passed its proof";
+            if (counted || refused.error().message.find("CBOR") == std::string::npos) {
+                EXPECT_NE(refused.error().message.find("does not prove the pairing"),
+                          std::string::npos)
+                    << refused.error().message;
+                return;
+            }
+        }
+        ADD_FAILURE() << "the replayed hello never arrived";
     }
 
     TempDir dir_;
@@ -564,6 +573,33 @@ TEST_F(BrokerLink, AForgedPresenceIsPutRightByTheAgent) {
         ASSERT_TRUE(got) << got.error().message;
         EXPECT_EQ(*got, frame("hello"));
     }
+}
+
+// Two agents on one topic (an administrator's second machine paired the
+// same way, or a stranger playing agent): each puts its presence back, less
+// often each time it is undone, and says in its state that its presence is
+// contested, instead of the two replacing each other every second for ever.
+TEST_F(BrokerLink, TwoAgentsOnOneTopicBackOffAndSaySo) {
+    auto a = listen();
+    auto b = listen();
+    ASSERT_TRUE(a && b);
+    auto contested = [](const BrokerListener& l) {
+        return l.state().find("keeps being replaced") != std::string::npos;
+    };
+    for (int i = 0; i < 600 && !(contested(*a) && contested(*b)); i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(contested(*a) && contested(*b)) << a->state() << "\n" << b->state();
+    // Each now waits 4 s or more before it puts its presence back.
+    Stranger watcher(*broker_, password());
+    watcher.subscribe(address_.goodbye());
+    int heard = 0;
+    (void)watcher.hear(
+        [&](const std::string& m) {
+            heard += m.rfind("online ", 0) == 0;
+            return false;
+        },
+        5000);
+    EXPECT_LE(heard, 5) << "the retained presence and " << heard - 1 << " changes in 5 s";
 }
 
 // `skgate-agent pair --broker` with no broker there fails, saying why,
