@@ -79,9 +79,15 @@ bool AuthenticatorLink::connected() {
 
 std::string AuthenticatorLink::status_text() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (channel_)
-        return "connected " + device_name_;
-    return "disconnected: " + last_problem_;
+    std::string out = channel_ ? "connected " + device_name_ : "disconnected: " + last_problem_;
+    if (!transport_state_.empty())
+        out += "; broker link: " + transport_state_;
+    return out;
+}
+
+void AuthenticatorLink::set_transport_state(const std::string& state) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    transport_state_ = state;
 }
 
 void AuthenticatorLink::begin_connecting() {

@@ -46,8 +46,11 @@ class AuthenticatorLink {
     void stop();
     bool connected();
     std::string device_name();
-    // "connected NAME", or "disconnected: " and why (for `status`).
+    // "connected NAME", or "disconnected: " and why (for `status`), and
+    // the transport's own state when it has one.
     std::string status_text();
+    // The broker link's state (BrokerListener::state), "" for none.
+    void set_transport_state(const std::string& state);
 
     // A connection on the link socket whose hello named the paired device is
     // in its handshake: until it ends, requests wait for it rather than fail
@@ -78,6 +81,7 @@ class AuthenticatorLink {
     Bytes device_id_;
     int connecting_ = 0;
     std::string last_problem_ = "no authenticator has connected since the agent started";
+    std::string transport_state_;
     uint64_t generation_ = 0;
     uint64_t next_id_ = 1;
     // id -> answer (empty while pending); entries belong to their waiter.

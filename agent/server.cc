@@ -492,6 +492,7 @@ void AgentServer::broker_loop() {
         auto transport = listener->accept(200);
         if (std::string state = listener->state(); state != last_state) {
             std::fprintf(stderr, "skgate-agent: broker link: %s\n", state.c_str());
+            link_.set_transport_state(state);
             last_state = state;
         }
         connections_.reap();

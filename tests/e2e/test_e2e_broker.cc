@@ -256,8 +256,15 @@ TEST_F(E2eBroker, AnUnreachableBrokerFailsFastAndTheLinkComesWhenItIsBack) {
     EXPECT_NE(log.find("no authenticator is connected"), std::string::npos) << log;
     EXPECT_NE(log.find("broker link: cannot reach the broker 10.231.10.1:8883"), std::string::npos)
         << log;
+    auto status = rig_->agent_command({"status"});
+    EXPECT_NE(status.out.find("broker link: cannot reach the broker 10.231.10.1:8883"),
+              std::string::npos)
+        << status.out;
     broker_->start();
     wait_for_agent_log("broker link: connected to the broker");
+    status = rig_->agent_command({"status"});
+    EXPECT_NE(status.out.find("broker link: connected to the broker"), std::string::npos)
+        << status.out;
     rig_->start_authenticator("yes");
     auto ok = login(pub);
     EXPECT_EQ(ok.status, 0) << ok.err << rig_->agent_log() << rig_->authenticator_log();
