@@ -368,6 +368,18 @@ const Keyword* find_keyword(std::string_view name, size_t* index) {
 // Splits a line into words: whitespace separates, double quotes group (with
 // \" and \\ escapes), an unquoted word starting with '#' ends the line, and
 // the first word may be written Keyword=value.
+// Words as skgatectl explain shows them again: a word with a space in it
+// was quoted.
+std::string join_words(const Args& words) {
+    std::string out;
+    for (const auto& w : words) {
+        if (!out.empty())
+            out += ' ';
+        out += w.find_first_of(" \t") == std::string::npos ? w : "\"" + w + "\"";
+    }
+    return out;
+}
+
 Result<Args> split_words(std::string_view line) {
     Args words;
     size_t i = 0;
@@ -478,6 +490,7 @@ struct Policy::Impl {
     struct Directive {
         size_t keyword;
         Apply apply;
+        PolicyRule rule;
     };
     struct Block {
         std::vector<Criterion> criteria;  // empty: applies to everyone
@@ -509,6 +522,7 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
 
     size_t lineno = 0;
     size_t pos = 0;
+    std::string block;  // the Match line lines below belong to
     size_t allowed_authenticators_line = 0;
     size_t ldap_uri_line = 0;
     while (pos <= text.size()) {
@@ -539,6 +553,7 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
         const std::string& name = (*words)[0];
         Args args(words->begin() + 1, words->end());
         if (iequals(name, "Match")) {
+            block = printable(join_words(*words));
             auto criteria = parse_match(args);
             if (!criteria) {
                 fail(lineno, "Match", criteria.error().message);
@@ -571,13 +586,17 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
             allowed_authenticators_line = lineno;
         if (iequals(kw->name, "LdapURI") && !ldap_uri_line)
             ldap_uri_line = lineno;
+        PolicyRule rule{std::string(kw->name), printable(join_words(args)),
+                        std::string(filename) + ":" + std::to_string(lineno), block};
         if (parsed->global) {
             if (!global_seen.test(index)) {
                 parsed->global(impl.global);
+                impl.global.rules.push_back(std::move(rule));
                 global_seen.set(index);
             }
         } else {
-            impl.blocks.back().directives.push_back({index, std::move(parsed->user)});
+            impl.blocks.back().directives.push_back(
+                {index, std::move(parsed->user), std::move(rule)});
         }
     }
     // Without a trusted root, any authenticator can claim any AAGUID.
@@ -658,6 +677,7 @@ Result<UserPolicy> Policy::for_user(const UserContext& ctx) const {
         for (const auto& d : block.directives) {
             if (!seen.test(d.keyword)) {
                 d.apply(out);
+                out.rules.push_back(d.rule);
                 seen.set(d.keyword);
             }
         }

@@ -25,6 +25,15 @@ std::string_view to_string(KeySource s);
 std::string_view to_string(SourceOutage o);
 bool is_remote(KeySource s);
 
+// A line of skgate.conf that set a keyword: what `skgatectl explain` shows
+// as the rules that decided.
+struct PolicyRule {
+    std::string keyword;  // as skgate.conf(5) spells it
+    std::string value;    // its arguments, as written
+    std::string where;    // FILE:LINE
+    std::string block;    // "Match User alice", or "" above the first Match
+};
+
 // What applies to one user after Match blocks are resolved.
 struct UserPolicy {
     Mode mode = Mode::enforce;
@@ -37,6 +46,7 @@ struct UserPolicy {
     std::optional<int64_t> key_max_age_seconds;
     CounterCheck counter_check = CounterCheck::strict;
     int64_t stepup_timeout_seconds = 60;
+    std::vector<PolicyRule> rules;  // the lines that set the above; unset ones are defaults
 };
 
 // The remote key sources (DESIGN.md section 9): where they are and what an
@@ -68,6 +78,7 @@ struct GlobalPolicy {
     std::string attestation_roots;  // empty: no roots configured
     std::vector<std::string> break_glass_users;
     RemoteSettings remote;
+    std::vector<PolicyRule> rules;  // the lines that set the above
 };
 
 }  // namespace skgate
