@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "admin/commands.h"
+#include "admin/key_input.h"
 #include "core/audit/audit.h"
 #include "core/decide/enrollment.h"
 #include "core/decide/keylookup.h"
@@ -35,8 +36,6 @@ namespace {
 // Less than this left where pam_skgate writes counters and last use, and a
 // write may fail (each record is a small file written whole, then renamed).
 constexpr unsigned long long kMinStateFreeBytes = 64 * 1024;
-
-constexpr size_t kMaxInputFile = 64 * 1024;
 
 int fail(const char* cmd, const std::string& msg) {
     std::fprintf(stderr, "skgatectl: %s: %s\n", cmd, msg.c_str());
@@ -65,32 +64,6 @@ void warn_if_state_directory_full(const std::string& dir) {
 int usage(const char* text) {
     std::fputs(text, stderr);
     return kExitUsage;
-}
-
-Result<std::string> read_small_file(const std::string& path, const char* what) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f)
-        return make_error(ErrorCode::not_found, "cannot read " + std::string(what) + " " + path);
-    std::string data(kMaxInputFile + 1, '\0');
-    f.read(data.data(), static_cast<std::streamsize>(data.size()));
-    data.resize(static_cast<size_t>(f.gcount()));
-    if (data.size() > kMaxInputFile)
-        return invalid(std::string(what) + " " + path + " is larger than " +
-                       std::to_string(kMaxInputFile) + " bytes");
-    return data;
-}
-
-// The key line to enroll: --key, or the first line of --key-file that is
-// not blank or a comment.
-Result<std::string> read_key_line(const ArgParser& a) {
-    if (auto k = a.value("--key"))
-        return *k;
-    SKGATE_TRY(file, read_small_file(*a.value("--key-file"), "key file"));
-    std::istringstream in(file);
-    for (std::string line; std::getline(in, line);)
-        if (!is_blank_or_comment(line))
-            return line;
-    return invalid("invalid key: no key in " + *a.value("--key-file"));
 }
 
 // `fingerprint` names the key when only its fingerprint is known (a revoke
