@@ -45,6 +45,9 @@ inline constexpr const char* kStatusUsage =
 inline constexpr const char* kAuditUsage =
     "usage: skgatectl audit [--since TIME] [--user USER] [--decision allow|deny|would-deny]\n"
     "                       [--event EVENT] [--lines N] [--json] [--directory DIR]\n";
+inline constexpr const char* kExplainUsage =
+    "usage: skgatectl explain [-f CONFIG] --user USER (--key 'KEY' | --key-file FILE |\n"
+    "                         --fingerprint SHA256:...) [--json]\n";
 inline constexpr const char* kSourcesUsage =
     "usage: skgatectl sources test [-f CONFIG] [--user USER] [--json] [--fetch-helper PROGRAM]\n";
 
@@ -58,5 +61,6 @@ int cmd_disable(const Args& args);
 int cmd_status(const Args& args);
 int cmd_audit(const Args& args);
 int cmd_sources(const Args& args);
+int cmd_explain(const Args& args);
 
 }  // namespace skgate::admin

@@ -25,10 +25,13 @@ constexpr const char* kUsage =
     "  status [--json]                   wiring, OpenSSH version, keys, recent events\n"
     "  audit [--since T] [--user U] [--decision D] [--event E] [--lines N] [--json]\n"
     "                                    skgate's decisions from the journal\n"
+    "  explain --user USER (--key KEY | --key-file F | --fingerprint FP) [--json]\n"
+    "                                    why skgate-keys allows or refuses that key\n"
     "  sources test [--user USER] [--json]\n"
     "                                    ask every remote key source now, report each\n"
     "\n"
-    "enroll, revoke, list and check-config take -f CONFIG (default /etc/skgate/skgate.conf).\n"
+    "enroll, revoke, list, explain and check-config take -f CONFIG (default "
+    "/etc/skgate/skgate.conf).\n"
     "\n"
     "See skgatectl(8).\n";
 
@@ -44,6 +47,7 @@ constexpr skgate::CliCommand kCommands[] = {
     {"status", cmd_status, kStatusUsage},
     {"audit", cmd_audit, kAuditUsage},
     {"sources", cmd_sources, kSourcesUsage},
+    {"explain", cmd_explain, kExplainUsage},
 };
 
 }  // namespace

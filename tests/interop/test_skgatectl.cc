@@ -414,3 +414,78 @@ TEST_F(Enroll, AttestationFromSshKeygen) {
     EXPECT_NE(e.out.find("attestation packed-self"), std::string::npos) << e.out;
     EXPECT_EQ(e.out.find("AAGUID"), std::string::npos) << e.out;
 }
+
+// explain: the decision for one key with the lines of skgate.conf that took
+// part, the same line skgate-keys prints for sshd, and an exit status a
+// script can test (0 allowed, 1 not, 2 usage, 3 cannot tell).
+TEST_F(Enroll, ExplainSaysWhyWithTheLinesThatApplied) {
+    write_file(conf, read_file(conf) + "Match User root\n  VerifyRequired yes\n");
+    const std::string fp = "SHA256:Go7HO0CVPYG+BSDSk9ZUJBKGSrtBExp6obTa9iqzIUo";
+    auto missing = ctl({"explain", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub")});
+    EXPECT_EQ(missing.status, 1) << missing.err;
+    EXPECT_NE(missing.out.find("decision: not found"), std::string::npos) << missing.out;
+    ASSERT_EQ(
+        ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub")}).status, 0);
+
+    auto e = ctl({"explain", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub")});
+    EXPECT_EQ(e.status, 0) << e.err;
+    EXPECT_NE(e.out.find("decision: allowed"), std::string::npos) << e.out;
+    EXPECT_NE(e.out.find(conf + ":6: VerifyRequired yes  (in Match User root)"), std::string::npos)
+        << e.out;
+    EXPECT_NE(e.out.find(conf + ":2: RevokedKeys " + dir.file("revoked")), std::string::npos)
+        << e.out;
+    EXPECT_NE(e.out.find("skgatectl audit --user root"), std::string::npos) << e.out;
+    // What sshd is told is skgate-keys' own line, to the byte.
+    auto keys = run({required_env("SKGATE_KEYS"), "-u", "root", "-f", conf, "root"});
+    ASSERT_EQ(keys.status, 0) << keys.err;
+    std::string line(trim(keys.out));
+    ASSERT_NE(line.find("verify-required sk-ecdsa"), std::string::npos) << line;
+    EXPECT_NE(e.out.find("sshd is told: " + line + "\n"), std::string::npos) << e.out;
+
+    auto j = ctl({"explain", "-f", conf, "--user", "root", "--fingerprint", fp, "--json"});
+    EXPECT_EQ(j.status, 0) << j.err;
+    EXPECT_NE(j.out.find(R"("decision":"allow")"), std::string::npos) << j.out;
+    EXPECT_NE(j.out.find(R"("keyword":"VerifyRequired","value":"yes","where":")" + conf +
+                         R"(:6","block":"Match User root")"),
+              std::string::npos)
+        << j.out;
+
+    // Revoked (listed, although still in the store): refused, saying so.
+    write_file(dir.file("revoked"), fp + "\n");
+    auto r = ctl({"explain", "-f", conf, "--user", "root", "--fingerprint", fp});
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.out.find("decision: refused"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("revoked"), std::string::npos) << r.out;
+    std::remove(dir.file("revoked").c_str());
+
+    // Audit mode: what enforce would refuse is still given to sshd.
+    std::string text = read_file(conf);
+    write_file(conf, "Mode audit\nRequireAttestation yes\n" + text);
+    auto audit = ctl({"explain", "-f", conf, "--user", "root", "--fingerprint", fp, "--json"});
+    EXPECT_EQ(audit.status, 1) << audit.err;
+    EXPECT_NE(audit.out.find(R"("decision":"would-deny")"), std::string::npos) << audit.out;
+    EXPECT_NE(audit.out.find(R"("keyword":"Mode","value":"audit","where":")" + conf + R"(:1")"),
+              std::string::npos)
+        << audit.out;
+}
+
+TEST_F(Enroll, ExplainRefusesWhatItCannotAnswer) {
+    EXPECT_EQ(ctl({"explain", "-f", conf, "--key-file", dir.file("sk.pub")}).status, 2);
+    EXPECT_EQ(ctl({"explain", "-f", conf, "--user", "root"}).status, 2);
+    EXPECT_EQ(ctl({"explain", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub"),
+                   "--fingerprint", "SHA256:x"})
+                  .status,
+              2);
+    auto fp = ctl({"explain", "-f", conf, "--user", "root", "--fingerprint", "MD5:aa"});
+    EXPECT_EQ(fp.status, 2);
+    EXPECT_NE(fp.err.find("is not a SHA256: fingerprint"), std::string::npos) << fp.err;
+    auto bad = ctl({"explain", "-f", conf, "--user", "root", "--key", "ssh-ed25519 AAAA!!"});
+    EXPECT_EQ(bad.status, 3);
+    EXPECT_NE(bad.err.find("skgatectl: explain: "), std::string::npos) << bad.err;
+    auto user = ctl({"explain", "-f", conf, "--user", "../x", "--key-file", dir.file("sk.pub")});
+    EXPECT_EQ(user.status, 2) << user.err;
+    write_file(conf, "NoSuchKeyword yes\n");
+    auto config = ctl({"explain", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub")});
+    EXPECT_EQ(config.status, 3);
+    EXPECT_NE(config.err.find(conf + ":1: unknown keyword"), std::string::npos) << config.err;
+}
