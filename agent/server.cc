@@ -470,6 +470,7 @@ void AgentServer::broker_loop() {
                 listener.reset();  // its connections end
                 current = wanted;
                 last_state.clear();
+                link_.set_transport_state("");
                 if (!wanted.empty()) {
                     auto address = BrokerAddress::parse(wanted);
                     auto settings = address ? BrokerSettings::load(paths_.broker_settings())

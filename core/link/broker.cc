@@ -39,7 +39,9 @@ constexpr size_t kRememberedClosed = 4096;
 // A presence replaced again this soon after the agent put it back is
 // contested: the agent waits longer each time, up to the maximum.
 constexpr auto kPresenceContestedWindow = std::chrono::seconds(120);
-constexpr auto kMaxPresenceRepairDelay = std::chrono::seconds(60);
+// Short: a stranger who forges the presence right after each repair must
+// not buy a long absence with each forgery.
+constexpr auto kMaxPresenceRepairDelay = std::chrono::seconds(4);
 constexpr std::string_view kOnline = "online ";
 constexpr std::string_view kOffline = "offline";
 
@@ -784,7 +786,7 @@ void BrokerListener::Hub::start_new_epoch() {
 // ("offline", another epoch), and authenticators would then stay away: the
 // agent, which hears its own topic, puts its own back (on_tick). At once
 // the first time; when it is replaced again within kPresenceContestedWindow
-// of the last repair, after 1 s, then 2, 4, ... up to 60 s, so that two
+// of the last repair, after 1 s, then 2, then 4 s each time, so that two
 // agents on one topic (a misconfiguration) or a stranger do not keep the
 // broker busy, and state() says the presence is contested.
 void BrokerListener::Hub::on_presence(ByteView payload) {
@@ -800,7 +802,7 @@ void BrokerListener::Hub::on_presence(ByteView payload) {
     auto now = std::chrono::steady_clock::now();
     bool contested = last_restored != std::chrono::steady_clock::time_point{} &&
                      now - last_restored < kPresenceContestedWindow;
-    repair_strikes = contested ? std::min(repair_strikes + 1, 7) : 0;
+    repair_strikes = contested ? std::min(repair_strikes + 1, 3) : 0;
     if (repair_strikes >= 3)
         presence_contested = true;
     else if (repair_strikes == 0)

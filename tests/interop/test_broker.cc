@@ -192,8 +192,9 @@ class Stranger {
         while (std::chrono::steady_clock::now() < until) {
             if (mosquitto_loop(m_, 50, 1) != MOSQ_ERR_SUCCESS)
                 return false;
-            for (; seen_ < heard_.size(); seen_++)
-                if (pred(heard_[seen_]))
+            // Each message is looked at once: the next call starts after it.
+            while (seen_ < heard_.size())
+                if (pred(heard_[seen_++]))
                     return true;
         }
         return false;
