@@ -226,6 +226,17 @@ class Client : public ::testing::Test {
             << agent->output();
         uri = "skgate-pair:" + word_after(agent->output(), "skgate-pair:");
     }
+    // start_tcp_pairing, then the phone answers: both show the code and the
+    // agent waits for it to be typed (each wait at most `wait_ms`).
+    void start_tcp_pairing_the_phone_answered(int port, int timeout_s,
+                                              std::unique_ptr<Process>& agent, std::string& uri,
+                                              std::unique_ptr<Process>& phone,
+                                              int wait_ms = 20000) {
+        ASSERT_NO_FATAL_FAILURE(start_tcp_pairing(port, timeout_s, agent, uri));
+        phone = start_phone(uri);
+        ASSERT_TRUE(phone->wait_for_output("Confirmation code: ", wait_ms)) << phone->output();
+        ASSERT_TRUE(agent->wait_for_output("Type the code", wait_ms)) << agent->output();
+    }
     // Both show the code; typed on the laptop, it pairs them, and nobody
     // was taken for a second responder.
     void confirm_pairing(Process& agent, Process& phone) {
@@ -294,12 +305,10 @@ TEST_F(Client, ASecondResponderAbortsThePairingOnBothSides) {
 // the token, still aborts it: above.)
 TEST_F(Client, AScanOfThePairingPortDoesNotAbortThePairing) {
     int port = free_port();
-    std::unique_ptr<Process> agent;
+    std::unique_ptr<Process> agent, phone;
     std::string uri;
-    ASSERT_NO_FATAL_FAILURE(start_tcp_pairing(port, 20, agent, uri));
-    auto phone = start_phone(uri);
-    ASSERT_TRUE(phone->wait_for_output("Confirmation code: ", 10000)) << phone->output();
-    ASSERT_TRUE(agent->wait_for_output("Type the code", 10000)) << agent->output();
+    ASSERT_NO_FATAL_FAILURE(
+        start_tcp_pairing_the_phone_answered(port, 20, agent, uri, phone, 10000));
     auto connect_to_pairing = [port] { return connect_loopback(port); };
     close(connect_to_pairing());  // a port scan
     int garbage = connect_to_pairing();
@@ -383,12 +392,9 @@ TEST_F(Client, ConnectionsHeldOpenFromManyHostsDoNotKeepThePhoneOut) {
 // both sides and nothing is saved.
 TEST_F(Client, ConnectionsCrowdingOutOthersAfterTheAnswerAbortThePairing) {
     int port = free_port();
-    std::unique_ptr<Process> agent;
+    std::unique_ptr<Process> agent, phone;
     std::string uri;
-    ASSERT_NO_FATAL_FAILURE(start_tcp_pairing(port, 60, agent, uri));
-    auto phone = start_phone(uri);
-    ASSERT_TRUE(phone->wait_for_output("Confirmation code: ", 20000)) << phone->output();
-    ASSERT_TRUE(agent->wait_for_output("Type the code", 20000)) << agent->output();
+    ASSERT_NO_FATAL_FAILURE(start_tcp_pairing_the_phone_answered(port, 60, agent, uri, phone));
     std::vector<int> held = hold_connections_open(port, 33);
     EXPECT_EQ(agent->wait(20000), 1) << agent->output();
     EXPECT_NE(agent->output().find("crowded out one that may have been a second device"),
@@ -408,12 +414,9 @@ TEST_F(Client, ConnectionsCrowdingOutOthersAfterTheAnswerAbortThePairing) {
 // pairing is aborted.
 TEST_F(Client, ASecondDeviceRefusedForItsHostAfterTheAnswerAbortsThePairing) {
     int port = free_port();
-    std::unique_ptr<Process> agent;
+    std::unique_ptr<Process> agent, first;
     std::string uri;
-    ASSERT_NO_FATAL_FAILURE(start_tcp_pairing(port, 60, agent, uri));
-    auto first = start_phone(uri);
-    ASSERT_TRUE(first->wait_for_output("Confirmation code: ", 20000)) << first->output();
-    ASSERT_TRUE(agent->wait_for_output("Type the code", 20000)) << agent->output();
+    ASSERT_NO_FATAL_FAILURE(start_tcp_pairing_the_phone_answered(port, 60, agent, uri, first));
     std::vector<int> held;
     for (int i = 0; i < 4; i++)
         held.push_back(connect_loopback(port, "127.0.0.1"));
