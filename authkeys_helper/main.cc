@@ -4,14 +4,16 @@
 //   AuthorizedKeysCommand /usr/libexec/skgate/skgate-keys -a .ssh/authorized_keys %u %t %k %f
 //   AuthorizedKeysCommandUser root
 //
-// Started as root, it reads the user's own authorized_keys files with the
-// user's identity (sshd itself reads none), becomes the skgate account for
-// good, and only then parses anything. It prints on stdout only
+// Started as root, it reads root's skgate.conf, reads the user's own
+// authorized_keys files with the user's identity (sshd itself reads none),
+// runs KeysCommand as KeysCommandUser if the command source applies, becomes
+// the skgate account for good, and only then parses any key. It prints on stdout only
 // authorized_keys lines for keys that policy allows, with the options that
 // make sshd enforce it; everything else goes to the journal (and stderr).
 // Exit codes are documented in skgate-keys(8).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <optional>
@@ -87,33 +89,51 @@ bool parse_args(int argc, char** argv, Invocation* inv) {
 // Started as root: the user's own key files are read with the user's
 // identity (a 0700 home is readable to its owner, and root never opens a
 // path as root that the user could point elsewhere), then every privilege
-// is given up for the -u account before the configuration or any key is
-// parsed. Not root: nothing to give up, and the lookup reads the files with
-// the process's own identity.
-skgate::Result<std::optional<skgate::UserKeyFiles>> read_user_files_then_drop_root(
-    const Invocation& inv) {
+// is given up for the -u account before any key is parsed. Not root:
+// nothing to give up, and the lookup reads the files with the process's own
+// identity.
+skgate::Result<std::optional<skgate::UserKeyFiles>> read_user_files_as_root(const Invocation& inv) {
     if (geteuid() != 0)
         return std::optional<skgate::UserKeyFiles>{};
-    std::optional<skgate::UserKeyFiles> files;
     auto account = skgate::lookup_account(inv.user);
-    if (account) {
-        skgate::UserKeyFiles read;
-        SKGATE_CHECK(skgate::with_file_identity_of(
-            *account, [&] { read = skgate::read_user_key_files(*account, inv.user_files); }));
-        files = std::move(read);
-    } else if (account.error().code != skgate::ErrorCode::not_found) {
-        return account.error();
+    if (!account) {
+        if (account.error().code != skgate::ErrorCode::not_found)
+            return account.error();
+        return std::optional<skgate::UserKeyFiles>{};
     }
-    if (inv.run_as == "root")
-        return files;
+    skgate::UserKeyFiles read;
+    SKGATE_CHECK(skgate::with_file_identity_of(
+        *account, [&] { read = skgate::read_user_key_files(*account, inv.user_files); }));
+    return std::optional<skgate::UserKeyFiles>{std::move(read)};
+}
+
+skgate::Status drop_root(const Invocation& inv) {
+    if (geteuid() != 0 || inv.run_as == "root")
+        return {};
     auto target = skgate::lookup_account(inv.run_as);
     if (!target)
         return skgate::make_error(skgate::ErrorCode::permission,
                                   "cannot become " + inv.run_as +
                                       " (-u): " + target.error().message +
                                       "; skgatectl enable creates the skgate account");
-    SKGATE_CHECK(skgate::become(*target));
-    return files;
+    return skgate::become(*target);
+}
+
+// The command source runs KeysCommand while skgate-keys may still become
+// KeysCommandUser; its output is parsed only after root is given up. The
+// offered key goes to it as sshd gave it, unparsed.
+std::optional<skgate::KeysCommandAnswer> run_keys_command_if_listed(const Invocation& inv,
+                                                                    const skgate::Policy& policy,
+                                                                    uint64_t deadline_us) {
+    auto evaluated =
+        policy.for_user({inv.user, [&] { return skgate::lookup_user_groups(inv.user); }});
+    if (!evaluated)
+        return std::nullopt;  // lookup_keys says why, with no keys
+    const auto& sources = evaluated->key_sources;
+    if (std::find(sources.begin(), sources.end(), skgate::KeySource::command) == sources.end())
+        return std::nullopt;
+    return skgate::run_keys_command(policy.global().keys_command, inv.user,
+                                    {inv.key_type, inv.key_blob, inv.fingerprint}, deadline_us);
 }
 
 void warn(const std::string& user, const std::string& text) {
@@ -169,18 +189,26 @@ int run(int argc, char** argv) {
     }
     if (auto st = skgate::validate_username(inv.user); !st)
         return finish_denied(inv, st.error().message, start, kExitOk);
-    auto user_files = read_user_files_then_drop_root(inv);
-    if (!user_files)
-        return finish_denied(
-            inv, "cannot give up root: " + user_files.error().message, start,
-            user_files.error().code == skgate::ErrorCode::permission ? kExitConfig : kExitInternal);
-
+    // Root's own configuration (a trusted file) is read first: it says
+    // whether KeysCommand runs, which needs root.
     auto policy = skgate::Policy::load_or_default(inv.config);
     if (!policy)
         return finish_denied(inv, "configuration error: " + policy.error().message, start,
                              kExitConfig);
+    auto user_files = read_user_files_as_root(inv);
+    if (!user_files)
+        return finish_denied(inv, "cannot give up root: " + user_files.error().message, start,
+                             kExitInternal);
+    auto keys_command =
+        run_keys_command_if_listed(inv, *policy, skgate::lookup_deadline(*policy, start));
+    if (auto dropped = drop_root(inv); !dropped)
+        return finish_denied(
+            inv, "cannot give up root: " + dropped.error().message, start,
+            dropped.error().code == skgate::ErrorCode::permission ? kExitConfig : kExitInternal);
 
     skgate::LookupRequest req{inv.user, std::nullopt, std::time(nullptr)};
+    req.keys_command = std::move(keys_command);
+    req.started_us = start;
     req.remote.config_path = inv.config;
     req.remote.fetch_helper = skgate::find_fetch_helper();
     req.user_files = std::move(*user_files);

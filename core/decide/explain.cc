@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/sys/monotonic.h"
+
 namespace skgate {
 
 std::optional<Decision> Explanation::decision() const {
@@ -32,6 +34,17 @@ Result<Explanation> explain_key(const Policy& policy, LookupRequest request,
         return evaluated.error();
     else
         out.policy = std::move(*evaluated);
+    // KeysCommand runs as skgate-keys would run it for this key. For a
+    // fingerprint alone, %t and %k are unknown: the recorded answer is used.
+    const auto& sources = out.policy.key_sources;
+    if (evaluated && request.offered && !request.keys_command &&
+        std::find(sources.begin(), sources.end(), KeySource::command) != sources.end()) {
+        request.started_us = monotonic_us();
+        request.keys_command = run_keys_command(policy.global().keys_command, request.user,
+                                                OfferedKeyTokens::of(*request.offered),
+                                                lookup_deadline(policy, request.started_us));
+        request.keys_command->record = false;
+    }
     SKGATE_TRY(lookup, lookup_keys(policy, request));
     if (!request.offered)
         std::erase_if(lookup.verdicts, [&](const KeyVerdict& v) {

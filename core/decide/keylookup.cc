@@ -34,9 +34,10 @@ bool has_option(const KeyOptions& opts, std::string_view name) {
                        [&](const KeyOption& o) { return o.name == name; });
 }
 
-// The line sshd would have read without skgate (audit mode).
+// The line sshd would have read without skgate (audit mode): the user's
+// own file's, or the chained command's, as written.
 Result<std::string> unchanged_line(const CandidateKey& c, const UserPolicy& p) {
-    if (c.source != KeySource::authorized_keys)
+    if (c.source != KeySource::authorized_keys && c.source != KeySource::command)
         return enforcing_line(c, p);
     return format_authorized_key({c.user_options, c.key, c.comment});
 }
@@ -56,6 +57,11 @@ void add_remote_status(AuditEvent& e, const LookupResult& r) {
 }
 
 }  // namespace
+
+uint64_t lookup_deadline(const Policy& policy, uint64_t started_us) {
+    return (started_us ? started_us : monotonic_us()) +
+           static_cast<uint64_t>(policy.global().remote.timeout_seconds) * 1'000'000;
+}
 
 std::vector<std::string> LookupResult::lines() const {
     std::vector<std::string> out;
@@ -199,8 +205,7 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
     KeyStore store(policy.global().keys_directory);
     RemoteAccess remote = req.remote;
     remote.now = req.now;
-    remote.deadline_us =
-        monotonic_us() + static_cast<uint64_t>(policy.global().remote.timeout_seconds) * 1'000'000;
+    remote.deadline_us = lookup_deadline(policy, req.started_us);
     for (KeySource src : user_policy.key_sources) {
         SourceResult r;
         if (src == KeySource::local) {
@@ -209,6 +214,10 @@ Result<LookupResult> lookup_keys(const Policy& policy, const LookupRequest& req)
         } else if (src == KeySource::authorized_keys) {
             SKGATE_TRY(own, users_files());
             r = keys_from_user_key_files(*own);
+        } else if (src == KeySource::command) {
+            auto command_result = keys_from_command(policy, req.user, req.keys_command, req.now);
+            r = std::move(command_result.keys);
+            out.remote.push_back(std::move(command_result.status));
         } else {
             auto remote_result = keys_from_remote(policy, src, req.user, remote);
             r = std::move(remote_result.keys);

@@ -11,6 +11,7 @@
 
 #include "core/audit/audit.h"
 #include "core/policy/policy.h"
+#include "core/sources/keys_command.h"
 #include "core/sources/keysource.h"
 #include "core/sources/remote_source.h"
 #include "core/store/revocation.h"
@@ -33,6 +34,12 @@ struct LookupRequest {
     // user before giving up root, or else read here, from these patterns.
     std::optional<UserKeyFiles> user_files = std::nullopt;
     std::vector<std::string> user_file_patterns = kDefaultUserKeyFiles;
+    // KeysCommand's answer when the caller ran it (skgate-keys, explain);
+    // none: the command source uses the answer skgate-keys recorded.
+    std::optional<KeysCommandAnswer> keys_command = std::nullopt;
+    // When the lookup's time budget (SourceTimeout) started, if before the
+    // call (skgate-keys: its own start, so KeysCommand's run counts too).
+    uint64_t started_us = 0;
 };
 
 struct KeyVerdict {
@@ -52,6 +59,10 @@ struct LookupResult {
 
     std::vector<std::string> lines() const;
 };
+
+// The end of a lookup's time budget (SourceTimeout from `started_us`, or
+// from now): every remote source and KeysCommand share it.
+uint64_t lookup_deadline(const Policy& policy, uint64_t started_us);
 
 // Fails (fail closed: the caller answers with no keys) when the policy cannot
 // be evaluated or the store or revocation list cannot be read safely.

@@ -12,6 +12,7 @@
 #include <initializer_list>
 
 #include "core/sys/match.h"
+#include "core/sys/percent_tokens.h"
 #include "core/sys/text.h"
 #include "core/sys/timeutil.h"
 #include "core/sys/username.h"
@@ -85,7 +86,8 @@ Result<Parsed> parse_mode(const Args& a) {
 
 Result<Parsed> parse_key_sources(const Args& a) {
     if (a.empty())
-        return invalid("expects one or more of local, authorized_keys, metadata, http, ldap");
+        return invalid(
+            "expects one or more of local, authorized_keys, metadata, http, ldap, command");
     std::vector<KeySource> sources;
     for (const auto& arg : a) {
         std::string v = to_lower(arg);
@@ -100,9 +102,11 @@ Result<Parsed> parse_key_sources(const Args& a) {
             s = KeySource::http;
         else if (v == "ldap")
             s = KeySource::ldap;
+        else if (v == "command")
+            s = KeySource::command;
         else
             return invalid("unknown source \"" + printable(arg) +
-                           "\" (expected local, authorized_keys, metadata, http or ldap)");
+                           "\" (expected local, authorized_keys, metadata, http, ldap or command)");
         if (std::find(sources.begin(), sources.end(), s) != sources.end())
             return invalid("source \"" + v + "\" is listed twice");
         sources.push_back(s);
@@ -300,7 +304,28 @@ Result<Parsed> parse_source_outage(const Args& a) {
     return Parsed{nullptr, [o](GlobalPolicy& g) { g.remote.outage = o; }};
 }
 
-const std::array<Keyword, 31> kKeywords{{
+Result<Parsed> parse_keys_command(const Args& a) {
+    if (a.size() == 1 && iequals(a[0], "none"))
+        return Parsed{nullptr, [](GlobalPolicy& g) { g.keys_command.argv.clear(); }};
+    if (a.empty())
+        return invalid("expects a program's absolute path and its arguments, or none");
+    if (a[0].empty() || a[0][0] != '/' || a[0].find('%') != std::string::npos)
+        return invalid("\"" + printable(a[0]) +
+                       "\" is not an absolute path (sshd's rule for AuthorizedKeysCommand too)");
+    for (const auto& arg : a)
+        SKGATE_CHECK(check_percent_tokens(arg, kKeysCommandTokens));
+    Args argv = a;
+    return Parsed{nullptr, [argv](GlobalPolicy& g) { g.keys_command.argv = argv; }};
+}
+
+Result<Parsed> parse_keys_command_user(const Args& a) {
+    SKGATE_CHECK(one_arg(a));
+    SKGATE_CHECK(validate_username(a[0]));
+    std::string v = a[0];
+    return Parsed{nullptr, [v](GlobalPolicy& g) { g.keys_command.user = v; }};
+}
+
+const std::array<Keyword, 33> kKeywords{{
     {"Mode", false, parse_mode},
     {"KeySources", true, parse_key_sources},
     {"RequireSecurityKey", true,
@@ -351,6 +376,8 @@ const std::array<Keyword, 31> kKeywords{{
          return remote_duration(a, &RemoteSettings::cache_max_age_seconds, 0, 90 * 86400);
      }},
     {"SourceOutage", false, parse_source_outage},
+    {"KeysCommand", false, parse_keys_command},
+    {"KeysCommandUser", false, parse_keys_command_user},
 }};
 
 constexpr size_t kKeywordCount = std::tuple_size_v<decltype(kKeywords)>;
@@ -525,6 +552,7 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
     std::string block;  // the Match line lines below belong to
     size_t allowed_authenticators_line = 0;
     size_t ldap_uri_line = 0;
+    size_t keys_command_line = 0, command_source_line = 0;
     while (pos <= text.size()) {
         size_t nl = text.find('\n', pos);
         std::string_view line =
@@ -586,6 +614,12 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
             allowed_authenticators_line = lineno;
         if (iequals(kw->name, "LdapURI") && !ldap_uri_line)
             ldap_uri_line = lineno;
+        if (iequals(kw->name, "KeysCommand") && !keys_command_line)
+            keys_command_line = lineno;
+        if (iequals(kw->name, "KeySources") && !command_source_line &&
+            std::any_of(args.begin(), args.end(),
+                        [](const auto& w) { return iequals(w, "command"); }))
+            command_source_line = lineno;
         PolicyRule rule{std::string(kw->name), printable(join_words(args)),
                         std::string(filename) + ":" + std::to_string(lineno), block};
         if (parsed->global) {
@@ -611,6 +645,13 @@ Result<Policy> Policy::parse(std::string_view text, std::string_view filename) {
              "\"" + printable(impl.global.remote.ldap_uri) +
                  "\" is plain LDAP, and anyone on the path could add a key: use ldaps://, "
                  "ldapi://, or LdapStartTLS yes");
+    const KeysCommandSettings& kc = impl.global.keys_command;
+    if (command_source_line && kc.argv.empty())
+        fail(command_source_line, "KeySources",
+             "the command source needs KeysCommand (the program to run, with sshd's tokens)");
+    if (!kc.argv.empty() && kc.user.empty())
+        fail(keys_command_line, "KeysCommand",
+             "needs KeysCommandUser: the account it runs as (sshd's AuthorizedKeysCommandUser)");
     if (!errors.empty())
         return invalid(errors);
     return policy;

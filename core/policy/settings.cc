@@ -38,6 +38,8 @@ std::string_view to_string(KeySource s) {
             return "http";
         case KeySource::ldap:
             return "ldap";
+        case KeySource::command:
+            return "command";
     }
     return "";
 }

@@ -16,7 +16,7 @@ inline constexpr size_t kMaxConfigBytes = 256 * 1024;
 
 enum class Mode { enforce, audit };
 enum class CounterCheck { strict, warn, off };
-enum class KeySource { local, authorized_keys, metadata, http, ldap };
+enum class KeySource { local, authorized_keys, metadata, http, ldap, command };
 enum class SourceOutage { cached, deny };
 
 std::string_view to_string(Mode m);
@@ -70,6 +70,18 @@ struct RemoteSettings {
     SourceOutage outage = SourceOutage::cached;
 };
 
+// The `command` key source (DESIGN.md section 9): another program's
+// AuthorizedKeysCommand (a cloud's, sssd's, userdbctl's) run by skgate-keys,
+// its keys passed through policy like every other source's.
+// The sshd tokens skgate-keys is given and so can pass on: the user, uid and
+// home, the offered key's type, base64 and fingerprint (sshd_config(5)).
+inline constexpr std::string_view kKeysCommandTokens = "uUhtkf";
+
+struct KeysCommandSettings {
+    std::vector<std::string> argv;  // KeysCommand, tokens unexpanded; empty: not configured
+    std::string user;               // KeysCommandUser: the account it runs as
+};
+
 // Settings that cannot vary per user (they are not allowed in Match blocks).
 struct GlobalPolicy {
     std::string keys_directory = SKGATE_SYSCONFDIR "/skgate/keys.d";
@@ -78,6 +90,7 @@ struct GlobalPolicy {
     std::string attestation_roots;  // empty: no roots configured
     std::vector<std::string> break_glass_users;
     RemoteSettings remote;
+    KeysCommandSettings keys_command;
     std::vector<PolicyRule> rules;  // the lines that set the above
 };
 

@@ -160,7 +160,9 @@ std::string SourceStatus::describe() const {
                    std::to_string(cache_age.value_or(0)) + " s)";
             break;
         case SourceState::fetched:
-            out += std::to_string(keys) + " key(s) fetched in " +
+            out += std::to_string(keys) +
+                   (source == KeySource::command ? " key(s) from KeysCommand in "
+                                                 : " key(s) fetched in ") +
                    std::to_string(latency_us / 1000) + " ms";
             break;
         case SourceState::cached:
@@ -168,7 +170,9 @@ std::string SourceStatus::describe() const {
                    std::to_string(cache_age.value_or(0)) + " s)";
             break;
         case SourceState::denied:
-            out += refused ? "refused, no keys from it" : "outage, no keys from it";
+            out += source == KeySource::command ? "no keys from it"
+                   : refused                    ? "refused, no keys from it"
+                                                : "outage, no keys from it";
             break;
     }
     if (!error.empty())

@@ -181,7 +181,8 @@ std::optional<std::string> SourceCache::recently_unreachable(KeySource source,
 
 std::vector<std::string> SourceCache::users() const {
     std::vector<std::string> out;
-    for (KeySource s : {KeySource::metadata, KeySource::http, KeySource::ldap}) {
+    for (KeySource s :
+         {KeySource::metadata, KeySource::http, KeySource::ldap, KeySource::command}) {
         std::string dir = dir_ + "/" + std::string(to_string(s));
         DIR* d = opendir(dir.c_str());
         if (!d)

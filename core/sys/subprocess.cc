@@ -1,6 +1,7 @@
 #include "core/sys/subprocess.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -97,6 +98,85 @@ Status collect(int out_fd, int err_fd, const ProcessLimits& limits, ProcessOutpu
     return {};
 }
 
+// The child of a run with another identity: nothing but system calls
+// between fork and exec. Any failure is reported through `report` (close on
+// exec, so a successful exec says nothing) and the child exits.
+[[noreturn]] void report_and_exit(int report, int step) {
+    int what[2] = {step, errno};
+    (void)!write(report, what, sizeof what);
+    _exit(127);
+}
+
+[[noreturn]] void exec_child(const char* path, char* const* args, char* const* env, int out_fd,
+                             int err_fd, int report, const ProcessLimits& limits) {
+    auto fail = [report](int step) { report_and_exit(report, step); };
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+        fail(0);
+    if (limits.own_process_group && setpgid(0, 0) != 0)
+        fail(0);
+    const auto& id = *limits.run_as;
+    if (setgroups(id.groups.size(), id.groups.data()) != 0 ||
+        setresgid(id.gid, id.gid, id.gid) != 0 || setresuid(id.uid, id.uid, id.uid) != 0)
+        fail(1);
+    if (id.uid != 0 && setuid(0) == 0)
+        fail(1);
+    execve(path, args, env);
+    report_and_exit(report, 2);
+}
+
+Result<pid_t> spawn_as(const std::vector<std::string>& argv, char* const* args, char* const* env,
+                       const Pipe& out, const Pipe& err, const ProcessLimits& limits) {
+    if (geteuid() != 0)
+        return make_error(ErrorCode::permission,
+                          "cannot run " + argv[0] + " as another account: not root");
+    Pipe report;
+    SKGATE_CHECK(report.open());
+    pid_t pid = fork();
+    if (pid < 0)
+        return make_error(ErrorCode::io, std::string("fork: ") + std::strerror(errno));
+    if (pid == 0)
+        exec_child(argv[0].c_str(), args, env, out.write_end(), err.write_end(), report.write_end(),
+                   limits);
+    report.close_write();
+    int what[2] = {0, 0};
+    ssize_t n;
+    while ((n = read(report.read_end(), what, sizeof what)) < 0 && errno == EINTR) {
+    }
+    if (n == 0)
+        return pid;
+    wait_status(pid);
+    static constexpr const char* kSteps[] = {"set up its descriptors for",
+                                             "take the account's identity for", "run"};
+    int step = n == sizeof what && what[0] >= 0 && what[0] <= 2 ? what[0] : 0;
+    return make_error(
+        step == 2 && what[1] == ENOENT ? ErrorCode::not_found : ErrorCode::io,
+        std::string("cannot ") + kSteps[step] + " " + argv[0] + ": " + std::strerror(what[1]));
+}
+
+Result<pid_t> spawn_plain(const std::vector<std::string>& argv, char* const* args, char* const* env,
+                          const Pipe& out, const Pipe& err, const ProcessLimits& limits) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out.write_end(), 1);
+    posix_spawn_file_actions_adddup2(&actions, err.write_end(), 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    if (limits.own_process_group) {
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+        posix_spawnattr_setpgroup(&attr, 0);
+    }
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args, env);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0)
+        return make_error(rc == ENOENT ? ErrorCode::not_found : ErrorCode::io,
+                          "cannot run " + argv[0] + ": " + std::strerror(rc));
+    return pid;
+}
+
 }  // namespace
 
 Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
@@ -107,12 +187,6 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
     SKGATE_CHECK(out.open());
     SKGATE_CHECK(err.open());
 
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out.write_end(), 1);
-    posix_spawn_file_actions_adddup2(&actions, err.write_end(), 2);
-
     std::vector<char*> args;
     for (const auto& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));
@@ -121,24 +195,32 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
     char path_var[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
     char lang_var[] = "LANG=C";
     char* minimal_env[] = {path_var, lang_var, nullptr};
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(),
-                         limits.minimal_environment ? minimal_env : environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0)
-        return make_error(rc == ENOENT ? ErrorCode::not_found : ErrorCode::io,
-                          "cannot run " + argv[0] + ": " + std::strerror(rc));
+    char* const* env = limits.minimal_environment ? minimal_env : environ;
+    auto spawned = limits.run_as ? spawn_as(argv, args.data(), env, out, err, limits)
+                                 : spawn_plain(argv, args.data(), env, out, err, limits);
+    if (!spawned)
+        return spawned.error();
+    const pid_t pid = *spawned;
     out.close_write();
     err.close_write();
+    // The whole group, when it has one: what the program started goes too.
+    auto kill_all = [&] {
+        if (limits.own_process_group)
+            kill(-pid, SIGKILL);
+        else
+            kill(pid, SIGKILL);
+    };
 
     ProcessOutput result;
     Status collected = collect(out.read_end(), err.read_end(), limits, result);
     if (!collected) {
-        kill(pid, SIGKILL);
+        kill_all();
         wait_status(pid);
         return collected.error().context(argv[0]);
     }
     result.status = wait_status(pid);
+    if (limits.own_process_group)
+        kill(-pid, SIGKILL);
     return result;
 }
 
