@@ -19,6 +19,7 @@
 #include "core/sys/base64.h"
 #include "core/sys/bytes.h"
 #include "core/sys/text.h"
+#include "core/wiring/sshd_wiring.h"
 #include "tests/e2e/sshd_harness.h"
 
 using namespace skgate;
@@ -718,4 +719,154 @@ TEST_F(E2eSources, TlsCertificatesAreVerified) {
     std::string event = lookup_event(ecdsa_);
     EXPECT_FALSE(logged_in(last_login_));
     EXPECT_TRUE(contains(event, "\"SKGATE_DECISION\":\"deny\"")) << event;
+}
+
+// The command source: a machine's own AuthorizedKeysCommand run by
+// skgate-keys behind Debian's sshd, wired as skgatectl enable wires it
+// (AuthorizedKeysCommandUser root, skgate-keys giving root up).
+class E2eKeysCommand : public E2eSources {
+  protected:
+    void SetUp() override {
+        E2eSources::SetUp();
+        if (!sshd_)
+            return;
+        write_file(sshd_->path("revoked"), "");
+        write_file(sshd_->path("pushed-keys"), "");
+        // Written by the command as KeysCommandUser nobody.
+        write_file(sshd_->path("command.log"), "", 0666);
+        chmod(sshd_->path("command.log").c_str(), 0666);
+    }
+    static wiring::Options wired(Mode mode) {
+        wiring::Options o;
+        o.mode = mode;
+        return o;
+    }
+    // In the style of EC2 Instance Connect's eic_run_authorized_keys %u %f:
+    // keys someone pushed for the user, printed for sshd. It notes who ran
+    // it and with what, for the test.
+    static std::string cloud_command() {
+        std::string path = sshd_->path("libexec/eic-style-keys");
+        write_file(path,
+                   "#!/bin/sh\necho \"$(id -un) $*\" >> " + sshd_->path("command.log") +
+                       "\n[ \"$1\" = skgt-alice ] || exit 0\ncat " + sshd_->path("pushed-keys") +
+                       "\n",
+                   0755);
+        return path;
+    }
+    void push_keys(const std::vector<std::string>& keys) {
+        std::string text;
+        for (const auto& k : keys)
+            text += pub(k) + "\n";
+        write_file(sshd_->path("pushed-keys"), text);
+    }
+    std::string command_event(const std::string& key, const std::string& decision) {
+        return sshd_->journal({"SKGATE_EVENT=keys-lookup", "SKGATE_USER=skgt-alice",
+                               "SKGATE_KEY_FP=" + PublicKey::parse_text(pub(key))->fingerprint(),
+                               "SKGATE_DECISION=" + decision});
+    }
+};
+
+// Enforce: the security key the cloud pushed logs in; an ordinary key it
+// pushed is refused, and the event says which source and why. The command
+// ran as KeysCommandUser with the user and the offered key's fingerprint.
+TEST_F(E2eKeysCommand, ACloudsCommandIsChainedAndItsKeysDecidedInEnforce) {
+    push_keys({ecdsa_, plain_});
+    sshd_->mark_journal();
+    sshd_->start_enabled(
+        "KeySources command\nKeysCommand " + cloud_command() + " %u %f\nKeysCommandUser nobody\n",
+        wired(Mode::enforce));
+    auto ok = login(ecdsa_);
+    EXPECT_TRUE(logged_in(ok)) << ok.err << sshd_->new_log();
+    std::string allowed = command_event(ecdsa_, "allow");
+    EXPECT_TRUE(contains(allowed, "\"SKGATE_SOURCE\":\"command\"")) << allowed;
+    EXPECT_TRUE(contains(allowed, "command: 2 key(s) from KeysCommand in")) << allowed;
+    const std::string fp = PublicKey::parse_text(pub(ecdsa_))->fingerprint();
+    EXPECT_TRUE(contains(read_file(sshd_->path("command.log")), "nobody skgt-alice " + fp))
+        << read_file(sshd_->path("command.log"));
+
+    // sshd in enforce mode does not even offer skgate an ordinary key type;
+    // explain runs the command as skgate-keys would and says why.
+    auto plain = sshd_->login(kAlice, plain_);
+    EXPECT_FALSE(logged_in(plain)) << plain.out;
+    auto why = skgatectl({"explain", "-f", sshd_->path("skgate.conf"), "--user", kAlice,
+                          "--key-file", plain_ + ".pub"});
+    EXPECT_EQ(why.status, 1) << why.out << why.err;
+    EXPECT_TRUE(contains(why.out, "command")) << why.out;
+    EXPECT_TRUE(contains(why.out, "not a security key")) << why.out;
+    // explain ran the command as skgate-keys would: as KeysCommandUser,
+    // with the key's fingerprint.
+    const std::string log_after_explain = read_file(sshd_->path("command.log"));
+    EXPECT_TRUE(contains(log_after_explain,
+                         "nobody skgt-alice " + PublicKey::parse_text(pub(plain_))->fingerprint()))
+        << log_after_explain;
+
+    // What the cloud no longer lists no longer logs in.
+    push_keys({});
+    auto gone = login(ecdsa_);
+    EXPECT_FALSE(logged_in(gone));
+}
+
+// Audit: the ordinary key the cloud pushed logs in as it did before skgate,
+// recorded as would-deny for the command source.
+TEST_F(E2eKeysCommand, AuditModeLetsTheChainedCommandsOrdinaryKeyInAsWouldDeny) {
+    push_keys({plain_});
+    sshd_->mark_journal();
+    sshd_->start_enabled(
+        "KeySources command\nKeysCommand " + cloud_command() + " %u %f\nKeysCommandUser nobody\n",
+        wired(Mode::audit));
+    auto r = sshd_->login(kAlice, plain_);
+    EXPECT_TRUE(logged_in(r)) << r.err << sshd_->new_log();
+    std::string ev = command_event(plain_, "would-deny");
+    EXPECT_TRUE(contains(ev, "\"SKGATE_SOURCE\":\"command\"")) << ev;
+    EXPECT_TRUE(contains(ev, "not a security key")) << ev;
+}
+
+// systemd's own: `userdbctl ssh-authorized-keys %u` as root, reading the
+// user record's privileged section (a drop-in record in /run/userdb, which
+// the private /run of the e2e world holds).
+TEST_F(E2eKeysCommand, UserdbctlIsChained) {
+    ASSERT_EQ(access("/usr/bin/userdbctl", X_OK), 0)
+        << "userdbctl is missing: scripts/install-deps installs systemd-userdbd";
+    std::filesystem::create_directories("/run/userdb");
+    const std::string record = "/run/userdb/skgt-alice.user";
+    write_file(record,
+               "{\"userName\":\"skgt-alice\",\"privileged\":{\"sshAuthorizedKeys\":[" +
+                   json_str(pub(other_)) + "]}}\n",
+               0600);
+    sshd_->mark_journal();
+    sshd_->start_enabled(
+        "KeySources command\nKeysCommand /usr/bin/userdbctl "
+        "ssh-authorized-keys %u\nKeysCommandUser root\n",
+        wired(Mode::enforce));
+    auto r = login(other_);
+    EXPECT_TRUE(logged_in(r)) << r.err << sshd_->new_log();
+    std::string ev = command_event(other_, "allow");
+    EXPECT_TRUE(contains(ev, "\"SKGATE_SOURCE\":\"command\"")) << ev;
+    auto not_listed = login(ecdsa_);
+    EXPECT_FALSE(logged_in(not_listed));
+    std::filesystem::remove(record);
+}
+
+// A chained command that hangs costs the lookup its SourceTimeout and no
+// more: it is killed with what it started, the other sources still answer,
+// and the login with the user's own key goes through.
+TEST_F(E2eKeysCommand, AHangingChainedCommandIsBounded) {
+    std::string hang = sshd_->path("libexec/hanging-keys");
+    write_file(hang, "#!/bin/sh\nsleep 3607 &\nwait\n", 0755);
+    const std::string home = std::string(getpwnam(kAlice)->pw_dir);
+    write_file(home + "/.ssh/authorized_keys", pub(other_) + "\n");
+    sshd_->mark_journal();
+    sshd_->start_enabled("KeySources command authorized_keys\nSourceTimeout 1\nKeysCommand " +
+                             hang + "\nKeysCommandUser nobody\n",
+                         wired(Mode::enforce));
+    auto r = login(other_);
+    EXPECT_TRUE(logged_in(r)) << r.err << sshd_->new_log();
+    std::string ev = command_event(other_, "allow");
+    EXPECT_TRUE(contains(ev, "\"SKGATE_SOURCE\":\"authorized_keys\"")) << ev;
+    EXPECT_TRUE(contains(ev, "did not finish within")) << ev;
+    EXPECT_TRUE(contains(ev, "killed with everything it started")) << ev;
+    // Nothing it started is left.
+    auto left = run({"pgrep", "-f", "sleep 3607"});
+    EXPECT_NE(left.status, 0) << "still running: " << left.out;
+    std::filesystem::remove(home + "/.ssh/authorized_keys");
 }
