@@ -98,7 +98,7 @@ Status collect(int out_fd, int err_fd, const ProcessLimits& limits, ProcessOutpu
     return {};
 }
 
-// The child of a run with another identity: nothing but system calls
+// The child of a forked run: nothing but system calls
 // between fork and exec. Any failure is reported through `report` (close on
 // exec, so a successful exec says nothing) and the child exits.
 [[noreturn]] void report_and_exit(int report, int step) {
@@ -115,19 +115,27 @@ Status collect(int out_fd, int err_fd, const ProcessLimits& limits, ProcessOutpu
         fail(0);
     if (limits.own_process_group && setpgid(0, 0) != 0)
         fail(0);
-    const auto& id = *limits.run_as;
-    if (setgroups(id.groups.size(), id.groups.data()) != 0 ||
-        setresgid(id.gid, id.gid, id.gid) != 0 || setresuid(id.uid, id.uid, id.uid) != 0)
-        fail(1);
-    if (id.uid != 0 && setuid(0) == 0)
-        fail(1);
+    // Only 0, 1 and 2 reach the program: a descriptor its caller inherited
+    // without close-on-exec must not.
+    if (report > 3)
+        close_range(3, static_cast<unsigned>(report) - 1, 0);
+    close_range(static_cast<unsigned>(report) + 1, ~0U, 0);
+    if (limits.run_as) {
+        const auto& id = *limits.run_as;
+        if (setgroups(id.groups.size(), id.groups.data()) != 0 ||
+            setresgid(id.gid, id.gid, id.gid) != 0 || setresuid(id.uid, id.uid, id.uid) != 0)
+            fail(1);
+        if (id.uid != 0 && setuid(0) == 0)
+            fail(1);
+    }
     execve(path, args, env);
     report_and_exit(report, 2);
 }
 
-Result<pid_t> spawn_as(const std::vector<std::string>& argv, char* const* args, char* const* env,
-                       const Pipe& out, const Pipe& err, const ProcessLimits& limits) {
-    if (geteuid() != 0)
+Result<pid_t> spawn_forked(const std::vector<std::string>& argv, char* const* args,
+                           char* const* env, const Pipe& out, const Pipe& err,
+                           const ProcessLimits& limits) {
+    if (limits.run_as && geteuid() != 0)
         return make_error(ErrorCode::permission,
                           "cannot run " + argv[0] + " as another account: not root");
     Pipe report;
@@ -155,21 +163,14 @@ Result<pid_t> spawn_as(const std::vector<std::string>& argv, char* const* args, 
 }
 
 Result<pid_t> spawn_plain(const std::vector<std::string>& argv, char* const* args, char* const* env,
-                          const Pipe& out, const Pipe& err, const ProcessLimits& limits) {
+                          const Pipe& out, const Pipe& err) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, out.write_end(), 1);
     posix_spawn_file_actions_adddup2(&actions, err.write_end(), 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    if (limits.own_process_group) {
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-        posix_spawnattr_setpgroup(&attr, 0);
-    }
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args, env);
-    posix_spawnattr_destroy(&attr);
+    int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args, env);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0)
         return make_error(rc == ENOENT ? ErrorCode::not_found : ErrorCode::io,
@@ -196,8 +197,11 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
     char lang_var[] = "LANG=C";
     char* minimal_env[] = {path_var, lang_var, nullptr};
     char* const* env = limits.minimal_environment ? minimal_env : environ;
-    auto spawned = limits.run_as ? spawn_as(argv, args.data(), env, out, err, limits)
-                                 : spawn_plain(argv, args.data(), env, out, err, limits);
+    // Another identity, or a group of its own (KeysCommand): forked, and
+    // given nothing but 0, 1 and 2. The system's own tools: posix_spawn.
+    auto spawned = limits.run_as || limits.own_process_group
+                       ? spawn_forked(argv, args.data(), env, out, err, limits)
+                       : spawn_plain(argv, args.data(), env, out, err);
     if (!spawned)
         return spawned.error();
     const pid_t pid = *spawned;

@@ -2,6 +2,7 @@
 // running it as another account within the lookup's budget, its output as
 // untrusted input, and the answer recorded for pam_skgate. Debian's sshd
 // runs it for real in tests/e2e/test_e2e_sources.cc.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -165,6 +166,22 @@ TEST_F(KeysCommand, GetsSshdsTokensAndRunsAsKeysCommandUser) {
     // Nothing of the caller's environment reaches it.
     EXPECT_EQ(a.output.find("SKGATE_TEST_TMPDIR"), std::string::npos) << a.output;
     EXPECT_NE(a.output.find("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), std::string::npos);
+}
+
+// A descriptor the caller holds without close-on-exec (as a process may
+// inherit one) does not reach the program.
+TEST_F(KeysCommand, NoDescriptorButStdioReachesIt) {
+    int leaked = open("/dev/null", O_RDONLY);
+    ASSERT_GE(leaked, 3);
+    std::string n = std::to_string(leaked);
+    std::string cmd =
+        script("fds", "if [ -e /proc/$$/fd/" + n + " ]; then echo leaked; else echo closed; fi\n");
+    auto as_nobody = run_keys_command(settings(cmd), "root", {}, in_seconds(10));
+    auto as_root = run_keys_command(settings(cmd, "root"), "root", {}, in_seconds(10));
+    close(leaked);
+    EXPECT_EQ(as_nobody.output, "closed\n") << as_nobody.error;
+    // As root, with no identity to change: the same.
+    EXPECT_EQ(as_root.output, "closed\n") << as_root.error;
 }
 
 TEST_F(KeysCommand, WithoutAnOfferedKeyItsKeyTokensAreAnErrorNotEmpty) {
