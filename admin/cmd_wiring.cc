@@ -68,8 +68,8 @@ void print_report(const Report& r) {
 }  // namespace
 
 int cmd_enable(const Args& args) {
-    ArgParser a(with_paths({"--mode"}),
-                {"--pam-confirm", "--force", "--replace-existing", "--no-reload", "--dry-run"});
+    ArgParser a(with_paths({"--mode"}), {"--pam-confirm", "--force", "--replace-existing",
+                                         "--chain", "--no-reload", "--dry-run"});
     if (!a.parse(args) || !a.positional().empty())
         return usage(kEnableUsage);
     EnableRequest req;
@@ -81,6 +81,7 @@ int cmd_enable(const Args& args) {
     req.pam_confirm = a.flag("--pam-confirm");
     req.force = a.flag("--force");
     req.replace_existing = a.flag("--replace-existing");
+    req.chain = a.flag("--chain");
     req.reload = !a.flag("--no-reload");
     req.dry_run = a.flag("--dry-run");
     if (!must_be_root("enable"))

@@ -34,7 +34,7 @@ inline constexpr const char* kListUsage =
     "  --helper PROGRAM  --pam-module NAME  --systemd-dir DIR\n"
 inline constexpr const char* kEnableUsage =
     "usage: skgatectl enable [--mode audit|enforce] [--pam-confirm] [--force]\n"
-    "                        [--replace-existing] [--no-reload] [--dry-run] [PATH "
+    "                        [--replace-existing] [--chain] [--no-reload] [--dry-run] [PATH "
     "OPTIONS]\n" SKGATECTL_PATH_OPTIONS;
 inline constexpr const char* kDisableUsage =
     "usage: skgatectl disable [--no-reload] [PATH OPTIONS]\n" SKGATECTL_PATH_OPTIONS;

@@ -19,7 +19,7 @@ constexpr const char* kUsage =
     "  revoke --user USER (--fingerprint FP | --key KEY)\n"
     "                                    remove a key and refuse it from every source\n"
     "  list [--user USER] [--json]       list enrolled keys and cached remote keys\n"
-    "  enable [--mode audit|enforce] [--pam-confirm] [--force] [--replace-existing]\n"
+    "  enable [--mode audit|enforce] [--pam-confirm] [--force] [--replace-existing] [--chain]\n"
     "                                    wire skgate into sshd and PAM (sshd -t first)\n"
     "  disable                           restore sshd and PAM as they were\n"
     "  status [--json]                   wiring, OpenSSH version, keys, recent events\n"

@@ -29,6 +29,7 @@
 #include "core/sys/account.h"
 #include "core/sys/atomicfile.h"
 #include "core/sys/match.h"
+#include "core/sys/percent_tokens.h"
 #include "core/sys/subprocess.h"
 #include "core/sys/text.h"
 #include "core/sys/username.h"
@@ -921,10 +922,11 @@ Result<std::map<std::string, std::string>> check_sshd_before_enable(
                        "; fix that first, skgatectl changes nothing until it does");
     const std::string existing = (*before)["authorizedkeyscommand"];
     if (!existing.empty() && existing != "none" && existing.rfind(paths.helper, 0) != 0 &&
-        !request.replace_existing)
+        !request.replace_existing && !request.chain)
         return invalid("sshd already runs another AuthorizedKeysCommand (\"" + existing +
-                       "\"); skgate would take its place. Remove it, or pass --replace-existing "
-                       "to let skgate's drop-in take precedence");
+                       "\"); skgate would take its place. Pass --chain to run it as skgate's "
+                       "command key source, or --replace-existing to let skgate's drop-in take "
+                       "precedence, or remove it");
 
     // The drop-in's RevokedKeys replaces any sshd had: keys the
     // administrator revoked there would log in again.
@@ -958,6 +960,46 @@ Result<std::map<std::string, std::string>> check_sshd_before_enable(
     return std::move(*before);
 }
 
+std::string join_words(const std::vector<std::string>& words) {
+    std::string out;
+    for (const auto& w : words)
+        out += (out.empty() ? "" : " ") + w;
+    return out;
+}
+
+// enable --chain: the AuthorizedKeysCommand sshd ran before skgate, as the
+// command source's settings. Once enabled, sshd runs skgate-keys, and the
+// command chained then is in skgate.conf already.
+Result<KeysCommandSettings> chained_command(const SystemPaths& paths, const Policy& policy,
+                                            std::map<std::string, std::string>& before) {
+    const std::string existing = before["authorizedkeyscommand"];
+    const std::string user = before["authorizedkeyscommanduser"];
+    if (existing.rfind(paths.helper, 0) == 0) {
+        if (policy.global().keys_command.argv.empty())
+            return invalid(
+                "--chain: sshd runs skgate-keys already and skgate.conf has no "
+                "KeysCommand: there is no other command to chain");
+        return policy.global().keys_command;
+    }
+    if (existing.empty() || existing == "none")
+        return invalid("--chain: sshd runs no AuthorizedKeysCommand to chain");
+    KeysCommandSettings chain{split_quoted_words(existing), user};
+    if (chain.argv.empty() || chain.argv[0].empty() || chain.argv[0][0] != '/')
+        return invalid("--chain: sshd's AuthorizedKeysCommand \"" + printable(existing, 300) +
+                       "\" does not start with an absolute path");
+    for (const auto& arg : chain.argv)
+        if (Status t = check_percent_tokens(arg, kKeysCommandTokens); !t)
+            return invalid("--chain: sshd's AuthorizedKeysCommand: " + t.error().message +
+                           "; skgate-keys is given only these by sshd: set KeysCommand by hand "
+                           "with them, or leave the command out");
+    if (user.empty() || user == "none")
+        return invalid("--chain: sshd's AuthorizedKeysCommand \"" + printable(existing, 300) +
+                       "\" has no AuthorizedKeysCommandUser");
+    if (Status u = validate_username(user); !u)
+        return u.error().context("--chain: AuthorizedKeysCommandUser");
+    return chain;
+}
+
 // What enable will write: each managed file as it is now, as it was before
 // the first enable, and its new text. A file changed since the last enable
 // is refused (the policy excepted: the administrator's edit stays).
@@ -969,7 +1011,8 @@ struct EnablePlan {
 Result<EnablePlan> plan_enable(const SystemPaths& paths, const EnableRequest& request,
                                const wiring::Options& opts,
                                const std::optional<EnableRecord>& previous,
-                               const std::string& dropin) {
+                               const std::string& dropin,
+                               const std::optional<KeysCommandSettings>& chain) {
     // Start from what was there before the first enable, so that running
     // enable again (say audit, then enforce) never stacks changes.
     EnablePlan plan;
@@ -996,7 +1039,7 @@ Result<EnablePlan> plan_enable(const SystemPaths& paths, const EnableRequest& re
                 // line skgate set, never the file of before the edit.
                 m.original = now;
                 m.original.content =
-                    wiring::restore_global_mode(now.content, prev->original.content);
+                    wiring::restore_enable_settings(now.content, prev->original.content);
                 if (!prev->original.exists && m.original.content.empty())
                     m.original.exists = false;
             } else if (!now.exists || now.content != prev->written) {
@@ -1017,6 +1060,12 @@ Result<EnablePlan> plan_enable(const SystemPaths& paths, const EnableRequest& re
     for (auto& m : record.files) {
         if (m.role == kRolePolicy) {
             m.written = wiring::set_global_mode(m.original.content, request.mode);
+            if (chain) {
+                auto chained = wiring::set_keys_command(m.written, *chain);
+                if (!chained)
+                    return chained.error().context(m.path);
+                m.written = std::move(*chained);
+            }
         } else if (m.role == kRoleDropin) {
             m.written = wiring::render_dropin(opts);
         } else {
@@ -1088,7 +1137,14 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
     opts.previous_pubkey_algorithms =
         previous ? previous->previous_pubkey_algorithms : before["pubkeyacceptedalgorithms"];
 
-    SKGATE_TRY(plan, plan_enable(paths, request, opts, previous, dropin));
+    std::optional<KeysCommandSettings> chain;
+    if (request.chain) {
+        SKGATE_TRY(c, chained_command(paths, policy, before));
+        chain = std::move(c);
+        report.push_back("chained: skgate-keys runs \"" + printable(join_words(chain->argv), 300) +
+                         "\" as " + chain->user + " (the command key source)");
+    }
+    SKGATE_TRY(plan, plan_enable(paths, request, opts, previous, dropin, chain));
     EnableRecord& record = plan.record;
     const std::map<std::string, FileState>& current = plan.current;
 
@@ -1232,7 +1288,7 @@ Result<WiringOutcome> disable_skgate(const SystemPaths& paths, bool reload) {
                 // The administrator's edits stay; the Mode line enable set
                 // goes back to what it was.
                 next = now;
-                next.content = wiring::restore_global_mode(now.content, m.original.content);
+                next.content = wiring::restore_enable_settings(now.content, m.original.content);
                 report.push_back(m.path +
                                  " changed since enable: kept the edits, put the Mode line back");
             } else {

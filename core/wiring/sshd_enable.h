@@ -37,8 +37,11 @@ struct EnableRequest {
     bool pam_confirm = false;
     bool force = false;             // accept what enable would refuse; recorded, shown by status
     bool replace_existing = false;  // take precedence over another AuthorizedKeysCommand
-    bool reload = true;             // signal a running sshd
-    bool dry_run = false;           // check everything, print the diff, write nothing
+    // Run sshd's other AuthorizedKeysCommand as the command key source
+    // (KeysCommand in skgate.conf) instead of refusing it.
+    bool chain = false;
+    bool reload = true;    // signal a running sshd
+    bool dry_run = false;  // check everything, print the diff, write nothing
 };
 
 // What was done, one sentence per step, for the administrator.

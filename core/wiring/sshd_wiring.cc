@@ -265,11 +265,11 @@ std::string remove_pam_lines(std::string_view pam) {
 
 namespace {
 
-// `conf` with its first global Mode line (before the first Match) replaced
-// by `line`, or taken out when there is no `line`; when it has none and
-// `add` is set, `line` goes before the first Match, or at the end.
-std::string replace_global_mode_line(std::string_view conf, const std::optional<std::string>& line,
-                                     bool add) {
+// `conf` with its first global `keyword` line (before the first Match)
+// replaced by `line`, or taken out when there is no `line`; when it has none
+// and `add` is set, `line` goes before the first Match, or at the end.
+std::string replace_global_line(std::string_view conf, std::string_view keyword,
+                                const std::optional<std::string>& line, bool add) {
     std::string out;
     bool done = false;
     for (auto l : split_lines_keep_ends(conf)) {
@@ -279,7 +279,7 @@ std::string replace_global_mode_line(std::string_view conf, const std::optional<
                 if (add && line)
                     out += *line;
                 done = true;
-            } else if (key == "mode") {
+            } else if (key == keyword) {
                 if (line)
                     out += *line;
                 done = true;
@@ -296,30 +296,115 @@ std::string replace_global_mode_line(std::string_view conf, const std::optional<
     return out;
 }
 
-// The value of the first global Mode line, if there is one.
-std::optional<std::string> global_mode_value(std::string_view conf) {
+// The value of the first global `keyword` line, if there is one.
+std::optional<std::string> global_value(std::string_view conf, std::string_view keyword) {
     for (auto l : split_lines_keep_ends(conf)) {
         if (is_comment_or_blank(l))
             continue;
         auto [key, value] = keyword_and_value(l);
         if (key == "match")
             break;
-        if (key == "mode")
+        if (key == keyword)
             return value;
     }
     return std::nullopt;
 }
 
+// Whether a Match block sets `keyword`.
+bool set_in_match(std::string_view conf, std::string_view keyword) {
+    bool in_match = false;
+    for (auto l : split_lines_keep_ends(conf)) {
+        if (is_comment_or_blank(l))
+            continue;
+        auto key = keyword_and_value(l).first;
+        in_match = in_match || key == "match";
+        if (in_match && key == keyword)
+            return true;
+    }
+    return false;
+}
+
+bool lists_command(const std::string& sources) {
+    for (const auto& w : split_whitespace(sources))
+        if (to_lower(w) == "command")
+            return true;
+    return false;
+}
+
+std::string quoted_words(const std::vector<std::string>& words) {
+    std::string out;
+    for (const auto& w : words) {
+        out += out.empty() ? "" : " ";
+        if (w.find_first_of(" \t\"\\#") == std::string::npos) {
+            out += w;
+            continue;
+        }
+        out += '"';
+        for (char c : w) {
+            if (c == '"' || c == '\\')
+                out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string set_global_mode(std::string_view conf, Mode mode) {
-    return replace_global_mode_line(conf, "Mode " + std::string(to_string(mode)) + "\n", true);
+    return replace_global_line(conf, "mode", "Mode " + std::string(to_string(mode)) + "\n", true);
 }
 
-std::string restore_global_mode(std::string_view conf, std::string_view original) {
-    auto value = global_mode_value(original);
-    return replace_global_mode_line(
-        conf, value ? std::optional<std::string>("Mode " + *value + "\n") : std::nullopt, false);
+Result<std::string> set_keys_command(std::string_view conf, const KeysCommandSettings& chain) {
+    std::string out(conf);
+    auto sources = global_value(out, "keysources");
+    if (!sources && set_in_match(out, "keysources"))
+        return invalid(
+            "KeySources is set only in Match blocks, and a global line would override them: add "
+            "command to the KeySources lines that should use the chained command, and KeysCommand "
+            "and KeysCommandUser above the first Match, by hand");
+    if (!sources)
+        out =
+            replace_global_line(out, "keysources", std::string("KeySources local command\n"), true);
+    else if (!lists_command(*sources))
+        out = replace_global_line(out, "keysources", "KeySources " + *sources + " command\n", true);
+    out = replace_global_line(out, "keyscommand", "KeysCommand " + quoted_words(chain.argv) + "\n",
+                              true);
+    return replace_global_line(out, "keyscommanduser", "KeysCommandUser " + chain.user + "\n",
+                               true);
+}
+
+std::string restore_enable_settings(std::string_view conf, std::string_view original) {
+    auto value = global_value(original, "mode");
+    std::string out = replace_global_line(
+        conf, "mode", value ? std::optional<std::string>("Mode " + *value + "\n") : std::nullopt,
+        false);
+    for (const auto& [keyword, name] : {std::pair{"keyscommand", "KeysCommand"},
+                                        std::pair{"keyscommanduser", "KeysCommandUser"}}) {
+        auto was = global_value(original, keyword);
+        out = replace_global_line(
+            out, keyword,
+            was ? std::optional<std::string>(std::string(name) + " " + *was + "\n") : std::nullopt,
+            false);
+    }
+    // KeySources keeps the administrator's edits: only the source enable
+    // added goes, and the line it added.
+    auto was = global_value(original, "keysources");
+    auto now = global_value(out, "keysources");
+    if (now && !(was && lists_command(*was)) && lists_command(*now)) {
+        std::string kept;
+        for (const auto& w : split_whitespace(*now))
+            if (to_lower(w) != "command")
+                kept += (kept.empty() ? "" : " ") + w;
+        bool added_by_enable = !was && to_lower(kept) == "local";
+        out = replace_global_line(out, "keysources",
+                                  added_by_enable || kept.empty()
+                                      ? std::nullopt
+                                      : std::optional<std::string>("KeySources " + kept + "\n"),
+                                  false);
+    }
+    return out;
 }
 
 Result<OpenSshVersion> parse_openssh_version(std::string_view text) {

@@ -69,10 +69,17 @@ bool has_pam_lines(std::string_view pam);
 // Sets the global `Mode` of skgate.conf, replacing the first global Mode
 // line in place or adding one at the top; everything else is kept.
 std::string set_global_mode(std::string_view conf, Mode mode);
-// `conf` with its global Mode line put back as it was in `original` (or
-// taken out if `original` had none): what disable restores of a policy the
-// administrator edited after enable, so that no edit of theirs is lost.
-std::string restore_global_mode(std::string_view conf, std::string_view original);
+// enable --chain: `conf` with the command source added to the global
+// KeySources (or a "KeySources local command" line) and the global
+// KeysCommand and KeysCommandUser set to `chain`. Refused when KeySources is
+// set only in Match blocks, which a global line would override.
+Result<std::string> set_keys_command(std::string_view conf, const KeysCommandSettings& chain);
+// `conf` with what enable set put back as it was in `original`: the global
+// Mode, KeysCommand and KeysCommandUser lines (taken out if `original` had
+// none), and the command source enable added to KeySources. What disable
+// restores of a policy the administrator edited after enable, so that no
+// edit of theirs is lost.
+std::string restore_enable_settings(std::string_view conf, std::string_view original);
 
 // The version `sshd -V` / `ssh -V` prints ("OpenSSH_9.2p1 ..."): major and
 // minor, or an error when the text is not OpenSSH's.

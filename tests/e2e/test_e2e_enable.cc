@@ -637,6 +637,90 @@ TEST(Enable, AnotherAuthorizedKeysCommandIsNotOverriddenSilently) {
     EXPECT_EQ(sys.snapshot(), before);
 }
 
+// --chain: the cloud's own command becomes skgate's command source; sshd
+// runs skgate-keys; disable gives every byte back, the cloud's drop-in
+// having never been touched.
+TEST(Enable, ChainRunsTheOtherAuthorizedKeysCommandAsTheCommandSource) {
+    SystemRoot sys("debian12");
+    write_file(sys.root() + "/etc/ssh/sshd_config.d/60-ec2-instance-connect.conf",
+               "AuthorizedKeysCommand /usr/share/ec2-instance-connect/eic_run_authorized_keys %u "
+               "%f\nAuthorizedKeysCommandUser ec2-instance-connect\n");
+    const Snapshot before = sys.snapshot();
+    auto dry = sys.ctl({"enable", "--chain", "--dry-run"});
+    ASSERT_EQ(dry.status, 0) << dry.err;
+    EXPECT_TRUE(contains(dry.out,
+                         "+KeysCommand /usr/share/ec2-instance-connect/"
+                         "eic_run_authorized_keys %u %f"))
+        << dry.out;
+    EXPECT_EQ(sys.snapshot(), before);
+
+    auto r = sys.ctl({"enable", "--chain"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(contains(r.out,
+                         "chained: skgate-keys runs \"/usr/share/ec2-instance-connect/"
+                         "eic_run_authorized_keys %u %f\" as ec2-instance-connect"))
+        << r.out;
+    EXPECT_TRUE(contains(line_of(sys.effective(), "authorizedkeyscommand"), "skgate-keys"));
+    EXPECT_EQ(line_of(sys.effective(), "authorizedkeyscommanduser"),
+              "authorizedkeyscommanduser root");
+    const std::string conf = read_file(sys.conf());
+    EXPECT_TRUE(contains(conf, "\nKeySources local command\n")) << conf;
+    EXPECT_TRUE(contains(conf, "\nKeysCommandUser ec2-instance-connect\n")) << conf;
+    auto check = run({env_or_throw("SKGATE_SKGATECTL"), "check-config", "-f", sys.conf()});
+    EXPECT_EQ(check.status, 0) << check.out << check.err;
+
+    // Configuration management runs it again: unchanged, exit 0.
+    auto again = sys.ctl({"enable", "--chain"});
+    EXPECT_EQ(again.status, 0) << again.err;
+    EXPECT_TRUE(contains(again.out, "unchanged")) << again.out;
+
+    auto d = sys.ctl({"disable"});
+    ASSERT_EQ(d.status, 0) << d.err;
+    EXPECT_EQ(sys.snapshot(), before);
+    EXPECT_TRUE(
+        contains(line_of(sys.effective(), "authorizedkeyscommand"), "eic_run_authorized_keys"));
+}
+
+// A token sshd would give the command but skgate-keys is not given, or no
+// AuthorizedKeysCommandUser: refused, nothing written.
+TEST(Enable, ChainRefusesACommandItCannotRunAsSshdDid) {
+    {
+        SystemRoot sys("debian12");
+        write_file(sys.root() + "/etc/ssh/sshd_config.d/60-other.conf",
+                   "AuthorizedKeysCommand /usr/bin/other-keys %C %u\n"
+                   "AuthorizedKeysCommandUser nobody\n");
+        expect_refused_untouched(sys, {"enable", "--chain"}, "unknown token %C");
+    }
+    {
+        SystemRoot sys("debian12");
+        expect_refused_untouched(sys, {"enable", "--chain"},
+                                 "sshd runs no AuthorizedKeysCommand to chain");
+    }
+    {
+        SystemRoot sys("debian12");
+        write_file(sys.conf(), read_file(sys.conf()) + "Match User a\n  KeySources ldap\n");
+        write_file(sys.root() + "/etc/ssh/sshd_config.d/60-other.conf",
+                   "AuthorizedKeysCommand /usr/bin/sss_ssh_authorizedkeys %u\n"
+                   "AuthorizedKeysCommandUser nobody\n");
+        expect_refused_untouched(sys, {"enable", "--chain"}, "only in Match blocks");
+    }
+}
+
+// An edit after enable --chain stays through disable; only what enable
+// added (the command source, KeysCommand, KeysCommandUser, Mode) goes.
+TEST(Enable, DisableAfterChainKeepsThePolicyEdit) {
+    SystemRoot sys("debian12");
+    write_file(sys.root() + "/etc/ssh/sshd_config.d/60-sss.conf",
+               "AuthorizedKeysCommand /usr/bin/sss_ssh_authorizedkeys %u\n"
+               "AuthorizedKeysCommandUser nobody\n");
+    const std::string original = read_file(sys.conf());
+    ASSERT_EQ(sys.ctl({"enable", "--chain"}).status, 0);
+    write_file(sys.conf(), read_file(sys.conf()) + "Match User skgt-bob\n  TouchRequired no\n");
+    auto d = sys.ctl({"disable"});
+    ASSERT_EQ(d.status, 0) << d.err;
+    EXPECT_EQ(read_file(sys.conf()), original + "Match User skgt-bob\n  TouchRequired no\n");
+}
+
 TEST(Enable, DisableKeepsWhatTheAdministratorChangedSince) {
     SystemRoot sys("debian12");
     ASSERT_EQ(sys.ctl({"enable"}).status, 0);

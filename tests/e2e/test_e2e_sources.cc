@@ -87,11 +87,13 @@ std::string json_list(const std::vector<std::string>& items) {
 
 class E2eSources : public ::testing::Test {
   protected:
-    static void SetUpTestSuite() {
+    static void SetUpTestSuite() { set_up_suite("sources-e2e"); }
+    // Each suite its own directory: slapd's database is made afresh.
+    static void set_up_suite(const std::string& name) {
         std::string dir = SshdHarness::e2e_dir();
         if (dir.empty())
             return;
-        sshd_ = new SshdHarness(dir + "/sources-e2e");
+        sshd_ = new SshdHarness(dir + "/" + name);
         sshd_->install_helper();
         ecdsa_ = sshd_->make_key("alice-ecdsa", "ecdsa-sk");
         other_ = sshd_->make_key("alice-other", "ed25519-sk");
@@ -726,6 +728,7 @@ TEST_F(E2eSources, TlsCertificatesAreVerified) {
 // (AuthorizedKeysCommandUser root, skgate-keys giving root up).
 class E2eKeysCommand : public E2eSources {
   protected:
+    static void SetUpTestSuite() { set_up_suite("keys-command-e2e"); }
     void SetUp() override {
         E2eSources::SetUp();
         if (!sshd_)

@@ -27,7 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             __builtin_trap();
     }
     (void)skgate::wiring::set_global_mode(in, skgate::Mode::audit);
-    (void)skgate::wiring::restore_global_mode(in, in);
+    (void)skgate::wiring::restore_enable_settings(in, in);
+    if (auto chained = skgate::wiring::set_keys_command(in, {{"/bin/true", "%u"}, "nobody"}))
+        (void)skgate::wiring::restore_enable_settings(*chained, in);
     // The -a patterns skgate-keys expands (AuthorizedKeysFile's syntax).
     skgate::Account account{"fuzz", 1000, 1000, size & 2 ? "/home/fuzz" : ""};
     if (skgate::validate_user_key_file_pattern(in).ok() &&

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "core/policy/policy.h"
 #include "core/sys/text.h"
 #include "core/wiring/sshd_wiring.h"
 #include "tests/support/helpers.h"
@@ -194,17 +195,61 @@ TEST(Wiring, PamLineOfOnlyFormFeedOrVerticalTab) {
 
 // What disable gives back of a policy edited after enable: only the global
 // Mode line, as the original had it (or none); the edit stays.
-TEST(Wiring, RestoreGlobalModeKeepsTheEdit) {
+TEST(Wiring, RestoreEnableSettingsKeepsTheEdit) {
     const std::string edited = "Mode enforce\nKeySources local\nMatch User a\n  TouchRequired no\n";
-    EXPECT_EQ(restore_global_mode(edited, "Mode audit\n"),
+    EXPECT_EQ(restore_enable_settings(edited, "Mode audit\n"),
               "Mode audit\nKeySources local\nMatch User a\n  TouchRequired no\n");
-    EXPECT_EQ(restore_global_mode(edited, "KeySources local\n"),
+    EXPECT_EQ(restore_enable_settings(edited, "KeySources local\n"),
               "KeySources local\nMatch User a\n  TouchRequired no\n");
     // A Mode only inside a Match block is not the global one.
-    EXPECT_EQ(restore_global_mode(edited, "Match User b\n  Mode audit\n"),
+    EXPECT_EQ(restore_enable_settings(edited, "Match User b\n  Mode audit\n"),
               "KeySources local\nMatch User a\n  TouchRequired no\n");
-    EXPECT_EQ(restore_global_mode("KeySources local\n", "Mode audit\n"), "KeySources local\n")
+    EXPECT_EQ(restore_enable_settings("KeySources local\n", "Mode audit\n"), "KeySources local\n")
         << "nothing to put back into";
+}
+
+// enable --chain: the command source added, and taken out again by disable
+// with the administrator's edits kept.
+TEST(Wiring, ChainAddsTheCommandSourceAndDisableTakesOnlyThatOut) {
+    const KeysCommandSettings eic{
+        {"/usr/share/ec2-instance-connect/eic_run_authorized_keys", "%u", "%f"},
+        "ec2-instance-connect"};
+    const std::string original =
+        "# policy\nKeySources local ldap\nMatch User a\n  TouchRequired no\n";
+    auto chained = set_keys_command(original, eic);
+    ASSERT_TRUE(chained.ok()) << chained.error().message;
+    EXPECT_EQ(*chained,
+              "# policy\nKeySources local ldap command\n"
+              "KeysCommand /usr/share/ec2-instance-connect/eic_run_authorized_keys %u %f\n"
+              "KeysCommandUser ec2-instance-connect\nMatch User a\n  TouchRequired no\n");
+    auto parsed = Policy::parse(*chained, "chained.conf");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    EXPECT_EQ(parsed->global().keys_command.argv, eic.argv);
+    EXPECT_EQ(restore_enable_settings(*chained, original), original);
+    // The administrator added a source after enable: it stays.
+    std::string edited = *chained;
+    edited.replace(edited.find("ldap command"), 12, "ldap command http");
+    EXPECT_EQ(restore_enable_settings(edited, original),
+              "# policy\nKeySources local ldap http\nMatch User a\n  TouchRequired no\n");
+
+    // No KeySources: "local command", and disable takes the line out.
+    auto added = set_keys_command("Mode audit\n", eic);
+    ASSERT_TRUE(added.ok());
+    EXPECT_NE(added->find("KeySources local command\n"), std::string::npos) << *added;
+    EXPECT_EQ(restore_enable_settings(*added, "Mode audit\n"), "Mode audit\n");
+
+    // A word with a space or a quote is written so that it reads back.
+    auto quoted = set_keys_command("", {{"/opt/my keys/run", "say \"hi\"", "%u"}, "nobody"});
+    ASSERT_TRUE(quoted.ok());
+    auto back = Policy::parse(*quoted, "q.conf");
+    ASSERT_TRUE(back.ok()) << back.error().message << "\n" << *quoted;
+    EXPECT_EQ(back->global().keys_command.argv,
+              (std::vector<std::string>{"/opt/my keys/run", "say \"hi\"", "%u"}));
+
+    // KeySources only in Match blocks: a global line would override them.
+    auto refused = set_keys_command("Match User a\n  KeySources ldap\n", eic);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message.find("only in Match blocks"), std::string::npos);
 }
 
 // The lines of `text` that load pam_skgate, each with its words joined by
