@@ -26,6 +26,8 @@ inline constexpr const char* kGenerateUsage =
 inline constexpr const char* kListUsage = "usage: skgate-agent list\n";
 inline constexpr const char* kStatusUsage = "usage: skgate-agent status\n";
 inline constexpr const char* kUnpairUsage = "usage: skgate-agent unpair\n";
+inline constexpr const char* kDoctorUsage =
+    "usage: skgate-agent doctor [-F SSH_CONFIG] [HOST...]\n";
 inline constexpr const char* kRunUsage =
     "usage: skgate-agent run [--timeout SECONDS] [--forward-agent SOCKET] [--listen "
     "tcp:HOST:PORT]\n";
@@ -36,6 +38,7 @@ int cmd_generate(const Args& args);
 int cmd_list(const Args& args);
 int cmd_status(const Args& args);
 int cmd_unpair(const Args& args);
+int cmd_doctor(const Args& args);
 int cmd_run(const Args& args);
 
 }  // namespace skgate::agent

@@ -20,6 +20,7 @@ constexpr const char* kUsage =
     "  list                 the keys made through this agent\n"
     "  status               paired device, keys, whether the agent runs\n"
     "  unpair               forget the paired authenticator\n"
+    "  doctor [HOST...]     check this laptop for known pitfalls, with a fix for each\n"
     "  run [--timeout S] [--forward-agent SOCKET]\n"
     "                       the agent itself (systemd starts it after setup)\n"
     "\n"
@@ -27,13 +28,10 @@ constexpr const char* kUsage =
 
 using namespace skgate::agent;
 constexpr skgate::CliCommand kCommands[] = {
-    {"setup", cmd_setup, kSetupUsage},
-    {"pair", cmd_pair, kPairUsage},
-    {"generate", cmd_generate, kGenerateUsage},
-    {"list", cmd_list, kListUsage},
-    {"status", cmd_status, kStatusUsage},
-    {"unpair", cmd_unpair, kUnpairUsage},
-    {"run", cmd_run, kRunUsage},
+    {"setup", cmd_setup, kSetupUsage},          {"pair", cmd_pair, kPairUsage},
+    {"generate", cmd_generate, kGenerateUsage}, {"list", cmd_list, kListUsage},
+    {"status", cmd_status, kStatusUsage},       {"unpair", cmd_unpair, kUnpairUsage},
+    {"doctor", cmd_doctor, kDoctorUsage},       {"run", cmd_run, kRunUsage},
 };
 
 }  // namespace

@@ -85,7 +85,7 @@ void request_stop() {
     g_stop.store(true);
 }
 
-Bytes AgentServer::identities() {
+Bytes AgentServer::identities(ClientSession& session) {
     std::vector<AgentIdentityEntry> ids;
     auto keys = load_keys(paths_);
     if (!keys)
@@ -94,8 +94,12 @@ Bytes AgentServer::identities() {
         for (const auto& k : *keys)
             ids.push_back({k.key.blob(), "skgate:" + k.name});
     if (!options_.upstream_socket.empty()) {
-        auto up = AgentClient::connect(options_.upstream_socket, geteuid(), kUpstreamListTimeoutMs);
-        auto list = up ? up->identities() : Result<std::vector<AgentIdentity>>(up.error());
+        // The upstream agent lists only what the binds on this connection
+        // permit: asked on the client's own connection.
+        auto up = upstream_of(session);
+        auto list = up ? (*up)->identities() : Result<std::vector<AgentIdentity>>(up.error());
+        if (!list && up)
+            upstream_lost(session);
         if (list)
             for (const auto& id : *list)
                 ids.push_back({id.key.blob(), id.comment});
@@ -103,10 +107,43 @@ Bytes AgentServer::identities() {
     return agent_identities_answer(ids);
 }
 
-Result<Bytes> AgentServer::forward_upstream(ByteView message) {
-    SKGATE_TRY(
-        up, AgentClient::connect(options_.upstream_socket, geteuid(), kUpstreamRequestTimeoutMs));
-    return up.request(message);
+Result<AgentClient*> AgentServer::upstream_of(ClientSession& session) {
+    if (session.upstream_refused)
+        return make_error(ErrorCode::permission,
+                          "the upstream agent did not take ssh's session bind for this "
+                          "forwarded connection");
+    if (!session.upstream) {
+        SKGATE_TRY(up, AgentClient::connect(options_.upstream_socket, geteuid(),
+                                            kUpstreamRequestTimeoutMs));
+        session.upstream.emplace(std::move(up));
+    }
+    return &*session.upstream;
+}
+
+void AgentServer::upstream_lost(ClientSession& session) {
+    // A new connection would have none of the binds: not for a forwarded
+    // client.
+    session.upstream.reset();
+    session.upstream_refused = session.upstream_refused || session.forwarded;
+    session.bind_relayed = false;
+}
+
+Result<Bytes> AgentServer::forward_upstream(ByteView message, ClientSession& session) {
+    SKGATE_TRY(up, upstream_of(session));
+    auto answer = up->request(message);
+    if (!answer)
+        upstream_lost(session);
+    return answer;
+}
+
+void AgentServer::relay_bind_upstream(ByteView message, ClientSession& session) {
+    if (options_.upstream_socket.empty() || session.upstream_refused)
+        return;
+    auto answer = forward_upstream(message, session);
+    bool taken = answer && !answer->empty() && (*answer)[0] == agentmsg::kSuccess;
+    session.bind_relayed = session.bind_relayed || taken;
+    if (!taken && session.forwarded)
+        session.upstream_refused = true;
 }
 
 Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req,
@@ -205,7 +242,7 @@ Bytes AgentServer::handle_request(ByteView message, ClientSession& session) {
         return agent_failure();
     switch (req->kind) {
         case AgentRequest::Kind::identities:
-            return identities();
+            return identities(session);
         case AgentRequest::Kind::sign: {
             auto keys = load_keys(paths_);
             if (!keys) {
@@ -220,18 +257,22 @@ Bytes AgentServer::handle_request(ByteView message, ClientSession& session) {
                 }
             }
             if (!options_.upstream_socket.empty()) {
-                auto answer = forward_upstream(message);
+                auto answer = forward_upstream(message, session);
                 return answer ? *answer : agent_failure();
             }
             return agent_failure();
         }
-        case AgentRequest::Kind::extension:
-            return extension(*req, session);
+        case AgentRequest::Kind::extension: {
+            Bytes answer = extension(*req, session);
+            if (req->name == kExtSessionBind && !answer.empty() && answer[0] == agentmsg::kSuccess)
+                relay_bind_upstream(message, session);
+            return answer;
+        }
         case AgentRequest::Kind::other:
             break;
     }
     if (!options_.upstream_socket.empty()) {
-        auto answer = forward_upstream(message);
+        auto answer = forward_upstream(message, session);
         return answer ? *answer : agent_failure();
     }
     return agent_failure();

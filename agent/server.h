@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "agent/keyring.h"
 #include "agent/link.h"
 #include "core/link/channel.h"
+#include "core/ssh/agent_client.h"
 #include "core/ssh/agent_protocol.h"
 #include "core/sys/thread_group.h"
 
@@ -31,6 +33,18 @@ struct ClientSession {
     bool bound_locally = false;
     bool bind_malformed = false;
     bool may_use_window() const { return bound_locally && !forwarded && !bind_malformed; }
+
+    // The upstream agent (run --forward-agent), one connection for the
+    // client's lifetime: the session binds ssh sends reach it on the
+    // connection whose requests they constrain, so a key added there with
+    // `ssh-add -h` keeps its destination constraint through skgate-agent.
+    std::optional<AgentClient> upstream;
+    bool bind_relayed = false;  // the upstream agent took a bind on `upstream`
+    // A forwarded connection whose bind the upstream agent did not take
+    // (it refused it, or its connection broke after one): its keys are
+    // not used on it, since the upstream agent would take the requests
+    // for local use.
+    bool upstream_refused = false;
 };
 
 struct ServerOptions {
@@ -68,8 +82,11 @@ class AgentServer {
                             const std::function<void()>& on_hello);
     Bytes sign(const AgentKey& key, const AgentRequest& req, const ClientSession& session);
     Bytes extension(const AgentRequest& ext, ClientSession& session);
-    Bytes identities();
-    Result<Bytes> forward_upstream(ByteView message);
+    Bytes identities(ClientSession& session);
+    Result<AgentClient*> upstream_of(ClientSession& session);
+    void upstream_lost(ClientSession& session);
+    Result<Bytes> forward_upstream(ByteView message, ClientSession& session);
+    void relay_bind_upstream(ByteView message, ClientSession& session);
 
     AgentPaths paths_;
     ServerOptions options_;

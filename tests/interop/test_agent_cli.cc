@@ -28,9 +28,11 @@
 #include "core/ssh/sshkey.h"
 #include "core/ssh/sshsig.h"
 #include "core/ssh/wire.h"
+#include "core/sys/base64.h"
 #include "core/sys/text.h"
 #include "tests/support/client_rig.h"
 #include "tests/support/helpers.h"
+#include "tests/support/softkey.h"
 
 using namespace skgate;
 using namespace skgate::test;
@@ -935,4 +937,226 @@ TEST_F(Client, ARestoredVaultDoesNotTurnTheCounterBack) {
     write_file(vault, backup, 0600);  // the backup put back
     uint32_t after = counter_of_a_signature();
     EXPECT_GT(after, second) << "a counter was issued twice";
+}
+
+// skgate-agent doctor: each pitfall, met the way ssh meets it (the real ssh
+// -V and ssh -G, the real agent and authenticator, a real ssh-agent), is
+// named with its fix; the exit status is 1 while any is a problem.
+class Doctor : public Client {
+  protected:
+    RunResult doctor(const std::vector<std::string>& args,
+                     std::map<std::string, std::string> env = {}) {
+        std::map<std::string, std::string> e = rig.agent_env();
+        e["SSH_ASKPASS"] = "/bin/true";
+        e["SSH_AUTH_SOCK"] = rig.agent_socket();
+        for (const auto& [k, v] : env)
+            e[k] = v;
+        std::vector<std::string> argv{bin("SKGATE_AGENT_BIN"), "doctor", "-F", ssh_config()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run(argv, "", e);
+    }
+    std::string ssh_config() const { return dir.file("ssh_config"); }
+    // A directory with an `ssh` that says it is `version`.
+    std::string path_with_ssh(const std::string& version) {
+        std::string bindir = dir.file("oldssh");
+        std::filesystem::create_directories(bindir);
+        write_file(bindir + "/ssh", "#!/bin/sh\necho '" + version + ", OpenSSL 1.1.1' >&2\n", 0755);
+        return bindir + ":/usr/bin:/bin";
+    }
+};
+
+TEST_F(Doctor, NamesEachPitfallWithItsFix) {
+    write_file(ssh_config(), "Host elsewhere\n    IdentityAgent " + dir.file("other.sock") + "\n");
+    // Nothing running, nothing paired.
+    auto bare = doctor({}, {{"SSH_ASKPASS", dir.file("no-askpass")}});
+    EXPECT_EQ(bare.status, 1) << bare.out << bare.err;
+    EXPECT_NE(bare.out.find("problem  agent: not running at " + rig.agent_socket()),
+              std::string::npos)
+        << bare.out;
+    EXPECT_NE(bare.out.find("problem  authenticator: none paired\n         fix: skgate-agent pair"),
+              std::string::npos)
+        << bare.out;
+    EXPECT_NE(bare.out.find("warning  ssh-askpass: " + dir.file("no-askpass") + " does not exist"),
+              std::string::npos)
+        << bare.out;
+    EXPECT_NE(bare.out.find("ok       OpenSSH client: /usr/bin/ssh is OpenSSH_"), std::string::npos)
+        << bare.out;
+
+    // ssh older than 8.2 has no security keys; before 8.9, no verify-required
+    // through an agent.
+    auto ancient = doctor({}, {{"PATH", path_with_ssh("OpenSSH_8.1p1")}});
+    EXPECT_NE(ancient.out.find("problem  OpenSSH client: " + dir.file("oldssh") +
+                               "/ssh is OpenSSH_8.1p1: no security-key support"),
+              std::string::npos)
+        << ancient.out;
+    auto older = doctor({}, {{"PATH", path_with_ssh("OpenSSH_8.4p1")}});
+    EXPECT_NE(older.out.find("warning  OpenSSH client: " + dir.file("oldssh") +
+                             "/ssh is OpenSSH_8.4p1: keys made with --verify-required"),
+              std::string::npos)
+        << older.out;
+
+    // Paired, the agent and the authenticator running: all well for a host
+    // that uses the agent; a host whose own block names another agent is not.
+    auto paired = rig.pair();
+    ASSERT_EQ(paired.agent_status, 0) << paired.agent_output;
+    rig.start_agent();
+    rig.start_authenticator("yes");
+    bool connected = false;
+    for (int i = 0; i < 200 && !connected; i++) {
+        connected =
+            rig.agent_command({"status"}).out.find("authenticator: connected") != std::string::npos;
+        if (!connected)
+            usleep(50'000);
+    }
+    ASSERT_TRUE(connected) << rig.agent_command({"status"}).out;
+    auto well = doctor({"somewhere"});
+    EXPECT_EQ(well.status, 0) << well.out << well.err;
+    EXPECT_NE(well.out.find("ok       authenticator: connected test phone"), std::string::npos)
+        << well.out;
+    EXPECT_NE(well.out.find("ok       IdentityAgent for somewhere: skgate-agent (SSH_AUTH_SOCK)"),
+              std::string::npos)
+        << well.out;
+    auto elsewhere = doctor({"elsewhere"});
+    EXPECT_EQ(elsewhere.status, 1);
+    EXPECT_NE(elsewhere.out.find("problem  IdentityAgent for elsewhere: ssh uses another agent, " +
+                                 dir.file("other.sock")),
+              std::string::npos)
+        << elsewhere.out;
+    EXPECT_NE(elsewhere.out.find("fix: skgate-agent setup --hosts \"elsewhere\""),
+              std::string::npos)
+        << elsewhere.out;
+    // An SSH_AUTH_SOCK that is not the agent's.
+    auto other_sock = doctor({"somewhere"}, {{"SSH_AUTH_SOCK", dir.file("other.sock")}});
+    EXPECT_NE(other_sock.out.find("problem  IdentityAgent for somewhere: ssh uses SSH_AUTH_SOCK (" +
+                                  dir.file("other.sock") + "), not skgate-agent"),
+              std::string::npos)
+        << other_sock.out;
+
+    // The authenticator gone: paired, but not connected.
+    rig.stop_authenticator();
+    rig.wait_until_agent_sees_no_authenticator();
+    auto away = doctor({});
+    EXPECT_EQ(away.status, 1);
+    EXPECT_NE(away.out.find("problem  authenticator: paired with test phone but not connected"),
+              std::string::npos)
+        << away.out;
+}
+
+// The keys of the person's other agent (SSH_AUTH_SOCK): doctor says when
+// ssh does not offer them where skgate-agent is the IdentityAgent, and that
+// with --forward-agent they are offered, ssh-add -h constraints kept.
+TEST_F(Doctor, SaysWhereTheOtherAgentsKeysAreNotOffered) {
+    write_file(ssh_config(), "Host *\n    IdentityAgent " + rig.agent_socket() + "\n");
+    std::string upstream = dir.file("upstream.sock");
+    Process ssh_agent({"ssh-agent", "-D", "-a", upstream}, {}, dir.file("ssh-agent.log"));
+    for (int i = 0; i < 100 && !exists(upstream); i++)
+        usleep(20000);
+    ASSERT_EQ(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir.file("plain")}).status,
+              0);
+    ASSERT_EQ(run({"ssh-add", "-q", dir.file("plain")}, "", {{"SSH_AUTH_SOCK", upstream}}).status,
+              0);
+    rig.start_agent();
+    auto alone = doctor({}, {{"SSH_AUTH_SOCK", upstream}});
+    EXPECT_NE(alone.out.find("ok       IdentityAgent for any host: skgate-agent (IdentityAgent)"),
+              std::string::npos)
+        << alone.out;
+    EXPECT_NE(alone.out.find("warning  keys of another agent: the agent in SSH_AUTH_SOCK (" +
+                             upstream + ") holds 1 key(s) that ssh does not offer"),
+              std::string::npos)
+        << alone.out;
+    EXPECT_NE(alone.out.find("ExecStart=skgate-agent run --forward-agent " + upstream),
+              std::string::npos)
+        << alone.out;
+    rig.stop_agent();
+    rig.start_agent({"--forward-agent", upstream});
+    auto forwarding = doctor({}, {{"SSH_AUTH_SOCK", upstream}});
+    EXPECT_NE(forwarding.out.find("ok       keys of another agent: 1 key(s) of the agent "
+                                  "skgate-agent forwards to (run --forward-agent) are offered too; "
+                                  "those added there with `ssh-add -h` keep"),
+              std::string::npos)
+        << forwarding.out;
+}
+
+// A key the upstream agent holds with a destination constraint (ssh-add
+// -h) works through skgate-agent where it is meant to and nowhere else:
+// ssh's session bind reaches the upstream agent on the connection it
+// constrains. (Relayed on a new connection per request, no bind ever
+// reached it, and ssh-agent signs with such a key on no unbound connection.)
+TEST_F(Client, ADestinationConstrainedUpstreamKeyWorksOnlyForItsHost) {
+    std::string upstream = dir.file("upstream.sock");
+    Process ssh_agent({"ssh-agent", "-D", "-a", upstream}, {}, dir.file("ssh-agent.log"));
+    for (int i = 0; i < 100 && !exists(upstream); i++)
+        usleep(20000);
+    ASSERT_EQ(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir.file("plain")}).status,
+              0);
+    auto host_blob = [](const SoftSkKey& k) {
+        WireWriter w;
+        w.put_string("ssh-ed25519");
+        w.put_string(k.raw_public());
+        return w.bytes();
+    };
+    auto host_a = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    auto host_b = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    write_file(dir.file("known_hosts"),
+               "hosta ssh-ed25519 " + base64_encode(host_blob(host_a)) + "\n");
+    auto added =
+        run({"ssh-add", "-q", "-H", dir.file("known_hosts"), "-h", "hosta", dir.file("plain")}, "",
+            {{"SSH_AUTH_SOCK", upstream}});
+    ASSERT_EQ(added.status, 0) << added.err;
+    auto plain = PublicKey::parse_text(read_file(dir.file("plain.pub")));
+    ASSERT_TRUE(plain);
+    rig.start_agent({"--forward-agent", upstream});
+
+    // What ssh does on a connection to `host`: binds it, then asks for the
+    // signature of its userauth request (publickey-hostbound).
+    auto connect_bound = [&](const SoftSkKey& host, uint8_t sid_byte, bool forwarding) {
+        auto c = AgentClient::connect(rig.agent_socket(), geteuid(), 10000);
+        EXPECT_TRUE(c) << c.error().message;
+        Bytes sid(32, sid_byte);
+        WireWriter sig;
+        sig.put_string("ssh-ed25519");
+        sig.put_string(host.sign_message(sid));
+        WireWriter bind;
+        bind.put_u8(agentmsg::kExtension);
+        bind.put_string(kExtSessionBind);
+        bind.put_string(host_blob(host));
+        bind.put_string(sid);
+        bind.put_string(sig.bytes());
+        bind.put_bool(forwarding);
+        auto bound = c->request(bind.bytes());
+        EXPECT_TRUE(bound && bound->size() == 1 && (*bound)[0] == agentmsg::kSuccess);
+        return std::move(*c);
+    };
+    auto userauth = [&](const SoftSkKey& host, uint8_t sid_byte) {
+        WireWriter w;
+        w.put_string(Bytes(32, sid_byte));
+        w.put_u8(50);
+        w.put_string("alice");
+        w.put_string("ssh-connection");
+        w.put_string("publickey-hostbound-v00@openssh.com");
+        w.put_bool(true);
+        w.put_string("ssh-ed25519");
+        w.put_string(plain->blob());
+        w.put_string(host_blob(host));
+        return w.bytes();
+    };
+    auto lists_plain = [&](AgentClient& c) {
+        auto ids = c.identities();
+        if (!ids)
+            return false;
+        return std::any_of(ids->begin(), ids->end(),
+                           [&](const AgentIdentity& id) { return id.key.same_key(*plain); });
+    };
+
+    auto to_a = connect_bound(host_a, 0x11, false);
+    EXPECT_TRUE(lists_plain(to_a));
+    auto signed_for_a = to_a.sign(*plain, userauth(host_a, 0x11));
+    EXPECT_TRUE(signed_for_a.ok()) << signed_for_a.error().message;
+
+    auto to_b = connect_bound(host_b, 0x22, false);
+    EXPECT_FALSE(to_b.sign(*plain, userauth(host_b, 0x22)).ok())
+        << "signed with a key for hosta only on a connection to host B";
+    auto forwarded_to_b = connect_bound(host_b, 0x33, true);
+    EXPECT_FALSE(lists_plain(forwarded_to_b)) << "a key for hosta only, listed on a hop to B";
+    EXPECT_FALSE(forwarded_to_b.sign(*plain, userauth(host_b, 0x33)).ok());
 }
