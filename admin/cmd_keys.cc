@@ -96,7 +96,7 @@ Result<Policy> load_policy(const ArgParser& a) {
 int cmd_enroll(const Args& args) {
     ArgParser a({"-f", "--user", "--key", "--key-file", "--name", "--expires", "--attestation",
                  "--challenge", "--source"},
-                {});
+                {"--dry-run"});
     if (auto st = a.parse(args);
         !st || !a.positional().empty() || !a.value("--user") ||
         (a.value("--key").has_value() == a.value("--key-file").has_value()) ||
@@ -138,6 +138,7 @@ int cmd_enroll(const Args& args) {
     req.name = a.value("--name").value_or("");
     req.expires = a.value("--expires");
     req.now = std::time(nullptr);
+    req.dry_run = a.flag("--dry-run");
     auto line = read_key_line(a);
     if (!line)
         return fail("enroll", line.error().message);
@@ -164,14 +165,23 @@ int cmd_enroll(const Args& args) {
               "enroll for " + user + " refused: " + why);
         return fail("enroll", why);
     }
-    const PublicKey& key = stored->key;
+    const StoredKey& entry = stored->stored;
+    const PublicKey& key = entry.key;
     std::string what =
         std::string(key.display_type()) + " " + key.fingerprint() + " for " + user +
-        (stored->name.empty() ? "" : " as \"" + stored->name + "\"") +
-        (stored->attestation.empty()
+        (entry.name.empty() ? "" : " as \"" + entry.name + "\"") +
+        (entry.attestation.empty()
              ? ""
-             : ", attestation " + stored->attestation +
-                   (stored->aaguid.empty() ? std::string() : " (AAGUID " + stored->aaguid + ")"));
+             : ", attestation " + entry.attestation +
+                   (entry.aaguid.empty() ? std::string() : " (AAGUID " + entry.aaguid + ")"));
+    if (stored->unchanged) {
+        std::printf("unchanged: %s is enrolled already\n", what.c_str());
+        return kExitOk;
+    }
+    if (req.dry_run) {
+        std::printf("would enroll %s (--dry-run: nothing written)\n", what.c_str());
+        return kExitOk;
+    }
     audit("enroll", Decision::allow, user, &key, "enrolled", "enrolled " + what);
     std::printf("enrolled %s\n", what.c_str());
     return kExitOk;

@@ -21,7 +21,7 @@ inline constexpr const char* kCheckConfigUsage =
 inline constexpr const char* kEnrollUsage =
     "usage: skgatectl enroll [-f CONFIG] --user USER (--key 'KEY' | --key-file FILE)\n"
     "                        [--name LABEL] [--expires DATE] [--source local]\n"
-    "                        [--attestation FILE --challenge FILE]\n";
+    "                        [--attestation FILE --challenge FILE] [--dry-run]\n";
 inline constexpr const char* kRevokeUsage =
     "usage: skgatectl revoke [-f CONFIG] --user USER (--fingerprint SHA256:... | --key 'KEY' "
     "| --key-file FILE)\n"

@@ -31,7 +31,8 @@ Result<AuthorizedKey> parse_plain_key_line(const std::string& line) {
     return entry;
 }
 
-Result<StoredKey> enroll_key(const Policy& policy, const UserPolicy& up, const EnrollRequest& req) {
+Result<EnrollOutcome> enroll_key(const Policy& policy, const UserPolicy& up,
+                                 const EnrollRequest& req) {
     SKGATE_TRY(entry, parse_plain_key_line(req.key_line));
     const PublicKey& key = entry.key;
     if (key.is_certificate())
@@ -76,9 +77,17 @@ Result<StoredKey> enroll_key(const Policy& policy, const UserPolicy& up, const E
     }
     if (std::string why = authenticator_refusal(&stored, up); !why.empty())
         return refusal(why);
-    if (Status added = KeyStore(policy.global().keys_directory).add(req.user, stored); !added)
+    KeyStore store(policy.global().keys_directory);
+    SKGATE_TRY(current, store.load(req.user));
+    for (const auto& k : current.keys) {
+        if (k.key.same_key(stored.key) && k.name == stored.name && k.expires == stored.expires)
+            return EnrollOutcome{k, true};
+    }
+    if (req.dry_run)
+        return EnrollOutcome{stored, false};
+    if (Status added = store.add(req.user, stored); !added)
         return refusal(added.error().message);
-    return stored;
+    return EnrollOutcome{stored, false};
 }
 
 }  // namespace skgate

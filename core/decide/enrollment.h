@@ -24,6 +24,15 @@ struct EnrollRequest {
     std::string attestation_name;  // how the caller names it in messages (its path)
     std::optional<std::string> challenge;
     std::time_t now = 0;
+    bool dry_run = false;  // decide everything, write nothing
+};
+
+struct EnrollOutcome {
+    StoredKey stored;  // as stored, or as it would be (dry run)
+    // The same key under the same name and expiry was enrolled already:
+    // nothing to do
+    // (configuration management enrolls again and again).
+    bool unchanged = false;
 };
 
 // A key line as enroll and revoke take it: one "TYPE BASE64 [COMMENT]", no
@@ -33,11 +42,12 @@ Result<AuthorizedKey> parse_plain_key_line(const std::string& line);
 
 // The key as stored, once added. A refusal by policy (a certificate, not a
 // security key, revoked, an attestation that does not verify or is
-// required, an authenticator policy does not allow, a key already there) is
+// required, an authenticator policy does not allow, the key already there
+// under another name) is
 // an ErrorCode::permission error, which skgatectl records as a deny event; a
 // malformed request is ErrorCode::invalid; a revocation list that cannot be
 // read keeps its own code. Each message says what to do.
-Result<StoredKey> enroll_key(const Policy& policy, const UserPolicy& user_policy,
-                             const EnrollRequest& request);
+Result<EnrollOutcome> enroll_key(const Policy& policy, const UserPolicy& user_policy,
+                                 const EnrollRequest& request);
 
 }  // namespace skgate

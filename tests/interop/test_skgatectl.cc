@@ -278,6 +278,24 @@ TEST_F(Enroll, EnrollListRevoke) {
     auto dup = ctl({"enroll", "-f", conf, "--user", "root", "--key", key_line("ecdsa_sk1.pub")});
     EXPECT_EQ(dup.status, 1);
     EXPECT_NE(dup.err.find("already enrolled"), std::string::npos);
+    // The same key, name and expiry again (configuration management): unchanged, exit 0.
+    const std::string store_before = read_file(dir.file("keys.d/root"));
+    auto same = ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub"),
+                     "--name", "laptop", "--expires", "2099-01-01"});
+    EXPECT_EQ(same.status, 0) << same.err;
+    EXPECT_EQ(same.out.rfind("unchanged: ECDSA-SK SHA256:Go7HO0CVPYG", 0), 0u) << same.out;
+    auto later = ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub"),
+                      "--name", "laptop", "--expires", "2098-01-01"});
+    EXPECT_EQ(later.status, 1) << "another expiry is no repeat: " << later.out;
+    // --dry-run decides and writes nothing.
+    auto dry = ctl({"enroll", "-f", conf, "--user", "root", "--key", key_line("ed25519_sk1.pub"),
+                    "--name", "spare", "--dry-run"});
+    EXPECT_EQ(dry.status, 0) << dry.err;
+    EXPECT_NE(dry.out.find("would enroll ED25519-SK"), std::string::npos) << dry.out;
+    EXPECT_EQ(read_file(dir.file("keys.d/root")), store_before);
+    auto refused_dry = ctl(
+        {"enroll", "-f", conf, "--user", "root", "--key", key_line("ed25519_1.pub"), "--dry-run"});
+    EXPECT_EQ(refused_dry.status, 1) << "policy refuses in a dry run too";
 
     auto l = ctl({"list", "-f", conf, "--json"});
     EXPECT_EQ(l.status, 0) << l.err;
