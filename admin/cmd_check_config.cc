@@ -3,6 +3,7 @@
 
 #include "admin/commands.h"
 #include "core/policy/policy.h"
+#include "core/sources/keys_command.h"
 #include "core/store/revocation.h"
 #include "core/sys/account.h"
 #include "core/sys/username.h"
@@ -106,6 +107,17 @@ int cmd_check_config(const Args& args) {
                      "the change; run skgatectl revoke --rebuild-index\n",
                      revoked.c_str(), krl_path_for(revoked).c_str());
         return kExitFailure;
+    }
+    // The command source: a program that would never run is an error now,
+    // not at the next login; a shared KeysCommandUser is worth a warning.
+    const KeysCommandSettings& command = policy->global().keys_command;
+    if (!command.argv.empty()) {
+        if (auto program = check_keys_command_program(command); !program) {
+            std::fprintf(stderr, "%s\n", program.error().message.c_str());
+            return kExitFailure;
+        }
+        for (const auto& w : keys_command_warnings(command))
+            std::fprintf(stderr, "warning: %s\n", w.c_str());
     }
     if (user.empty())
         return kExitOk;

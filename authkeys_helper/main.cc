@@ -127,8 +127,11 @@ std::optional<skgate::KeysCommandAnswer> run_keys_command_if_listed(const Invoca
                                                                     uint64_t deadline_us) {
     auto evaluated =
         policy.for_user({inv.user, [&] { return skgate::lookup_user_groups(inv.user); }});
+    // Not run is an answer too: the recorded one must not stand in for it.
     if (!evaluated)
-        return std::nullopt;  // lookup_keys says why, with no keys
+        return skgate::KeysCommandAnswer{"", "KeysCommand not run: the policy for " + inv.user +
+                                                 " could not be evaluated (" +
+                                                 evaluated.error().message + ")"};
     const auto& sources = evaluated->key_sources;
     if (std::find(sources.begin(), sources.end(), skgate::KeySource::command) == sources.end())
         return std::nullopt;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -26,6 +27,9 @@ namespace {
 // Below this there is no point starting a program: it would be killed
 // before it could answer, and the other sources need the time.
 constexpr uint64_t kMinRunMs = 50;
+// Refused lines reported one by one; then only how many more (as for the
+// user's own files): one lookup must not flood the journal.
+constexpr size_t kMaxRefusalsReported = 20;
 
 // The program as sshd would accept its AuthorizedKeysCommand: the real file
 // (symbolic links resolved), root's, writable by nobody else, in directories
@@ -71,6 +75,49 @@ CandidateKey to_candidate(const RemoteKey& k) {
 }
 
 }  // namespace
+
+Result<std::string> check_keys_command_program(const KeysCommandSettings& settings) {
+    if (settings.argv.empty())
+        return make_error(ErrorCode::not_found, "KeysCommand is not set");
+    return trusted_program(settings.argv[0]);
+}
+
+std::vector<std::string> keys_command_warnings(const KeysCommandSettings& settings) {
+    std::vector<std::string> out;
+    if (settings.argv.empty())
+        return out;
+    const std::string& user = settings.user;
+    if (user == "root") {
+        out.push_back(
+            "KeysCommandUser root: KeysCommand runs with every privilege; keep that for "
+            "programs that need it");
+        return out;
+    }
+    auto account = lookup_account(user);
+    if (!account) {
+        out.push_back("KeysCommandUser " + user + ": " + account.error().message +
+                      "; the command source gives no keys until it exists");
+        return out;
+    }
+    if (user == "nobody" || account->uid == 65534 || user == "skgate")
+        out.push_back("KeysCommandUser " + user +
+                      " is shared with other programs: a process running as it could trace "
+                      "KeysCommand and change its answer; give the command an account of its "
+                      "own (useradd --system --shell /usr/sbin/nologin NAME), as sshd_config(5) "
+                      "advises for AuthorizedKeysCommandUser");
+    char scope = '0';
+    if (FILE* f = std::fopen("/proc/sys/kernel/yama/ptrace_scope", "r")) {
+        int c = std::fgetc(f);
+        scope = c == EOF ? '0' : static_cast<char>(c);
+        std::fclose(f);
+    }
+    if (scope == '0')
+        out.push_back(
+            "kernel.yama.ptrace_scope is 0 or Yama is absent: any process of "
+            "KeysCommandUser " +
+            user + " can trace KeysCommand; keep that account to the command alone");
+    return out;
+}
 
 OfferedKeyTokens OfferedKeyTokens::of(const PublicKey& key) {
     return {key.type_name(), base64_encode(key.blob()), key.fingerprint()};
@@ -161,7 +208,7 @@ Result<RemoteKeys> parse_keys_command_output(std::string_view text) {
         return invalid("KeysCommand printed more than " + std::to_string(kMaxKeysCommandOutput) +
                        " bytes");
     RemoteKeys out;
-    size_t lineno = 0;
+    size_t lineno = 0, unreported = 0;
     while (!text.empty()) {
         size_t nl = text.find('\n');
         std::string_view line = text.substr(0, nl);
@@ -172,7 +219,12 @@ Result<RemoteKeys> parse_keys_command_output(std::string_view text) {
         if (is_blank_or_comment(line))
             continue;
         const std::string origin = "line " + std::to_string(lineno);
-        auto refuse = [&](const std::string& why) { out.refused.push_back(origin + ": " + why); };
+        auto refuse = [&](const std::string& why) {
+            if (out.refused.size() < kMaxRefusalsReported)
+                out.refused.push_back(origin + ": " + why);
+            else
+                unreported++;
+        };
         if (line.size() > kMaxRemoteKeyLineBytes) {
             refuse("longer than " + std::to_string(kMaxRemoteKeyLineBytes) + " bytes");
             continue;
@@ -198,6 +250,8 @@ Result<RemoteKeys> parse_keys_command_output(std::string_view text) {
                            std::to_string(kMaxRemoteKeysPerUser) + " keys; none are accepted");
         out.keys.push_back({std::move(*entry), options->expiry_time, origin});
     }
+    if (unreported)
+        out.refused.push_back(std::to_string(unreported) + " more lines");
     return out;
 }
 
@@ -214,16 +268,23 @@ RemoteSourceResult keys_from_command(const Policy& policy, const std::string& us
         out.keys.warnings.push_back(status.describe());
         return out;
     };
+    // A run that gave no answer takes back the one recorded before:
+    // pam_skgate must not confirm from what the command no longer says.
+    auto deny_and_forget = [&](std::string why) {
+        if (answer->record)
+            if (auto st = cache.forget(KeySource::command, user); !st)
+                out.keys.warnings.push_back("command: " + st.error().message);
+        return deny(std::move(why));
+    };
 
     if (answer) {
         status.latency_us = answer->latency_us;
         if (!answer->error.empty())
-            return deny(answer->error +
-                        "; a failed KeysCommand gives no keys, not even recorded "
-                        "ones");
+            return deny_and_forget(answer->error +
+                                   "; a failed KeysCommand gives no keys, not even recorded ones");
         auto parsed = parse_keys_command_output(answer->output);
         if (!parsed)
-            return deny(parsed.error().message);
+            return deny_and_forget(parsed.error().message);
         for (const auto& r : parsed->refused)
             out.keys.warnings.push_back("command: refused " + r);
         // pam_skgate confirms the login from this record; a key the

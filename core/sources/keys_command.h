@@ -62,6 +62,16 @@ Result<std::vector<std::string>> keys_command_argv(const KeysCommandSettings& se
 KeysCommandAnswer run_keys_command(const KeysCommandSettings& settings, const std::string& user,
                                    const OfferedKeyTokens& offered, uint64_t deadline_us);
 
+// What skgate-keys would run: the program's real path, once it passes the
+// rules above (check-config reports it before any login does).
+Result<std::string> check_keys_command_program(const KeysCommandSettings& settings);
+
+// What an administrator should know about KeysCommandUser: an account
+// other processes run as (nobody, the skgate account) can trace the command
+// and change its answer unless Yama forbids it; root runs it with every
+// privilege. Empty when nothing is to say.
+std::vector<std::string> keys_command_warnings(const KeysCommandSettings& settings);
+
 // The command's output, as untrusted as any remote answer: authorized_keys
 // lines. A line that does not parse, carries cert-authority or is longer
 // than kMaxRemoteKeyLineBytes is refused with its reason and the others

@@ -149,6 +149,14 @@ Status SourceCache::store(KeySource source, const std::string& user, const Cache
     return write_file_atomic(dir + "/" + user, text, FileOwner::self(0644));
 }
 
+Status SourceCache::forget(KeySource source, const std::string& user) const {
+    SKGATE_CHECK(validate_username(user));
+    std::string path = dir_ + "/" + std::string(to_string(source)) + "/" + user;
+    if (unlink(path.c_str()) != 0 && errno != ENOENT)
+        return make_error(ErrorCode::io, "cannot remove " + path + ": " + std::strerror(errno));
+    return {};
+}
+
 Status SourceCache::note_unreachable(KeySource source, const std::string& reason,
                                      std::time_t now) const {
     SKGATE_TRY(dir, source_directory(source, true));

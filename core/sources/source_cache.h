@@ -36,6 +36,9 @@ class SourceCache {
     // ErrorCode::not_found when nothing was cached for the user.
     Result<CachedKeys> load(KeySource source, const std::string& user) const;
     Status store(KeySource source, const std::string& user, const CachedKeys& keys) const;
+    // Removes the user's answer, if any (a source that just failed to answer
+    // must not be taken as having said it).
+    Status forget(KeySource source, const std::string& user) const;
 
     // Records a failed fetch; `unreachable_since` answers whether one was
     // recorded within kSourceRetryAfterSeconds of `now`, and why.

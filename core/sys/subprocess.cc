@@ -61,8 +61,8 @@ int wait_status(pid_t pid) {
 }
 
 // Drains both pipes until they close or the deadline passes.
-Status collect(int out_fd, int err_fd, const ProcessLimits& limits, ProcessOutput& result) {
-    const uint64_t deadline = monotonic_us() + static_cast<uint64_t>(limits.timeout_ms) * 1000;
+Status collect(int out_fd, int err_fd, const ProcessLimits& limits, uint64_t deadline,
+               ProcessOutput& result) {
     struct pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
     std::string* sinks[2] = {&result.out, &result.err};
     int open_streams = 2;
@@ -116,10 +116,26 @@ Status collect(int out_fd, int err_fd, const ProcessLimits& limits, ProcessOutpu
     if (limits.own_process_group && setpgid(0, 0) != 0)
         fail(0);
     // Only 0, 1 and 2 reach the program: a descriptor its caller inherited
-    // without close-on-exec must not.
-    if (report > 3)
-        close_range(3, static_cast<unsigned>(report) - 1, 0);
-    close_range(static_cast<unsigned>(report) + 1, ~0U, 0);
+    // without close-on-exec must not. Without close_range (Linux before
+    // 5.9), one by one.
+    bool closed = (report == 3 || close_range(3, static_cast<unsigned>(report) - 1, 0) == 0) &&
+                  close_range(static_cast<unsigned>(report) + 1, ~0U, 0) == 0;
+    if (!closed) {
+        long max = sysconf(_SC_OPEN_MAX);
+        for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+            if (fd != report)
+                close(fd);
+    }
+    // Nothing of the caller's signal state or directory either.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        sigaction(sig, &dfl, nullptr);
+    if (chdir("/") != 0)
+        fail(0);
     if (limits.run_as) {
         const auto& id = *limits.run_as;
         if (setgroups(id.groups.size(), id.groups.data()) != 0 ||
@@ -130,6 +146,33 @@ Status collect(int out_fd, int err_fd, const ProcessLimits& limits, ProcessOutpu
     }
     execve(path, args, env);
     report_and_exit(report, 2);
+}
+
+// Waits for the program to exit, at most until `deadline` (its output may
+// be closed long before: a program can close both and go on). The group is
+// killed while the exited leader is still unreaped, so that its id cannot
+// have been reused by then.
+Result<int> wait_within(pid_t pid, uint64_t deadline, const ProcessLimits& limits) {
+    for (unsigned pause_us = 1000;; pause_us = pause_us < 20'000 ? pause_us * 2 : 20'000) {
+        siginfo_t info{};
+        int r = waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        bool exited = r == 0 && info.si_pid == pid;
+        bool late = !exited && monotonic_us() >= deadline;
+        if (exited || late || r < 0) {
+            if (limits.own_process_group)
+                kill(-pid, SIGKILL);
+            else if (!exited)
+                kill(pid, SIGKILL);
+            int status = wait_status(pid);
+            if (!exited)
+                return make_error(ErrorCode::io, "did not finish within " +
+                                                     std::to_string(limits.timeout_ms) + " ms");
+            return status;
+        }
+        usleep(pause_us);
+    }
 }
 
 Result<pid_t> spawn_forked(const std::vector<std::string>& argv, char* const* args,
@@ -184,6 +227,7 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
                                   const ProcessLimits& limits) {
     if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
         return invalid("program path must be absolute");
+    const uint64_t deadline = monotonic_us() + static_cast<uint64_t>(limits.timeout_ms) * 1000;
     Pipe out, err;
     SKGATE_CHECK(out.open());
     SKGATE_CHECK(err.open());
@@ -216,15 +260,16 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
     };
 
     ProcessOutput result;
-    Status collected = collect(out.read_end(), err.read_end(), limits, result);
+    Status collected = collect(out.read_end(), err.read_end(), limits, deadline, result);
     if (!collected) {
         kill_all();
         wait_status(pid);
         return collected.error().context(argv[0]);
     }
-    result.status = wait_status(pid);
-    if (limits.own_process_group)
-        kill(-pid, SIGKILL);
+    auto status = wait_within(pid, deadline, limits);
+    if (!status)
+        return status.error().context(argv[0]);
+    result.status = *status;
     return result;
 }
 

@@ -23,6 +23,7 @@
 #include "core/audit/audit.h"
 #include "core/decide/keylookup.h"
 #include "core/sources/inventory.h"
+#include "core/sources/keys_command.h"
 #include "core/store/keystore.h"
 #include "core/store/revocation.h"
 #include "core/store/user_keyfiles.h"
@@ -997,6 +998,10 @@ Result<KeysCommandSettings> chained_command(const SystemPaths& paths, const Poli
                        "\" has no AuthorizedKeysCommandUser");
     if (Status u = validate_username(user); !u)
         return u.error().context("--chain: AuthorizedKeysCommandUser");
+    // sshd applies the same rules to its AuthorizedKeysCommand: one that
+    // fails them never answered, and chaining it would only hide that.
+    if (auto program = check_keys_command_program(chain); !program)
+        return program.error().context("--chain");
     return chain;
 }
 
@@ -1143,6 +1148,8 @@ Result<WiringOutcome> enable_skgate(const SystemPaths& paths, const EnableReques
         chain = std::move(c);
         report.push_back("chained: skgate-keys runs \"" + printable(join_words(chain->argv), 300) +
                          "\" as " + chain->user + " (the command key source)");
+        for (const auto& w : keys_command_warnings(*chain))
+            report.push_back("warning: " + w);
     }
     SKGATE_TRY(plan, plan_enable(paths, request, opts, previous, dropin, chain));
     EnableRecord& record = plan.record;

@@ -642,23 +642,22 @@ TEST(Enable, AnotherAuthorizedKeysCommandIsNotOverriddenSilently) {
 // having never been touched.
 TEST(Enable, ChainRunsTheOtherAuthorizedKeysCommandAsTheCommandSource) {
     SystemRoot sys("debian12");
+    const std::string eic = sys.root() + "/usr/share/ec2-instance-connect/eic_run_authorized_keys";
+    fs::create_directories(sys.root() + "/usr/share/ec2-instance-connect");
+    write_file(eic, "#!/bin/sh\n", 0755);
     write_file(sys.root() + "/etc/ssh/sshd_config.d/60-ec2-instance-connect.conf",
-               "AuthorizedKeysCommand /usr/share/ec2-instance-connect/eic_run_authorized_keys %u "
-               "%f\nAuthorizedKeysCommandUser ec2-instance-connect\n");
+               "AuthorizedKeysCommand " + eic +
+                   " %u %f\nAuthorizedKeysCommandUser ec2-instance-connect\n");
     const Snapshot before = sys.snapshot();
     auto dry = sys.ctl({"enable", "--chain", "--dry-run"});
     ASSERT_EQ(dry.status, 0) << dry.err;
-    EXPECT_TRUE(contains(dry.out,
-                         "+KeysCommand /usr/share/ec2-instance-connect/"
-                         "eic_run_authorized_keys %u %f"))
-        << dry.out;
+    EXPECT_TRUE(contains(dry.out, "+KeysCommand " + eic + " %u %f")) << dry.out;
     EXPECT_EQ(sys.snapshot(), before);
 
     auto r = sys.ctl({"enable", "--chain"});
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_TRUE(contains(r.out,
-                         "chained: skgate-keys runs \"/usr/share/ec2-instance-connect/"
-                         "eic_run_authorized_keys %u %f\" as ec2-instance-connect"))
+    EXPECT_TRUE(
+        contains(r.out, "chained: skgate-keys runs \"" + eic + " %u %f\" as ec2-instance-connect"))
         << r.out;
     EXPECT_TRUE(contains(line_of(sys.effective(), "authorizedkeyscommand"), "skgate-keys"));
     EXPECT_EQ(line_of(sys.effective(), "authorizedkeyscommanduser"),
@@ -668,6 +667,8 @@ TEST(Enable, ChainRunsTheOtherAuthorizedKeysCommandAsTheCommandSource) {
     EXPECT_TRUE(contains(conf, "\nKeysCommandUser ec2-instance-connect\n")) << conf;
     auto check = run({env_or_throw("SKGATE_SKGATECTL"), "check-config", "-f", sys.conf()});
     EXPECT_EQ(check.status, 0) << check.out << check.err;
+    // The account does not exist here: the command source would give no keys.
+    EXPECT_TRUE(contains(r.out, "warning: KeysCommandUser ec2-instance-connect: ")) << r.out;
 
     // Configuration management runs it again: unchanged, exit 0.
     auto again = sys.ctl({"enable", "--chain"});
@@ -697,10 +698,18 @@ TEST(Enable, ChainRefusesACommandItCannotRunAsSshdDid) {
                                  "sshd runs no AuthorizedKeysCommand to chain");
     }
     {
+        // A program sshd could not run either (missing, or writable by others).
+        SystemRoot sys("debian12");
+        write_file(
+            sys.root() + "/etc/ssh/sshd_config.d/60-other.conf",
+            "AuthorizedKeysCommand /nonexistent/keys %u\nAuthorizedKeysCommandUser nobody\n");
+        expect_refused_untouched(sys, {"enable", "--chain"}, "/nonexistent/keys: No such file");
+    }
+    {
         SystemRoot sys("debian12");
         write_file(sys.conf(), read_file(sys.conf()) + "Match User a\n  KeySources ldap\n");
         write_file(sys.root() + "/etc/ssh/sshd_config.d/60-other.conf",
-                   "AuthorizedKeysCommand /usr/bin/sss_ssh_authorizedkeys %u\n"
+                   "AuthorizedKeysCommand /usr/bin/true %u\n"
                    "AuthorizedKeysCommandUser nobody\n");
         expect_refused_untouched(sys, {"enable", "--chain"}, "only in Match blocks");
     }
@@ -711,7 +720,7 @@ TEST(Enable, ChainRefusesACommandItCannotRunAsSshdDid) {
 TEST(Enable, DisableAfterChainKeepsThePolicyEdit) {
     SystemRoot sys("debian12");
     write_file(sys.root() + "/etc/ssh/sshd_config.d/60-sss.conf",
-               "AuthorizedKeysCommand /usr/bin/sss_ssh_authorizedkeys %u\n"
+               "AuthorizedKeysCommand /usr/bin/true %u\n"
                "AuthorizedKeysCommandUser nobody\n");
     const std::string original = read_file(sys.conf());
     ASSERT_EQ(sys.ctl({"enable", "--chain"}).status, 0);

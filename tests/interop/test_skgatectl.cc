@@ -230,6 +230,46 @@ TEST(Skgatectl, CheckConfigReportsFileLineReason) {
     EXPECT_NE(missing.err.find("does not exist"), std::string::npos);
 }
 
+// The command source: a program skgate-keys would refuse to run fails the
+// check now; a KeysCommandUser other programs share is a warning.
+TEST(Skgatectl, CheckConfigChecksKeysCommand) {
+    if (!running_as_root())
+        GTEST_SKIP() << "config files must be root-owned";
+    TempDir d;
+    chmod(d.path().c_str(), 0755);
+    write_file(d.file("run"), "#!/bin/sh\n", 0755);
+    write_file(d.file("ok.conf"), "KeySources command\nKeysCommand " + d.file("run") +
+                                      " %u\nKeysCommandUser nobody\n");
+    auto shared = ctl({"check-config", "-f", d.file("ok.conf")});
+    EXPECT_EQ(shared.status, 0) << shared.err;
+    EXPECT_NE(shared.err.find("warning: KeysCommandUser nobody is shared with other programs"),
+              std::string::npos)
+        << shared.err;
+    // Whether Yama stops other processes of that account from tracing it.
+    std::string scope = "0";
+    if (FILE* f = std::fopen("/proc/sys/kernel/yama/ptrace_scope", "r")) {
+        int c = std::fgetc(f);
+        scope = c == EOF ? "0" : std::string(1, static_cast<char>(c));
+        std::fclose(f);
+    }
+    EXPECT_EQ(shared.err.find("ptrace_scope is 0") != std::string::npos, scope == "0")
+        << shared.err;
+
+    write_file(d.file("root.conf"),
+               "KeySources command\nKeysCommand " + d.file("run") + "\nKeysCommandUser root\n");
+    auto as_root = ctl({"check-config", "-f", d.file("root.conf")});
+    EXPECT_EQ(as_root.status, 0) << as_root.err;
+    EXPECT_NE(as_root.err.find("KeysCommandUser root: KeysCommand runs with every privilege"),
+              std::string::npos)
+        << as_root.err;
+
+    chmod(d.file("run").c_str(), 0775);
+    auto writable = ctl({"check-config", "-f", d.file("ok.conf")});
+    EXPECT_EQ(writable.status, 1);
+    EXPECT_NE(writable.err.find("KeysCommand: " + d.file("run") + " has mode"), std::string::npos)
+        << writable.err;
+}
+
 TEST(Skgatectl, CheckConfigShowsEffectivePolicyForAUser) {
     if (!running_as_root())
         GTEST_SKIP() << "config files must be root-owned";

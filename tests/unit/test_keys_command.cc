@@ -224,6 +224,34 @@ TEST_F(KeysCommand, AHangingCommandIsKilledWithItsChildrenAtTheDeadline) {
     EXPECT_TRUE(gone) << "the command's child " << pid << " outlived it";
 }
 
+// Closing its output does not end the bound: the program is waited for
+// only until the deadline, then killed.
+TEST_F(KeysCommand, ACommandThatClosesItsOutputAndStaysIsStillBounded) {
+    std::string cmd =
+        script("closes", "echo " + key("ed25519_sk1.pub") + "\nexec >&- 2>&-\nsleep 300\n");
+    auto a = run_keys_command(settings(cmd), "root", {}, in_seconds(1));
+    EXPECT_NE(a.error.find("did not finish within"), std::string::npos) << a.error;
+    EXPECT_EQ(a.output, "");
+}
+
+// It starts in / with default signal handling and nothing blocked, whatever
+// the caller had.
+TEST_F(KeysCommand, StartsWithNoneOfTheCallersSignalStateOrDirectory) {
+    std::string cmd = script("state", "pwd\ngrep -E '^Sig(Blk|Ign):' /proc/$$/status\n");
+    struct sigaction ignore {
+    }, old_hup{};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGHUP, &ignore, &old_hup);
+    sigset_t block, old_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &block, &old_mask);
+    auto a = run_keys_command(settings(cmd), "root", {}, in_seconds(10));
+    sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    sigaction(SIGHUP, &old_hup, nullptr);
+    EXPECT_EQ(a.output, "/\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n") << a.error;
+}
+
 TEST_F(KeysCommand, ASpentBudgetRunsNothing) {
     std::string marker = dir.file("ran");
     std::string cmd = script("mark", "touch " + marker + "\n");
@@ -279,6 +307,15 @@ TEST(KeysCommandOutput, EachBadLineIsRefusedAndTheOthersCount) {
     EXPECT_EQ(parsed->refused[1].rfind("line 6: ", 0), 0u);
     EXPECT_NE(parsed->refused[2].find("line 8: longer than"), std::string::npos);
 
+    // A flood of bad lines is reported as 20 and a count.
+    std::string junk;
+    for (int i = 0; i < 5000; i++)
+        junk += "junk\n";
+    auto flood = parse_keys_command_output(junk);
+    ASSERT_TRUE(flood.ok());
+    ASSERT_EQ(flood->refused.size(), 21u);
+    EXPECT_EQ(flood->refused.back(), "4980 more lines");
+
     std::string many;
     for (size_t i = 0; i <= kMaxRemoteKeysPerUser; i++)
         many += sk + "\n";
@@ -312,19 +349,31 @@ TEST_F(KeysCommand, TheAnswerIsRecordedForPamAndNeverServedAfterAFailure) {
     auto future = keys_from_command(p, "alice", std::nullopt, now - 10);
     EXPECT_EQ(future.status.state, SourceState::denied);
 
-    // The command failing now gives no keys, although a record exists.
+    // explain looks without recording, even when the command fails.
+    KeysCommandAnswer looked{"", "", 10};
+    looked.record = false;
+    keys_from_command(p, "alice", looked, now + 11);
+    KeysCommandAnswer looked_failed{"", "KeysCommand /x exited with status 1", 10};
+    looked_failed.record = false;
+    keys_from_command(p, "alice", looked_failed, now + 12);
+    auto still = keys_from_command(p, "alice", std::nullopt, now + 13);
+    EXPECT_EQ(still.keys.keys.size(), 1u);
+
+    // The command failing now gives no keys, and takes back its record:
+    // pam_skgate does not confirm from what it no longer says.
     KeysCommandAnswer failed{"", "KeysCommand /x exited with status 1", 10};
     auto down = keys_from_command(p, "alice", failed, now + 20);
     EXPECT_EQ(down.status.state, SourceState::denied);
     EXPECT_TRUE(down.keys.keys.empty());
     EXPECT_NE(down.status.describe().find("command: no keys from it"), std::string::npos);
-
-    // explain looks without recording.
-    KeysCommandAnswer looked{"", "", 10};
-    looked.record = false;
-    keys_from_command(p, "alice", looked, now + 30);
-    auto still = keys_from_command(p, "alice", std::nullopt, now + 31);
-    EXPECT_EQ(still.keys.keys.size(), 1u);
+    auto after = keys_from_command(p, "alice", std::nullopt, now + 21);
+    EXPECT_EQ(after.status.state, SourceState::denied);
+    EXPECT_NE(after.status.error.find("no answer recorded"), std::string::npos);
+    // A malformed answer as well.
+    keys_from_command(p, "alice", answer, now + 30);
+    KeysCommandAnswer too_many{std::string(kMaxKeysCommandOutput + 1, '#'), "", 10};
+    keys_from_command(p, "alice", too_many, now + 31);
+    EXPECT_TRUE(keys_from_command(p, "alice", std::nullopt, now + 32).keys.keys.empty());
 
     auto nobody = keys_from_command(p, "bob", std::nullopt, now);
     EXPECT_NE(nobody.status.error.find("no answer recorded"), std::string::npos);
