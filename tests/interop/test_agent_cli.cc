@@ -239,6 +239,24 @@ class Client : public ::testing::Test {
         ASSERT_TRUE(phone->wait_for_output("Confirmation code: ", wait_ms)) << phone->output();
         ASSERT_TRUE(agent->wait_for_output("Type the code", wait_ms)) << agent->output();
     }
+    // The person's own ssh-agent at `socket`, and an ordinary key
+    // dir/plain, added to it unless `add_plain_key` is false.
+    std::unique_ptr<Process> start_ssh_agent(const std::string& socket, bool add_plain_key = true) {
+        auto agent = std::make_unique<Process>(
+            std::vector<std::string>{"ssh-agent", "-D", "-a", socket},
+            std::map<std::string, std::string>{}, dir.file("ssh-agent.log"));
+        for (int i = 0; i < 100 && !exists(socket); i++)
+            usleep(20000);
+        EXPECT_EQ(
+            run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir.file("plain")}).status,
+            0);
+        if (add_plain_key) {
+            EXPECT_EQ(
+                run({"ssh-add", "-q", dir.file("plain")}, "", {{"SSH_AUTH_SOCK", socket}}).status,
+                0);
+        }
+        return agent;
+    }
     // Both show the code; typed on the laptop, it pairs them, and nobody
     // was taken for a second responder.
     void confirm_pairing(Process& agent, Process& phone) {
@@ -771,13 +789,7 @@ TEST_F(AgentSetup, InstallsSystemdUserUnitsForSocketActivation) {
 // --forward-agent: the user's other keys still work through skgate-agent.
 TEST_F(Client, ForwardsOtherKeysToThePreviousAgentOnlyWhenAsked) {
     std::string upstream = dir.file("upstream.sock");
-    Process ssh_agent({"ssh-agent", "-D", "-a", upstream}, {}, dir.file("ssh-agent.log"));
-    for (int i = 0; i < 100 && !exists(upstream); i++)
-        usleep(20000);
-    ASSERT_EQ(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir.file("plain")}).status,
-              0);
-    ASSERT_EQ(run({"ssh-add", "-q", dir.file("plain")}, "", {{"SSH_AUTH_SOCK", upstream}}).status,
-              0);
+    auto ssh_agent = start_ssh_agent(upstream);
     write_file(dir.file("msg"), "m\n");
     rig.start_agent();
     auto off = run({"ssh-add", "-L"}, "", {{"SSH_AUTH_SOCK", rig.agent_socket()}});
@@ -1048,13 +1060,7 @@ TEST_F(Doctor, NamesEachPitfallWithItsFix) {
 TEST_F(Doctor, SaysWhereTheOtherAgentsKeysAreNotOffered) {
     write_file(ssh_config(), "Host *\n    IdentityAgent " + rig.agent_socket() + "\n");
     std::string upstream = dir.file("upstream.sock");
-    Process ssh_agent({"ssh-agent", "-D", "-a", upstream}, {}, dir.file("ssh-agent.log"));
-    for (int i = 0; i < 100 && !exists(upstream); i++)
-        usleep(20000);
-    ASSERT_EQ(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir.file("plain")}).status,
-              0);
-    ASSERT_EQ(run({"ssh-add", "-q", dir.file("plain")}, "", {{"SSH_AUTH_SOCK", upstream}}).status,
-              0);
+    auto ssh_agent = start_ssh_agent(upstream);
     rig.start_agent();
     auto alone = doctor({}, {{"SSH_AUTH_SOCK", upstream}});
     EXPECT_NE(alone.out.find("ok       IdentityAgent for any host: skgate-agent (IdentityAgent)"),
@@ -1084,11 +1090,7 @@ TEST_F(Doctor, SaysWhereTheOtherAgentsKeysAreNotOffered) {
 // reached it, and ssh-agent signs with such a key on no unbound connection.)
 TEST_F(Client, ADestinationConstrainedUpstreamKeyWorksOnlyForItsHost) {
     std::string upstream = dir.file("upstream.sock");
-    Process ssh_agent({"ssh-agent", "-D", "-a", upstream}, {}, dir.file("ssh-agent.log"));
-    for (int i = 0; i < 100 && !exists(upstream); i++)
-        usleep(20000);
-    ASSERT_EQ(run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir.file("plain")}).status,
-              0);
+    auto ssh_agent = start_ssh_agent(upstream, false);
     auto host_blob = [](const SoftSkKey& k) {
         WireWriter w;
         w.put_string("ssh-ed25519");
