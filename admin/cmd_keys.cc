@@ -16,6 +16,7 @@
 #include "core/decide/keylookup.h"
 #include "core/fido/attestation.h"
 #include "core/policy/policy.h"
+#include "core/sources/inventory.h"
 #include "core/sources/keysource.h"
 #include "core/sources/source_cache.h"
 #include "core/ssh/authkeys.h"
@@ -184,6 +185,9 @@ int cmd_enroll(const Args& args) {
     }
     audit("enroll", Decision::allow, user, &key, "enrolled", "enrolled " + what);
     std::printf("enrolled %s\n", what.c_str());
+    if (auto file = KeyStore(policy->global().keys_directory).load(user))
+        if (auto s = short_of_keys(*policy, user, file->keys.size()))
+            std::printf("note: %s\n", short_of_keys_text(*s).c_str());
     return kExitOk;
 }
 
@@ -399,6 +403,10 @@ int cmd_list(const Args& args) {
                                 .uv = k.uv});
             }
         }
+        if (file)
+            if (auto s = short_of_keys(*policy, user, file->keys.size()))
+                std::fprintf(stderr, "skgatectl: list: warning: %s\n",
+                             short_of_keys_text(*s).c_str());
         remote_rows(*policy, user, now, rows);
         for (const auto& r : rows)
             print_row(r, json ? &w : nullptr);

@@ -201,6 +201,15 @@ int cmd_status(const Args& args) {
             j.end_object();
         }
         j.end_object();
+        j.key("short_of_keys").begin_array();
+        for (const auto& s : inv.short_of_keys) {
+            j.begin_object();
+            j.key("user").value(s.user);
+            j.key("keys").value(static_cast<uint64_t>(s.keys));
+            j.key("minimum").value(static_cast<uint64_t>(s.minimum));
+            j.end_object();
+        }
+        j.end_array();
         j.key("recent_events").begin_array();
         if (recent)
             for (const auto& e : recent->events)
@@ -247,6 +256,8 @@ int cmd_status(const Args& args) {
                 inv.authorized_keys.keys, inv.authorized_keys.security_keys,
                 inv.authorized_keys.users,
                 inv.authorized_keys.unreadable ? " (some files unsafe or unreadable)" : "");
+    for (const auto& s : inv.short_of_keys)
+        std::printf("warning:         %s\n", short_of_keys_text(s).c_str());
     if (!revocations)
         std::printf("revoked keys:    unreadable: %s\n", revocations.error().message.c_str());
     else

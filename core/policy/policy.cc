@@ -304,6 +304,16 @@ Result<Parsed> parse_source_outage(const Args& a) {
     return Parsed{nullptr, [o](GlobalPolicy& g) { g.remote.outage = o; }};
 }
 
+Result<Parsed> parse_minimum_keys(const Args& a) {
+    SKGATE_CHECK(one_arg(a));
+    const std::string& v = a[0];
+    if (v.empty() || v.size() > 2 || v.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(v) < 1 || std::stoi(v) > 16)
+        return invalid("value \"" + printable(v) + "\" is not a number from 1 to 16");
+    int64_t n = std::stoi(v);
+    return Parsed{[n](UserPolicy& p) { p.minimum_keys = n; }, nullptr};
+}
+
 Result<Parsed> parse_keys_command(const Args& a) {
     if (a.size() == 1 && iequals(a[0], "none"))
         return Parsed{nullptr, [](GlobalPolicy& g) { g.keys_command.argv.clear(); }};
@@ -325,7 +335,7 @@ Result<Parsed> parse_keys_command_user(const Args& a) {
     return Parsed{nullptr, [v](GlobalPolicy& g) { g.keys_command.user = v; }};
 }
 
-const std::array<Keyword, 33> kKeywords{{
+const std::array<Keyword, 34> kKeywords{{
     {"Mode", false, parse_mode},
     {"KeySources", true, parse_key_sources},
     {"RequireSecurityKey", true,
@@ -340,6 +350,7 @@ const std::array<Keyword, 33> kKeywords{{
     {"KeyMaxAge", true, parse_key_max_age},
     {"CounterCheck", true, parse_counter_check},
     {"StepUpTimeout", true, parse_stepup_timeout},
+    {"MinimumKeys", true, parse_minimum_keys},
     {"AttestationRoots", false,
      [](const Args& a) { return global_path(a, &GlobalPolicy::attestation_roots); }},
     {"BreakGlassUsers", false, parse_break_glass},

@@ -46,6 +46,9 @@ struct UserPolicy {
     std::optional<int64_t> key_max_age_seconds;
     CounterCheck counter_check = CounterCheck::strict;
     int64_t stepup_timeout_seconds = 60;
+    // MinimumKeys: enrolled keys a user should have (a backup authenticator's
+    // among them); status and list warn about users with fewer.
+    int64_t minimum_keys = 1;
     std::vector<PolicyRule> rules;  // the lines that set the above; unset ones are defaults
 };
 

@@ -308,6 +308,43 @@ class Enroll : public ::testing::Test {
 
 }  // namespace
 
+// MinimumKeys: enroll, list and status say who has fewer keys than policy
+// asks for (a backup authenticator's), until they have enough.
+TEST_F(Enroll, MinimumKeysIsWarnedAboutUntilTheBackupIsEnrolled) {
+    write_file(conf, read_file(conf) + "Match User root\n  MinimumKeys 2\n");
+    auto first = ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub"),
+                      "--name", "phone"});
+    EXPECT_EQ(first.status, 0) << first.err;
+    EXPECT_NE(first.out.find("note: root has 1 enrolled key; MinimumKeys asks for 2: enroll a key "
+                             "of a second authenticator"),
+              std::string::npos)
+        << first.out;
+    auto listed = ctl({"list", "-f", conf});
+    EXPECT_EQ(listed.status, 0) << listed.err;
+    EXPECT_NE(listed.err.find("warning: root has 1 enrolled key; MinimumKeys asks for 2"),
+              std::string::npos)
+        << listed.err;
+    auto status = ctl({"status", "-f", conf, "--json"});
+    EXPECT_NE(status.out.find(R"("short_of_keys":[{"user":"root","keys":1,"minimum":2}])"),
+              std::string::npos)
+        << status.out;
+
+    auto second = ctl({"enroll", "-f", conf, "--user", "root", "--key", key_line("ed25519_sk1.pub"),
+                       "--name", "backup"});
+    EXPECT_EQ(second.status, 0) << second.err;
+    EXPECT_EQ(second.out.find("note:"), std::string::npos) << second.out;
+    auto enough = ctl({"list", "-f", conf});
+    EXPECT_EQ(enough.err.find("MinimumKeys"), std::string::npos) << enough.err;
+    auto now = ctl({"status", "-f", conf, "--json"});
+    EXPECT_NE(now.out.find(R"("short_of_keys":[])"), std::string::npos) << now.out;
+    for (const char* bad : {"0", "17", "two", "-1"}) {
+        write_file(dir.file("bad.conf"), std::string("MinimumKeys ") + bad + "\n");
+        auto r = ctl({"check-config", "-f", dir.file("bad.conf")});
+        EXPECT_EQ(r.status, 1) << bad;
+        EXPECT_NE(r.err.find("MinimumKeys: value"), std::string::npos) << r.err;
+    }
+}
+
 TEST_F(Enroll, EnrollListRevoke) {
     auto e = ctl({"enroll", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub"),
                   "--name", "laptop", "--expires", "2099-01-01"});

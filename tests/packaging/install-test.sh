@@ -189,3 +189,70 @@ diff -u "$work/etc-before-$release" "$work/etc-after-$release" || fail "/etc dif
 [ ! -e "$R/var/lib/skgate" ] || fail "purge left /var/lib/skgate"
 in_root id skgate > /dev/null 2>&1 && fail "purge left the skgate user"
 say "purged: /etc is as it was before install"
+
+# --- a fleet's way in (Debian 12): the #cloud-config, then the Ansible role ----
+if [ "$release" = bookworm ]; then
+    F=$work/fleet-$release.txt
+    : > "$F"
+    say "cloud-init: the documented #cloud-config, checked and run in the root"
+    in_root sh -c 'apt-get install -y -q --no-install-recommends cloud-init python3-apt' \
+        > "$work/cloud-init-install-$release.log" 2>&1 \
+        || { tail -20 "$work/cloud-init-install-$release.log"; fail "apt-get install cloud-init"; }
+    cp "$src/examples/cloud-init/skgate-linode.yaml" "$R/var/tmp/skgate-cloud-config.yaml"
+    cp "$src/tests/packaging/apply-cloud-config.py" "$R/var/tmp/apply-cloud-config.py"
+    echo "# cloud-init schema --config-file skgate-linode.yaml" >> "$F"
+    in_root cloud-init schema --config-file /var/tmp/skgate-cloud-config.yaml >> "$F" 2>&1 \
+        || { cat "$F"; fail "cloud-init schema refused examples/cloud-init/skgate-linode.yaml"; }
+    deb=$(cd "$R" && ls build/skgate_*.deb)
+    in_root python3 /var/tmp/apply-cloud-config.py /var/tmp/skgate-cloud-config.yaml "/$deb" \
+        >> "$F" 2>&1 || { cat "$F"; fail "the #cloud-config's commands"; }
+    in_root skgatectl status --json | grep -q '"mode":"audit"' || { cat "$F"; fail "cloud-init: not in audit mode"; }
+    grep -q '^KeySources local metadata$' "$R/etc/skgate/skgate.conf" \
+        || fail "cloud-init: the policy was not written"
+    in_root skgatectl disable >> "$F" 2>&1 || fail "skgatectl disable after cloud-init"
+    in_root apt-get purge -y -q skgate > /dev/null 2>&1 || fail "apt purge after cloud-init"
+
+    say "ansible: the skgate role through a chroot connection, twice each way"
+    cp "$R/$deb" "$R/var/tmp/skgate.deb"
+    A=$work/ansible-$release
+    rm -rf "$A" && mkdir -p "$A"
+    printf '%s ansible_connection=community.general.chroot ansible_python_interpreter=/usr/bin/python3\n' \
+        "$R" > "$A/inventory"
+    printf -- '- hosts: all\n  gather_facts: false\n  roles: [skgate]\n' > "$A/play.yml"
+    cat > "$A/vars.yml" <<VARS
+skgate_package: /var/tmp/skgate.deb
+skgate_mode: enforce
+skgate_policy: |
+  KeySources local
+skgate_keys:
+  - {user: alice, key: "$(cat "$K/sk.pub")", name: laptop}
+VARS
+    play() {  # run number, extra arguments...
+        local n=$1; shift
+        echo "# ansible-playbook (run $n) $*" >> "$F"
+        ANSIBLE_ROLES_PATH=$src/examples/ansible/roles ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 \
+            ANSIBLE_LOCAL_TEMP=$A/tmp ansible-playbook -i "$A/inventory" "$A/play.yml" \
+            -e "@$A/vars.yml" "$@" > "$A/run-$n.log" 2>&1
+        local rc=$?
+        sed -n '/PLAY RECAP/,$p' "$A/run-$n.log" >> "$F"
+        [ $rc -eq 0 ] || { tail -40 "$A/run-$n.log"; fail "ansible-playbook run $n"; }
+    }
+    recap_changed() { sed -n '/PLAY RECAP/,$p' "$A/run-$1.log" | grep -o 'changed=[0-9]*' | head -1; }
+    play 1
+    [ "$(recap_changed 1)" != "changed=0" ] || fail "ansible: the first run changed nothing"
+    in_root skgatectl status --json | grep -q '"mode":"enforce"' || fail "ansible: not in enforce mode"
+    play 2
+    [ "$(recap_changed 2)" = "changed=0" ] || { cat "$A/run-2.log"; fail "ansible: the second run changed something"; }
+    before_check=$(snapshot)
+    play 3 --check -e skgate_mode=audit
+    [ "$(recap_changed 3)" != "changed=0" ] || fail "ansible --check: audit mode would change nothing"
+    [ "$(snapshot)" = "$before_check" ] || fail "ansible --check wrote to /etc"
+    play 4 -e skgate_state=disabled
+    [ "$(recap_changed 4)" != "changed=0" ] || fail "ansible: disabling changed nothing"
+    [ ! -e "$R/etc/ssh/sshd_config.d/10-skgate.conf" ] || fail "ansible: disable left the drop-in"
+    play 5 -e skgate_state=disabled
+    [ "$(recap_changed 5)" = "changed=0" ] || { cat "$A/run-5.log"; fail "ansible: disabling again changed something"; }
+    in_root apt-get purge -y -q skgate > /dev/null 2>&1 || fail "apt purge after ansible"
+    cat "$F"
+    say "cloud-init and the Ansible role: done (transcript in $F)"
+fi
