@@ -1,5 +1,7 @@
 #include "authenticator/approver.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -80,11 +82,16 @@ class Tty {
 
 }  // namespace
 
-Approval TerminalApprover::ask(const std::string& question, bool allow_window) {
+Approval TerminalApprover::ask(const std::string& question, WindowOffer offer) {
     std::lock_guard<std::mutex> lock(mutex_);
     Tty tty;
+    const std::string any = std::to_string(offer.any_host_minutes);
     tty.say("\n" + question + "\n  [o] allow once   [d] deny" +
-            (allow_window ? "   [h] allow this host for 10 minutes" : "") + "\n> ");
+            (offer.host ? "   [h] allow this host for 10 minutes" : "") +
+            (offer.any_host_minutes
+                 ? "\n  [a] allow logins to ANY host from this laptop for " + any + " minutes"
+                 : std::string()) +
+            "\n> ");
     discard_pending_input(tty.in());
     auto line = read_line(tty.in(), timeout_s_);
     if (!line) {
@@ -93,8 +100,10 @@ Approval TerminalApprover::ask(const std::string& question, bool allow_window) {
     }
     if (*line == "o" || *line == "O")
         return {Answer::once, 0};
-    if (allow_window && (*line == "h" || *line == "H"))
+    if (offer.host && (*line == "h" || *line == "H"))
         return {Answer::host_window, 10};
+    if (offer.any_host_minutes && (*line == "a" || *line == "A"))
+        return {Answer::any_host_window, offer.any_host_minutes};
     return {Answer::deny, 0};
 }
 
@@ -121,8 +130,14 @@ Result<ScriptedApprover> ScriptedApprover::from_options(const std::string& mode,
         if (!minutes)
             return invalid("--approve host:MINUTES needs 1..1440 minutes");
         a.answer_ = {Answer::host_window, static_cast<int>(*minutes)};
+    } else if (mode.rfind("any:", 0) == 0) {
+        auto minutes = parse_integer_in(std::string_view(mode).substr(4), 1, 24 * 60);
+        if (!minutes)
+            return invalid("--approve any:MINUTES needs 1..1440 minutes");
+        a.answer_ = {Answer::any_host_window, static_cast<int>(*minutes)};
     } else {
-        return invalid("--approve takes ask, yes, no, silent or host:MINUTES, not '" + mode + "'");
+        return invalid("--approve takes ask, yes, no, silent, host:MINUTES or any:MINUTES, not '" +
+                       mode + "'");
     }
     if (delay_ms < 0 || delay_ms > 600000)
         return invalid("--approve-delay-ms must be 0..600000");
@@ -132,7 +147,7 @@ Result<ScriptedApprover> ScriptedApprover::from_options(const std::string& mode,
     return a;
 }
 
-Approval ScriptedApprover::ask(const std::string& question, bool allow_window) {
+Approval ScriptedApprover::ask(const std::string& question, WindowOffer offer) {
     std::fprintf(stderr, "skgate-authenticator: %s\n", question.c_str());
     if (answer_.answer == Answer::no_answer) {
         std::this_thread::sleep_for(std::chrono::seconds(prompt_timeout_s_));
@@ -140,8 +155,13 @@ Approval ScriptedApprover::ask(const std::string& question, bool allow_window) {
     }
     if (delay_ms_)
         std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
-    if (answer_.answer == Answer::host_window && !allow_window)
+    if (answer_.answer == Answer::host_window && !offer.host)
         return {Answer::once, 0};
+    if (answer_.answer == Answer::any_host_window) {
+        if (!offer.any_host_minutes)
+            return {Answer::once, 0};
+        return {Answer::any_host_window, std::min(answer_.minutes, offer.any_host_minutes)};
+    }
     return answer_;
 }
 

@@ -9,19 +9,27 @@
 
 namespace skgate::authenticator {
 
-enum class Answer { once, deny, host_window, no_answer };
+enum class Answer { once, deny, host_window, any_host_window, no_answer };
 
 struct Approval {
     Answer answer = Answer::deny;
-    int minutes = 0;  // host_window: for how long
+    int minutes = 0;  // host_window, any_host_window: for how long
+};
+
+// The windows a question may open: "allow this host for N minutes", and
+// "allow logins to any host for N minutes" (automation: one approval for an
+// Ansible run), up to the maximum the authenticator's owner set.
+struct WindowOffer {
+    bool host = false;
+    int any_host_minutes = 0;  // 0: not offered
 };
 
 class Approver {
   public:
     virtual ~Approver() = default;
     // `question` names what is approved; only one question is on screen at
-    // a time. `allow_window` offers "allow this host for N minutes".
-    virtual Approval ask(const std::string& question, bool allow_window) = 0;
+    // a time. `offer` says which windows the answer may open.
+    virtual Approval ask(const std::string& question, WindowOffer offer) = 0;
     // The PIN/passphrase the person types for user verification, if any.
     virtual std::optional<std::string> ask_pin(const std::string& question) = 0;
 };
@@ -33,7 +41,7 @@ class Approver {
 class TerminalApprover final : public Approver {
   public:
     explicit TerminalApprover(int timeout_s) : timeout_s_(timeout_s) {}
-    Approval ask(const std::string& question, bool allow_window) override;
+    Approval ask(const std::string& question, WindowOffer offer) override;
     std::optional<std::string> ask_pin(const std::string& question) override;
 
   private:
@@ -41,7 +49,9 @@ class TerminalApprover final : public Approver {
     std::mutex mutex_;
 };
 
-// --approve yes|no|silent|host:MINUTES, --approve-delay-ms, --pin-file;
+// --approve yes|no|silent|host:MINUTES|any:MINUTES, --approve-delay-ms,
+// --pin-file; a window not offered approves the one request, and any:
+// is held to the offer's maximum;
 // silent is a person who never answers: each question ends after
 // `prompt_timeout_s` with no answer.
 class ScriptedApprover final : public Approver {
@@ -49,7 +59,7 @@ class ScriptedApprover final : public Approver {
     static Result<ScriptedApprover> from_options(const std::string& mode, int delay_ms,
                                                  std::optional<std::string> pin,
                                                  int prompt_timeout_s);
-    Approval ask(const std::string& question, bool allow_window) override;
+    Approval ask(const std::string& question, WindowOffer offer) override;
     std::optional<std::string> ask_pin(const std::string& question) override;
 
   private:

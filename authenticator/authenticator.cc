@@ -74,12 +74,24 @@ bool Authenticator::in_window(const std::string& key) {
     return false;
 }
 
+int64_t Authenticator::any_host_minutes_left() {
+    if (!any_host_until_)
+        return 0;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= *any_host_until_) {
+        any_host_until_.reset();
+        return 0;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::seconds>(*any_host_until_ - now).count();
+    return (left + 59) / 60;
+}
+
 RegisterResponse Authenticator::handle(const RegisterRequest& req) {
     std::string what = "create the SSH key '" + printable(req.name, 256) + "' (" +
                        printable(req.application, 256) + ", " +
                        (req.algorithm == KeyAlgorithm::sk_ed25519 ? "Ed25519" : "ECDSA P-256") +
                        ((req.options & kLinkRequireUV) ? ", PIN required for every use" : "") + ")";
-    Approval a = approver_.ask("Request: " + what, false);
+    Approval a = approver_.ask("Request: " + what, WindowOffer{});
     if (a.answer == Answer::no_answer)
         return register_error(req.id, LinkStatus::timeout, "nobody answered");
     if (a.answer == Answer::deny)
@@ -163,10 +175,18 @@ SignResponse Authenticator::handle(const SignRequest& req) {
         !forwarded)
         window_key = purpose->user + "@" + purpose->host_key_fp;
     bool need_uv = cred->verify_required || (req.options & kLinkRequireUV);
+    // The windows answer only the person's own ssh logging in: never a
+    // forwarded agent, a step-up or anything else, never user verification.
+    const bool may_window = !window_key.empty() && !need_uv;
     bool pre_approved = false;
-    if (!window_key.empty() && !need_uv) {
+    int64_t any_left = 0;
+    if (may_window) {
         std::lock_guard<std::mutex> lock(mutex_);
         pre_approved = in_window(window_key);
+        if (!pre_approved) {
+            any_left = any_host_minutes_left();
+            pre_approved = any_left > 0;
+        }
     }
     // Every part of a question may come from the requester (a step-up's
     // context fields from a server, a key's name): on a terminal, escape
@@ -175,11 +195,17 @@ SignResponse Authenticator::handle(const SignRequest& req) {
     what = printable(what, kMaxQuestionBytes);
     std::string question = "Request: " + what + " with key '" + printable(cred->name, 256) + "'" +
                            (forwarded ? ", through an agent forwarded to a server" : "");
-    if (pre_approved) {
+    if (pre_approved && any_left > 0) {
+        std::fprintf(stderr,
+                     "skgate-authenticator: %s (allowed: any host from this laptop, %lld more "
+                     "minute(s))\n",
+                     question.c_str(), static_cast<long long>(any_left));
+    } else if (pre_approved) {
         std::fprintf(stderr, "skgate-authenticator: %s (allowed for this host)\n",
                      question.c_str());
     } else {
-        Approval a = approver_.ask(question, !window_key.empty() && !need_uv);
+        WindowOffer offer{may_window, may_window ? any_host_max_minutes_ : 0};
+        Approval a = approver_.ask(question, offer);
         // Said at once, so that ssh is not left waiting for the agent's own
         // timeout on a prompt that is already gone.
         if (a.answer == Answer::no_answer)
@@ -190,6 +216,15 @@ SignResponse Authenticator::handle(const SignRequest& req) {
             std::lock_guard<std::mutex> lock(mutex_);
             windows_[window_key] =
                 std::chrono::steady_clock::now() + std::chrono::minutes(a.minutes);
+        }
+        if (a.answer == Answer::any_host_window && offer.any_host_minutes > 0) {
+            int minutes = std::min(a.minutes, offer.any_host_minutes);
+            std::lock_guard<std::mutex> lock(mutex_);
+            any_host_until_ = std::chrono::steady_clock::now() + std::chrono::minutes(minutes);
+            std::fprintf(stderr,
+                         "skgate-authenticator: logins to any host from this laptop are allowed "
+                         "for %d minute(s)\n",
+                         minutes);
         }
     }
     uint8_t flags = kSkFlagUserPresent;

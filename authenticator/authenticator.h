@@ -24,7 +24,10 @@ inline constexpr Aaguid kSoftwareAaguid = {'s', 'k', 'g', 'a', 't', 'e', '-', 's
 
 class Authenticator {
   public:
-    Authenticator(Vault& vault, Approver& approver) : vault_(vault), approver_(approver) {}
+    // `any_host_max_minutes`: the longest "any host" window the owner
+    // allows (run --any-host-max); 0 never offers one.
+    Authenticator(Vault& vault, Approver& approver, int any_host_max_minutes = 0)
+        : vault_(vault), approver_(approver), any_host_max_minutes_(any_host_max_minutes) {}
 
     // Every request gets an answer, a refusal included (a prompt nobody
     // answered is LinkStatus::timeout).
@@ -41,11 +44,15 @@ class Authenticator {
     // user verification: true when the PIN checked out.
     bool verify_user(const std::string& what);
     bool in_window(const std::string& key);
+    // Minutes left (rounded up) of the "any host" window; 0 when closed.
+    int64_t any_host_minutes_left();
 
     Vault& vault_;
     Approver& approver_;
     std::mutex mutex_;  // the vault, the windows and the counters issued
     std::map<std::string, std::chrono::steady_clock::time_point> windows_;
+    int any_host_max_minutes_ = 0;
+    std::optional<std::chrono::steady_clock::time_point> any_host_until_;
     // The highest counter this process has issued for each credential (by
     // id): an older copy of the vault file put back (a restored backup) must
     // not make it issue a counter a server has seen already. Only within

@@ -153,7 +153,8 @@ int cmd_pair(const Args& args) {
 }
 
 int cmd_run(const Args& args) {
-    ArgParser a(with_common({"--approve", "--approve-delay-ms", "--pin-file", "--prompt-timeout"}),
+    ArgParser a(with_common({"--approve", "--approve-delay-ms", "--pin-file", "--prompt-timeout",
+                             "--any-host-max"}),
                 {"--once"});
     if (auto st = a.parse(args); !st)
         return usage(st.error().message);
@@ -166,6 +167,9 @@ int cmd_run(const Args& args) {
     auto prompt_timeout = a.integer("--prompt-timeout", 1, 86400, 60);
     if (!prompt_timeout)
         return usage(prompt_timeout.error().message);
+    auto any_host_max = a.integer("--any-host-max", 0, 24 * 60, 0);
+    if (!any_host_max)
+        return usage(any_host_max.error().message);
     std::optional<std::string> pin;
     if (auto f = a.value("--pin-file")) {
         auto p = read_secret_file(*f);
@@ -194,7 +198,7 @@ int cmd_run(const Args& args) {
     auto broker = broker_settings(a, record.address);
     if (!broker)
         return fail(broker.error().message);
-    Authenticator auth(*vault, *approver);
+    Authenticator auth(*vault, *approver, static_cast<int>(*any_host_max));
     signal(SIGPIPE, SIG_IGN);
     bool announced_wait = false;
     // Retries come quickly at first (an agent restarting), then back off to

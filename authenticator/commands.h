@@ -20,9 +20,9 @@ inline constexpr const char* kInitUsage =
 inline constexpr const char* kPairUsage =
     "usage: skgate-authenticator pair [--name NAME] URI\n" SKGATE_AUTHENTICATOR_COMMON;
 inline constexpr const char* kRunUsage =
-    "usage: skgate-authenticator run [--approve ask|yes|no|silent|host:MINUTES]\n"
-    "       [--approve-delay-ms MS] [--pin-file FILE] [--prompt-timeout SECONDS] "
-    "[--once]\n" SKGATE_AUTHENTICATOR_COMMON;
+    "usage: skgate-authenticator run [--approve ask|yes|no|silent|host:MINUTES|any:MINUTES]\n"
+    "       [--approve-delay-ms MS] [--pin-file FILE] [--prompt-timeout SECONDS]\n"
+    "       [--any-host-max MINUTES] [--once]\n" SKGATE_AUTHENTICATOR_COMMON;
 inline constexpr const char* kListUsage =
     "usage: skgate-authenticator list\n" SKGATE_AUTHENTICATOR_COMMON;
 #undef SKGATE_AUTHENTICATOR_COMMON

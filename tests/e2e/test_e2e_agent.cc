@@ -420,3 +420,98 @@ TEST_F(E2eAgent, AClientThatDoesNotBindItsConnectionDoesNotRideTheHostWindow) {
     EXPECT_NE(rig_->authenticator_log().find("(allowed for this host)"), std::string::npos)
         << rig_->authenticator_log();
 }
+
+// Automation: one "any host" approval, bounded by the owner's --any-host-max,
+// serves logins to five servers with different host keys, each still sent
+// to the authenticator and logged by the agent with its host. Once the
+// window has passed (the authenticator's clock moved on with libfaketime;
+// no test waits for minutes), the next login is asked about again.
+TEST_F(E2eAgent, OneAnyHostApprovalServesFiveHostsUntilTheWindowEnds) {
+    const std::string faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+    ASSERT_EQ(access(faketime.c_str(), R_OK), 0) << "scripts/install-deps installs libfaketime";
+    const std::string clock = client_dir_->file("authenticator-clock");
+    write_file(clock, "+0\n");
+    configure("");
+    rig_->start_agent();
+    rig_->start_authenticator(
+        "any:30", {"--any-host-max", "5"},
+        {{"LD_PRELOAD", faketime}, {"FAKETIME_TIMESTAMP_FILE", clock}, {"FAKETIME_NO_CACHE", "1"}});
+    std::string pub = generate_and_enroll("laptop");
+    std::vector<std::unique_ptr<SshdHarness>> others;
+    for (int i = 0; i < 4; i++) {
+        others.push_back(std::make_unique<SshdHarness>(SshdHarness::e2e_dir() + "/agent-e2e-host" +
+                                                       std::to_string(i)));
+        others.back()->install_helper();
+        others.back()->start_with_skgate_keys("", "MaxStartups 64\n");
+        auto enrolled = others.back()->enroll_generated(kAlice, pub, "laptop");
+        ASSERT_EQ(enrolled.status, 0) << enrolled.err;
+    }
+    auto login_to = [&](SshdHarness& h) {
+        return h.login(kAlice, pub, {}, "echo skgate-login-ok",
+                       {"BatchMode=yes", "IdentityAgent=" + rig_->agent_socket()});
+    };
+    auto count = [](const std::string& text, const std::string& what) {
+        size_t n = 0;
+        for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+            n++;
+        return n;
+    };
+    sshd_->mark_journal();
+    auto first = login(pub);
+    ASSERT_EQ(first.status, 0) << first.err << rig_->authenticator_log();
+    for (auto& h : others) {
+        auto r = login_to(*h);
+        ASSERT_EQ(r.status, 0) << r.err << rig_->authenticator_log();
+    }
+    std::string log = rig_->authenticator_log();
+    // One question, held to the owner's 5 minutes although 30 were asked for.
+    EXPECT_EQ(count(log, "logins to any host from this laptop are allowed for 5 minute(s)"), 1u)
+        << log;
+    EXPECT_EQ(count(log, "(allowed: any host from this laptop"), 4u) << log;
+    // The agent logged every use, each with its own server.
+    std::string signs = sshd_->journal({"SKGATE_EVENT=agent-sign", "SKGATE_DECISION=allow"});
+    std::vector<SshdHarness*> hosts{sshd_};
+    for (auto& h : others)
+        hosts.push_back(h.get());
+    for (auto* h : hosts) {
+        auto fp = run({"ssh-keygen", "-lf", h->path("host_ed25519.pub")});
+        std::string host_fp = fp.out.substr(fp.out.find(' ') + 1);
+        host_fp = host_fp.substr(0, host_fp.find(' '));
+        EXPECT_NE(signs.find("to the server with host key " + host_fp), std::string::npos)
+            << host_fp << "\n"
+            << signs;
+    }
+
+    // A client that does not bind its agent connection (not the person's
+    // own ssh) is asked while the window is open, and opens none.
+    auto key = PublicKey::parse_text(read_file(pub));
+    auto host_key = PublicKey::parse_text(read_file(sshd_->path("host_ed25519.pub")));
+    ASSERT_TRUE(key);
+    ASSERT_TRUE(host_key);
+    WireWriter w;  // a publickey-hostbound login request, as ssh signs it
+    w.put_string(std::string(32, 's'));
+    w.put_u8(50);
+    w.put_string(std::string(kAlice));
+    w.put_string(std::string("ssh-connection"));
+    w.put_string(std::string("publickey-hostbound-v00@openssh.com"));
+    w.put_bool(true);
+    w.put_string(key->type_name());
+    w.put_string(key->blob());
+    w.put_string(host_key->blob());
+    auto agent = AgentClient::connect(rig_->agent_socket(), geteuid(), 30000);
+    ASSERT_TRUE(agent);
+    EXPECT_TRUE(agent->sign(*key, w.bytes())) << rig_->agent_log();
+    log = rig_->authenticator_log();
+    EXPECT_EQ(count(log, "(allowed: any host from this laptop"), 4u) << log;
+    EXPECT_EQ(count(log, "logins to any host from this laptop are allowed"), 1u) << log;
+
+    // Ten minutes later on the authenticator's clock: asked again.
+    write_file(clock, "+10m\n");
+    auto later = login(pub);
+    EXPECT_EQ(later.status, 0) << later.err << rig_->authenticator_log();
+    log = rig_->authenticator_log();
+    EXPECT_EQ(count(log, "logins to any host from this laptop are allowed for 5 minute(s)"), 2u)
+        << log;
+    for (auto& h : others)
+        h->stop();
+}

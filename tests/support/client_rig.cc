@@ -114,7 +114,8 @@ PairOutcome ClientRig::pair(const std::string& typed, const std::vector<std::str
 }
 
 void ClientRig::start_authenticator(const std::string& approve,
-                                    const std::vector<std::string>& extra) {
+                                    const std::vector<std::string>& extra,
+                                    const std::map<std::string, std::string>& env) {
     std::vector<std::string> argv{binary("SKGATE_AUTHENTICATOR_BIN"),
                                   "run",
                                   "--approve",
@@ -122,8 +123,11 @@ void ClientRig::start_authenticator(const std::string& approve,
                                   "--passphrase-file",
                                   passphrase_file()};
     argv.insert(argv.end(), extra.begin(), extra.end());
+    auto full_env = authenticator_env();
+    for (const auto& [k, v] : env)
+        full_env[k] = v;
     authenticator_ = std::make_unique<Process>(
-        in_phone(argv), authenticator_env(),
+        in_phone(argv), full_env,
         dir_ + "/authenticator-" + std::to_string(++log_serial_) + ".log");
     if (!authenticator_->wait_for_output("waiting for requests", 10000))
         throw std::runtime_error("skgate-authenticator did not connect: " +

@@ -43,8 +43,10 @@ class ClientRig {
     // `typed` replaces the code the person would read off the authenticator.
     PairOutcome pair(const std::string& typed = "", const std::vector<std::string>& extra = {});
     // approve: yes, no, silent or host:N.
-    void start_authenticator(const std::string& approve,
-                             const std::vector<std::string>& extra = {});
+    // `env` is added to the authenticator's environment (libfaketime's, in
+    // the tests of approval windows).
+    void start_authenticator(const std::string& approve, const std::vector<std::string>& extra = {},
+                             const std::map<std::string, std::string>& env = {});
     // The authenticator asking a person (--approve ask) on a terminal of
     // its own (a pty made by script(1)): type() is what the person types.
     void start_authenticator_on_terminal(const std::vector<std::string>& extra = {});
