@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -127,9 +128,11 @@ Status collect(int out_fd, int err_fd, const ProcessLimits& limits, uint64_t dea
                 close(fd);
     }
     // Nothing of the caller's signal state or directory either.
+    // The system call itself: a sanitizer's interceptor may keep signals
+    // blocked in a forked child.
     sigset_t none;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, _NSIG / 8);
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++)
