@@ -30,9 +30,8 @@
 
 namespace skgate::agent {
 
-// The user's previous agent (--forward-agent): listing its keys must not
-// hold up the key list for long; a request may wait for its own prompt.
-constexpr int kUpstreamListTimeoutMs = 5'000;
+// The user's previous agent (--forward-agent) may wait for its own prompt; a
+// hung one holds up only the ssh client whose connection it serves.
 constexpr int kUpstreamRequestTimeoutMs = 30'000;
 
 namespace {
