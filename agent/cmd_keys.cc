@@ -48,7 +48,8 @@ Result<PublicKey> credential_key(const AttestedCredential& cred, const std::stri
 }  // namespace
 
 int cmd_generate(const Args& args) {
-    ArgParser a({"--name", "--application", "--timeout"}, {"--verify-required", "--ed25519"});
+    ArgParser a({"--name", "--application", "--timeout", "--device"},
+                {"--verify-required", "--ed25519"});
     if (auto st = a.parse(args); !st || !a.positional().empty() || !a.value("--name")) {
         std::fputs(kGenerateUsage, stderr);
         return kExitUsage;
@@ -64,6 +65,25 @@ int cmd_generate(const Args& args) {
         return kExitUsage;
     }
     const int timeout_s = static_cast<int>(*timeout);
+    // The key is made on one device and recorded as that device's: requests
+    // for it go there and nowhere else.
+    auto paired = load_pairings(paths);
+    if (!paired)
+        return fail("generate", paired.error().message);
+    const PairingRecord* device = nullptr;
+    if (auto named = a.value("--device")) {
+        auto found = paired->named(*named);
+        if (!found)
+            return fail("generate", found.error().message);
+        device = *found;
+    } else if (paired->records.size() == 1) {
+        device = &paired->records.front();
+    } else if (paired->empty()) {
+        return fail("generate", "no authenticator is paired (run `skgate-agent pair`)");
+    } else {
+        return fail("generate", "several authenticators are paired (" + paired->names() +
+                                    "): name the one to make the key on with --device");
+    }
     auto agent = connect_agent(paths, timeout_s * 1000 + kAgentMarginMs);
     if (!agent)
         return fail("generate", agent.error().message);
@@ -79,10 +99,11 @@ int cmd_generate(const Args& args) {
     req.name = name;
     if (auto valid = RegisterRequest::from_fields(req.to_fields()); !valid)
         return fail("generate", valid.error().message);
-    std::printf("Approve the new key '%s' on the authenticator...\n", name.c_str());
+    std::printf("Approve the new key '%s' on '%s'...\n", name.c_str(), device->device_name.c_str());
     std::fflush(stdout);
     WireWriter w;
     w.put_string(req.to_fields().encode());
+    w.put_string(device->device_id);
     auto answer = agent->extension(kExtRegister, w.bytes());
     if (!answer)
         return fail("generate", answer.error().message);
@@ -114,18 +135,18 @@ int cmd_generate(const Args& args) {
         return fail("generate", "the attestation does not verify: " + verified.error().message);
     if (a.flag("--verify-required") && !verified->user_verified)
         return fail("generate", "the authenticator did not verify the user");
-    AgentKey k{name, *key, resp->key_handle, a.flag("--verify-required")};
+    AgentKey k{name, *key, resp->key_handle, a.flag("--verify-required"), device->device_id};
     if (auto st = save_key(paths, k, att.serialize(), *challenge); !st)
         return fail("generate", st.error().message);
     std::string base = paths.keys() + "/" + name;
     std::printf("%s skgate:%s\n", key->to_text().c_str(), name.c_str());
     std::fprintf(stderr,
-                 "\nKey '%s' (%s) is on the authenticator; this machine keeps only its handle.\n"
+                 "\nKey '%s' (%s) is on '%s'; this machine keeps only its handle.\n"
                  "Public key: %s.pub\nAn administrator enrolls it on a server with:\n"
                  "  skgatectl enroll --user USER --key-file %s.pub --name %s \\\n"
                  "      --attestation %s.attestation --challenge %s.challenge\n",
-                 name.c_str(), key->fingerprint().c_str(), base.c_str(), base.c_str(), name.c_str(),
-                 base.c_str(), base.c_str());
+                 name.c_str(), key->fingerprint().c_str(), device->device_name.c_str(),
+                 base.c_str(), base.c_str(), name.c_str(), base.c_str(), base.c_str());
     return kExitOk;
 }
 
@@ -140,10 +161,18 @@ int cmd_list(const Args& args) {
         return fail("list", keys.error().message);
     if (keys->empty())
         std::printf("No keys yet: `skgate-agent generate --name NAME` makes one.\n");
-    for (const auto& k : *keys)
-        std::printf("%-16s %s %s%s\n", k.name.c_str(), k.key.fingerprint().c_str(),
+    // Which device holds each key: the one to keep, or to revoke when lost.
+    auto paired = load_pairings(paths);
+    if (!paired)
+        std::fprintf(stderr, "skgate-agent: list: %s\n", paired.error().message.c_str());
+    for (const auto& k : *keys) {
+        const PairingRecord* device = paired ? paired->recorded_for(k) : nullptr;
+        std::string on =
+            device ? "on '" + device->device_name + "'" : "made on a device no longer paired";
+        std::printf("%-16s %s %s%s %s\n", k.name.c_str(), k.key.fingerprint().c_str(),
                     std::string(k.key.type_name()).c_str(),
-                    k.verify_required ? " verify-required" : "");
+                    k.verify_required ? " verify-required" : "", on.c_str());
+    }
     return kExitOk;
 }
 
@@ -153,13 +182,15 @@ int cmd_status(const Args& args) {
         return kExitUsage;
     }
     AgentPaths paths = AgentPaths::from_environment();
-    auto pairing = load_pairing(paths);
-    if (!pairing)
-        std::printf("paired device: error: %s\n", pairing.error().message.c_str());
-    else if (!*pairing)
+    auto paired = load_pairings(paths);
+    if (!paired)
+        std::printf("paired device: error: %s\n", paired.error().message.c_str());
+    else if (paired->empty())
         std::printf("paired device: none (run `skgate-agent pair`)\n");
+    else if (paired->records.size() == 1)
+        std::printf("paired device: %s\n", paired->records.front().device_name.c_str());
     else
-        std::printf("paired device: %s\n", (*pairing)->device_name.c_str());
+        std::printf("paired devices: %s\n", paired->names().c_str());
     auto keys = load_keys(paths);
     std::printf("keys: %s\n",
                 keys ? std::to_string(keys->size()).c_str() : keys.error().message.c_str());

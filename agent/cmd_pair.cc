@@ -326,22 +326,24 @@ std::optional<std::string> read_answer(const std::atomic<bool>* abort) {
     return line;
 }
 
-// A laptop already paired keeps its pairing unless the person says so
-// (or --replace did).
+// A laptop already paired keeps its pairings unless the person says so
+// (or --replace did); --add keeps them and adds one.
 bool may_replace_pairing(const AgentPaths& paths, bool replace) {
     if (replace)
         return true;
-    auto current = load_pairing(paths);
+    auto current = load_pairings(paths);
     if (!current) {
         // Unreadable is not "unpaired": a pairing the agent cannot read is
         // replaced only when asked to.
         std::fprintf(stderr, "skgate-agent: pair: %s\n", current.error().message.c_str());
         return false;
     }
-    if (!*current)
+    if (current->empty())
         return true;
-    std::printf("This laptop is paired with '%s'. Replace that pairing? [y/N] ",
-                (*current)->device_name.c_str());
+    std::printf(
+        "This laptop is paired with %s. Replace that pairing? (`pair --add` keeps it and "
+        "pairs one more) [y/N] ",
+        current->names().c_str());
     std::fflush(stdout);
     auto answer = read_answer(nullptr);
     if (answer && (*answer == "y" || *answer == "Y" || *answer == "yes"))
@@ -448,7 +450,8 @@ Result<PairingListener> listen_for_pairing(const std::string& address, const Age
 }  // namespace
 
 int cmd_pair(const Args& args) {
-    ArgParser a({"--timeout", "--address", "--link", "--broker"}, {"--no-qr", "--replace"});
+    ArgParser a({"--timeout", "--address", "--link", "--broker"},
+                {"--no-qr", "--replace", "--add"});
     if (auto st = a.parse(args); !st || !a.positional().empty()) {
         std::fputs(kPairUsage, stderr);
         return kExitUsage;
@@ -468,8 +471,33 @@ int cmd_pair(const Args& args) {
         return kExitUsage;
     }
     const std::string pair_address = addresses->first, link_address = addresses->second;
-    if (!may_replace_pairing(paths, a.flag("--replace")))
-        return fail("kept the current pairing (--replace replaces it without asking)");
+    const bool add = a.flag("--add");
+    if (add && a.flag("--replace")) {
+        std::fprintf(stderr,
+                     "skgate-agent: pair: --add keeps the pairings, --replace ends them: "
+                     "give one\n");
+        return kExitUsage;
+    }
+    if (add) {
+        // Checked before anyone scans a code: what would be refused at the end.
+        auto current = load_pairings(paths);
+        if (!current)
+            return fail(current.error().message);
+        if (current->records.size() >= kMaxPairedDevices)
+            return fail("this agent is paired with " + std::to_string(kMaxPairedDevices) +
+                        " authenticators, the most it takes: unpair one first");
+        if (is_broker_address(link_address))
+            for (const auto& r : current->records)
+                if (is_broker_address(r.address))
+                    return fail("'" + r.device_name +
+                                "' is paired through a broker already, and the agent follows "
+                                "one broker link: pair this one over the network or the "
+                                "local socket, or unpair that one first");
+    } else if (!may_replace_pairing(paths, a.flag("--replace"))) {
+        return fail(
+            "kept the current pairing (--replace replaces it without asking; --add adds "
+            "one more)");
+    }
     auto pairing_listener = listen_for_pairing(pair_address, paths);
     if (!pairing_listener)
         return fail(pairing_listener.error().message);
@@ -506,6 +534,21 @@ int cmd_pair(const Args& args) {
     };
     if (responders.aborted().load())
         return abort_second();
+    if (add) {
+        // `--device NAME` must name one device: a second of the same name is
+        // refused before any code is compared.
+        auto current = load_pairings(paths);
+        if (current && current->named(device_name)) {
+            (void)send_verdict(channel, false,
+                               "this laptop has an authenticator called '" + device_name +
+                                   "' paired already: give this one another name",
+                               link_address);
+            return fail("an authenticator called '" + device_name +
+                        "' is paired already: start the new one's pairing with another --name "
+                        "(or `skgate-agent unpair --device '" +
+                        device_name + "'` first). Nothing was saved.");
+        }
+    }
 
     std::printf(
         "\nAuthenticator '%s' answered.\nConfirmation code: %s\n"
@@ -537,7 +580,9 @@ int cmd_pair(const Args& args) {
     // socket it listens where it is told.
     if (is_broker_address(link_address))
         record.address = link_address;
-    if (auto st = save_pairing(paths, record); !st) {
+    if (auto st = add ? add_pairing(paths, record) : replace_pairings(paths, record); !st) {
+        // The authenticator says why (a name taken already, say): nothing
+        // was saved on either side.
         (void)send_verdict(channel, false, "the agent could not save the pairing", link_address);
         return fail(st.error().message);
     }
@@ -550,37 +595,56 @@ int cmd_pair(const Args& args) {
     e.message = "paired with authenticator '" + device_name + "'";
     audit_record(e);
     std::printf("Paired with '%s'.\n", device_name.c_str());
-    // A running agent ends the session of the device this pairing replaced.
-    if (auto told = notify_pairing_changed(paths); told)
+    if (add)
+        std::printf(
+            "Make a key on it with `skgate-agent generate --device '%s' --name NAME` "
+            "and enroll that key too.\n",
+            device_name.c_str());
+    // A running agent ends the session of a device this pairing replaced.
+    if (auto told = notify_pairing_changed(paths); told && !add)
         std::printf("The running agent %s.\n", told->c_str());
     return kExitOk;
 }
 
 int cmd_unpair(const Args& args) {
-    if (!args.empty()) {
+    ArgParser a({"--device"}, {});
+    if (auto st = a.parse(args); !st || !a.positional().empty()) {
         std::fputs(kUnpairUsage, stderr);
         return kExitUsage;
     }
     AgentPaths paths = AgentPaths::from_environment();
-    auto record = load_pairing(paths);
-    if (!record)
-        return fail(record.error().message);
-    if (!*record) {
+    auto paired = load_pairings(paths);
+    if (!paired)
+        return fail(paired.error().message);
+    if (paired->empty()) {
         std::printf("Not paired.\n");
         return kExitOk;
     }
-    if (unlink(paths.pairing().c_str()) != 0)
-        return fail("cannot remove " + paths.pairing() + ": " + std::strerror(errno));
+    const PairingRecord* device = nullptr;
+    if (auto name = a.value("--device")) {
+        auto named = paired->named(*name);
+        if (!named)
+            return fail(named.error().message);
+        device = *named;
+    } else if (paired->records.size() == 1) {
+        device = &paired->records.front();
+    } else {
+        return fail("several authenticators are paired (" + paired->names() +
+                    "): name the one to forget with --device");
+    }
+    const std::string name = device->device_name;
+    if (auto st = remove_pairing(paths, *device); !st)
+        return fail(st.error().message);
     AuditEvent e;
     e.event = "agent-pair";
     e.decision = Decision::deny;
     e.reason = "unpaired";
-    e.message = "unpaired authenticator '" + (*record)->device_name + "'";
+    e.message = "unpaired authenticator '" + name + "'";
     audit_record(e);
     std::printf(
         "Unpaired '%s': it can no longer connect. Its keys stay on it; pair it again to "
-        "use them.\n",
-        (*record)->device_name.c_str());
+        "use them (revoke them on the servers if it is lost).\n",
+        name.c_str());
     auto told = notify_pairing_changed(paths);
     if (told)
         std::printf("The running agent %s.\n", told->c_str());

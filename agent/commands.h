@@ -17,15 +17,16 @@ inline constexpr int kExitUsage = 2;
 inline constexpr const char* kSetupUsage =
     "usage: skgate-agent setup [--hosts \"HOST...\"] [--remove] [--no-systemd]\n";
 inline constexpr const char* kPairUsage =
-    "usage: skgate-agent pair [--timeout SECONDS] [--no-qr] [--replace]\n"
+    "usage: skgate-agent pair [--timeout SECONDS] [--no-qr] [--replace | --add]\n"
     "                         [--address tcp:HOST:PORT [--link tcp:HOST:PORT] |\n"
     "                          --broker mqtts:HOST:PORT]\n";
 inline constexpr const char* kGenerateUsage =
     "usage: skgate-agent generate --name NAME [--verify-required] [--ed25519]\n"
-    "                             [--application ssh:NAME] [--timeout SECONDS]\n";
+    "                             [--application ssh:NAME] [--timeout SECONDS]\n"
+    "                             [--device DEVICE]\n";
 inline constexpr const char* kListUsage = "usage: skgate-agent list\n";
 inline constexpr const char* kStatusUsage = "usage: skgate-agent status\n";
-inline constexpr const char* kUnpairUsage = "usage: skgate-agent unpair\n";
+inline constexpr const char* kUnpairUsage = "usage: skgate-agent unpair [--device DEVICE]\n";
 inline constexpr const char* kDoctorUsage =
     "usage: skgate-agent doctor [-F SSH_CONFIG] [HOST...]\n";
 inline constexpr const char* kRunUsage =

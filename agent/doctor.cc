@@ -93,23 +93,35 @@ Finding check_agent(const AgentPaths& paths, std::string* status_text) {
 Finding check_authenticator(const AgentPaths& paths, const std::string& status_text,
                             bool agent_running) {
     Finding f{Level::ok, "authenticator", "", ""};
-    auto pairing = load_pairing(paths);
-    if (!pairing)
-        return {Level::problem, f.check, pairing.error().message,
+    auto paired = load_pairings(paths);
+    if (!paired)
+        return {Level::problem, f.check, paired.error().message,
                 "skgate-agent pair --replace pairs again"};
-    if (!*pairing)
+    if (paired->empty())
         return {Level::problem, f.check, "none paired", "skgate-agent pair"};
+    const bool several = paired->records.size() > 1;
+    std::string with = several ? paired->names() : paired->records.front().device_name;
     if (!agent_running)
-        return {Level::problem, f.check,
-                "paired with " + (*pairing)->device_name + ", but the agent is not running",
+        return {Level::problem, f.check, "paired with " + with + ", but the agent is not running",
                 "start the agent (above)"};
-    if (status_text.rfind("connected ", 0) != 0)
+    const std::string fix =
+        "open skgate-authenticator on that device and check that it can reach this laptop (or "
+        "the broker)";
+    // With several devices the status says "'NAME' connected; 'OTHER'
+    // disconnected: why": a login needs the device holding its key.
+    bool any_connected = several ? status_text.find("' connected") != std::string::npos
+                                 : status_text.rfind("connected ", 0) == 0;
+    bool any_away = several && status_text.find("' disconnected") != std::string::npos;
+    if (!any_connected)
         return {Level::problem, f.check,
-                "paired with " + (*pairing)->device_name + " but not connected (" +
-                    printable(status_text, 200) + ")",
-                "open skgate-authenticator on that device and check that it can reach this "
-                "laptop (or the broker)"};
-    f.said = printable(status_text, 200);
+                "paired with " + with + " but not connected (" + printable(status_text, 300) + ")",
+                fix};
+    if (any_away)
+        return {Level::warning, f.check,
+                "not every paired device is connected (" + printable(status_text, 300) +
+                    "): keys on the others fail until they are",
+                fix};
+    f.said = printable(status_text, 300);
     return f;
 }
 

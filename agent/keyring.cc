@@ -15,6 +15,7 @@
 #include "core/fido/cbor_fields.h"
 #include "core/sys/atomicfile.h"
 #include "core/sys/safefile.h"
+#include "core/sys/text.h"
 
 namespace skgate::agent {
 
@@ -94,12 +95,14 @@ Result<std::vector<AgentKey>> load_keys(const AgentPaths& paths) {
         auto blob = f->get_bytes(1, "public key", kMaxKeyBlobBytes);
         auto handle = f->get_bytes(2, "key handle", 128);
         auto uv = f->get_uint(3, "verify-required");
-        if (!blob || !handle || !uv)
+        auto device =
+            f->has(4) ? f->get_bytes(4, "device id", kDeviceIdBytes) : Result<Bytes>(Bytes{});
+        if (!blob || !handle || !uv || !device || (f->has(4) && device->size() != kDeviceIdBytes))
             return invalid(path + ": malformed key file");
         auto key = PublicKey::parse_blob(*blob);
         if (!key || !key->is_security_key() || key->is_certificate())
             return invalid(path + ": the public key is not a security key");
-        out.push_back({name, std::move(*key), std::move(*handle), *uv != 0});
+        out.push_back({name, std::move(*key), std::move(*handle), *uv != 0, std::move(*device)});
     }
     return out;
 }
@@ -123,6 +126,8 @@ Status save_key(const AgentPaths& paths, const AgentKey& key, ByteView attestati
     f.set(1, key.key.blob());
     f.set(2, key.key_handle);
     f.set(3, uint64_t{key.verify_required ? 1u : 0u});
+    if (!key.device_id.empty())
+        f.set(4, key.device_id);
     Bytes enc = f.encode();
     auto own = FileOwner::self(0600);
     SKGATE_CHECK(write_file_atomic(base + ".attestation", std::string(as_chars(attestation)), own));
@@ -133,8 +138,10 @@ Status save_key(const AgentPaths& paths, const AgentKey& key, ByteView attestati
     return write_file_atomic(base + ".key", std::string(as_chars(enc)), own);
 }
 
-Result<std::optional<PairingRecord>> load_pairing(const AgentPaths& paths) {
-    auto data = read_own_file(paths.pairing());
+namespace {
+
+Result<std::optional<PairingRecord>> load_pairing_file(const std::string& path) {
+    auto data = read_own_file(path);
     if (!data) {
         if (data.error().code == ErrorCode::not_found)
             return std::optional<PairingRecord>();
@@ -142,13 +149,141 @@ Result<std::optional<PairingRecord>> load_pairing(const AgentPaths& paths) {
     }
     auto rec = PairingRecord::parse(as_bytes(*data));
     if (!rec)
-        return rec.error().context(paths.pairing());
+        return rec.error().context(path);
     return std::optional<PairingRecord>(std::move(*rec));
 }
 
-Status save_pairing(const AgentPaths& paths, const PairingRecord& record) {
+std::string added_pairing_path(const AgentPaths& paths, ByteView device_id) {
+    return paths.pairings() + "/" + hex_encode(device_id);
+}
+
+Status write_pairing(const std::string& path, const PairingRecord& record) {
     Bytes enc = record.serialize();
-    return write_file_atomic(paths.pairing(), std::string(as_chars(enc)), FileOwner::self(0600));
+    return write_file_atomic(path, std::string(as_chars(enc)), FileOwner::self(0600));
+}
+
+}  // namespace
+
+Result<PairedDevices> load_pairings(const AgentPaths& paths) {
+    PairedDevices out;
+    SKGATE_TRY(primary, load_pairing_file(paths.pairing()));
+    if (primary) {
+        out.records.push_back(std::move(*primary));
+        out.first_from_pairing_file = true;
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(paths.pairings().c_str()), closedir);
+    if (!d) {
+        if (errno == ENOENT)
+            return out;
+        return make_error(ErrorCode::io,
+                          "cannot list " + paths.pairings() + ": " + std::strerror(errno));
+    }
+    std::vector<std::string> names;
+    while (dirent* e = readdir(d.get()))
+        if (std::string f = e->d_name; f.size() == 2 * kDeviceIdBytes &&
+                                       f.find_first_not_of("0123456789abcdef") == std::string::npos)
+            names.push_back(f);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+        if (out.records.size() >= kMaxPairedDevices)
+            break;
+        std::string path = paths.pairings() + "/" + name;
+        SKGATE_TRY(rec, load_pairing_file(path));
+        if (!rec)
+            continue;  // removed since the listing
+        if (hex_encode(rec->device_id) != name)
+            return invalid(path + ": the record is of another device");
+        if (out.by_id(rec->device_id))
+            continue;  // `pair` made it the primary since
+        out.records.push_back(std::move(*rec));
+    }
+    return out;
+}
+
+const PairingRecord* PairedDevices::by_id(ByteView device_id) const {
+    for (const auto& r : records)
+        if (equal_bytes(r.device_id, device_id))
+            return &r;
+    return nullptr;
+}
+
+std::string PairedDevices::names() const {
+    std::string out;
+    for (const auto& r : records)
+        out += (out.empty() ? "'" : ", '") + r.device_name + "'";
+    return out;
+}
+
+Result<const PairingRecord*> PairedDevices::named(const std::string& name) const {
+    for (const auto& r : records)
+        if (r.device_name == name)
+            return &r;
+    if (records.empty())
+        return make_error(ErrorCode::not_found,
+                          "no authenticator is paired (run `skgate-agent pair`)");
+    return make_error(ErrorCode::not_found,
+                      "no paired authenticator is called '" + name + "' (paired: " + names() + ")");
+}
+
+const PairingRecord* PairedDevices::recorded_for(const AgentKey& key) const {
+    if (!key.device_id.empty())
+        return by_id(key.device_id);
+    return first_from_pairing_file ? &records.front() : nullptr;
+}
+
+const PairingRecord* PairedDevices::holding(const AgentKey& key) const {
+    if (const PairingRecord* d = recorded_for(key))
+        return d;
+    // Pairing the same authenticator again gives it a new device id: with
+    // one device paired, every key is tried there, as before several
+    // devices were possible (a device that does not hold the key refuses).
+    return records.size() == 1 ? &records.front() : nullptr;
+}
+
+Status replace_pairings(const AgentPaths& paths, const PairingRecord& record) {
+    SKGATE_CHECK(write_pairing(paths.pairing(), record));
+    std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(paths.pairings().c_str()), closedir);
+    if (!d)
+        return {};
+    std::vector<std::string> names;
+    while (dirent* e = readdir(d.get()))
+        if (e->d_name[0] != '.')
+            names.push_back(e->d_name);
+    for (const auto& name : names)
+        if (std::string path = paths.pairings() + "/" + name;
+            unlink(path.c_str()) != 0 && errno != ENOENT)
+            return make_error(ErrorCode::io, "cannot remove " + path + ": " + std::strerror(errno));
+    return {};
+}
+
+Status add_pairing(const AgentPaths& paths, const PairingRecord& record) {
+    SKGATE_TRY(paired, load_pairings(paths));
+    for (const auto& r : paired.records) {
+        if (equal_bytes(r.device_id, record.device_id))
+            return make_error(ErrorCode::permission, "this device is paired already");
+        if (r.device_name == record.device_name)
+            return make_error(ErrorCode::permission,
+                              "an authenticator called '" + record.device_name +
+                                  "' is paired already: unpair it (`skgate-agent unpair --device " +
+                                  record.device_name +
+                                  "`), or give this one another name on the authenticator");
+    }
+    if (paired.records.size() >= kMaxPairedDevices)
+        return make_error(ErrorCode::permission, "this agent is paired with " +
+                                                     std::to_string(kMaxPairedDevices) +
+                                                     " authenticators, the most it takes");
+    SKGATE_CHECK(ensure_directory(paths.pairings(), FileOwner::self(0700)));
+    return write_pairing(added_pairing_path(paths, record.device_id), record);
+}
+
+Status remove_pairing(const AgentPaths& paths, const PairingRecord& record) {
+    SKGATE_TRY(primary, load_pairing_file(paths.pairing()));
+    std::string path = primary && equal_bytes(primary->device_id, record.device_id)
+                           ? paths.pairing()
+                           : added_pairing_path(paths, record.device_id);
+    if (unlink(path.c_str()) != 0 && errno != ENOENT)
+        return make_error(ErrorCode::io, "cannot remove " + path + ": " + std::strerror(errno));
+    return {};
 }
 
 }  // namespace skgate::agent

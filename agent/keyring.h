@@ -1,7 +1,10 @@
 // Where the agent keeps its state (~/.skgate, 0700) and the keys it made on
-// the authenticator: for each key NAME, keys/NAME.pub (the public key line),
-// keys/NAME.key (key handle and options, 0600), keys/NAME.attestation and
-// keys/NAME.challenge (for `skgatectl enroll --attestation`).
+// its authenticators: for each key NAME, keys/NAME.pub (the public key line),
+// keys/NAME.key (key handle, options and the device that holds it, 0600),
+// keys/NAME.attestation and keys/NAME.challenge (for `skgatectl enroll
+// --attestation`). The pairings: `pairing` (the one `pair` makes or
+// replaces) and pairings/DEVICE-ID, one file per device `pair --add` added,
+// so that two additions at once never lose one.
 #pragma once
 
 #include <optional>
@@ -16,6 +19,8 @@
 namespace skgate::agent {
 
 inline constexpr size_t kMaxKeyName = 64;
+// A phone, a backup key and a few laptops' authenticators, with room.
+inline constexpr size_t kMaxPairedDevices = 16;
 
 struct AgentPaths {
     std::string dir;
@@ -26,6 +31,7 @@ struct AgentPaths {
     // agent socket: ssh forwards that one to servers (ForwardAgent).
     std::string control_socket() const { return dir + "/control.sock"; }
     std::string pairing() const { return dir + "/pairing"; }
+    std::string pairings() const { return dir + "/pairings"; }
     std::string keys() const { return dir + "/keys"; }
     // How to reach and log in to the MQTT broker (pair --broker).
     std::string broker_settings() const { return dir + "/broker.conf"; }
@@ -41,6 +47,9 @@ struct AgentKey {
     PublicKey key;
     Bytes key_handle;
     bool verify_required = false;
+    // The paired device that made it; empty for keys made before the agent
+    // knew several devices: those are the `pairing` file's device's.
+    Bytes device_id;
 };
 
 // Key names are file names: letters, digits, '.', '_' and '-'.
@@ -53,7 +62,35 @@ Result<std::vector<AgentKey>> load_keys(const AgentPaths& paths);
 Status save_key(const AgentPaths& paths, const AgentKey& key, ByteView attestation,
                 ByteView challenge);
 
-Result<std::optional<PairingRecord>> load_pairing(const AgentPaths& paths);
-Status save_pairing(const AgentPaths& paths, const PairingRecord& record);
+// Every paired device: the `pairing` file's first, then pairings/ in the
+// order of their ids.
+struct PairedDevices {
+    std::vector<PairingRecord> records;
+    // records[0] is the `pairing` file's: keys from before several devices
+    // (no device recorded) are its.
+    bool first_from_pairing_file = false;
+
+    bool empty() const { return records.empty(); }
+    const PairingRecord* by_id(ByteView device_id) const;
+    // The device named `name`; an error naming the paired ones if none is.
+    Result<const PairingRecord*> named(const std::string& name) const;
+    // The device recorded as holding `key`, nothing when it is no longer
+    // paired.
+    const PairingRecord* recorded_for(const AgentKey& key) const;
+    // Where a request for `key` goes: its recorded device, or else the only
+    // paired one.
+    const PairingRecord* holding(const AgentKey& key) const;
+    // "'phone', 'backup'" (for messages).
+    std::string names() const;
+};
+
+// Any unreadable record is an error, never "unpaired".
+Result<PairedDevices> load_pairings(const AgentPaths& paths);
+// `pair`: this device is the only one (the others' records are removed).
+Status replace_pairings(const AgentPaths& paths, const PairingRecord& record);
+// `pair --add`: one more device, which must have a name no paired device has.
+Status add_pairing(const AgentPaths& paths, const PairingRecord& record);
+// `unpair`: forgets that device (whichever file holds it).
+Status remove_pairing(const AgentPaths& paths, const PairingRecord& record);
 
 }  // namespace skgate::agent

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/link/pairing.h"
+#include "core/sys/text.h"
 #include "core/sys/timeutil.h"
 
 namespace skgate::agent {
@@ -215,6 +216,70 @@ Result<RegisterResponse> AuthenticatorLink::register_key(RegisterRequest req, in
     SKGATE_TRY(answer, round_trip(req.to_fields(), req.id, timeout_ms));
     SKGATE_TRY(resp, RegisterResponse::from_fields(answer));
     return resp;
+}
+
+AuthenticatorLink& LinkSet::of(ByteView device_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& link = links_[hex_encode(device_id)];
+    if (!link) {
+        link = std::make_unique<AuthenticatorLink>();
+        if (stopped_)
+            link->stop();
+    }
+    return *link;
+}
+
+std::vector<std::string> LinkSet::end_unpaired(const std::vector<PairingRecord>& paired) {
+    std::vector<AuthenticatorLink*> unpaired;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto& [id, link] : links_)
+            if (std::none_of(paired.begin(), paired.end(),
+                             [&](const PairingRecord& r) { return hex_encode(r.device_id) == id; }))
+                unpaired.push_back(link.get());
+    }
+    std::vector<std::string> ended;
+    for (auto* link : unpaired)
+        if (std::string name = link->end_unless_paired(std::nullopt); !name.empty())
+            ended.push_back(name);
+    return ended;
+}
+
+void LinkSet::stop() {
+    std::vector<AuthenticatorLink*> all;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopped_ = true;
+        for (auto& [id, link] : links_)
+            all.push_back(link.get());
+    }
+    for (auto* link : all)
+        link->stop();
+}
+
+std::string LinkSet::status_text(const std::vector<PairingRecord>& paired) {
+    if (paired.size() == 1)
+        return of(paired.front().device_id).status_text();
+    if (paired.empty()) {
+        // The one device this agent knew says when and why it left.
+        AuthenticatorLink* only = nullptr;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (links_.size() == 1)
+                only = links_.begin()->second.get();
+        }
+        return only ? only->status_text()
+                    : "disconnected: no authenticator is paired (run `skgate-agent pair`)";
+    }
+    std::string out;
+    for (const auto& r : paired) {
+        std::string text = of(r.device_id).status_text();
+        // "connected NAME" says the name already.
+        if (text.rfind("connected ", 0) == 0)
+            text = "connected";
+        out += (out.empty() ? "'" : "; '") + r.device_name + "' " + text;
+    }
+    return out;
 }
 
 }  // namespace skgate::agent

@@ -13,9 +13,11 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/link/channel.h"
 #include "core/link/link_messages.h"
+#include "core/link/pairing.h"
 #include "core/sys/result.h"
 
 namespace skgate::agent {
@@ -86,6 +88,31 @@ class AuthenticatorLink {
     uint64_t next_id_ = 1;
     // id -> answer (empty while pending); entries belong to their waiter.
     std::map<uint64_t, std::optional<CborFields>> pending_;
+};
+
+// One link per paired device, made when first needed and kept until stop():
+// client threads hold references to them, so an unpaired device's link only
+// ends its session.
+class LinkSet {
+  public:
+    LinkSet() = default;
+    LinkSet(const LinkSet&) = delete;
+    LinkSet& operator=(const LinkSet&) = delete;
+
+    AuthenticatorLink& of(ByteView device_id);
+    // Ends the session of each device not in `paired` (telling it); the
+    // names of those it ended.
+    std::vector<std::string> end_unpaired(const std::vector<PairingRecord>& paired);
+    // Stops every link (and any made later).
+    void stop();
+    // For `status`: one device's link text as it is; with several, each as
+    // "'NAME' connected" or "'NAME' disconnected: why", joined by "; ".
+    std::string status_text(const std::vector<PairingRecord>& paired);
+
+  private:
+    std::mutex mutex_;
+    bool stopped_ = false;
+    std::map<std::string, std::unique_ptr<AuthenticatorLink>> links_;  // by hex device id
 };
 
 }  // namespace skgate::agent

@@ -41,18 +41,32 @@ std::atomic<bool> g_stop{false};
 // A request for the authenticator carried in an extension (libskgate-sk.so):
 // parsed as on the channel, forwarded, and answered in the same encoding; a
 // link failure becomes an answer that says why.
-template <class Req, class Resp>
-Bytes forward_to_authenticator(ByteView contents, AuthenticatorLink& link,
+// libskgate-sk.so's requests and `skgate-agent generate`'s, forwarded to the
+// authenticator `route` picks as they are; a link failure becomes an answer
+// that says why. `generate` names the device after the request (its id);
+// the SK provider does not.
+template <class Req, class Resp, class Route>
+Bytes forward_to_authenticator(ByteView contents, Route route,
                                Result<Resp> (AuthenticatorLink::*call)(Req, int), int timeout_ms) {
     WireReader r(contents);
     auto body = r.read_string();
-    if (!body || !r.at_end())
+    if (!body)
+        return agent_failure();
+    Bytes device;
+    if (!r.at_end()) {
+        auto named = r.read_string();
+        if (!named || named->size() != kDeviceIdBytes)
+            return agent_failure();
+        device.assign(named->begin(), named->end());
+    }
+    if (!r.at_end())
         return agent_failure();
     auto fields = CborFields::parse(*body);
     auto req = fields ? Req::from_fields(*fields) : Result<Req>(fields.error());
     if (!req)
         return agent_failure();
-    auto resp = (link.*call)(std::move(*req), timeout_ms);
+    Result<AuthenticatorLink*> link = route(*req, device);
+    auto resp = link ? ((*link)->*call)(std::move(*req), timeout_ms) : Result<Resp>(link.error());
     if (!resp) {
         Resp fail;
         fail.status = LinkStatus::timeout;
@@ -82,6 +96,44 @@ void audit_sign(const AgentKey& key, Decision d, const std::string& reason,
 
 void request_stop() {
     g_stop.store(true);
+}
+
+Result<AuthenticatorLink*> AgentServer::link_of_device(const Bytes& device_id) {
+    SKGATE_TRY(paired, load_pairings(paths_));
+    if (paired.empty())
+        return make_error(ErrorCode::not_found,
+                          "no authenticator is paired (run `skgate-agent pair`)");
+    if (device_id.empty()) {
+        if (paired.records.size() > 1)
+            return make_error(ErrorCode::invalid,
+                              "several authenticators are paired (" + paired.names() +
+                                  "): name one with `skgate-agent generate --device NAME`");
+        return &links_.of(paired.records.front().device_id);
+    }
+    if (!paired.by_id(device_id))
+        return make_error(ErrorCode::not_found, "that authenticator is no longer paired");
+    return &links_.of(device_id);
+}
+
+Result<AuthenticatorLink*> AgentServer::link_of_key(const AgentKey& key) {
+    SKGATE_TRY(paired, load_pairings(paths_));
+    const PairingRecord* device = paired.holding(key);
+    if (!device)
+        return make_error(ErrorCode::not_found,
+                          "the authenticator that holds key '" + key.name +
+                              "' is no longer paired (pair it again, or revoke the key)");
+    return &links_.of(device->device_id);
+}
+
+Result<AuthenticatorLink*> AgentServer::link_of_handle(const std::string& application,
+                                                       const Bytes& key_handle) {
+    // A key this agent made knows its device; one ssh-keygen made through
+    // the SK provider is on the only paired device, or unknown.
+    if (auto keys = load_keys(paths_))
+        for (const auto& k : *keys)
+            if (k.key.application() == application && equal_bytes(k.key_handle, key_handle))
+                return link_of_key(k);
+    return link_of_device({});
 }
 
 Bytes AgentServer::identities(ClientSession& session) {
@@ -166,7 +218,9 @@ Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req,
     if (purpose && purpose->kind == SignPurpose::Kind::login && !purpose->host_key_fp.empty())
         if (const char* home = std::getenv("HOME"); home && *home)
             sr.host_names = known_host_names_for(home, purpose->host_key_fp, kMaxHostNames);
-    auto resp = link_.sign(sr, options_.sign_timeout_ms);
+    auto link = link_of_key(key);
+    auto resp =
+        link ? (*link)->sign(sr, options_.sign_timeout_ms) : Result<SignResponse>(link.error());
     if (!resp) {
         std::fprintf(stderr, "skgate-agent: sign request with key '%s' (%s) failed: %s\n",
                      key.name.c_str(), what.c_str(), resp.error().message.c_str());
@@ -217,8 +271,10 @@ Bytes AgentServer::extension(const AgentRequest& ext, ClientSession& session) {
         return agent_success();
     }
     if (ext.name == kExtStatus) {
+        auto paired = load_pairings(paths_);
         WireWriter w;
-        w.put_string(link_.status_text());
+        w.put_string(paired ? links_.status_text(paired->records)
+                            : "error: " + paired.error().message);
         return agent_success(w.bytes());
     }
     // libskgate-sk.so's requests (make a key, sign with any options it
@@ -227,11 +283,18 @@ Bytes AgentServer::extension(const AgentRequest& ext, ClientSession& session) {
     if ((ext.name == kExtRegister || ext.name == kExtSign) && session.forwarded)
         return agent_failure();
     if (ext.name == kExtRegister)
-        return forward_to_authenticator(ext.contents, link_, &AuthenticatorLink::register_key,
-                                        options_.sign_timeout_ms);
+        return forward_to_authenticator(
+            ext.contents,
+            [this](const RegisterRequest&, const Bytes& device) { return link_of_device(device); },
+            &AuthenticatorLink::register_key, options_.sign_timeout_ms);
     if (ext.name == kExtSign)
-        return forward_to_authenticator(ext.contents, link_, &AuthenticatorLink::sign,
-                                        options_.sign_timeout_ms);
+        return forward_to_authenticator(
+            ext.contents,
+            [this](const SignRequest& req, const Bytes& device) {
+                return device.empty() ? link_of_handle(req.application, req.key_handle)
+                                      : link_of_device(device);
+            },
+            &AuthenticatorLink::sign, options_.sign_timeout_ms);
     return Bytes{agentmsg::kExtensionFailure};
 }
 
@@ -304,54 +367,62 @@ void AgentServer::serve_link(int fd) {
 }
 
 void AgentServer::serve_link_transport(std::shared_ptr<Transport> transport) {
-    // Requests wait for a connection only once its hello named the paired
+    // Requests wait for a connection only once its hello named a paired
     // device: a stranger's silent connection to run --listen must not keep
     // every ssh request waiting for its handshake to time out.
-    bool connecting = false;
-    std::string refused = accept_link(std::move(transport), [&] {
-        link_.begin_connecting();
-        connecting = true;
+    AuthenticatorLink* connecting = nullptr;
+    std::string refused = accept_link(std::move(transport), [&](AuthenticatorLink& link) {
+        link.begin_connecting();
+        connecting = &link;
     });
-    if (connecting)
-        link_.end_connecting(refused);
-    else
-        link_.note_refused(refused);
+    if (connecting) {
+        connecting->end_connecting(refused);
+    } else if (!refused.empty()) {
+        if (auto paired = load_pairings(paths_))
+            for (const auto& r : paired->records)
+                links_.of(r.device_id).note_refused(refused);
+    }
 }
 
 std::string AgentServer::accept_link(std::shared_ptr<Transport> transport,
-                                     const std::function<void()>& on_hello) {
-    auto record = load_pairing(paths_);
-    if (!record || !*record) {
+                                     const std::function<void(AuthenticatorLink&)>& on_hello) {
+    auto paired = load_pairings(paths_);
+    if (!paired || paired->empty()) {
         CborFields refused;
         refused.set(msg::field::kType, msg::type::kRefused);
         (void)send_plain(*transport, refused);
-        std::string why = record ? "not paired (run `skgate-agent pair`)" : record.error().message;
+        std::string why = paired ? "not paired (run `skgate-agent pair`)" : paired.error().message;
         std::fprintf(stderr, "skgate-agent: refused an authenticator: %s\n", why.c_str());
         return why;
     }
-    auto channel = session_accept(transport, **record, kSessionHandshakeTimeoutMs, on_hello);
-    if (!channel) {
+    const std::vector<PairingRecord>& records = paired->records;
+    auto accepted =
+        session_accept_any(transport, records, kSessionHandshakeTimeoutMs,
+                           [&](size_t i) { on_hello(links_.of(records[i].device_id)); });
+    if (!accepted) {
         std::fprintf(stderr, "skgate-agent: refused an authenticator: %s\n",
-                     channel.error().message.c_str());
+                     accepted.error().message.c_str());
         // Anyone who reaches the link can cause this: one event per
         // interval, the next saying how many were left out.
         if (auto left_out = link_refusals_.admit(monotonic_us())) {
             AuditEvent e;
             e.event = "agent-link";
             e.decision = Decision::deny;
-            e.reason = channel.error().message;
+            e.reason = accepted.error().message;
             e.message =
-                "refused a connection on the authenticator link: " + channel.error().message;
+                "refused a connection on the authenticator link: " + accepted.error().message;
             if (*left_out > 0)
                 e.message += " (and " + std::to_string(*left_out) +
                              " more refused since the last such event)";
             audit_record(e);
         }
-        return channel.error().message;
+        return accepted.error().message;
     }
+    const PairingRecord& device = records[accepted->record];
     std::fprintf(stderr, "skgate-agent: authenticator '%s' connected\n",
-                 (*record)->device_name.c_str());
-    link_.attach(std::move(*channel), (*record)->device_name, (*record)->device_id);
+                 device.device_name.c_str());
+    links_.of(device.device_id)
+        .attach(std::move(accepted->channel), device.device_name, device.device_id);
     return "";
 }
 
@@ -459,24 +530,23 @@ void AgentServer::serve_control(int fd) {
     std::string answer;
     if (std::string_view(as_chars(*message)) == kControlPairingChanged) {
         pairing_generation_.fetch_add(1);
-        auto record = load_pairing(paths_);
-        std::optional<Bytes> paired;
-        if (record && *record)
-            paired = (*record)->device_id;
-        std::string ended = record ? link_.end_unless_paired(paired) : "";
-        if (!ended.empty()) {
+        // Unreadable pairings end nothing: the person sees the error in
+        // `status`, and no session ends on a guess.
+        auto paired = load_pairings(paths_);
+        std::vector<std::string> ended =
+            paired ? links_.end_unpaired(paired->records) : std::vector<std::string>{};
+        for (const auto& name : ended) {
             std::fprintf(stderr, "skgate-agent: ended the session of '%s': no longer paired\n",
-                         ended.c_str());
+                         name.c_str());
             AuditEvent e;
             e.event = "agent-pair";
             e.decision = Decision::deny;
             e.reason = "unpaired";
-            e.message = "ended the session of '" + ended + "', which is no longer paired";
+            e.message = "ended the session of '" + name + "', which is no longer paired";
             audit_record(e);
-            answer = "ended the session of '" + ended + "' and told it";
-        } else {
-            answer = "no other authenticator was connected";
+            answer += (answer.empty() ? "ended the session of '" : " and of '") + name + "'";
         }
+        answer = answer.empty() ? "no other authenticator was connected" : answer + " and told it";
     } else {
         answer = "unknown control message";
     }
@@ -497,20 +567,31 @@ Result<std::string> notify_pairing_changed(const AgentPaths& paths) {
 void AgentServer::broker_loop() {
     std::unique_ptr<BrokerListener> listener;
     std::string current, last_state;
+    AuthenticatorLink* state_link = nullptr;  // the broker device's
     uint64_t seen_generation = ~uint64_t{0};
     auto in_flight = std::make_shared<std::atomic<size_t>>(0);
     while (!g_stop.load()) {
         if (uint64_t g = pairing_generation_.load(); g != seen_generation) {
             seen_generation = g;
-            auto record = load_pairing(paths_);
-            std::string wanted = record && *record && is_broker_address((*record)->address)
-                                     ? (*record)->address
-                                     : "";
+            // The first device paired through a broker (one broker link
+            // per agent: `pair --add --broker` refuses a second).
+            auto paired = load_pairings(paths_);
+            std::string wanted;
+            Bytes wanted_device;
+            if (paired)
+                for (const auto& r : paired->records)
+                    if (is_broker_address(r.address)) {
+                        wanted = r.address;
+                        wanted_device = r.device_id;
+                        break;
+                    }
             if (wanted != current) {
                 listener.reset();  // its connections end
                 current = wanted;
                 last_state.clear();
-                link_.set_transport_state("");
+                if (state_link)
+                    state_link->set_transport_state("");
+                state_link = wanted.empty() ? nullptr : &links_.of(wanted_device);
                 if (!wanted.empty()) {
                     auto address = BrokerAddress::parse(wanted);
                     auto settings = address ? BrokerSettings::load(paths_.broker_settings())
@@ -533,7 +614,8 @@ void AgentServer::broker_loop() {
         auto transport = listener->accept(200);
         if (std::string state = listener->state(); state != last_state) {
             std::fprintf(stderr, "skgate-agent: broker link: %s\n", state.c_str());
-            link_.set_transport_state(state);
+            if (state_link)
+                state_link->set_transport_state(state);
             last_state = state;
         }
         connections_.reap();
@@ -604,7 +686,7 @@ Status AgentServer::run(Listener agent_listener, std::vector<Listener> link_list
     broker_thread.join();
     // Requests waiting for the authenticator fail at once, then every
     // client's socket is shut down and its thread joined.
-    link_.stop();
+    links_.stop();
     connections_.join_all();
     return result;
 }

@@ -1,6 +1,6 @@
 // skgate-agent's daemon: the ssh-agent socket (one thread per client, so no
 // client ever waits for another) and the link socket the paired
-// authenticator connects to.
+// authenticators connect to (each request goes to the one holding its key).
 #pragma once
 
 #include <atomic>
@@ -77,9 +77,16 @@ class AgentServer {
     void broker_loop();
     void serve_control(int fd);
     // The session handshake; "" when attached, else why it was refused.
-    // `on_hello`: the peer's hello named the paired device.
+    // `on_hello`: the peer's hello named a paired device (that device's link).
     std::string accept_link(std::shared_ptr<Transport> transport,
-                            const std::function<void()>& on_hello);
+                            const std::function<void(AuthenticatorLink&)>& on_hello);
+    // Which authenticator a request goes to: a named device (empty: the
+    // only one paired), the device holding a key, or the one holding a key
+    // handle the SK provider sends.
+    Result<AuthenticatorLink*> link_of_device(const Bytes& device_id);
+    Result<AuthenticatorLink*> link_of_key(const AgentKey& key);
+    Result<AuthenticatorLink*> link_of_handle(const std::string& application,
+                                              const Bytes& key_handle);
     Bytes sign(const AgentKey& key, const AgentRequest& req, const ClientSession& session);
     Bytes extension(const AgentRequest& ext, ClientSession& session);
     Bytes identities(ClientSession& session);
@@ -90,14 +97,14 @@ class AgentServer {
 
     AgentPaths paths_;
     ServerOptions options_;
-    AuthenticatorLink link_;
+    LinkSet links_;
     // Handshake places per source of the TCP link (outlives connections_).
     PeerHandshakeLimit link_sources_;
     // The agent-link audit events of refused handshakes.
     EventRateLimit link_refusals_;
     // Bumped by each pairing-changed control message (broker_loop reloads).
     std::atomic<uint64_t> pairing_generation_{0};
-    // Declared after link_, so destroyed (joined) before it: the client
+    // Declared after links_, so destroyed (joined) before it: the client
     // threads use the link.
     ThreadGroup connections_;
 };

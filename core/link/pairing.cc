@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "core/sys/base64.h"
@@ -313,21 +314,26 @@ Status check_hello_proof(const CborFields& hello, const PairingRecord& record, B
 
 }  // namespace
 
-Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport> transport,
-                                                      const PairingRecord& record, int timeout_ms,
-                                                      const std::function<void()>& on_hello) {
+Result<AcceptedSession> session_accept_any(std::shared_ptr<Transport> transport,
+                                           std::span<const PairingRecord> records, int timeout_ms,
+                                           const std::function<void(size_t)>& on_hello) {
     SKGATE_TRY(hello, receive_plain(*transport, timeout_ms));
     SKGATE_TRY(type, hello.get_uint(msg::field::kType, "message type"));
     if (type != msg::type::kSessionHello)
         return invalid("the device did not start with a session hello");
     SKGATE_TRY(id, hello.get_bytes(msg::field::kDeviceId, "device id", kDeviceIdBytes));
-    if (!equal_bytes(id, record.device_id))
+    auto paired = std::find_if(records.begin(), records.end(), [&](const PairingRecord& r) {
+        return equal_bytes(id, r.device_id);
+    });
+    if (paired == records.end())
         return make_error(ErrorCode::permission,
                           "a device that is not the paired one tried to connect");
+    const PairingRecord& record = *paired;
+    const auto index = static_cast<size_t>(paired - records.begin());
     SKGATE_TRY(their_key, session_ephemeral(hello, "device"));
     SKGATE_CHECK(check_hello_proof(hello, record, their_key, transport->binding()));
     if (on_hello)
-        on_hello();
+        on_hello(index);
     SKGATE_TRY(own, X25519KeyPair::generate());
     CborFields reply;
     reply.set(msg::field::kType, msg::type::kSessionHello);
@@ -344,7 +350,18 @@ Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport>
     auto channel = std::make_unique<SecureChannel>(transport, ChannelRole::agent, *keys);
     SKGATE_CHECK(receive_ready(*channel, timeout_ms, "device"));
     SKGATE_CHECK(send_ready(*channel));
-    return channel;
+    return AcceptedSession{std::move(channel), index};
+}
+
+Result<std::unique_ptr<SecureChannel>> session_accept(std::shared_ptr<Transport> transport,
+                                                      const PairingRecord& record, int timeout_ms,
+                                                      const std::function<void()>& on_hello) {
+    std::function<void(size_t)> told;
+    if (on_hello)
+        told = [&](size_t) { on_hello(); };
+    SKGATE_TRY(accepted,
+               session_accept_any(std::move(transport), std::span(&record, 1), timeout_ms, told));
+    return std::move(accepted.channel);
 }
 
 Result<std::unique_ptr<SecureChannel>> session_connect(std::shared_ptr<Transport> transport,

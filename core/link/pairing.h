@@ -19,6 +19,7 @@
 #pragma once
 
 #include <functional>
+#include <span>
 #include <string>
 
 #include "core/link/channel.h"
@@ -98,6 +99,16 @@ struct PairingRecord {
 Result<std::unique_ptr<SecureChannel>> session_accept(
     std::shared_ptr<Transport> transport, const PairingRecord& record, int timeout_ms,
     const std::function<void()>& on_hello = nullptr);
+// The agent's side when it is paired with several devices: the hello's
+// device id picks the record (`on_hello` gets its index), and the answer
+// says which one the session is with.
+struct AcceptedSession {
+    std::unique_ptr<SecureChannel> channel;
+    size_t record = 0;
+};
+Result<AcceptedSession> session_accept_any(std::shared_ptr<Transport> transport,
+                                           std::span<const PairingRecord> records, int timeout_ms,
+                                           const std::function<void(size_t)>& on_hello = nullptr);
 Result<std::unique_ptr<SecureChannel>> session_connect(std::shared_ptr<Transport> transport,
                                                        const PairingRecord& record, int timeout_ms);
 

@@ -574,6 +574,154 @@ TEST_F(Client, ANewPairingEndsTheOldSessionAndLosesNothing) {
     EXPECT_EQ(sig.status, 0) << sig.err << rig.agent_log();
 }
 
+// A phone and a backup device paired with one agent (pair --add): each key
+// is recorded as its device's, `list` says which, and a request goes only to
+// the device that holds its key, so with the backup switched off the
+// phone's key still signs at once and the backup's fails at once.
+TEST_F(Client, TwoAuthenticatorsEachSignOnlyForTheirOwnKeys) {
+    ASSERT_EQ(rig.pair().agent_status, 0);
+    rig.use_phone("backup");
+    rig.init_authenticator();
+    auto added = rig.pair("", {"--add"});
+    ASSERT_EQ(added.agent_status, 0) << added.agent_output;
+    EXPECT_NE(added.agent_output.find("generate --device 'backup'"), std::string::npos)
+        << added.agent_output;
+    // The first pairing is kept, byte for byte, and the new one is private.
+    std::string backup_record;
+    for (const auto& e :
+         std::filesystem::directory_iterator(rig.agent_home() + "/.skgate/pairings"))
+        backup_record = e.path();
+    ASSERT_FALSE(backup_record.empty());
+    EXPECT_EQ(std::filesystem::status(backup_record).permissions(),
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    EXPECT_TRUE(std::filesystem::exists(rig.agent_home() + "/.skgate/pairing"));
+
+    rig.start_agent();
+    rig.use_phone("phone");
+    rig.start_authenticator("yes");
+    rig.use_phone("backup");
+    rig.start_authenticator("yes");
+    auto status = rig.agent_command({"status"});
+    EXPECT_NE(status.out.find("paired devices: 'test phone', 'backup'"), std::string::npos)
+        << status.out;
+    EXPECT_NE(status.out.find("authenticator: 'test phone' connected; 'backup' connected"),
+              std::string::npos)
+        << status.out;
+
+    // Which device? Never a guess.
+    auto unnamed = rig.agent_command({"generate", "--name", "k"});
+    EXPECT_EQ(unnamed.status, 1);
+    EXPECT_NE(unnamed.err.find("several authenticators are paired ('test phone', 'backup')"),
+              std::string::npos)
+        << unnamed.err;
+    auto unknown = rig.agent_command({"generate", "--name", "k", "--device", "tablet"});
+    EXPECT_EQ(unknown.status, 1);
+    EXPECT_NE(unknown.err.find("no paired authenticator is called 'tablet'"), std::string::npos)
+        << unknown.err;
+    EXPECT_FALSE(std::filesystem::exists(rig.agent_home() + "/.skgate/keys/k.pub"));
+
+    std::string on_phone = rig.generate("on-phone", {"--device", "test phone"});
+    std::string on_backup = rig.generate("on-backup", {"--device", "backup"});
+    auto list = rig.agent_command({"list"});
+    EXPECT_NE(list.out.find(" on 'test phone'\n"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find(" on 'backup'\n"), std::string::npos) << list.out;
+    EXPECT_LT(list.out.find("on-backup"), list.out.find(" on 'backup'")) << list.out;
+
+    write_file(dir.file("msg"), "hello\n");
+    auto sign = [&](const std::string& pub) {
+        return run({"ssh-keygen", "-Y", "sign", "-f", pub, "-n", "file", dir.file("msg")}, "",
+                   {{"SSH_AUTH_SOCK", rig.agent_socket()}});
+    };
+    EXPECT_EQ(sign(on_backup).status, 0) << rig.agent_log();
+    EXPECT_NE(rig.authenticator_log().find("'on-backup'"), std::string::npos)
+        << rig.authenticator_log();
+    EXPECT_EQ(rig.authenticator_log().find("'on-phone'"), std::string::npos);
+    rig.use_phone("phone");
+    EXPECT_EQ(rig.authenticator_log().find("'on-backup'"), std::string::npos)
+        << rig.authenticator_log();
+
+    // The backup switched off: its key fails, the phone's still signs.
+    rig.use_phone("backup");
+    rig.stop_authenticator();
+    for (int i = 0; i < 600; i++) {
+        if (rig.agent_command({"status"}).out.find("'backup' disconnected") != std::string::npos)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_NE(sign(on_backup).status, 0);
+    EXPECT_NE(rig.agent_log().find("sign request with key 'on-backup' (sign data in namespace "
+                                   "'file') failed: no authenticator is connected"),
+              std::string::npos)
+        << rig.agent_log();
+    EXPECT_EQ(sign(on_phone).status, 0) << rig.agent_log();
+
+    // unpair names the device when there are several; the other stays.
+    auto ambiguous = rig.agent_command({"unpair"});
+    EXPECT_EQ(ambiguous.status, 1);
+    EXPECT_NE(ambiguous.err.find("name the one to forget with --device"), std::string::npos)
+        << ambiguous.err;
+    auto unpaired = rig.agent_command({"unpair", "--device", "backup"});
+    EXPECT_EQ(unpaired.status, 0) << unpaired.err;
+    EXPECT_FALSE(std::filesystem::exists(backup_record));
+    list = rig.agent_command({"list"});
+    EXPECT_NE(list.out.find(" made on a device no longer paired\n"), std::string::npos) << list.out;
+    EXPECT_EQ(sign(on_phone).status, 0) << rig.agent_log();
+    EXPECT_NE(rig.agent_command({"status"}).out.find("paired device: test phone\n"),
+              std::string::npos);
+}
+
+// pair --add refuses a second device of a name already paired (--device
+// must name one) before any code is compared, and saves nothing; a plain
+// `pair --replace` afterwards leaves only the new device.
+TEST_F(Client, PairAddRefusesANameTakenAndReplaceEndsEveryOtherPairing) {
+    ASSERT_EQ(rig.pair().agent_status, 0);
+    rig.use_phone("backup");
+    rig.init_authenticator();
+    ASSERT_EQ(rig.pair("", {"--add"}).agent_status, 0);
+    rig.use_phone("twin", "backup");
+    rig.init_authenticator();
+    auto twin = rig.pair("", {"--add"});
+    EXPECT_EQ(twin.agent_status, 1);
+    EXPECT_NE(twin.agent_output.find("an authenticator called 'backup' is paired already"),
+              std::string::npos)
+        << twin.agent_output;
+    EXPECT_NE(twin.authenticator_status, 0);
+    EXPECT_NE(twin.authenticator_output.find("paired already: give this one another name"),
+              std::string::npos)
+        << twin.authenticator_output;
+    EXPECT_EQ(
+        std::distance(std::filesystem::directory_iterator(rig.agent_home() + "/.skgate/pairings"),
+                      std::filesystem::directory_iterator{}),
+        1);
+    EXPECT_NE(rig.agent_command({"pair", "--add", "--replace"}).status, 0);
+    // One broker link per agent: a second device through a broker is
+    // refused before anything is listened on or dialled.
+    {
+        auto p = PairingRecord::parse(as_bytes(read_file(rig.agent_home() + "/.skgate/pairing")));
+        ASSERT_TRUE(p);
+        p->address = "mqtts:127.0.0.1:1/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        write_file(rig.agent_home() + "/.skgate/pairing", std::string(as_chars(p->serialize())),
+                   0600);
+        auto broker = rig.agent_command(
+            {"pair", "--add", "--no-qr", "--timeout", "5", "--broker", "mqtts:127.0.0.1:1"});
+        EXPECT_EQ(broker.status, 1);
+        EXPECT_NE(broker.err.find("'test phone' is paired through a broker already"),
+                  std::string::npos)
+            << broker.err;
+    }
+
+    rig.use_phone("new", "new phone");
+    rig.init_authenticator();
+    auto replaced = rig.pair("", {"--replace"});
+    ASSERT_EQ(replaced.agent_status, 0) << replaced.agent_output;
+    EXPECT_NE(rig.agent_command({"status"}).out.find("paired device: new phone\n"),
+              std::string::npos);
+    EXPECT_EQ(
+        std::distance(std::filesystem::directory_iterator(rig.agent_home() + "/.skgate/pairings"),
+                      std::filesystem::directory_iterator{}),
+        0);
+}
+
 // pair on a paired laptop asks first; "no" (or no answer) keeps the pairing
 // byte for byte.
 TEST_F(Client, PairOnAPairedLaptopAsksBeforeReplacing) {

@@ -31,7 +31,21 @@ ClientRig::ClientRig(std::string dir) : dir_(std::move(dir)) {
 
 ClientRig::~ClientRig() {
     stop_authenticator();
+    other_authenticators_.clear();
     stop_agent();
+}
+
+void ClientRig::use_phone(const std::string& phone, const std::string& name) {
+    if (!name.empty())
+        phone_names_[phone] = name;
+    if (phone == phone_)
+        return;
+    other_authenticators_[phone_] = std::move(authenticator_);
+    authenticator_ = std::move(other_authenticators_[phone]);
+    other_authenticators_.erase(phone);
+    phone_ = phone;
+    std::filesystem::create_directories(phone_home());
+    chmod(phone_home().c_str(), 0700);
 }
 
 std::map<std::string, std::string> ClientRig::agent_env() const {
@@ -39,7 +53,7 @@ std::map<std::string, std::string> ClientRig::agent_env() const {
 }
 
 std::map<std::string, std::string> ClientRig::authenticator_env() const {
-    return {{"HOME", dir_ + "/phone"}, {"SKGATE_AUTHENTICATOR_DIR", ""}};
+    return {{"HOME", phone_home()}, {"SKGATE_AUTHENTICATOR_DIR", ""}};
 }
 
 void ClientRig::use_network_namespaces(const std::string& laptop, const std::string& phone) {
@@ -97,7 +111,7 @@ PairOutcome ClientRig::pair(const std::string& typed, const std::vector<std::str
         throw std::runtime_error("skgate-agent pair did not start: " + agent.output());
     std::string uri = "skgate-pair:" + word_after(agent.output(), "skgate-pair:");
     Process auth(in_phone({binary("SKGATE_AUTHENTICATOR_BIN"), "pair", uri, "--passphrase-file",
-                           passphrase_file(), "--name", "test phone"}),
+                           passphrase_file(), "--name", phone_name()}),
                  authenticator_env(), dir_ + "/pair-auth-" + n + ".log");
     PairOutcome out;
     if (auth.wait_for_output("Confirmation code: ", 10000) &&

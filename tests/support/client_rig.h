@@ -31,7 +31,13 @@ class ClientRig {
     std::string passphrase_file() const { return dir_ + "/passphrase"; }
     // Where each keeps its state (and its broker.conf).
     std::string agent_dir() const { return agent_home() + "/.skgate"; }
-    std::string authenticator_dir() const { return dir_ + "/phone/.skgate-authenticator"; }
+    std::string authenticator_dir() const { return phone_home() + "/.skgate-authenticator"; }
+
+    // Which of the person's devices the authenticator calls below act on:
+    // "phone" (the default, paired as "test phone") or another, paired
+    // under `name` (default: its own). Each keeps its own vault and its own
+    // running authenticator.
+    void use_phone(const std::string& phone, const std::string& name = "");
 
     // Runs the laptop's programs (pair, run) and the phone's (pair, run) in
     // these network namespaces (ip netns exec); the agent's Unix sockets stay
@@ -66,11 +72,20 @@ class ClientRig {
     std::string authenticator_log() const;
 
   private:
+    std::string phone_home() const { return dir_ + "/" + phone_; }
+    std::string phone_name() const {
+        auto it = phone_names_.find(phone_);
+        return it != phone_names_.end() ? it->second : phone_ == "phone" ? "test phone" : phone_;
+    }
     std::vector<std::string> in_laptop(std::vector<std::string> argv) const;
     std::vector<std::string> in_phone(std::vector<std::string> argv) const;
     std::string dir_;
     std::string laptop_ns_, phone_ns_;
+    std::string phone_ = "phone";
+    std::map<std::string, std::string> phone_names_;
     std::unique_ptr<Process> agent_, authenticator_;
+    // The other devices' running authenticators, while another is in use.
+    std::map<std::string, std::unique_ptr<Process>> other_authenticators_;
     int log_serial_ = 0;
 };
 
