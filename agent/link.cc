@@ -233,10 +233,12 @@ std::vector<std::string> LinkSet::end_unpaired(const std::vector<PairingRecord>&
     std::vector<AuthenticatorLink*> unpaired;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        for (auto& [id, link] : links_)
+        for (auto& entry : links_) {
+            const std::string& id = entry.first;
             if (std::none_of(paired.begin(), paired.end(),
                              [&](const PairingRecord& r) { return hex_encode(r.device_id) == id; }))
-                unpaired.push_back(link.get());
+                unpaired.push_back(entry.second.get());
+        }
     }
     std::vector<std::string> ended;
     for (auto* link : unpaired)
