@@ -28,6 +28,16 @@ Result<std::string> read_own_file(const std::string& path) {
     return read_trusted_file(path, FileRules::own_secret(kMaxStateFile));
 }
 
+Bytes encode_key_file(const AgentKey& key) {
+    CborFields f;
+    f.set(1, key.key.blob());
+    f.set(2, key.key_handle);
+    f.set(3, uint64_t{key.verify_required ? 1u : 0u});
+    if (!key.device_id.empty())
+        f.set(4, key.device_id);
+    return f.encode();
+}
+
 std::string home_dir() {
     if (const char* h = std::getenv("HOME"); h && *h == '/')
         return h;
@@ -47,7 +57,8 @@ AgentPaths AgentPaths::from_environment() {
 Status AgentPaths::ensure() const {
     SKGATE_CHECK(ensure_directory(dir, FileOwner::self(0700)));
     SKGATE_CHECK(ensure_directory(keys(), FileOwner::self(0700)));
-    for (const auto& d : {dir, keys()}) {
+    SKGATE_CHECK(ensure_directory(pairings(), FileOwner::self(0700)));
+    for (const auto& d : {dir, keys(), pairings()}) {
         struct stat st {};
         if (lstat(d.c_str(), &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077))
             return make_error(ErrorCode::permission,
@@ -122,13 +133,7 @@ Status save_key(const AgentPaths& paths, const AgentKey& key, ByteView attestati
                 ByteView challenge) {
     SKGATE_CHECK(check_new_key_name(paths, key.name));
     std::string base = paths.keys() + "/" + key.name;
-    CborFields f;
-    f.set(1, key.key.blob());
-    f.set(2, key.key_handle);
-    f.set(3, uint64_t{key.verify_required ? 1u : 0u});
-    if (!key.device_id.empty())
-        f.set(4, key.device_id);
-    Bytes enc = f.encode();
+    Bytes enc = encode_key_file(key);
     auto own = FileOwner::self(0600);
     SKGATE_CHECK(write_file_atomic(base + ".attestation", std::string(as_chars(attestation)), own));
     SKGATE_CHECK(write_file_atomic(base + ".challenge", std::string(as_chars(challenge)), own));
@@ -160,6 +165,34 @@ std::string added_pairing_path(const AgentPaths& paths, ByteView device_id) {
 Status write_pairing(const std::string& path, const PairingRecord& record) {
     Bytes enc = record.serialize();
     return write_file_atomic(path, std::string(as_chars(enc)), FileOwner::self(0600));
+}
+
+// add, replace and remove read, check and write under one lock: two at once
+// neither lose a device nor both take one name.
+Result<FileLock> lock_pairings(const AgentPaths& paths) {
+    return FileLock::acquire(paths.dir + "/pairings.lock");
+}
+
+Status remove_file(const std::string& path) {
+    if (unlink(path.c_str()) != 0 && errno != ENOENT)
+        return make_error(ErrorCode::io, "cannot remove " + path + ": " + std::strerror(errno));
+    return {};
+}
+
+// Before `pair` replaces the `pairing` file, the keys that were its
+// device's without saying so (made before several devices) are recorded as
+// that device's: `list` must not credit them to the new device.
+Status record_legacy_keys(const AgentPaths& paths, ByteView device_id) {
+    SKGATE_TRY(keys, load_keys(paths));
+    for (auto& k : keys) {
+        if (!k.device_id.empty())
+            continue;
+        k.device_id.assign(device_id.begin(), device_id.end());
+        SKGATE_CHECK(write_file_atomic(paths.keys() + "/" + k.name + ".key",
+                                       std::string(as_chars(encode_key_file(k))),
+                                       FileOwner::self(0600)));
+    }
+    return {};
 }
 
 }  // namespace
@@ -241,22 +274,29 @@ const PairingRecord* PairedDevices::holding(const AgentKey& key) const {
 }
 
 Status replace_pairings(const AgentPaths& paths, const PairingRecord& record) {
-    SKGATE_CHECK(write_pairing(paths.pairing(), record));
+    SKGATE_TRY(lock, lock_pairings(paths));
+    SKGATE_TRY(old, load_pairing_file(paths.pairing()));
+    if (old && !equal_bytes(old->device_id, record.device_id))
+        SKGATE_CHECK(record_legacy_keys(paths, old->device_id));
+    // The others go first: a failure leaves them, never a half-replaced set
+    // with the new device's record written and refused.
     std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(paths.pairings().c_str()), closedir);
-    if (!d)
-        return {};
-    std::vector<std::string> names;
-    while (dirent* e = readdir(d.get()))
-        if (e->d_name[0] != '.')
-            names.push_back(e->d_name);
-    for (const auto& name : names)
-        if (std::string path = paths.pairings() + "/" + name;
-            unlink(path.c_str()) != 0 && errno != ENOENT)
-            return make_error(ErrorCode::io, "cannot remove " + path + ": " + std::strerror(errno));
-    return {};
+    if (d) {
+        std::vector<std::string> names;
+        while (dirent* e = readdir(d.get()))
+            if (e->d_name[0] != '.')
+                names.push_back(e->d_name);
+        for (const auto& name : names)
+            SKGATE_CHECK(remove_file(paths.pairings() + "/" + name));
+    } else if (errno != ENOENT) {
+        return make_error(ErrorCode::io,
+                          "cannot list " + paths.pairings() + ": " + std::strerror(errno));
+    }
+    return write_pairing(paths.pairing(), record);
 }
 
 Status add_pairing(const AgentPaths& paths, const PairingRecord& record) {
+    SKGATE_TRY(lock, lock_pairings(paths));
     SKGATE_TRY(paired, load_pairings(paths));
     for (const auto& r : paired.records) {
         if (equal_bytes(r.device_id, record.device_id))
@@ -277,13 +317,12 @@ Status add_pairing(const AgentPaths& paths, const PairingRecord& record) {
 }
 
 Status remove_pairing(const AgentPaths& paths, const PairingRecord& record) {
+    SKGATE_TRY(lock, lock_pairings(paths));
+    // Wherever it is: a device in both places would otherwise stay paired.
     SKGATE_TRY(primary, load_pairing_file(paths.pairing()));
-    std::string path = primary && equal_bytes(primary->device_id, record.device_id)
-                           ? paths.pairing()
-                           : added_pairing_path(paths, record.device_id);
-    if (unlink(path.c_str()) != 0 && errno != ENOENT)
-        return make_error(ErrorCode::io, "cannot remove " + path + ": " + std::strerror(errno));
-    return {};
+    if (primary && equal_bytes(primary->device_id, record.device_id))
+        SKGATE_CHECK(remove_file(paths.pairing()));
+    return remove_file(added_pairing_path(paths, record.device_id));
 }
 
 }  // namespace skgate::agent

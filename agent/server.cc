@@ -270,6 +270,10 @@ Bytes AgentServer::extension(const AgentRequest& ext, ClientSession& session) {
         session.stepup_context.assign(as_chars(*text));
         return agent_success();
     }
+    // The devices' names and states are the laptop's business, not a
+    // server's the agent is forwarded to.
+    if (ext.name == kExtStatus && session.forwarded)
+        return agent_failure();
     if (ext.name == kExtStatus) {
         auto paired = load_pairings(paths_);
         WireWriter w;
@@ -419,6 +423,19 @@ std::string AgentServer::accept_link(std::shared_ptr<Transport> transport,
         return accepted.error().message;
     }
     const PairingRecord& device = records[accepted->record];
+    // An `unpair` during the handshake: the device is attached only if it is
+    // still paired (with the same secret), checked under the lock the
+    // pairing-changed message ends sessions under, so it is either refused
+    // here or ended there.
+    std::lock_guard<std::mutex> lock(pairing_change_mutex_);
+    auto now = load_pairings(paths_);
+    const PairingRecord* still = now ? now->by_id(device.device_id) : nullptr;
+    if (!still || !equal_bytes(still->secret, device.secret)) {
+        accepted->channel->transport().shutdown();
+        std::string why = "'" + device.device_name + "' was unpaired during its handshake";
+        std::fprintf(stderr, "skgate-agent: refused an authenticator: %s\n", why.c_str());
+        return why;
+    }
     std::fprintf(stderr, "skgate-agent: authenticator '%s' connected\n",
                  device.device_name.c_str());
     links_.of(device.device_id)
@@ -530,6 +547,7 @@ void AgentServer::serve_control(int fd) {
     std::string answer;
     if (std::string_view(as_chars(*message)) == kControlPairingChanged) {
         pairing_generation_.fetch_add(1);
+        std::lock_guard<std::mutex> lock(pairing_change_mutex_);
         // Unreadable pairings end nothing: the person sees the error in
         // `status`, and no session ends on a guess.
         auto paired = load_pairings(paths_);

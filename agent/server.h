@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -98,6 +99,9 @@ class AgentServer {
     AgentPaths paths_;
     ServerOptions options_;
     LinkSet links_;
+    // Held while a handshake's device is checked and attached, and while the
+    // pairing-changed message ends unpaired devices' sessions.
+    std::mutex pairing_change_mutex_;
     // Handshake places per source of the TCP link (outlives connections_).
     PeerHandshakeLimit link_sources_;
     // The agent-link audit events of refused handshakes.

@@ -94,8 +94,9 @@ struct PairingRecord {
 
 // The session handshake, on each side. The agent's accepts only the device
 // of `record`; both fail closed on any deviation. `on_hello`, when given, is
-// called once the peer's hello has named the paired device (before the
-// proof: what a stranger who sends nothing, or garbage, never reaches).
+// called once the peer's hello has named the paired device and proved the
+// pairing (what a stranger who sends nothing, garbage or a replayed hello
+// never reaches).
 Result<std::unique_ptr<SecureChannel>> session_accept(
     std::shared_ptr<Transport> transport, const PairingRecord& record, int timeout_ms,
     const std::function<void()>& on_hello = nullptr);

@@ -668,6 +668,32 @@ TEST_F(Client, TwoAuthenticatorsEachSignOnlyForTheirOwnKeys) {
     EXPECT_EQ(sign(on_phone).status, 0) << rig.agent_log();
     EXPECT_NE(rig.agent_command({"status"}).out.find("paired device: test phone\n"),
               std::string::npos);
+
+    // A server the agent is forwarded to learns nothing of the devices: a
+    // connection ssh bound as forwarded gets no status; the laptop's does.
+    auto host = SoftSkKey::generate(KeyAlgorithm::sk_ed25519);
+    WireWriter host_key;
+    host_key.put_string("ssh-ed25519");
+    host_key.put_string(host.raw_public());
+    Bytes sid(32, 5);
+    WireWriter host_sig;
+    host_sig.put_string("ssh-ed25519");
+    host_sig.put_string(host.sign_message(sid));
+    WireWriter bind;
+    bind.put_u8(agentmsg::kExtension);
+    bind.put_string(kExtSessionBind);
+    bind.put_string(host_key.bytes());
+    bind.put_string(sid);
+    bind.put_string(host_sig.bytes());
+    bind.put_bool(true);
+    auto forwarded = AgentClient::connect(rig.agent_socket(), geteuid(), 10000);
+    ASSERT_TRUE(forwarded);
+    auto bound = forwarded->request(bind.bytes());
+    ASSERT_TRUE(bound && bound->size() == 1 && (*bound)[0] == agentmsg::kSuccess);
+    EXPECT_FALSE(forwarded->extension(kExtStatus, {}));
+    auto local = AgentClient::connect(rig.agent_socket(), geteuid(), 10000);
+    ASSERT_TRUE(local);
+    EXPECT_TRUE(local->extension(kExtStatus, {}));
 }
 
 // pair --add refuses a second device of a name already paired (--device

@@ -120,6 +120,38 @@ TEST_F(Pairings, EachKeyGoesToItsDevice) {
     EXPECT_EQ(p.recorded_for(orphan), nullptr);
 }
 
+// `pair` replacing the device: keys that were the old device's without
+// saying so (made before several devices) are recorded as its, so `list`
+// never credits a lost phone's keys to its replacement; keys naming a device
+// keep it.
+TEST_F(Pairings, ReplacingRecordsTheOldDevicesKeysAsItsOwn) {
+    ASSERT_TRUE(replace_pairings(paths, device(1, "phone")));
+    ASSERT_TRUE(save_key(paths, key_on({}, "legacy"), as_bytes("a"), as_bytes("c")));
+    ASSERT_TRUE(save_key(paths, key_on(device(9, "").device_id, "elsewhere"), as_bytes("a"),
+                         as_bytes("c")));
+    ASSERT_TRUE(replace_pairings(paths, device(2, "new phone")));
+    auto keys = load_keys(paths);
+    ASSERT_TRUE(keys);
+    ASSERT_EQ(keys->size(), 2u);
+    EXPECT_EQ(keys->at(0).name, "elsewhere");
+    EXPECT_EQ(keys->at(0).device_id, device(9, "").device_id);
+    EXPECT_EQ(keys->at(1).device_id, device(1, "").device_id);
+    auto p = load();
+    EXPECT_EQ(p.recorded_for(keys->at(1)), nullptr);
+    EXPECT_EQ(p.holding(keys->at(1))->device_name, "new phone");
+}
+
+// unpair forgets a device wherever its record is, both places if need be.
+TEST_F(Pairings, RemoveForgetsTheDeviceInBothPlaces) {
+    ASSERT_TRUE(replace_pairings(paths, device(1, "phone")));
+    std::string copy = paths.pairings() + "/" + hex_encode(device(1, "").device_id);
+    std::filesystem::copy_file(paths.pairing(), copy);
+    ASSERT_EQ(load().records.size(), 1u);
+    ASSERT_TRUE(remove_pairing(paths, device(1, "phone")));
+    EXPECT_TRUE(load().empty());
+    EXPECT_FALSE(std::filesystem::exists(copy));
+}
+
 TEST_F(Pairings, DamagedOrMisplacedRecordsAreErrorsNotUnpaired) {
     ASSERT_TRUE(replace_pairings(paths, device(1, "phone")));
     ASSERT_TRUE(add_pairing(paths, device(2, "backup")));
