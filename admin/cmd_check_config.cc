@@ -37,6 +37,10 @@ void print_user_policy(const Policy& policy, const UserPolicy& p, const std::str
     for (const auto& a : p.allowed_authenticators)
         aaguids += (aaguids.empty() ? "" : " ") + a;
     std::printf("allowedauthenticators %s\n", aaguids.empty() ? "any" : aaguids.c_str());
+    std::string applications;
+    for (const auto& a : p.allowed_applications)
+        applications += (applications.empty() ? "" : " ") + a;
+    std::printf("allowedapplications %s\n", applications.c_str());
     if (p.key_max_age_seconds)
         std::printf("keymaxage %llds\n", static_cast<long long>(*p.key_max_age_seconds));
     else

@@ -41,6 +41,8 @@ Result<EnrollOutcome> enroll_key(const Policy& policy, const UserPolicy& up,
         return refusal("this " + std::string(key.plain_type_name()) +
                        " key is not a FIDO2 security key; make one with `ssh-keygen -t ecdsa-sk` "
                        "or `skgate-agent generate` (or set RequireSecurityKey no for this user)");
+    if (std::string why = application_refusal(key, up); !why.empty())
+        return refusal(why + "; an administrator who trusts that site's passkeys adds it there");
     SKGATE_TRY(revoked, RevocationList::load(policy.global().revoked_keys));
     if (revoked.is_revoked(key))
         return refusal("key " + key.fingerprint() + " is revoked");

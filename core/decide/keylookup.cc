@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/sys/match.h"
 #include "core/sys/monotonic.h"
 #include "core/sys/privileges.h"
 #include "core/sys/text.h"
@@ -88,10 +89,24 @@ std::string refusal_reason(const CandidateKey& c, const UserPolicy& p, bool brea
         return "only in the user's own authorized_keys, which is not in KeySources";
     if (p.require_security_key && !c.key.is_security_key())
         return "not a security key (" + std::string(c.key.plain_type_name()) + ")";
+    if (std::string why = application_refusal(c.key, p); !why.empty())
+        return why;
     bool attested = c.stored && !c.stored->attestation.empty();
     if (p.require_attestation && !attested)
         return "no verified attestation";
     return authenticator_refusal(c.stored ? &*c.stored : nullptr, p);
+}
+
+std::string application_refusal(const PublicKey& key, const UserPolicy& p) {
+    if (!key.is_security_key())
+        return {};
+    std::string list;
+    for (const auto& pattern : p.allowed_applications)
+        list += (list.empty() ? "" : ",") + pattern;
+    if (match_pattern_list(key.application(), list) == ListMatch::match)
+        return {};
+    return "application \"" + printable(key.application()) + "\" is not in AllowedApplications (" +
+           list + ")";
 }
 
 std::string authenticator_refusal(const StoredKey* stored, const UserPolicy& p) {

@@ -82,6 +82,10 @@ KeyVerdict decide_key(CandidateKey key, const UserPolicy& policy, bool break_gla
 // The options that make sshd enforce policy for an allowed key.
 Result<std::string> enforcing_line(const CandidateKey& key, const UserPolicy& policy);
 
+// Why AllowedApplications refuses this security key (its application is
+// the FIDO relying-party ID it was made for), or empty when it does not.
+std::string application_refusal(const PublicKey& key, const UserPolicy& policy);
+
 // Why AllowedAuthenticators refuses a key with this store entry (none: not
 // from the store), or empty when it does not. Only an attestation whose
 // certificate chained to AttestationRoots vouches for an AAGUID: a fido-u2f

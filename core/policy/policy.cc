@@ -127,6 +127,32 @@ Result<Parsed> parse_allowed_authenticators(const Args& a) {
     return Parsed{[ids](UserPolicy& p) { p.allowed_authenticators = ids; }, nullptr};
 }
 
+// Patterns, not names: "ssh:*" is the default, and a passkey's relying-party
+// ID is a domain an administrator may want to allow with its subdomains.
+Result<Parsed> parse_allowed_applications(const Args& a) {
+    if (a.empty())
+        return invalid("expects one or more application patterns (such as ssh:* or localhost)");
+    std::vector<std::string> patterns;
+    for (const auto& arg : a) {
+        std::string_view body = arg;
+        if (!body.empty() && body.front() == '!')
+            body.remove_prefix(1);
+        if (body.empty() || body.size() > 255 || has_control_chars(body) ||
+            body.find(',') != std::string_view::npos)
+            return invalid("application pattern \"" + printable(arg) +
+                           "\" is not valid (1 to 255 printable characters, no commas; give "
+                           "several patterns as separate words)");
+        patterns.push_back(arg);
+    }
+    bool any_positive = std::any_of(patterns.begin(), patterns.end(),
+                                    [](const std::string& pt) { return pt.front() != '!'; });
+    if (!any_positive)
+        return invalid(
+            "only negated patterns allow no application at all; name the allowed ones "
+            "too (such as ssh:* !ssh:test)");
+    return Parsed{[patterns](UserPolicy& p) { p.allowed_applications = patterns; }, nullptr};
+}
+
 Result<Parsed> parse_key_max_age(const Args& a) {
     SKGATE_CHECK(one_arg(a));
     if (iequals(a[0], "none"))
@@ -335,7 +361,7 @@ Result<Parsed> parse_keys_command_user(const Args& a) {
     return Parsed{nullptr, [v](GlobalPolicy& g) { g.keys_command.user = v; }};
 }
 
-const std::array<Keyword, 34> kKeywords{{
+const std::array<Keyword, 35> kKeywords{{
     {"Mode", false, parse_mode},
     {"KeySources", true, parse_key_sources},
     {"RequireSecurityKey", true,
@@ -347,6 +373,7 @@ const std::array<Keyword, 34> kKeywords{{
     {"RequireAttestation", true,
      [](const Args& a) { return user_bool(a, &UserPolicy::require_attestation); }},
     {"AllowedAuthenticators", true, parse_allowed_authenticators},
+    {"AllowedApplications", true, parse_allowed_applications},
     {"KeyMaxAge", true, parse_key_max_age},
     {"CounterCheck", true, parse_counter_check},
     {"StepUpTimeout", true, parse_stepup_timeout},

@@ -43,6 +43,10 @@ struct UserPolicy {
     bool verify_required = false;
     bool require_attestation = false;
     std::vector<std::string> allowed_authenticators;  // AAGUIDs, lower case; empty = any
+    // The security keys' applications (FIDO relying-party IDs) that may log
+    // in, as sshd patterns: OpenSSH's own keys are "ssh:…", a browser
+    // passkey's is its site's domain.
+    std::vector<std::string> allowed_applications{"ssh:*"};
     std::optional<int64_t> key_max_age_seconds;
     CounterCheck counter_check = CounterCheck::strict;
     int64_t stepup_timeout_seconds = 60;

@@ -223,3 +223,24 @@ TEST_F(E2eKeys, BothKeyTypesWork) {
     EXPECT_NE(log.find("ED25519-SK"), std::string::npos) << log;
     EXPECT_NE(log.find("ECDSA-SK"), std::string::npos) << log;
 }
+
+// AllowedApplications reaches sshd: a key made for another application
+// (ssh-keygen -O application=) is left out of sshd's answer, with its
+// application in the journal, and logs in once policy names it.
+TEST_F(E2eKeys, AllowedApplicationsDecideWhichKeysSshdSees) {
+    std::string lab = sshd_->make_key("alice-lab", "ecdsa-sk", {"-O", "application=ssh:lab"});
+    enroll(kAlice, lab);
+    enroll(kAlice, ecdsa_);
+    configure("AllowedApplications ssh:* !ssh:lab\n");
+    auto refused = sshd_->login(kAlice, lab, kTouch);
+    EXPECT_FALSE(logged_in(refused));
+    std::string denied = events(lab, "deny");
+    EXPECT_NE(denied.find("application \\\"ssh:lab\\\" is not in AllowedApplications"),
+              std::string::npos)
+        << denied;
+    EXPECT_TRUE(logged_in(sshd_->login(kAlice, ecdsa_, kTouch)));
+
+    configure("");
+    auto allowed = sshd_->login(kAlice, lab, kTouch);
+    EXPECT_TRUE(logged_in(allowed)) << allowed.err;
+}

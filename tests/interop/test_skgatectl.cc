@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 #include "core/store/counters.h"
 #include "core/sys/text.h"
 #include "tests/support/helpers.h"
+#include "tests/support/softkey.h"
 
 using namespace skgate;
 using namespace skgate::test;
@@ -583,4 +585,26 @@ TEST_F(Enroll, ExplainRefusesWhatItCannotAnswer) {
     auto config = ctl({"explain", "-f", conf, "--user", "root", "--key-file", dir.file("sk.pub")});
     EXPECT_EQ(config.status, 3);
     EXPECT_NE(config.err.find(conf + ":1: unknown keyword"), std::string::npos) << config.err;
+}
+
+// skgatectl enroll refuses a security key made for a relying party policy
+// does not allow (a browser passkey's domain), saying where to allow it, and
+// enrolls it once AllowedApplications names it.
+TEST_F(Enroll, AnApplicationOutsideAllowedApplicationsIsRefused) {
+    auto passkey = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256, "localhost");
+    std::string line = passkey.public_key().to_text();
+    auto refused = ctl({"enroll", "-f", conf, "--user", "root", "--key", line});
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_NE(refused.err.find("application \"localhost\" is not in AllowedApplications (ssh:*)"),
+              std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("adds it there"), std::string::npos) << refused.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("keys.d/root")));
+
+    write_file(conf, read_file(conf) + "AllowedApplications ssh:* localhost\n");
+    auto enrolled = ctl({"enroll", "-f", conf, "--user", "root", "--key", line});
+    EXPECT_EQ(enrolled.status, 0) << enrolled.err;
+    auto shown = ctl({"check-config", "-f", conf, "-u", "root"});
+    EXPECT_NE(shown.out.find("\nallowedapplications ssh:* localhost\n"), std::string::npos)
+        << shown.out;
 }

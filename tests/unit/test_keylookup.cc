@@ -412,3 +412,39 @@ TEST(UserKeyFiles, PatternsExpandAsSshdDoes) {
     EXPECT_FALSE(user_key_file_path("%h", homeless).ok()) << "names no file";
     EXPECT_FALSE(user_key_file_path(".ssh/authorized_keys", homeless).ok());
 }
+
+// A security key's application is the relying party it was made for: by
+// default only OpenSSH's own ("ssh:…") log in, so that a browser passkey
+// (application: a site's domain) is the administrator's decision.
+TEST_F(Lookup, AllowedApplicationsDecideWhichRelyingPartiesLogIn) {
+    SoftSkKey passkey = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256, "localhost");
+    SoftSkKey tagged = SoftSkKey::generate(KeyAlgorithm::sk_ed25519, "ssh:test");
+    enroll("alice", sk.public_key());
+    enroll("alice", passkey.public_key());
+    enroll("alice", tagged.public_key());
+
+    auto by_default = lookup(policy(), request("alice"));
+    ASSERT_EQ(by_default.verdicts.size(), 3u);
+    EXPECT_EQ(by_default.verdicts[0].decision, Decision::allow);
+    EXPECT_EQ(by_default.verdicts[1].decision, Decision::deny);
+    EXPECT_EQ(by_default.verdicts[1].reason,
+              "application \"localhost\" is not in AllowedApplications (ssh:*)");
+    EXPECT_EQ(by_default.verdicts[2].decision, Decision::allow);
+
+    auto allowed =
+        lookup(policy("AllowedApplications ssh:* localhost !ssh:test\n"), request("alice"));
+    EXPECT_EQ(allowed.verdicts[0].decision, Decision::allow);
+    EXPECT_EQ(allowed.verdicts[1].decision, Decision::allow);
+    EXPECT_EQ(allowed.verdicts[2].decision, Decision::deny) << "a negated pattern wins";
+    EXPECT_EQ(allowed.lines().size(), 2u);
+
+    // Per user, as every Match keyword; audit mode only logs the refusal.
+    auto matched = lookup(policy("Mode audit\nMatch User alice\n    AllowedApplications local*\n"),
+                          request("alice"));
+    EXPECT_EQ(matched.verdicts[0].decision, Decision::would_deny);
+    EXPECT_EQ(matched.verdicts[1].decision, Decision::allow);
+
+    // Not for break-glass accounts, which log in whatever they hold.
+    enroll("root", passkey.public_key());
+    EXPECT_EQ(lookup(policy("BreakGlassUsers root\n"), request("root")).lines().size(), 1u);
+}

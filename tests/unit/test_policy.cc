@@ -61,6 +61,7 @@ TouchRequired no
 VerifyRequired yes
 RequireAttestation yes
 AllowedAuthenticators CB69481E-8FF7-4039-93EC-0A2729A154A8 ee882879-721c-4913-9775-3dfcce97072a
+AllowedApplications ssh:* localhost !ssh:old
 KeyMaxAge 1w2d
 CounterCheck warn
 StepUpTimeout 2m
@@ -71,6 +72,8 @@ RevokedKeys "/srv/revoked keys"
 StateDirectory=/srv/state
 )");
     UserPolicy u = for_user(p, "alice");
+    EXPECT_EQ(for_user(parse_ok(""), "alice").allowed_applications,
+              std::vector<std::string>{"ssh:*"});
     EXPECT_EQ(u.mode, Mode::audit);
     EXPECT_EQ(u.key_sources.size(), 5u);
     EXPECT_EQ(u.key_sources[0], KeySource::authorized_keys);
@@ -80,6 +83,7 @@ StateDirectory=/srv/state
     EXPECT_TRUE(u.require_attestation);
     ASSERT_EQ(u.allowed_authenticators.size(), 2u);
     EXPECT_EQ(u.allowed_authenticators[0], "cb69481e-8ff7-4039-93ec-0a2729a154a8");
+    EXPECT_EQ(u.allowed_applications, (std::vector<std::string>{"ssh:*", "localhost", "!ssh:old"}));
     EXPECT_EQ(*u.key_max_age_seconds, 9 * 86400);
     EXPECT_EQ(u.counter_check, CounterCheck::warn);
     EXPECT_EQ(u.stepup_timeout_seconds, 120);
@@ -182,6 +186,10 @@ TEST(Policy, BadValuesForEveryKeyword) {
         {"RequireAttestation", "true"},
         {"AllowedAuthenticators", "not-a-guid"},
         {"AllowedAuthenticators", "cb69481e8ff7403993ec0a2729a154a8"},
+        {"AllowedApplications", ""},
+        {"AllowedApplications", "ssh:*,localhost"},
+        {"AllowedApplications", "!ssh:test"},
+        {"AllowedApplications", "!"},
         {"KeyMaxAge", "0"},
         {"KeyMaxAge", "5y"},
         {"CounterCheck", "loose"},
