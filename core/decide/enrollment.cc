@@ -68,6 +68,12 @@ Result<EnrollOutcome> enroll_key(const Policy& policy, const UserPolicy& up,
                                          policy.global().attestation_roots);
         if (!result)
             return refusal("attestation does not verify: " + result.error().message);
+        if (result->format == "none" && up.require_attestation)
+            return refusal(
+                "RequireAttestation is set, and this key's attestation is \"none\": the "
+                "authenticator made no statement about itself (synced passkeys never do). Use a "
+                "key whose authenticator attests (a hardware key, or a passkey created with "
+                "attestation), or set RequireAttestation no for this user");
         stored.attestation = result->format;
         stored.aaguid = result->aaguid;
         stored.uv = result->user_verified;

@@ -91,7 +91,8 @@ std::string refusal_reason(const CandidateKey& c, const UserPolicy& p, bool brea
         return "not a security key (" + std::string(c.key.plain_type_name()) + ")";
     if (std::string why = application_refusal(c.key, p); !why.empty())
         return why;
-    bool attested = c.stored && !c.stored->attestation.empty();
+    // "none" is a passkey saying it has no statement: nothing was verified.
+    bool attested = c.stored && !c.stored->attestation.empty() && c.stored->attestation != "none";
     if (p.require_attestation && !attested)
         return "no verified attestation";
     return authenticator_refusal(c.stored ? &*c.stored : nullptr, p);
@@ -117,8 +118,9 @@ std::string authenticator_refusal(const StoredKey* stored, const UserPolicy& p) 
     if (vouched && std::find(p.allowed_authenticators.begin(), p.allowed_authenticators.end(),
                              stored->aaguid) != p.allowed_authenticators.end())
         return {};
-    std::string which = vouched                                  ? stored->aaguid
-                        : !stored || stored->attestation.empty() ? std::string("(no attestation)")
+    std::string which = vouched ? stored->aaguid
+                        : !stored || stored->attestation.empty() || stored->attestation == "none"
+                            ? std::string("(no attestation)")
                         : stored->attestation == "packed-self"
                             ? std::string("(self-attested: its AAGUID is its own claim)")
                             : std::string(

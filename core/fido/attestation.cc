@@ -225,8 +225,10 @@ Result<SkAttestation> SkAttestation::parse(ByteView file) {
     SKGATE_CHECK(r.expect_end("the attestation"));
     if (reserved_flags != 0 || !reserved->empty())
         return invalid("attestation has non-zero reserved fields (a newer format?)");
-    if (sig->empty())
-        return invalid("attestation has no signature");
+    // No certificate and no signature is WebAuthn's "none" (what synced
+    // passkeys give); a certificate without a signature is nothing.
+    if (sig->empty() && !cert->empty())
+        return invalid("attestation has a certificate but no signature");
     size_t used = 0;
     auto inner = cbor_read_bytestring(*wrapped, &used);
     if (!inner)
@@ -273,6 +275,18 @@ Result<AttestationResult> verify_attestation(const SkAttestation& att, const Pub
     out.aaguid = format_aaguid(ad.credential->aaguid);
     out.user_verified = ad.flags & kAuthDataUserVerified;
 
+    if (att.certificate.empty() && att.signature.empty()) {
+        if (!roots_dir.empty())
+            return invalid(
+                "attestation format \"none\" (no statement: a synced passkey's, for one) "
+                "cannot chain to AttestationRoots; enroll the key without --attestation");
+        // Nothing signed the authenticator data: it says which key and
+        // application, and nothing about the authenticator or its flags.
+        out.format = "none";
+        out.aaguid.clear();
+        out.user_verified = false;
+        return out;
+    }
     if (att.certificate.empty()) {
         if (!roots_dir.empty())
             return invalid("self-attestation cannot chain to AttestationRoots");

@@ -46,18 +46,20 @@ struct AuthenticatorData {
                                 const Aaguid& aaguid, ByteView credential_id, const PublicKey& key);
 };
 
-// ssh-keygen -O write-attestation=FILE
+// ssh-keygen -O write-attestation=FILE; skgate-agent writes a browser
+// passkey's the same way (an empty certificate and signature for WebAuthn's
+// "none").
 struct SkAttestation {
-    Bytes certificate;  // DER; empty for self-attestation
-    Bytes signature;
-    Bytes auth_data;  // the raw authenticator data (unwrapped from CBOR)
+    Bytes certificate;  // DER; empty for self-attestation and "none"
+    Bytes signature;    // empty only for "none"
+    Bytes auth_data;    // the raw authenticator data (unwrapped from CBOR)
 
     static Result<SkAttestation> parse(ByteView file);
     Bytes serialize() const;
 };
 
 struct AttestationResult {
-    std::string format;  // "packed", "packed-self", "fido-u2f"
+    std::string format;  // "packed", "packed-self", "fido-u2f", "none"
     std::string aaguid;  // 8-4-4-4-12, lower case
     bool user_verified = false;
     bool chained = false;  // the certificate chains to AttestationRoots

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/fido/attestation.h"
 #include "core/store/counters.h"
 #include "core/sys/text.h"
 #include "tests/support/helpers.h"
@@ -607,4 +608,52 @@ TEST_F(Enroll, AnApplicationOutsideAllowedApplicationsIsRefused) {
     auto shown = ctl({"check-config", "-f", conf, "-u", "root"});
     EXPECT_NE(shown.out.find("\nallowedapplications ssh:* localhost\n"), std::string::npos)
         << shown.out;
+}
+
+// A synced passkey's attestation is "none": enrolled as such (nothing
+// vouched for), refused with its reason under RequireAttestation, and never
+// counted as attested by skgate-keys.
+TEST_F(Enroll, AttestationNoneIsRecordedAndRequireAttestationRefusesIt) {
+    auto passkey = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256, "localhost");
+    Bytes ad = *AuthenticatorData::encode("localhost", kAuthDataUserPresent, 0, Aaguid{},
+                                          as_bytes("credential"), passkey.public_key());
+    Bytes none = SkAttestation{{}, {}, ad}.serialize();
+    write_file(dir.file("none.att"), std::string(as_chars(none)));
+    write_file(dir.file("client-data"), R"({"type":"webauthn.create"})");
+    std::string unrooted = dir.file("unrooted.conf");
+    write_file(unrooted, "KeysDirectory " + dir.file("keys.d") + "\nRevokedKeys " +
+                             dir.file("revoked") + "\nStateDirectory " + dir.file("state") +
+                             "\nAllowedApplications localhost\n");
+    std::vector<std::string> args = {"enroll",
+                                     "-f",
+                                     unrooted,
+                                     "--user",
+                                     "root",
+                                     "--key",
+                                     passkey.public_key().to_text(),
+                                     "--attestation",
+                                     dir.file("none.att"),
+                                     "--challenge",
+                                     dir.file("client-data")};
+    write_file(unrooted, read_file(unrooted) + "RequireAttestation yes\n");
+    auto refused = ctl(args);
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_NE(refused.err.find("attestation is \"none\""), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("synced passkeys never do"), std::string::npos) << refused.err;
+
+    write_file(unrooted, "KeysDirectory " + dir.file("keys.d") + "\nRevokedKeys " +
+                             dir.file("revoked") + "\nStateDirectory " + dir.file("state") +
+                             "\nAllowedApplications localhost\n");
+    auto enrolled = ctl(args);
+    EXPECT_EQ(enrolled.status, 0) << enrolled.err;
+    EXPECT_NE(read_file(dir.file("keys.d/root")).find("attestation=\"none\""), std::string::npos)
+        << read_file(dir.file("keys.d/root"));
+    // With AttestationRoots, "none" cannot chain: enroll it without --attestation.
+    write_file(conf, read_file(conf) + "AllowedApplications localhost\n");
+    auto rooted =
+        ctl({"enroll", "-f", conf, "--user", "root", "--key", passkey.public_key().to_text(),
+             "--attestation", dir.file("none.att"), "--challenge", dir.file("client-data")});
+    EXPECT_EQ(rooted.status, 1);
+    EXPECT_NE(rooted.err.find("enroll the key without --attestation"), std::string::npos)
+        << rooted.err;
 }

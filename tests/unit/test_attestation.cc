@@ -292,3 +292,33 @@ TEST(AttestInterop, SshKeygenWriteAttestationVerifies) {
         EXPECT_FALSE(verify_attestation(*att, *key, as_bytes("another challenge")).ok());
     }
 }
+
+// WebAuthn's "none" (synced passkeys): no certificate, no signature. It
+// still has to be this key's credential for this application, and it
+// vouches for nothing: no AAGUID, no user verification, never a chain.
+TEST_F(Attest, NoneSaysWhichKeyAndNothingMore) {
+    SkAttestation none{{}, {}, auth_data(ec, kAuthDataUserPresent | kAuthDataUserVerified)};
+    auto parsed = SkAttestation::parse(none.serialize());
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    auto r = verify_attestation(*parsed, ec.public_key(), kChallenge);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->format, "none");
+    EXPECT_EQ(r->aaguid, "");
+    EXPECT_FALSE(r->user_verified) << "nothing signed the UV flag";
+    EXPECT_FALSE(r->chained);
+
+    EXPECT_NE(verify_error(none, ec.public_key(), kChallenge, "/etc/skgate/roots")
+                  .find("format \"none\""),
+              std::string::npos);
+    EXPECT_NE(verify_error(none, ed.public_key()).find("not this SSH key"), std::string::npos);
+    auto other_app = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256, "localhost");
+    EXPECT_NE(
+        verify_error({{}, {}, auth_data(other_app)}, ec.public_key()).find("another application"),
+        std::string::npos);
+    // A certificate with no signature is not "none".
+    SkAttestation cert_only{cert.der(), {}, auth_data(ec)};
+    EXPECT_NE(SkAttestation::parse(cert_only.serialize())
+                  .error()
+                  .message.find("a certificate but no signature"),
+              std::string::npos);
+}

@@ -448,3 +448,14 @@ TEST_F(Lookup, AllowedApplicationsDecideWhichRelyingPartiesLogIn) {
     enroll("root", passkey.public_key());
     EXPECT_EQ(lookup(policy("BreakGlassUsers root\n"), request("root")).lines().size(), 1u);
 }
+
+// An entry enrolled with a "none" attestation (a synced passkey's) is not
+// attested: RequireAttestation refuses it as it refuses no attestation.
+TEST_F(Lookup, AttestationNoneIsNoVerifiedAttestation) {
+    enroll("alice", sk.public_key(), kNow - kDay, {}, "none", "", false);
+    auto r = lookup(policy("RequireAttestation yes\n"), request("alice"));
+    ASSERT_EQ(r.verdicts.size(), 1u);
+    EXPECT_EQ(r.verdicts[0].decision, Decision::deny);
+    EXPECT_EQ(r.verdicts[0].reason, "no verified attestation");
+    EXPECT_EQ(lookup(policy(), request("alice")).verdicts[0].decision, Decision::allow);
+}
