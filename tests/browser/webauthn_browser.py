@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Runs tests/browser/webauthn_page.html in Debian's Chromium, headless,
+with a DevTools WebAuthn virtual authenticator, and prints what the page's
+navigator.credentials.create and .get answered, one NAME=VALUE per line
+(binary values base64url). The DevTools protocol runs over a pipe
+(--remote-debugging-pipe: NUL-terminated JSON on fds 3 and 4), so no port
+is open but the page's own HTTP server on loopback.
+
+Usage: webauthn_browser.py --challenge B64U --data B64U [--transport T]
+       [--uv-capable yes|no] [--uv yes|no] [--create-uv R] [--get-uv R]
+       [--host localhost|127.0.0.1] [--rp RPID]
+Exit 0 when the page finished (its errors are printed as create.error or
+get.error), 1 when the browser or the protocol failed, with the reason.
+"""
+import argparse
+import functools
+import http.server
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+DEADLINE_S = 120  # a loaded machine starts Chromium slowly; never a test verdict
+
+
+class Devtools:
+    def __init__(self, profile):
+        cmd_r, self.cmd_w = os.pipe()
+        self.out_r, out_w = os.pipe()
+        browser = shutil.which("chromium") or "/usr/bin/chromium"
+        args = [browser, "--headless=new", "--no-sandbox", "--disable-gpu",
+                "--no-first-run", "--no-default-browser-check", "--remote-debugging-pipe",
+                "--user-data-dir=" + profile, "about:blank"]
+        # bash, not sh: dash redirects only single-digit descriptors.
+        script = 'exec "$@" 3<&%d 4>&%d' % (cmd_r, out_w)
+        self.proc = subprocess.Popen(["bash", "-c", script, "bash"] + args, pass_fds=(cmd_r, out_w),
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(profile, "chromium.log"), "w"))
+        os.close(cmd_r)
+        os.close(out_w)
+        self.buf = b""
+        self.next_id = 0
+        self.deadline = time.monotonic() + DEADLINE_S
+
+    def call(self, method, params=None, session=None):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self.cmd_w, json.dumps(msg).encode() + b"\0")
+        while True:
+            while b"\0" in self.buf:
+                raw, self.buf = self.buf.split(b"\0", 1)
+                m = json.loads(raw)
+                if m.get("id") == self.next_id:
+                    if "error" in m:
+                        raise RuntimeError(method + ": " + json.dumps(m["error"]))
+                    return m["result"]
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError("Chromium did not answer " + method + " in time")
+            ready, _, _ = select.select([self.out_r], [], [], left)
+            if ready:
+                data = os.read(self.out_r, 1 << 16)
+                if not data:
+                    raise RuntimeError("Chromium closed the DevTools pipe during " + method)
+                self.buf += data
+
+    def close(self):
+        try:
+            self.call("Browser.close")
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve_page():
+    here = os.path.dirname(os.path.abspath(__file__))
+    handler = functools.partial(QuietHandler, directory=here)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--challenge", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--transport", default="internal")
+    ap.add_argument("--uv-capable", default="yes")
+    ap.add_argument("--uv", default="yes")
+    ap.add_argument("--create-uv", default="preferred")
+    ap.add_argument("--get-uv", default="preferred")
+    ap.add_argument("--host", default="localhost")
+    ap.add_argument("--rp", default="localhost")
+    a = ap.parse_args()
+    server = serve_page()
+    profile = tempfile.mkdtemp(prefix="skgate-chromium-")
+    tools = Devtools(profile)
+    try:
+        targets = tools.call("Target.getTargets")["targetInfos"]
+        page = next(t for t in targets if t["type"] == "page")
+        s = tools.call("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})[
+            "sessionId"]
+        tools.call("WebAuthn.enable", {"enableUI": False}, s)
+        tools.call("WebAuthn.addVirtualAuthenticator", {"options": {
+            "protocol": "ctap2", "transport": a.transport, "hasResidentKey": True,
+            "hasUserVerification": a.uv_capable == "yes", "isUserVerified": a.uv == "yes",
+            "automaticPresenceSimulation": True}}, s)
+        query = urllib.parse.urlencode({"challenge": a.challenge, "data": a.data, "rp": a.rp,
+                                        "cuv": a.create_uv, "guv": a.get_uv})
+        url = "http://%s:%d/webauthn_page.html?%s" % (a.host, server.server_address[1], query)
+        tools.call("Page.navigate", {"url": url}, s)
+        while True:
+            r = tools.call("Runtime.evaluate",
+                           {"expression": "JSON.stringify(window.skgateResult || null)"}, s)
+            value = json.loads(r["result"].get("value", "null"))
+            if value:
+                break
+            if time.monotonic() > tools.deadline:
+                raise RuntimeError("the page did not finish")
+            time.sleep(0.1)
+        version = tools.call("Browser.getVersion")["product"]
+    except Exception as e:  # the reason, for the test's failure message
+        print("webauthn_browser: " + str(e), file=sys.stderr)
+        try:
+            with open(os.path.join(profile, "chromium.log")) as log:
+                print("Chromium's log, its end:\n" + log.read()[-3000:], file=sys.stderr)
+        except OSError:
+            pass
+        return 1
+    finally:
+        tools.close()
+        server.shutdown()
+        shutil.rmtree(profile, ignore_errors=True)
+    print("browser=" + version)
+    for k, v in value.items():
+        print(k + "=" + v)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
