@@ -20,6 +20,7 @@
 
 #include "core/store/keystore.h"
 #include "tests/e2e/sshd_harness.h"
+#include "tests/support/passkey_agent.h"
 
 using namespace skgate;
 using namespace skgate::test;
@@ -469,4 +470,84 @@ TEST_F(E2eStepUp, TwentyHonestStepUpsAtOnceAreNeverAClone) {
     EXPECT_EQ(count(all), kRuns) << all;
     EXPECT_EQ(all.find("clone"), std::string::npos) << all;
     EXPECT_EQ(all.find("\"SKGATE_DECISION\":\"deny\""), std::string::npos) << all;
+}
+
+namespace {
+
+// A passkey's agent (tests/support/passkey_agent: WebAuthn signatures, as
+// skgate-agent gives for a browser passkey) running as `user`, its socket
+// in the user's ~/.ssh.
+class UserPasskeyAgent {
+  public:
+    UserPasskeyAgent(const std::string& user, const SoftSkKey& key, bool counterless)
+        : sock_(account(user).home + "/.ssh/passkey-agent.sock") {
+        Account a = account(user);
+        std::filesystem::remove(sock_);
+        pid_ = fork();
+        if (pid_ == 0) {
+            if (setgroups(0, nullptr) != 0 || setresgid(a.gid, a.gid, a.gid) != 0 ||
+                setresuid(a.uid, a.uid, a.uid) != 0)
+                _exit(126);
+            PasskeyTestAgent agent(sock_, key, {"localhost", "http://localhost:41234"}, 0x01,
+                                   counterless);
+            for (;;)
+                pause();
+        }
+        for (int i = 0; i < 500 && !std::filesystem::exists(sock_); i++)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (!std::filesystem::exists(sock_))
+            throw std::runtime_error("the passkey agent for " + user + " did not start");
+    }
+    ~UserPasskeyAgent() {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+        std::filesystem::remove(sock_);
+    }
+    const std::string& sock() const { return sock_; }
+
+  private:
+    std::string sock_;
+    pid_t pid_ = -1;
+};
+
+}  // namespace
+
+// A browser passkey approves sudo through the agent with WebAuthn
+// signatures, once AllowedApplications names its relying party; a synced
+// passkey's counter is always 0, and CounterCheck strict accepts 0 after 0
+// (an authenticator without a counter) but never 0 after a higher value.
+TEST_F(E2eStepUp, APasskeyApprovesSudoWhenPolicyAllowsItsApplication) {
+    pam_service("sudo", module_line("[success=done default=die]"));
+    SoftSkKey passkey = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256, "localhost");
+    KeyStore store(h_->path("keys.d"));
+    ASSERT_TRUE(store
+                    .add(kAlice, {.key = passkey.public_key(),
+                                  .comment = "passkey",
+                                  .name = "passkey",
+                                  .enrolled = std::time(nullptr) - 60})
+                    .ok());
+    const std::string fp = passkey.public_key().fingerprint();
+    {
+        UserPasskeyAgent agent(kAlice, passkey, true);
+        auto refused = sudo_id(kAlice, agent.sock(), kPassword);
+        EXPECT_FALSE(got_root(refused)) << shown(refused);
+        std::string denied = stepup_events("deny", kAlice, fp);
+        EXPECT_NE(denied.find("is not in AllowedApplications"), std::string::npos) << denied;
+
+        conf("Mode audit\nAllowedApplications ssh:* localhost\n");
+        for (int i = 0; i < 2; i++) {
+            auto ok = sudo_id(kAlice, agent.sock());
+            EXPECT_TRUE(got_root(ok)) << i << ": " << shown(ok);
+        }
+        EXPECT_NE(stepup_events("allow", kAlice, fp).find(fp), std::string::npos);
+    }
+    // The same credential with a counter (1, then a clone's 0): refused.
+    UserPasskeyAgent counting(kAlice, passkey, false);
+    auto counted = sudo_id(kAlice, counting.sock());
+    EXPECT_TRUE(got_root(counted)) << shown(counted);
+    UserPasskeyAgent clone(kAlice, passkey, true);
+    auto cloned = sudo_id(kAlice, clone.sock(), kPassword);
+    EXPECT_FALSE(got_root(cloned)) << shown(cloned);
+    EXPECT_NE(stepup_events("deny", kAlice, "signature counter 0 is not above").find(fp),
+              std::string::npos);
 }

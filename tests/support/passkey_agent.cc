@@ -18,8 +18,12 @@
 namespace skgate::test {
 
 PasskeyTestAgent::PasskeyTestAgent(std::string socket_path, const SoftSkKey& key,
-                                   WebauthnOrigin page, uint8_t flags)
-    : path_(std::move(socket_path)), key_(key), page_(std::move(page)), flags_(flags) {
+                                   WebauthnOrigin page, uint8_t flags, bool counterless)
+    : path_(std::move(socket_path)),
+      key_(key),
+      page_(std::move(page)),
+      flags_(flags),
+      counterless_(counterless) {
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
     if (path_.size() >= sizeof(sa.sun_path))
@@ -89,7 +93,7 @@ Bytes PasskeyTestAgent::answer(ByteView message) {
     WireWriter ad;
     ad.put_raw(sha256(as_bytes(page_.rp_id)));
     ad.put_u8(flags_);
-    ad.put_u32(counter_++);
+    ad.put_u32(counterless_ ? 0 : ++counter_);
     std::string cd = R"({"type":"webauthn.get","challenge":")" +
                      base64url_encode_unpadded(req->data) + R"(","origin":")" + page_.origin +
                      R"(","crossOrigin":false})";

@@ -16,8 +16,10 @@ namespace skgate::test {
 
 class PasskeyTestAgent {
   public:
+    // counterless: every signature carries counter 0, as a synced
+    // passkey's do; otherwise the counter goes up from 1.
     PasskeyTestAgent(std::string socket_path, const SoftSkKey& key, WebauthnOrigin page,
-                     uint8_t flags = 0x01);
+                     uint8_t flags = 0x01, bool counterless = false);
     ~PasskeyTestAgent();
     PasskeyTestAgent(const PasskeyTestAgent&) = delete;
     PasskeyTestAgent& operator=(const PasskeyTestAgent&) = delete;
@@ -34,6 +36,7 @@ class PasskeyTestAgent {
     const SoftSkKey& key_;
     WebauthnOrigin page_;
     uint8_t flags_;
+    bool counterless_;
     uint32_t counter_ = 0;
     int listen_fd_ = -1;
     int stop_pipe_[2] = {-1, -1};
