@@ -133,6 +133,10 @@ int cmd_generate(const Args& args) {
     auto verified = verify_attestation(att, *key, *challenge);
     if (!verified)
         return fail("generate", "the attestation does not verify: " + verified.error().message);
+    // skgate's authenticators always sign their attestation: one that does
+    // not has not shown it holds the key.
+    if (verified->format == "none")
+        return fail("generate", "the authenticator did not sign the new key's attestation");
     if (a.flag("--verify-required") && !verified->user_verified)
         return fail("generate", "the authenticator did not verify the user");
     AgentKey k{name, *key, resp->key_handle, a.flag("--verify-required"), device->device_id};

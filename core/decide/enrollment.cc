@@ -74,10 +74,15 @@ Result<EnrollOutcome> enroll_key(const Policy& policy, const UserPolicy& up,
                 "authenticator made no statement about itself (synced passkeys never do). Use a "
                 "key whose authenticator attests (a hardware key, or a passkey created with "
                 "attestation), or set RequireAttestation no for this user");
-        stored.attestation = result->format;
-        stored.aaguid = result->aaguid;
-        stored.uv = result->user_verified;
-        stored.chained = result->chained;
+        // "none" vouches for nothing, so nothing is recorded: a store read
+        // by an older skgate-keys, which counts any recorded attestation,
+        // must not see one.
+        if (result->format != "none") {
+            stored.attestation = result->format;
+            stored.aaguid = result->aaguid;
+            stored.uv = result->user_verified;
+            stored.chained = result->chained;
+        }
     } else if (up.require_attestation) {
         return refusal(
             "RequireAttestation is set: give --attestation FILE --challenge FILE as written by "

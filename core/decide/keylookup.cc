@@ -81,6 +81,10 @@ std::string refusal_reason(const CandidateKey& c, const UserPolicy& p, bool brea
         return "certificates are not accepted";
     if (auto exp = effective_expiry(c, p); exp && *exp <= now)
         return "key expired";
+    // Which relying parties count is not about losing an authenticator:
+    // break-glass accounts too.
+    if (std::string why = application_refusal(c.key, p); !why.empty())
+        return why;
     // Break-glass accounts may log in without a security key so that losing
     // every authenticator does not lock the administrator out.
     if (break_glass)
@@ -89,8 +93,6 @@ std::string refusal_reason(const CandidateKey& c, const UserPolicy& p, bool brea
         return "only in the user's own authorized_keys, which is not in KeySources";
     if (p.require_security_key && !c.key.is_security_key())
         return "not a security key (" + std::string(c.key.plain_type_name()) + ")";
-    if (std::string why = application_refusal(c.key, p); !why.empty())
-        return why;
     // "none" is a passkey saying it has no statement: nothing was verified.
     bool attested = c.stored && !c.stored->attestation.empty() && c.stored->attestation != "none";
     if (p.require_attestation && !attested)

@@ -55,6 +55,7 @@ Result<SkVerified> verify_stepup(const PublicKey& key, ByteView signature,
                                  const std::string& challenge, const UserPolicy& policy) {
     SKGATE_TRY(signed_data, stepup_signed_data(challenge));
     SKGATE_TRY(v, verify_sk_signature(key, signature, signed_data));
+    SKGATE_CHECK(check_webauthn_page(key, signature));
     if (policy.touch_required && !v.user_present())
         return invalid("user presence missing: the authenticator was not touched or approved");
     if (policy.verify_required && !v.user_verified())

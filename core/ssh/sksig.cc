@@ -195,6 +195,37 @@ Result<SkVerified> verify_sk_signature(const PublicKey& key, ByteView sig_blob, 
     return SkVerified{sig.flags, sig.counter};
 }
 
+Status check_webauthn_page(const PublicKey& key, ByteView sig_blob) {
+    SKGATE_TRY(sig, SkSignature::parse(sig_blob));
+    if (sig.type != SkSignatureType::webauthn_ecdsa)
+        return {};
+    std::string_view origin = sig.webauthn_origin;
+    bool https = origin.substr(0, 8) == "https://";
+    if (!https && origin.substr(0, 7) != "http://")
+        return invalid("webauthn origin \"" + printable(origin) + "\" is not an http(s) page");
+    std::string_view host = origin.substr(https ? 8 : 7);
+    if (size_t colon = host.find(':'); colon != std::string_view::npos) {
+        std::string_view port = host.substr(colon + 1);
+        if (port.empty() || port.size() > 5 ||
+            port.find_first_not_of("0123456789") != std::string_view::npos)
+            return invalid("webauthn origin \"" + printable(origin) + "\" has a malformed port");
+        host = host.substr(0, colon);
+    }
+    const std::string& rp = key.application();
+    bool under_rp = host == rp || (host.size() > rp.size() + 1 && host.ends_with(rp) &&
+                                   host[host.size() - rp.size() - 1] == '.');
+    if (!under_rp)
+        return invalid("webauthn origin \"" + printable(origin) + "\" is not a page of " +
+                       printable(rp));
+    if (!https && host != "localhost")
+        return invalid("webauthn origin \"" + printable(origin) + "\" is plain http");
+    std::string_view cd = as_chars(sig.webauthn_client_data);
+    if (cd.find(R"("crossOrigin":true)") != std::string_view::npos ||
+        cd.find(R"("topOrigin")") != std::string_view::npos)
+        return invalid("webauthn signature from a page framed by another site");
+    return {};
+}
+
 Result<Bytes> encode_sk_signature(KeyAlgorithm alg, ByteView signature, uint8_t flags,
                                   uint32_t counter) {
     WireWriter w;

@@ -58,6 +58,13 @@ struct SkVerified {
 // signature that does not verify, is an Error; flag policy is the caller's.
 Result<SkVerified> verify_sk_signature(const PublicKey& key, ByteView sig_blob, ByteView data);
 
+// What sshd does not check of a webauthn signature and skgate's step-up
+// does: the page the browser named is one the key's relying party could
+// have asked from (https://RPID or a subdomain, http only for localhost;
+// any port), and it was not framed by another site (crossOrigin, topOrigin).
+// Other signature types pass.
+Status check_webauthn_page(const PublicKey& key, ByteView sig_blob);
+
 // The 69 bytes an sk authenticator signs: SHA256(application) || flags ||
 // counter || SHA256(data). Exposed for the test provider and authenticator.
 Bytes sk_signed_message(std::string_view application, uint8_t flags, uint32_t counter,

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/fido/webauthn.h"
+#include "core/sys/sha256.h"
 
 namespace {
 
@@ -14,6 +15,10 @@ const skgate::WebauthnOrigin kPage{"localhost", "http://localhost:41234"};
 const std::string kData = "the data the agent was asked to sign";
 const std::string kCreateClientData =
     R"({"type":"webauthn.create","challenge":"dGhlIGRhdGEgdGhlIGFnZW50IHdhcyBhc2tlZCB0byBzaWdu",)"
+    R"("origin":"http://localhost:41234","crossOrigin":false})";
+
+const std::string kGetClientData =
+    R"({"type":"webauthn.get","challenge":"dGhlIGRhdGEgdGhlIGFnZW50IHdhcyBhc2tlZCB0byBzaWdu",)"
     R"("origin":"http://localhost:41234","crossOrigin":false})";
 
 const skgate::PublicKey& passkey() {
@@ -63,9 +68,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             a.signature = {0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01};
             if (data[0] % 4 == 2) {
                 a.authenticator_data.assign(in.begin(), in.end());
-                a.client_data_json.assign(kCreateClientData.begin(), kCreateClientData.end());
+                a.client_data_json.assign(kGetClientData.begin(), kGetClientData.end());
             } else {
-                a.authenticator_data.assign(37, 0x01);
+                // SHA-256("localhost"), UP, counter 5: well-formed.
+                static const skgate::Sha256 rp = skgate::sha256(skgate::as_bytes("localhost"));
+                a.authenticator_data.assign(rp.begin(), rp.end());
+                a.authenticator_data.insert(a.authenticator_data.end(), {0x01, 0, 0, 0, 5});
                 a.client_data_json.assign(in.begin(), in.end());
             }
             if (skgate::webauthn_signature_blob(passkey(), a, kPage, challenge).ok())

@@ -444,9 +444,13 @@ TEST_F(Lookup, AllowedApplicationsDecideWhichRelyingPartiesLogIn) {
     EXPECT_EQ(matched.verdicts[0].decision, Decision::would_deny);
     EXPECT_EQ(matched.verdicts[1].decision, Decision::allow);
 
-    // Not for break-glass accounts, which log in whatever they hold.
+    // Break-glass accounts too: their exemption is from needing a security
+    // key, not from which relying parties count.
     enroll("root", passkey.public_key());
-    EXPECT_EQ(lookup(policy("BreakGlassUsers root\n"), request("root")).lines().size(), 1u);
+    auto glass = lookup(policy("BreakGlassUsers root\n"), request("root"));
+    ASSERT_EQ(glass.verdicts.size(), 1u);
+    EXPECT_EQ(glass.verdicts[0].decision, Decision::deny);
+    EXPECT_NE(glass.verdicts[0].reason.find("AllowedApplications"), std::string::npos);
 }
 
 // An entry enrolled with a "none" attestation (a synced passkey's) is not

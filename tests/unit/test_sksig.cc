@@ -253,3 +253,42 @@ TEST(SkSigWebauthn, FlagConsistencyIsEnforced) {
                     webauthn_sig(key, kData, "https://example.org", 0x81, 1, "", ext), kData)
                     .ok());
 }
+
+// What pam_skgate's step-up checks beyond sshd: the browser named a page of
+// the key's relying party, not one framed by another site.
+TEST(SkSigWebauthn, StepUpChecksThePageTheBrowserNamed) {
+    auto site = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256, "example.org");
+    auto local = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256, "localhost");
+    auto page = [&](const SoftSkKey& k, const std::string& origin, const std::string& tail = "") {
+        std::string cd = tail.empty() ? ""
+                                      : R"({"type":"webauthn.get","challenge":")" +
+                                            base64url_encode_unpadded(kData) + R"(","origin":")" +
+                                            origin + "\"" + tail;
+        return check_webauthn_page(k.public_key(), webauthn_sig(k, kData, origin, 1, 1, cd));
+    };
+    EXPECT_TRUE(page(site, "https://example.org").ok());
+    EXPECT_TRUE(page(site, "https://login.example.org:8443").ok());
+    EXPECT_TRUE(page(local, "http://localhost:41234").ok());
+    EXPECT_TRUE(page(local, "https://localhost").ok());
+    for (const auto& [key, origin] : std::vector<std::pair<const SoftSkKey*, std::string>>{
+             {&site, "https://evilexample.org"},
+             {&site, "http://example.org"},
+             {&site, "https://example.org.evil"},
+             {&site, "https://example.org:x"},
+             {&site, "https://example.org:"},
+             {&site, "ftp://example.org"},
+             {&local, "http://127.0.0.1:41234"},
+             {&local, "http://evil.test"},
+         })
+        EXPECT_FALSE(page(*key, origin).ok()) << origin;
+    EXPECT_NE(
+        page(local, "http://localhost:1", R"(,"crossOrigin":true})").error().message.find("framed"),
+        std::string::npos);
+    EXPECT_FALSE(
+        page(local, "http://localhost:1", R"(,"crossOrigin":false,"topOrigin":"https://x.y"})")
+            .ok());
+    EXPECT_TRUE(page(local, "http://localhost:1", R"(,"crossOrigin":false})").ok());
+    // Other signature types have no page.
+    auto plain = SoftSkKey::generate(KeyAlgorithm::sk_ecdsa_p256);
+    EXPECT_TRUE(check_webauthn_page(plain.public_key(), plain.sign(kData, 1, 1)).ok());
+}

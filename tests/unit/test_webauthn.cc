@@ -300,3 +300,22 @@ TEST_F(Webauthn, AnAssertionForOtherDataAPageOrAKeyIsRefused) {
     SoftSkKey ed = SoftSkKey::generate(KeyAlgorithm::sk_ed25519, "localhost");
     EXPECT_FALSE(webauthn_signature_blob(ed.public_key(), assertion(data), kPage, data).ok());
 }
+
+// The assertion's own clientDataJSON is held to the same page rules.
+TEST_F(Webauthn, AFramedAssertionIsRefused) {
+    const Bytes data = to_bytes(as_bytes("the data the agent was asked to sign"));
+    WebauthnAssertion framed = assertion(data);
+    std::string cd = client_data("webauthn.get", data, kPage.origin, R"(,"crossOrigin":true})");
+    framed.client_data_json = to_bytes(as_bytes(cd));
+    framed.signature = passkey.sign_der(signed_over(framed.authenticator_data, cd));
+    EXPECT_NE(get_error(framed, data).find("crossOrigin"), std::string::npos);
+}
+
+TEST_F(Webauthn, AnAttestationObjectWithANonTextKeyIsRefused) {
+    Bytes obj;
+    head(obj, 5, 1);
+    head(obj, 0, 1);  // the key 1
+    text(obj, "none");
+    EXPECT_NE(create_error(obj, client_data("webauthn.create")).find("not a definite text string"),
+              std::string::npos);
+}
