@@ -6,13 +6,16 @@
 
 #include "agent/commands.h"
 #include "agent/keyring.h"
+#include "agent/passkey_page.h"
 #include "core/fido/attestation.h"
+#include "core/fido/webauthn.h"
 #include "core/link/channel_crypto.h"
 #include "core/link/link_messages.h"
 #include "core/ssh/agent_client.h"
 #include "core/ssh/agent_protocol.h"
 #include "core/ssh/wire.h"
 #include "core/sys/args.h"
+#include "core/sys/monotonic.h"
 #include "core/sys/sha256.h"
 
 namespace skgate::agent {
@@ -45,12 +48,70 @@ Result<PublicKey> credential_key(const AttestedCredential& cred, const std::stri
     return PublicKey::make_sk_ecdsa(material, app);
 }
 
+// generate --passkey: the browser makes the key, through the one-time
+// loopback page; no paired device and no running agent are involved.
+int generate_passkey(const AgentPaths& paths, const std::string& name, bool verify_required,
+                     int timeout_s) {
+    if (auto st = paths.ensure(); !st)
+        return fail("generate", st.error().message);
+    auto challenge = random_bytes(32);
+    if (!challenge)
+        return fail("generate", challenge.error().message);
+    PageRequest req;
+    req.kind = PageRequest::Kind::create;
+    req.challenge = *challenge;
+    req.user_name = name;
+    req.verify_required = verify_required;
+    req.purpose = "Create the SSH key '" + name + "' as a passkey for skgate-agent.";
+    auto answer = serve_passkey_page(
+        req, monotonic_us() + static_cast<uint64_t>(timeout_s) * 1'000'000,
+        [](const std::string& url) {
+            std::printf("Create the passkey in your browser: %s\n", url.c_str());
+            std::fflush(stdout);
+            if (auto opened = open_browser(url); !opened)
+                std::fprintf(stderr,
+                             "skgate-agent: generate: could not open a browser (%s); "
+                             "open the address above yourself\n",
+                             opened.error().message.c_str());
+        });
+    if (!answer)
+        return fail("generate", answer.error().message);
+    auto att = answer->fields.find("attestationObject");
+    auto cd = answer->fields.find("clientDataJSON");
+    if (att == answer->fields.end() || cd == answer->fields.end())
+        return fail("generate", "the page's answer lacks the attestation or the client data");
+    auto reg = PasskeyRegistration::parse(att->second, cd->second, *challenge, answer->where);
+    if (!reg)
+        return fail("generate", "the browser's answer: " + reg.error().message);
+    if (verify_required && !(reg->flags & kAuthDataUserVerified))
+        return fail("generate", "the passkey did not verify you (no PIN or biometric)");
+    AgentKey k{name, reg->key, reg->credential_id, verify_required, {}, true};
+    if (auto st = save_key(paths, k, reg->attestation.serialize(), cd->second); !st)
+        return fail("generate", st.error().message);
+    std::string base = paths.keys() + "/" + name;
+    std::printf("%s skgate:%s\n", reg->key.to_text().c_str(), name.c_str());
+    std::fprintf(stderr,
+                 "\nKey '%s' (%s) is a passkey (attestation: %s); your browser keeps it.\n"
+                 "It approves sudo and su step-ups through the forwarded agent and signs with\n"
+                 "ssh-keygen -Y; the stock ssh client cannot log in with it. A server allows it\n"
+                 "with `AllowedApplications ssh:* %s` in skgate.conf, and an administrator\n"
+                 "enrolls it with:\n"
+                 "  skgatectl enroll --user USER --key-file %s.pub --name %s \\\n"
+                 "      --attestation %s.attestation --challenge %s.challenge\n",
+                 name.c_str(), reg->key.fingerprint().c_str(), reg->format.c_str(), kPasskeyRpId,
+                 base.c_str(), name.c_str(), base.c_str(), base.c_str());
+    return kExitOk;
+}
+
 }  // namespace
 
 int cmd_generate(const Args& args) {
     ArgParser a({"--name", "--application", "--timeout", "--device"},
-                {"--verify-required", "--ed25519"});
-    if (auto st = a.parse(args); !st || !a.positional().empty() || !a.value("--name")) {
+                {"--verify-required", "--ed25519", "--passkey"});
+    if (auto st = a.parse(args);
+        !st || !a.positional().empty() || !a.value("--name") ||
+        (a.flag("--passkey") &&
+         (a.value("--application") || a.value("--device") || a.flag("--ed25519")))) {
         std::fputs(kGenerateUsage, stderr);
         return kExitUsage;
     }
@@ -65,6 +126,8 @@ int cmd_generate(const Args& args) {
         return kExitUsage;
     }
     const int timeout_s = static_cast<int>(*timeout);
+    if (a.flag("--passkey"))
+        return generate_passkey(paths, name, a.flag("--verify-required"), timeout_s);
     // The key is made on one device and recorded as that device's: requests
     // for it go there and nowhere else.
     auto paired = load_pairings(paths);
@@ -171,8 +234,9 @@ int cmd_list(const Args& args) {
         std::fprintf(stderr, "skgate-agent: list: %s\n", paired.error().message.c_str());
     for (const auto& k : *keys) {
         const PairingRecord* device = paired ? paired->recorded_for(k) : nullptr;
-        std::string on =
-            device ? "on '" + device->device_name + "'" : "made on a device no longer paired";
+        std::string on = k.passkey ? "a passkey, approved in your browser"
+                         : device  ? "on '" + device->device_name + "'"
+                                   : "made on a device no longer paired";
         std::printf("%-16s %s %s%s %s\n", k.name.c_str(), k.key.fingerprint().c_str(),
                     std::string(k.key.type_name()).c_str(),
                     k.verify_required ? " verify-required" : "", on.c_str());

@@ -23,7 +23,9 @@ inline constexpr const char* kPairUsage =
 inline constexpr const char* kGenerateUsage =
     "usage: skgate-agent generate --name NAME [--verify-required] [--ed25519]\n"
     "                             [--application ssh:NAME] [--timeout SECONDS]\n"
-    "                             [--device DEVICE]\n";
+    "                             [--device DEVICE]\n"
+    "       skgate-agent generate --passkey --name NAME [--verify-required]\n"
+    "                             [--timeout SECONDS]\n";
 inline constexpr const char* kListUsage = "usage: skgate-agent list\n";
 inline constexpr const char* kStatusUsage = "usage: skgate-agent status\n";
 inline constexpr const char* kUnpairUsage = "usage: skgate-agent unpair [--device DEVICE]\n";

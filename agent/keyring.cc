@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 
+#include "agent/passkey_page.h"
 #include "core/fido/cbor_fields.h"
 #include "core/sys/atomicfile.h"
 #include "core/sys/safefile.h"
@@ -35,6 +36,8 @@ Bytes encode_key_file(const AgentKey& key) {
     f.set(3, uint64_t{key.verify_required ? 1u : 0u});
     if (!key.device_id.empty())
         f.set(4, key.device_id);
+    if (key.passkey)
+        f.set(5, uint64_t{1});
     return f.encode();
 }
 
@@ -104,16 +107,24 @@ Result<std::vector<AgentKey>> load_keys(const AgentPaths& paths) {
         if (!f)
             return f.error().context(path);
         auto blob = f->get_bytes(1, "public key", kMaxKeyBlobBytes);
-        auto handle = f->get_bytes(2, "key handle", 128);
+        auto passkey = f->has(5) ? f->get_uint(5, "passkey") : Result<uint64_t>(uint64_t{0});
+        // A WebAuthn credential id may be up to 1023 bytes; a CTAP key
+        // handle of skgate's authenticators is far shorter.
+        auto handle = f->get_bytes(2, "key handle", passkey && *passkey ? 1023 : 128);
         auto uv = f->get_uint(3, "verify-required");
         auto device =
             f->has(4) ? f->get_bytes(4, "device id", kDeviceIdBytes) : Result<Bytes>(Bytes{});
-        if (!blob || !handle || !uv || !device || (f->has(4) && device->size() != kDeviceIdBytes))
+        if (!blob || !handle || !uv || !device || !passkey || *passkey > 1 ||
+            (f->has(4) && device->size() != kDeviceIdBytes) || (*passkey && f->has(4)))
             return invalid(path + ": malformed key file");
         auto key = PublicKey::parse_blob(*blob);
         if (!key || !key->is_security_key() || key->is_certificate())
             return invalid(path + ": the public key is not a security key");
-        out.push_back({name, std::move(*key), std::move(*handle), *uv != 0, std::move(*device)});
+        if (*passkey &&
+            (key->algorithm() != KeyAlgorithm::sk_ecdsa_p256 || key->application() != kPasskeyRpId))
+            return invalid(path + ": a passkey must be an ECDSA key for " + kPasskeyRpId);
+        out.push_back({name, std::move(*key), std::move(*handle), *uv != 0, std::move(*device),
+                       *passkey != 0});
     }
     return out;
 }
@@ -259,12 +270,16 @@ Result<const PairingRecord*> PairedDevices::named(const std::string& name) const
 }
 
 const PairingRecord* PairedDevices::recorded_for(const AgentKey& key) const {
+    if (key.passkey)
+        return nullptr;  // in the browser's hands, on no paired device
     if (!key.device_id.empty())
         return by_id(key.device_id);
     return first_from_pairing_file ? &records.front() : nullptr;
 }
 
 const PairingRecord* PairedDevices::holding(const AgentKey& key) const {
+    if (key.passkey)
+        return nullptr;
     if (const PairingRecord* d = recorded_for(key))
         return d;
     // Pairing the same authenticator again gives it a new device id: with

@@ -50,6 +50,10 @@ struct AgentKey {
     // The paired device that made it; empty for keys made before the agent
     // knew several devices: those are the `pairing` file's device's.
     Bytes device_id;
+    // A browser passkey (generate --passkey): signed through the agent's
+    // loopback page, never a paired device; its key handle is the
+    // credential id.
+    bool passkey = false;
 };
 
 // Key names are file names: letters, digits, '.', '_' and '-'.

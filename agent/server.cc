@@ -17,7 +17,9 @@
 #include "agent/event_limit.h"
 #include "agent/handshake_limit.h"
 #include "agent/known_hosts.h"
+#include "agent/passkey_page.h"
 #include "core/audit/audit.h"
+#include "core/fido/webauthn.h"
 #include "core/link/broker.h"
 #include "core/link/pairing.h"
 #include "core/ssh/agent_client.h"
@@ -142,8 +144,14 @@ Bytes AgentServer::identities(ClientSession& session) {
     if (!keys)
         std::fprintf(stderr, "skgate-agent: %s\n", keys.error().message.c_str());
     else
-        for (const auto& k : *keys)
+        for (const auto& k : *keys) {
+            // ssh's own connection (bound, not forwarded) is for a login,
+            // which a passkey cannot make: offering it would cost an
+            // authentication attempt and a browser prompt for nothing.
+            if (k.passkey && session.bound_locally && !session.forwarded)
+                continue;
             ids.push_back({k.key.blob(), "skgate:" + k.name});
+        }
     if (!options_.upstream_socket.empty()) {
         // The upstream agent lists only what the binds on this connection
         // permit: asked on the client's own connection.
@@ -197,12 +205,65 @@ void AgentServer::relay_bind_upstream(ByteView message, ClientSession& session) 
         session.upstream_refused = true;
 }
 
+Bytes AgentServer::sign_with_passkey(const AgentKey& key, const AgentRequest& req,
+                                     const std::string& what, bool login, uint64_t start) {
+    auto refuse = [&](const std::string& reason) {
+        std::fprintf(stderr, "skgate-agent: sign request with key '%s' (%s): %s\n",
+                     key.name.c_str(), what.c_str(), reason.c_str());
+        audit_sign(key, Decision::deny, reason, what, start);
+        return agent_failure();
+    };
+    if (login)
+        return refuse(
+            "a passkey cannot log in: the ssh client refuses its WebAuthn signature (log in with "
+            "a key on a paired device)");
+    PageRequest page;
+    page.kind = PageRequest::Kind::get;
+    page.challenge = req.data;
+    page.credential_id = key.key_handle;
+    page.verify_required = key.verify_required;
+    page.purpose = "Approve with the passkey '" + key.name + "': " + what + ".";
+    uint64_t deadline = start + static_cast<uint64_t>(options_.sign_timeout_ms) * 1000;
+    auto answer = serve_passkey_page(page, deadline, [&](const std::string& url) {
+        std::fprintf(stderr, "skgate-agent: approve '%s' (%s) in your browser: %s\n",
+                     key.name.c_str(), what.c_str(), url.c_str());
+        if (auto opened = open_browser(url); !opened)
+            std::fprintf(stderr, "skgate-agent: could not open a browser: %s\n",
+                         opened.error().message.c_str());
+    });
+    if (!answer)
+        return refuse(answer.error().message);
+    WebauthnAssertion a;
+    for (auto [field, into] :
+         {std::pair{"authenticatorData", &a.authenticator_data},
+          std::pair{"clientDataJSON", &a.client_data_json}, std::pair{"signature", &a.signature}}) {
+        auto it = answer->fields.find(field);
+        if (it == answer->fields.end())
+            return refuse(std::string("the page's answer lacks ") + field);
+        *into = it->second;
+    }
+    // The browser is checked, not trusted, as an authenticator is.
+    auto blob = webauthn_signature_blob(key.key, a, answer->where, req.data);
+    if (!blob)
+        return refuse(blob.error().message);
+    auto verified = verify_sk_signature(key.key, *blob, req.data);
+    if (!verified || !verified->user_present())
+        return refuse("the browser's signature lacks user presence");
+    if (key.verify_required && !verified->user_verified())
+        return refuse("the passkey did not verify the person (no PIN or biometric)");
+    audit_sign(key, Decision::allow, "approved in the browser", what, start);
+    return agent_sign_response(*blob);
+}
+
 Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req,
                         const ClientSession& session) {
     const std::string& context = session.stepup_context;
     uint64_t start = monotonic_us();
     auto purpose = describe_signed_data(req.data, context);
     std::string what = purpose ? purpose->describe() : "unrecognised data";
+    if (key.passkey)
+        return sign_with_passkey(key, req, what,
+                                 purpose && purpose->kind == SignPurpose::Kind::login, start);
     SignRequest sr;
     sr.application = key.key.application();
     sr.key_handle = key.key_handle;

@@ -89,6 +89,9 @@ class AgentServer {
     Result<AuthenticatorLink*> link_of_handle(const std::string& application,
                                               const Bytes& key_handle);
     Bytes sign(const AgentKey& key, const AgentRequest& req, const ClientSession& session);
+    // A browser passkey's signature, through the one-time loopback page.
+    Bytes sign_with_passkey(const AgentKey& key, const AgentRequest& req, const std::string& what,
+                            bool login, uint64_t start);
     Bytes extension(const AgentRequest& ext, ClientSession& session);
     Bytes identities(ClientSession& session);
     Result<AgentClient*> upstream_of(ClientSession& session);

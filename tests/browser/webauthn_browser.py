@@ -6,7 +6,8 @@ navigator.credentials.create and .get answered, one NAME=VALUE per line
 (--remote-debugging-pipe: NUL-terminated JSON on fds 3 and 4), so no port
 is open but the page's own HTTP server on loopback.
 
-Usage: webauthn_browser.py --challenge B64U --data B64U [--transport T]
+Usage: webauthn_browser.py --serve DIR [--transport T] ... (see serve())
+       webauthn_browser.py --challenge B64U --data B64U [--transport T]
        [--uv-capable yes|no] [--uv yes|no] [--create-uv R] [--get-uv R]
        [--host localhost|127.0.0.1] [--rp RPID]
 Exit 0 when the page finished (its errors are printed as create.error or
@@ -26,7 +27,7 @@ import threading
 import time
 import urllib.parse
 
-DEADLINE_S = 120  # a loaded machine starts Chromium slowly; never a test verdict
+DEADLINE_S = int(os.environ.get("SKGATE_BROWSER_DEADLINE", "120"))  # a loaded machine starts Chromium slowly; never a test verdict
 
 
 class Devtools:
@@ -97,10 +98,75 @@ def serve_page():
     return server
 
 
+def serve(a):
+    """Browser mode for skgate-agent's own page: one tab with one virtual
+    authenticator (so the credential generate made is there to sign with).
+    DIR/open is the $BROWSER to give the agent: it queues its URL in
+    DIR/commands, as do the test's own lines: "uv yes|no" sets whether the
+    authenticator verifies the person, "quit" ends. Each URL is opened in
+    the tab, and the next line is read once the page says it is done; DIR/log
+    gets one line per page ("done URL" or "timeout URL")."""
+    d = a.serve
+    fifo = os.path.join(d, "commands")
+    os.mkfifo(fifo, 0o600)
+    opener = os.path.join(d, "open")
+    with open(opener, "w") as f:
+        f.write('#!/bin/sh\nprintf "%%s\\n" "$1" > %s\n' % fifo)
+    os.chmod(opener, 0o755)
+    profile = tempfile.mkdtemp(prefix="skgate-chromium-")
+    tools = Devtools(profile)
+    tools.deadline = time.monotonic() + 24 * 3600  # the test ends it
+    log = open(os.path.join(d, "log"), "a", buffering=1)
+    try:
+        targets = tools.call("Target.getTargets")["targetInfos"]
+        page = next(t for t in targets if t["type"] == "page")
+        s = tools.call("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})[
+            "sessionId"]
+        tools.call("WebAuthn.enable", {"enableUI": False}, s)
+        auth = tools.call("WebAuthn.addVirtualAuthenticator", {"options": {
+            "protocol": "ctap2", "transport": a.transport, "hasResidentKey": True,
+            "hasUserVerification": a.uv_capable == "yes", "isUserVerified": a.uv == "yes",
+            "automaticPresenceSimulation": True}}, s)["authenticatorId"]
+        log.write("ready\n")
+        commands = open(fifo, "r")
+        keep_open = open(fifo, "w")  # writers come and go: never EOF
+        for line in commands:
+            line = line.strip()
+            if line == "quit":
+                break
+            if line.startswith("uv "):
+                tools.call("WebAuthn.setUserVerified",
+                           {"authenticatorId": auth, "isUserVerified": line == "uv yes"}, s)
+                log.write(line + "\n")
+                continue
+            if not line:
+                continue
+            tools.call("Page.navigate", {"url": line}, s)
+            end = time.monotonic() + DEADLINE_S
+            done = False
+            while time.monotonic() < end and not done:
+                time.sleep(0.1)
+                r = tools.call("Runtime.evaluate", {"expression": "window.skgateDone === true"}, s)
+                done = r["result"].get("value") is True
+            status = tools.call("Runtime.evaluate", {"expression":
+                "(document.getElementById('status') || {}).textContent || ''"}, s)
+            log.write(("done " if done else "timeout ") + line + " " +
+                      json.dumps(status["result"].get("value", "")) + "\n")
+        keep_open.close()
+    except Exception as e:
+        log.write("error " + str(e) + "\n")
+        return 1
+    finally:
+        tools.close()
+        shutil.rmtree(profile, ignore_errors=True)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--challenge", required=True)
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--serve", help="browser mode for skgate-agent's page, in this directory")
+    ap.add_argument("--challenge")
+    ap.add_argument("--data")
     ap.add_argument("--transport", default="internal")
     ap.add_argument("--uv-capable", default="yes")
     ap.add_argument("--uv", default="yes")
@@ -109,6 +175,10 @@ def main():
     ap.add_argument("--host", default="localhost")
     ap.add_argument("--rp", default="localhost")
     a = ap.parse_args()
+    if a.serve:
+        return serve(a)
+    if not a.challenge or not a.data:
+        ap.error("--challenge and --data are needed (or --serve DIR)")
     server = serve_page()
     profile = tempfile.mkdtemp(prefix="skgate-chromium-")
     tools = Devtools(profile)
