@@ -3,6 +3,7 @@
 // themselves, another user's agent socket, a counter regression across two
 // accounts and many honest step-ups at once. Each case checks the command's
 // result and the journal event.
+#include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
@@ -550,4 +551,119 @@ TEST_F(E2eStepUp, APasskeyApprovesSudoWhenPolicyAllowsItsApplication) {
     EXPECT_FALSE(got_root(cloned)) << shown(cloned);
     EXPECT_NE(stepup_events("deny", kAlice, "signature counter 0 is not above").find(fp),
               std::string::npos);
+}
+
+// The whole way for a browser passkey: alice's skgate-agent makes the key in
+// her browser (Debian's Chromium with a virtual authenticator, as her user)
+// and, when root's su for alice asks her agent for the step-up, opens its
+// page there; the passkey signs and pam_skgate approves. Then the person
+// refuses in the browser, and su fails.
+TEST_F(E2eStepUp, APasskeyInTheUsersBrowserApprovesThroughHerSkgateAgent) {
+    if (run({"sh", "-c", "command -v chromium"}).status != 0)
+        GTEST_SKIP() << "Debian's chromium is not installed (scripts/install-deps installs it)";
+    Account a = account(kAlice);
+    std::string base = a.home + "/passkey-e2e";
+    std::filesystem::remove_all(base);
+    for (const std::string& d : {base, base + "/agent", base + "/browser"}) {
+        std::filesystem::create_directories(d);
+        ASSERT_EQ(chown(d.c_str(), a.uid, a.gid), 0);
+        chmod(d.c_str(), 0700);
+    }
+    std::vector<std::string> as_alice{"setpriv",
+                                      "--reuid=" + std::string(kAlice),
+                                      "--regid=" + std::string(kAlice),
+                                      "--init-groups",
+                                      "env",
+                                      "HOME=" + a.home,
+                                      "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                                      "SKGATE_AGENT_DIR=" + base + "/agent",
+                                      "BROWSER=" + base + "/browser/open"};
+    auto spawn_as_alice = [&](std::vector<std::string> argv, const std::string& log) {
+        std::vector<std::string> full = as_alice;
+        full.insert(full.end(), argv.begin(), argv.end());
+        pid_t pid = fork();
+        if (pid == 0) {
+            int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            std::vector<char*> args;
+            for (auto& s : full)
+                args.push_back(s.data());
+            args.push_back(nullptr);
+            execvp(args[0], args.data());
+            _exit(127);
+        }
+        return pid;
+    };
+    auto wait_for = [](const std::string& path, const std::string& text) {
+        for (int i = 0; i < 2400; i++) {
+            std::error_code ec;
+            if (std::filesystem::exists(path, ec) &&
+                read_file(path).find(text) != std::string::npos)
+                return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return false;
+    };
+    pid_t browser = spawn_as_alice(
+        {"python3", required_env("SKGATE_SOURCE_ROOT") + "/tests/browser/webauthn_browser.py",
+         "--serve", base + "/browser"},
+        h_->path("passkey-browser.log"));
+    ASSERT_TRUE(wait_for(base + "/browser/log", "ready"))
+        << read_file(h_->path("passkey-browser.log"));
+    std::vector<std::string> generate = as_alice;
+    for (const std::string& s :
+         std::vector<std::string>{required_env("SKGATE_AGENT_BIN"), "generate", "--passkey",
+                                  "--name", "phone", "--timeout", "120"})
+        generate.push_back(s);
+    auto made = run(generate);
+    ASSERT_EQ(made.status, 0) << shown(made);
+    KeyStore store(h_->path("keys.d"));
+    auto key = PublicKey::parse_text(read_file(base + "/agent/keys/phone.pub"));
+    ASSERT_TRUE(key.ok());
+    ASSERT_TRUE(store
+                    .add(kAlice, {.key = *key,
+                                  .comment = "phone",
+                                  .name = "phone",
+                                  .enrolled = std::time(nullptr) - 60})
+                    .ok());
+    conf("Mode audit\nAllowedApplications ssh:* localhost\n");
+    pid_t agent =
+        spawn_as_alice({required_env("SKGATE_AGENT_BIN"), "run"}, h_->path("passkey-agent.log"));
+    ASSERT_TRUE(wait_for(h_->path("passkey-agent.log"), "listening on"));
+    pam_service("su", module_line("[success=done default=die]"));
+    auto su = [&] {
+        return run({"env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                    "SSH_AUTH_SOCK=" + base + "/agent/agent.sock", "su", kAlice, "-c", "id -un"});
+    };
+    auto approved = su();
+    EXPECT_EQ(approved.status, 0) << shown(approved) << read_file(h_->path("passkey-agent.log"));
+    EXPECT_TRUE(has_line(approved.out, kAlice)) << shown(approved);
+    std::string allowed = stepup_events("allow", kAlice, key->fingerprint());
+    EXPECT_NE(allowed.find(key->fingerprint()), std::string::npos) << allowed;
+
+    // The person refuses in the browser (the authenticator fails to verify).
+    std::string fifo = base + "/browser/commands";
+    int fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    ASSERT_GE(fd, 0);
+    (void)!write(fd, "uv no\n", 6);
+    close(fd);
+    ASSERT_TRUE(wait_for(base + "/browser/log", "uv no"));
+    auto refused = su();
+    EXPECT_NE(refused.status, 0) << shown(refused);
+    EXPECT_TRUE(wait_for(h_->path("passkey-agent.log"), "did not approve (NotAllowedError)"));
+
+    kill(agent, SIGTERM);
+    waitpid(agent, nullptr, 0);
+    fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) {
+        (void)!write(fd, "quit\n", 5);
+        close(fd);
+    }
+    int status = 0;
+    for (int i = 0; i < 600 && waitpid(browser, &status, WNOHANG) == 0; i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    kill(browser, SIGKILL);
+    waitpid(browser, nullptr, 0);
+    std::filesystem::remove_all(base);
 }
