@@ -85,6 +85,21 @@ class Devtools:
             self.proc.wait()
 
 
+def open_tab(tools, a):
+    """The browser's one tab, with a virtual authenticator as the options
+    say: (its DevTools session, the authenticator's id)."""
+    targets = tools.call("Target.getTargets")["targetInfos"]
+    page = next(t for t in targets if t["type"] == "page")
+    s = tools.call("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})[
+        "sessionId"]
+    tools.call("WebAuthn.enable", {"enableUI": False}, s)
+    auth = tools.call("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": a.transport, "hasResidentKey": True,
+        "hasUserVerification": a.uv_capable == "yes", "isUserVerified": a.uv == "yes",
+        "automaticPresenceSimulation": True}}, s)["authenticatorId"]
+    return s, auth
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -118,15 +133,7 @@ def serve(a):
     tools.deadline = time.monotonic() + 24 * 3600  # the test ends it
     log = open(os.path.join(d, "log"), "a", buffering=1)
     try:
-        targets = tools.call("Target.getTargets")["targetInfos"]
-        page = next(t for t in targets if t["type"] == "page")
-        s = tools.call("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})[
-            "sessionId"]
-        tools.call("WebAuthn.enable", {"enableUI": False}, s)
-        auth = tools.call("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": a.transport, "hasResidentKey": True,
-            "hasUserVerification": a.uv_capable == "yes", "isUserVerified": a.uv == "yes",
-            "automaticPresenceSimulation": True}}, s)["authenticatorId"]
+        s, auth = open_tab(tools, a)
         log.write("ready\n")
         commands = open(fifo, "r")
         keep_open = open(fifo, "w")  # writers come and go: never EOF
@@ -183,15 +190,7 @@ def main():
     profile = tempfile.mkdtemp(prefix="skgate-chromium-")
     tools = Devtools(profile)
     try:
-        targets = tools.call("Target.getTargets")["targetInfos"]
-        page = next(t for t in targets if t["type"] == "page")
-        s = tools.call("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})[
-            "sessionId"]
-        tools.call("WebAuthn.enable", {"enableUI": False}, s)
-        tools.call("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": a.transport, "hasResidentKey": True,
-            "hasUserVerification": a.uv_capable == "yes", "isUserVerified": a.uv == "yes",
-            "automaticPresenceSimulation": True}}, s)
+        s, _ = open_tab(tools, a)
         query = urllib.parse.urlencode({"challenge": a.challenge, "data": a.data, "rp": a.rp,
                                         "cuv": a.create_uv, "guv": a.get_uv})
         url = "http://%s:%d/webauthn_page.html?%s" % (a.host, server.server_address[1], query)

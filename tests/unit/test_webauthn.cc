@@ -23,13 +23,14 @@ const Aaguid kAaguid = {0xcb, 0x69, 0x48, 0x1e, 0x8f, 0xf7, 0x40, 0x39,
 
 // The CBOR heads this test needs (major type, length below 2^16).
 void head(Bytes& out, uint8_t major, size_t n) {
+    const auto m = static_cast<uint8_t>(major << 5);
     if (n < 24) {
-        out.push_back(static_cast<uint8_t>(major << 5 | n));
+        out.push_back(static_cast<uint8_t>(m | n));
     } else if (n < 256) {
-        out.push_back(static_cast<uint8_t>(major << 5 | 24));
+        out.push_back(static_cast<uint8_t>(m | 24u));
         out.push_back(static_cast<uint8_t>(n));
     } else {
-        out.push_back(static_cast<uint8_t>(major << 5 | 25));
+        out.push_back(static_cast<uint8_t>(m | 25u));
         out.push_back(static_cast<uint8_t>(n >> 8));
         out.push_back(static_cast<uint8_t>(n & 0xff));
     }
