@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,7 +15,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "core/link/channel_crypto.h"
@@ -22,6 +25,7 @@
 #include "core/sys/http_request.h"
 #include "core/sys/json.h"
 #include "core/sys/monotonic.h"
+#include "core/sys/sha256.h"
 #include "core/sys/text.h"
 
 namespace skgate::agent {
@@ -75,13 +79,14 @@ std::string script_json(std::string_view s) {
 constexpr std::string_view kPageScript = R"JS(
 "use strict";
 const p = JSON.parse(document.getElementById("skgate-request").textContent);
+document.getElementById("purpose").textContent = p.purpose;
 const bin = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
 const b64u = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)))
     .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const say = (text) => { document.getElementById("status").textContent = text; };
 async function answer(fields) {
   const body = Object.entries(fields).map(([k, v]) => k + "=" + v + "\n").join("");
-  const r = await fetch(location.pathname, {method: "POST", body: body,
+  const r = await fetch(location.pathname + "/" + p.answer, {method: "POST", body: body,
                                             headers: {"Content-Type": "text/plain"}});
   if (!r.ok) throw new Error("skgate-agent refused the answer (" + r.status + ")");
 }
@@ -95,7 +100,7 @@ async function run() {
         challenge: bin(p.challenge), rp: {id: p.rpId, name: "skgate-agent"},
         user: {id: bin(p.userId), name: p.user, displayName: p.user},
         pubKeyCredParams: [{type: "public-key", alg: -7}], attestation: "direct",
-        authenticatorSelection: {userVerification: p.uv, residentKey: "preferred"},
+        authenticatorSelection: {userVerification: p.uv, residentKey: "discouraged"},
         timeout: p.timeoutMs}});
       fields = {attestationObject: b64u(c.response.attestationObject),
                 clientDataJSON: b64u(c.response.clientDataJSON)};
@@ -115,6 +120,7 @@ async function run() {
       say("Not approved (" + (e.name || e) + "). skgate-agent was told.");
     } catch (e2) {
       say("Not approved (" + (e.name || e) + ").");
+      document.getElementById("again").hidden = false;
     }
   }
   window.skgateDone = true;
@@ -123,35 +129,42 @@ document.getElementById("again").onclick = run;
 run();
 )JS";
 
-std::string page_html(const PageRequest& req, uint64_t timeout_ms, ByteView user_id) {
+struct Page {
+    std::string html;
+    std::string script_hash;  // for the CSP: the only script that may run
+};
+
+Page page_html(const PageRequest& req, uint64_t timeout_ms, ByteView user_id,
+               const std::string& answer) {
     std::string uv = req.verify_required ? "required" : "preferred";
     std::string params =
         std::string("{\"kind\":\"") + (req.kind == PageRequest::Kind::create ? "create" : "get") +
         "\",\"rpId\":\"" + kPasskeyRpId + "\",\"challenge\":\"" +
         base64url_encode_unpadded(req.challenge) + "\",\"user\":" + script_json(req.user_name) +
         ",\"userId\":\"" + base64url_encode_unpadded(user_id) + "\",\"credentialId\":\"" +
-        base64url_encode_unpadded(req.credential_id) + "\",\"uv\":\"" + uv +
-        "\",\"timeoutMs\":" + std::to_string(timeout_ms) + "}";
+        base64url_encode_unpadded(req.credential_id) + "\",\"uv\":\"" + uv + "\",\"answer\":\"" +
+        answer + "\",\"purpose\":" + script_json(req.purpose) +
+        ",\"timeoutMs\":" + std::to_string(timeout_ms) + "}";
     std::string title = req.kind == PageRequest::Kind::create ? "Create an SSH key" : "Approve";
-    return "<!doctype html>\n<meta charset=\"utf-8\">\n<title>skgate-agent: " + title +
-           "</title>\n<h1>skgate-agent</h1>\n<p id=\"purpose\"></p>\n<p id=\"status\"></p>\n"
-           "<button id=\"again\" hidden>Try again</button>\n"
-           "<script type=\"application/json\" id=\"skgate-request\">" +
-           params + "</script>\n<script type=\"application/json\" id=\"skgate-purpose\">" +
-           script_json(req.purpose) + "</script>\n<script>\n" +
-           "document.getElementById(\"purpose\").textContent = JSON.parse("
-           "document.getElementById(\"skgate-purpose\").textContent);\n" +
-           std::string(kPageScript) + "</script>\n";
+    Sha256 hash = sha256(as_bytes(kPageScript));
+    return {"<!doctype html>\n<meta charset=\"utf-8\">\n<title>skgate-agent: " + title +
+                "</title>\n<h1>skgate-agent</h1>\n<p id=\"purpose\"></p>\n<p id=\"status\"></p>\n"
+                "<button id=\"again\" hidden>Try again</button>\n"
+                "<script type=\"application/json\" id=\"skgate-request\">" +
+                params + "</script>\n<script>" + std::string(kPageScript) + "</script>\n",
+            "'sha256-" + base64_encode(hash) + "'"};
 }
 
 std::string response(int code, std::string_view reason, std::string_view type,
-                     std::string_view body) {
+                     std::string_view body, const std::string& script_hash = "'none'") {
     std::string out = "HTTP/1.1 " + std::to_string(code) + " " + std::string(reason) +
                       "\r\nConnection: close\r\nCache-Control: no-store\r\n"
                       "Referrer-Policy: no-referrer\r\nX-Frame-Options: DENY\r\n"
                       "X-Content-Type-Options: nosniff\r\n"
-                      "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
-                      "connect-src 'self'; frame-ancestors 'none'; form-action 'none'\r\n";
+                      "Cross-Origin-Opener-Policy: same-origin\r\n"
+                      "Content-Security-Policy: default-src 'none'; script-src " +
+                      script_hash +
+                      "; connect-src 'self'; frame-ancestors 'none'; form-action 'none'\r\n";
     if (!type.empty())
         out += "Content-Type: " + std::string(type) + "\r\n";
     out += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
@@ -237,6 +250,51 @@ struct Connection {
     uint64_t deadline_us = 0;
 };
 
+// A TCP table line's fields that matter here.
+struct TcpEntry {
+    std::string local, remote, state, inode;
+    unsigned long uid = 0;
+};
+
+bool read_tcp_entry(const std::string& line, TcpEntry& e) {
+    std::istringstream in(line);
+    std::string slot, queues, timer, retransmits, timeout;
+    return static_cast<bool>(in >> slot >> e.local >> e.remote >> e.state >> queues >> timer >>
+                             retransmits >> e.uid >> timeout >> e.inode);
+}
+
+// The uid of the live socket with these addresses in one table. Only an
+// established socket with an inode counts: a closed one lingers in
+// TIME_WAIT as root's (uid 0, inode 0).
+std::optional<uid_t> find_socket_uid(const char* table_path, const std::string& local,
+                                     const std::string& remote) {
+    std::ifstream table(table_path);
+    std::string line;
+    std::getline(table, line);  // the column titles
+    while (std::getline(table, line)) {
+        TcpEntry e;
+        if (!read_tcp_entry(line, e) || e.local != local || e.remote != remote)
+            continue;
+        if (e.state != "01" || e.inode == "0")
+            return std::nullopt;
+        return static_cast<uid_t>(e.uid);
+    }
+    return std::nullopt;
+}
+
+// An IPv4 address as an IPv6 socket bound to it shows it (::ffff:a.b.c.d).
+sockaddr_storage v4_mapped(const sockaddr_storage& s) {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(s);
+    sockaddr_storage out{};
+    auto& b = reinterpret_cast<sockaddr_in6&>(out);
+    b.sin6_family = AF_INET6;
+    b.sin6_port = a.sin_port;
+    b.sin6_addr.s6_addr[10] = 0xff;
+    b.sin6_addr.s6_addr[11] = 0xff;
+    std::memcpy(&b.sin6_addr.s6_addr[12], &a.sin_addr, 4);
+    return out;
+}
+
 }  // namespace
 
 Result<std::map<std::string, Bytes>> parse_page_answer(std::string_view body) {
@@ -275,22 +333,19 @@ Result<uid_t> loopback_peer_uid(int fd) {
         (ours.ss_family != AF_INET && ours.ss_family != AF_INET6))
         return invalid("not a TCP connection over IP");
     // The peer's own socket: its local address is our peer, its remote ours.
-    std::string local = proc_address(peer), remote = proc_address(ours);
-    std::ifstream table(ours.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6");
-    std::string line;
-    std::getline(table, line);  // the column titles
-    while (std::getline(table, line)) {
-        std::istringstream in(line);
-        std::string slot, l, r, state, queues, timer, retransmits;
-        unsigned long uid = 0;
-        if (!(in >> slot >> l >> r >> state >> queues >> timer >> retransmits >> uid))
-            continue;
-        if (l == local && r == remote)
-            return static_cast<uid_t>(uid);
+    std::optional<uid_t> uid;
+    if (ours.ss_family == AF_INET) {
+        uid = find_socket_uid("/proc/net/tcp", proc_address(peer), proc_address(ours));
+        if (!uid)  // a dual-stack client connected through ::ffff:127.0.0.1
+            uid = find_socket_uid("/proc/net/tcp6", proc_address(v4_mapped(peer)),
+                                  proc_address(v4_mapped(ours)));
+    } else {
+        uid = find_socket_uid("/proc/net/tcp6", proc_address(peer), proc_address(ours));
     }
-    return make_error(ErrorCode::not_found,
-                      "the connecting process is not on this machine's "
-                      "loopback (no /proc/net entry)");
+    if (!uid)
+        return make_error(ErrorCode::not_found,
+                          "the connecting socket is not an open one on this machine's loopback");
+    return *uid;
 }
 
 Status open_browser(const std::string& url) {
@@ -303,25 +358,30 @@ Status open_browser(const std::string& url) {
     if (argv.empty())
         argv = {"xdg-open"};
     argv.push_back(url);
+    // Everything the child needs is made before fork: the agent has threads.
+    std::vector<char*> args;
+    for (auto& a : argv)
+        args.push_back(a.data());
+    args.push_back(nullptr);
     pid_t child = ::fork();
     if (child < 0)
         return io_error(errno_text("fork"));
     if (child == 0) {
         // Detached twice over: the agent never waits for the browser, and
-        // the browser never holds the agent's descriptors.
+        // the browser gets none of the agent's descriptors or signal state.
         ::setsid();
         if (::fork() != 0)
             ::_exit(0);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::signal(SIGPIPE, SIG_DFL);
         int null = ::open("/dev/null", O_RDWR);
         if (null >= 0) {
             ::dup2(null, 0);
             ::dup2(null, 1);
         }
         ::closefrom(3);
-        std::vector<char*> args;
-        for (auto& s : argv)
-            args.push_back(s.data());
-        args.push_back(nullptr);
         ::execvp(args[0], args.data());
         ::_exit(127);
     }
@@ -335,13 +395,21 @@ Result<PageAnswer> serve_passkey_page(const PageRequest& request, uint64_t deadl
                                       const std::function<void(const std::string&)>& open) {
     SKGATE_TRY(listeners, listen_loopback());
     SKGATE_TRY(token_bytes, random_bytes(16));
+    SKGATE_TRY(answer_bytes, random_bytes(16));
     SKGATE_TRY(user_id, random_bytes(16));
     const std::string token = "/" + base64url_encode_unpadded(token_bytes);
+    // The page is served once, and only the page knows where its answer
+    // goes: whoever else learns the URL (a relay of the user's, say) and
+    // takes the page first leaves the person's browser a visible error,
+    // and cannot answer without it.
+    const std::string answer_token = base64url_encode_unpadded(answer_bytes);
+    const std::string answer_path = token + "/" + answer_token;
+    bool page_served = false;
     const std::string host = std::string(kPasskeyRpId) + ":" + std::to_string(listeners.port);
     const WebauthnOrigin where{kPasskeyRpId, "http://" + host};
     uint64_t now = monotonic_us();
     uint64_t timeout_ms = deadline_us > now ? (deadline_us - now) / 1000 : 0;
-    const std::string page = page_html(request, timeout_ms, user_id);
+    const Page page = page_html(request, timeout_ms, user_id, answer_token);
     open(where.origin + token);
 
     std::vector<Connection> conns;
@@ -360,7 +428,8 @@ Result<PageAnswer> serve_passkey_page(const PageRequest& request, uint64_t deadl
             fds.push_back({c.fd.get(), POLLIN, 0});
             wake = std::min(wake, c.deadline_us);
         }
-        int ms = static_cast<int>(std::min<uint64_t>((wake - now) / 1000 + 1, 60'000));
+        uint64_t left = wake > now ? wake - now : 0;
+        int ms = static_cast<int>(std::min<uint64_t>(left / 1000 + 1, 60'000));
         if (::poll(fds.data(), fds.size(), ms) < 0 && errno != EINTR)
             return io_error(errno_text("poll"));
         now = monotonic_us();
@@ -403,10 +472,17 @@ Result<PageAnswer> serve_passkey_page(const PageRequest& request, uint64_t deadl
             // Another Host is DNS rebinding: a site whose name resolves here.
             if (!h || *h != host) {
                 send_all(c.fd.get(), response(421, "Misdirected Request", "", ""));
-            } else if (req->target != token) {
+            } else if (req->method == "GET" && req->target == token) {
+                if (page_served) {
+                    send_all(c.fd.get(), response(410, "Gone", "text/plain",
+                                                  "This page was opened already.\n"));
+                } else {
+                    page_served = true;
+                    send_all(c.fd.get(), response(200, "OK", "text/html; charset=utf-8", page.html,
+                                                  page.script_hash));
+                }
+            } else if (req->target != answer_path) {
                 send_all(c.fd.get(), response(404, "Not Found", "", ""));
-            } else if (req->method == "GET") {
-                send_all(c.fd.get(), response(200, "OK", "text/html; charset=utf-8", page));
             } else if (req->method == "POST") {
                 const std::string* origin = req->header("origin");
                 auto fields = parse_page_answer(body);
@@ -438,13 +514,27 @@ Result<PageAnswer> serve_passkey_page(const PageRequest& request, uint64_t deadl
             if (!(fds[i].revents & POLLIN))
                 continue;
             Fd fd(::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-            if (fd.get() < 0)
+            if (fd.get() < 0) {
+                // Out of descriptors, say: the listener stays readable, and
+                // polling it again at once would spin.
+                if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
                 continue;
+            }
             // Any local user can read a browser's command line, and so the
             // URL: only the agent's own user's connections are heard.
             auto uid = loopback_peer_uid(fd.get());
-            if (!uid || *uid != me || conns.size() >= kMaxPageConnections)
+            if (!uid || *uid != me)
                 continue;
+            if (conns.size() >= kMaxPageConnections) {
+                // Room for the newest: the oldest connection that has said
+                // nothing goes (a browser's preconnects, or a page's).
+                auto silent = std::find_if(conns.begin(), conns.end(),
+                                           [](const Connection& c) { return c.buf.empty(); });
+                if (silent == conns.end())
+                    continue;
+                conns.erase(silent);
+            }
             conns.push_back({std::move(fd), {}, std::min(deadline_us, now + kConnectionUs)});
         }
     }

@@ -206,17 +206,27 @@ void AgentServer::relay_bind_upstream(ByteView message, ClientSession& session) 
 }
 
 Bytes AgentServer::sign_with_passkey(const AgentKey& key, const AgentRequest& req,
-                                     const std::string& what, bool login, uint64_t start) {
+                                     const std::string& what, SignPurposeKind kind,
+                                     uint64_t start) {
     auto refuse = [&](const std::string& reason) {
         std::fprintf(stderr, "skgate-agent: sign request with key '%s' (%s): %s\n",
                      key.name.c_str(), what.c_str(), reason.c_str());
         audit_sign(key, Decision::deny, reason, what, start);
         return agent_failure();
     };
-    if (login)
+    if (kind == SignPurposeKind::login)
         return refuse(
             "a passkey cannot log in: the ssh client refuses its WebAuthn signature (log in with "
             "a key on a paired device)");
+    // Only what the page can name: data the agent cannot read (a login it
+    // cannot parse, say) is never put before the person.
+    if (kind == SignPurposeKind::unknown)
+        return refuse("a passkey signs only SSHSIGs and step-ups, and this is neither");
+    // One page at a time: a forwarded requester must not open tabs without
+    // end, nor put a second prompt next to the one the person expects.
+    std::unique_lock<std::mutex> one_page(passkey_page_mutex_, std::try_to_lock);
+    if (!one_page.owns_lock())
+        return refuse("another passkey request is waiting in the browser");
     PageRequest page;
     page.kind = PageRequest::Kind::get;
     page.challenge = req.data;
@@ -263,7 +273,11 @@ Bytes AgentServer::sign(const AgentKey& key, const AgentRequest& req,
     std::string what = purpose ? purpose->describe() : "unrecognised data";
     if (key.passkey)
         return sign_with_passkey(key, req, what,
-                                 purpose && purpose->kind == SignPurpose::Kind::login, start);
+                                 !purpose ? SignPurposeKind::unknown
+                                 : purpose->kind == SignPurpose::Kind::login
+                                     ? SignPurposeKind::login
+                                     : SignPurposeKind::described,
+                                 start);
     SignRequest sr;
     sr.application = key.key.application();
     sr.key_handle = key.key_handle;

@@ -90,8 +90,9 @@ class AgentServer {
                                               const Bytes& key_handle);
     Bytes sign(const AgentKey& key, const AgentRequest& req, const ClientSession& session);
     // A browser passkey's signature, through the one-time loopback page.
+    enum class SignPurposeKind { login, described, unknown };
     Bytes sign_with_passkey(const AgentKey& key, const AgentRequest& req, const std::string& what,
-                            bool login, uint64_t start);
+                            SignPurposeKind kind, uint64_t start);
     Bytes extension(const AgentRequest& ext, ClientSession& session);
     Bytes identities(ClientSession& session);
     Result<AgentClient*> upstream_of(ClientSession& session);
@@ -105,6 +106,8 @@ class AgentServer {
     // Held while a handshake's device is checked and attached, and while the
     // pairing-changed message ends unpaired devices' sessions.
     std::mutex pairing_change_mutex_;
+    // Held while a passkey page waits for the browser (sign_with_passkey).
+    std::mutex passkey_page_mutex_;
     // Handshake places per source of the TCP link (outlives connections_).
     PeerHandshakeLimit link_sources_;
     // The agent-link audit events of refused handshakes.

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -198,7 +199,14 @@ TEST_F(BrowserAgent, ALoginRequestForAPasskeyIsRefusedAtOnce) {
     auto key = PublicKey::parse_text(read_file(dir.file("agent/keys/phone.pub")));
     ASSERT_TRUE(key.ok());
     start_agent();
-    std::string pages_before = read_file(dir.file("browser/log"));
+    auto pages = [&] {
+        std::string log = read_file(dir.file("browser/log"));
+        size_t n = 0;
+        for (size_t at = log.find("open "); at != std::string::npos; at = log.find("open ", at + 1))
+            n++;
+        return n;
+    };
+    const size_t pages_before = pages();
     WireWriter userauth;
     userauth.put_string(Bytes(32, 7));  // session id
     userauth.put_u8(50);                // SSH_MSG_USERAUTH_REQUEST
@@ -219,7 +227,12 @@ TEST_F(BrowserAgent, ALoginRequestForAPasskeyIsRefusedAtOnce) {
     EXPECT_FALSE(sig.ok());
     EXPECT_TRUE(wait_for_text(dir.file("agent.log"), "a passkey cannot log in"))
         << read_file(dir.file("agent.log"));
-    EXPECT_EQ(read_file(dir.file("browser/log")), pages_before) << "no page was opened";
+    // Nor data the agent cannot read (which could be a login it does not
+    // know): the page would have nothing to name.
+    auto unknown = agent->sign(*key, as_bytes("no SSHSIG, no userauth request"));
+    EXPECT_FALSE(unknown.ok());
+    EXPECT_TRUE(wait_for_text(dir.file("agent.log"), "a passkey signs only SSHSIGs and step-ups"));
+    EXPECT_EQ(pages(), pages_before) << "no page was opened";
 
     // ssh's own connection (session-bind, not forwarded) is not offered it.
     auto own = AgentClient::connect(dir.file("agent/agent.sock"), geteuid(), 30'000);
@@ -238,4 +251,33 @@ TEST_F(BrowserAgent, ALoginRequestForAPasskeyIsRefusedAtOnce) {
     ASSERT_TRUE(forwarded.ok());
     ASSERT_TRUE(forwarded->extension("session-bind@openssh.com", bind_with(true).bytes()).ok());
     EXPECT_EQ(listed(*forwarded), 1u);
+}
+
+// One passkey page at a time: while one waits for the person, another
+// request (a forwarded requester's, say) is refused at once instead of
+// opening a second tab beside it.
+TEST_F(BrowserAgent, ASecondRequestWhileAPageWaitsIsRefusedAtOnce) {
+    auto made = agent_cmd({"generate", "--passkey", "--name", "phone", "--timeout", "120"});
+    ASSERT_EQ(made.status, 0) << made.err;
+    std::string pub = dir.file("agent/keys/phone.pub");
+    // A browser that opens nothing: the first page waits until its limit.
+    write_file(dir.file("record"), "#!/bin/sh\necho \"$1\" >> " + dir.file("opened") + "\n", 0755);
+    env_["BROWSER"] = dir.file("record");
+    agent_ = spawn({required_env("SKGATE_AGENT_BIN"), "run", "--timeout", "20"}, env_,
+                   dir.file("agent.log"));
+    ASSERT_TRUE(wait_for_text(dir.file("agent.log"), "listening on"));
+    write_file(dir.file("first"), "first\n");
+    pid_t first =
+        spawn({"ssh-keygen", "-Y", "sign", "-n", "skgate-test", "-f", pub, dir.file("first")},
+              {{"SSH_AUTH_SOCK", dir.file("agent/agent.sock")}}, dir.file("first.log"));
+    ASSERT_TRUE(wait_for_text(dir.file("opened"), "http://localhost:"));
+    auto second = sign(pub, "second\n");
+    EXPECT_NE(second.status, 0);
+    EXPECT_TRUE(
+        wait_for_text(dir.file("agent.log"), "another passkey request is waiting in the browser"))
+        << read_file(dir.file("agent.log"));
+    std::string opened = read_file(dir.file("opened"));
+    EXPECT_EQ(std::count(opened.begin(), opened.end(), '\n'), 1) << "one page only";
+    kill(first, SIGTERM);
+    waitpid(first, nullptr, 0);
 }

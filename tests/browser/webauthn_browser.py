@@ -120,7 +120,7 @@ def serve(a):
     DIR/commands, as do the test's own lines: "uv yes|no" sets whether the
     authenticator verifies the person, "quit" ends. Each URL is opened in
     the tab, and the next line is read once the page says it is done; DIR/log
-    gets one line per page ("done URL" or "timeout URL")."""
+    gets "open URL" when a page is asked for, then "done URL" or "timeout URL"."""
     d = a.serve
     fifo = os.path.join(d, "commands")
     os.mkfifo(fifo, 0o600)
@@ -148,6 +148,7 @@ def serve(a):
                 continue
             if not line:
                 continue
+            log.write("open " + line + "\n")
             tools.call("Page.navigate", {"url": line}, s)
             end = time.monotonic() + DEADLINE_S
             done = False

@@ -93,33 +93,52 @@ TEST(PageAnswer, NamedBase64urlFieldsOnly) {
 namespace {
 
 struct Reply {
-    std::string head;
+    std::string head;  // the status line
+    std::string all;
     bool closed_silently = false;
 };
 
-// One raw HTTP exchange with the page, as any local process could make it.
-Reply http_exchange(uint16_t port, const std::string& request) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        close(fd);
-        return {"connect failed", false};
+int connect_to(int family, uint16_t port) {
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (family == AF_INET) {
+        auto& a = reinterpret_cast<sockaddr_in&>(ss);
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof a;
+    } else {
+        auto& a = reinterpret_cast<sockaddr_in6&>(ss);
+        a.sin6_family = AF_INET6;
+        a.sin6_port = htons(port);
+        a.sin6_addr = in6addr_loopback;
+        len = sizeof a;
     }
+    if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// One raw HTTP exchange with the page, as any local process could make it.
+Reply http_exchange(uint16_t port, const std::string& request, int family = AF_INET) {
+    int fd = connect_to(family, port);
+    if (fd < 0)
+        return {"connect failed", "", false};
     (void)!write(fd, request.data(), request.size());
     std::string got;
     char buf[4096];
     for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
         got.append(buf, static_cast<size_t>(n));
     close(fd);
-    return {got.substr(0, got.find("\r\n")), got.empty()};
+    return {got.substr(0, got.find("\r\n")), got, got.empty()};
 }
 
 class Page : public ::testing::Test {
   protected:
-    // Serves a get request in a thread; url() waits for its address.
+    // Serves a get request in a thread; waits for its address.
     void start(uint64_t seconds = 120) {
         PageRequest req;
         req.kind = PageRequest::Kind::get;
@@ -141,19 +160,37 @@ class Page : public ::testing::Test {
         return http_exchange(port_, "GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n")
             .head;
     }
+    // The page, as the browser takes it; the answer path is in it.
+    Reply fetch_page(int family = AF_INET) {
+        Reply r = http_exchange(port_, "GET " + token_ + " HTTP/1.1\r\nHost: " + host_ + "\r\n\r\n",
+                                family);
+        auto at = r.all.find("\"answer\":\"");
+        if (at != std::string::npos) {
+            at += 10;
+            answer_ = token_ + "/" + r.all.substr(at, r.all.find('"', at) - at);
+        }
+        return r;
+    }
+    std::string post_request(const std::string& target, const std::string& body,
+                             const std::string& origin) {
+        return "POST " + target + " HTTP/1.1\r\nHost: " + host_ + "\r\nOrigin: " + origin +
+               "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\n\r\n" + body;
+    }
     std::string post(const std::string& body, const std::string& origin,
-                     const std::string& host = "") {
-        return http_exchange(port_, "POST " + token_ + " HTTP/1.1\r\nHost: " +
-                                        (host.empty() ? host_ : host) + "\r\nOrigin: " + origin +
-                                        "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                                        std::to_string(body.size()) + "\r\n\r\n" + body)
+                     const std::string& target = "") {
+        return http_exchange(port_, post_request(target.empty() ? answer_ : target, body, origin))
             .head;
+    }
+    void finish() {
+        post("error=eA\n", "http://" + host_);
+        (void)result_.get();
     }
 
     std::promise<std::string> url_;
     std::future<Result<PageAnswer>> result_;
     uint16_t port_ = 0;
-    std::string token_, host_;
+    std::string token_, host_, answer_;
 };
 
 }  // namespace
@@ -161,7 +198,6 @@ class Page : public ::testing::Test {
 TEST_F(Page, OnlyItsOwnPathHostAndOriginAreHeard) {
     start();
     EXPECT_EQ(token_.size(), 23u) << "a slash and 128 bits of base64url";
-    EXPECT_EQ(get(token_, host_), "HTTP/1.1 200 OK");
     EXPECT_EQ(get("/", host_), "HTTP/1.1 404 Not Found");
     EXPECT_EQ(get(token_ + "x", host_), "HTTP/1.1 404 Not Found");
     // A site whose name resolves to 127.0.0.1 (DNS rebinding) sends its Host.
@@ -169,17 +205,23 @@ TEST_F(Page, OnlyItsOwnPathHostAndOriginAreHeard) {
               "HTTP/1.1 421 Misdirected Request");
     EXPECT_EQ(get(token_, "127.0.0.1:" + std::to_string(port_)),
               "HTTP/1.1 421 Misdirected Request");
+    // Nobody can answer before the page is served: only the page knows where.
+    EXPECT_EQ(post("signature=AAE\n", "http://" + host_, token_), "HTTP/1.1 404 Not Found");
+    EXPECT_EQ(fetch_page().head, "HTTP/1.1 200 OK");
+    ASSERT_EQ(answer_.size(), token_.size() + 23) << answer_;
+    // Served once: whoever takes it second gets an error to see.
+    EXPECT_EQ(get(token_, host_), "HTTP/1.1 410 Gone");
+    EXPECT_EQ(post("signature=AAE\n", "http://" + host_, token_), "HTTP/1.1 404 Not Found");
     // Another page's script can POST, but its Origin says so.
     EXPECT_EQ(post("error=eA\n", "http://localhost:1"), "HTTP/1.1 403 Forbidden");
     EXPECT_EQ(post("error=eA\n", "null"), "HTTP/1.1 403 Forbidden");
     EXPECT_EQ(post("not an answer", "http://" + host_), "HTTP/1.1 400 Bad Request");
-    EXPECT_EQ(result_.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
-        << "none of these ended the request";
     EXPECT_EQ(post("signature=AAE\n", "http://" + host_), "HTTP/1.1 204 No Content");
     auto r = result_.get();
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->where.rp_id, "localhost");
     EXPECT_EQ(r->where.origin, "http://" + host_);
+    EXPECT_EQ(r->fields.size(), 1u) << "none of the refused requests ended or changed it";
     EXPECT_EQ(r->fields.at("signature"), (Bytes{0, 1}));
     // One request only: the page is gone.
     EXPECT_EQ(get(token_, host_), "connect failed");
@@ -188,40 +230,29 @@ TEST_F(Page, OnlyItsOwnPathHostAndOriginAreHeard) {
 // The port is held on ::1 too, where a browser may try "localhost" first.
 TEST_F(Page, ThePortIsHeldOnBothLoopbacks) {
     start();
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(port_);
-    a.sin6_addr = in6addr_loopback;
-    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        if (fd >= 0)
-            close(fd);
-        int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int probe = connect_to(AF_INET6, port_);
+    if (probe < 0) {
+        int s6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in6 any{};
         any.sin6_family = AF_INET6;
         any.sin6_addr = in6addr_loopback;
-        bool v6 = probe >= 0 && bind(probe, reinterpret_cast<sockaddr*>(&any), sizeof any) == 0;
-        if (probe >= 0)
-            close(probe);
-        post("error=eA\n", "http://" + host_);
-        (void)result_.get();
+        bool v6 = s6 >= 0 && bind(s6, reinterpret_cast<sockaddr*>(&any), sizeof any) == 0;
+        if (s6 >= 0)
+            close(s6);
+        fetch_page();
+        finish();
         if (!v6)
             GTEST_SKIP() << "no IPv6 loopback here";
         FAIL() << "the page is not on [::1]:" << port_;
     }
-    std::string req = "GET " + token_ + " HTTP/1.1\r\nHost: " + host_ + "\r\n\r\n";
-    (void)!write(fd, req.data(), req.size());
-    char buf[64] = {};
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    EXPECT_EQ(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0).substr(0, 15),
-              "HTTP/1.1 200 OK");
-    post("error=eA\n", "http://" + host_);
-    (void)result_.get();
+    close(probe);
+    EXPECT_EQ(fetch_page(AF_INET6).head, "HTTP/1.1 200 OK");
+    finish();
 }
 
 TEST_F(Page, TheBrowsersRefusalEndsTheRequestWithItsName) {
     start();
+    fetch_page();
     EXPECT_EQ(post("error=" + base64url_encode_unpadded(as_bytes("NotAllowedError")) + "\n",
                    "http://" + host_),
               "HTTP/1.1 204 No Content");
@@ -231,66 +262,89 @@ TEST_F(Page, TheBrowsersRefusalEndsTheRequestWithItsName) {
     EXPECT_NE(r.error().message.find("NotAllowedError"), std::string::npos);
 }
 
-TEST_F(Page, NoValueCanCloseThePagesScript) {
+TEST_F(Page, NoValueCanCloseThePagesScriptAndNoOtherScriptRuns) {
     start();
-    std::string page =
-        http_exchange(port_, "GET " + token_ + " HTTP/1.1\r\nHost: " + host_ + "\r\n\r\n").head;
-    EXPECT_EQ(page, "HTTP/1.1 200 OK");
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port_);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    std::string req = "GET " + token_ + " HTTP/1.1\r\nHost: " + host_ + "\r\n\r\n";
-    (void)!write(fd, req.data(), req.size());
-    std::string body;
-    char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
-        body.append(buf, static_cast<size_t>(n));
-    close(fd);
-    EXPECT_EQ(body.find("sudo </script>"), std::string::npos) << "the purpose closed a script";
-    EXPECT_NE(body.find("sudo \\u003c/script>"), std::string::npos);
-    EXPECT_NE(body.find("Content-Security-Policy: default-src 'none'"), std::string::npos);
-    EXPECT_NE(body.find("X-Frame-Options: DENY"), std::string::npos);
-    post("error=eA\n", "http://" + host_);
-    (void)result_.get();
+    Reply page = fetch_page();
+    EXPECT_EQ(page.head, "HTTP/1.1 200 OK");
+    EXPECT_EQ(page.all.find("sudo </script>"), std::string::npos) << "the purpose closed a script";
+    EXPECT_NE(page.all.find("sudo \\u003c/script>"), std::string::npos);
+    EXPECT_NE(page.all.find("Content-Security-Policy: default-src 'none'; script-src 'sha256-"),
+              std::string::npos)
+        << page.all.substr(0, 800);
+    EXPECT_EQ(page.all.find("unsafe-inline"), std::string::npos);
+    EXPECT_NE(page.all.find("X-Frame-Options: DENY"), std::string::npos);
+    EXPECT_NE(page.all.find("Cross-Origin-Opener-Policy: same-origin"), std::string::npos);
+    finish();
+}
+
+// Sixteen connections that say nothing (a browser's preconnects, or a
+// hostile page's) do not keep the browser's own request out.
+TEST_F(Page, SilentConnectionsMakeRoomForOneThatSpeaks) {
+    start();
+    std::vector<int> silent;
+    for (size_t i = 0; i < kMaxPageConnections + 4; i++)
+        silent.push_back(connect_to(AF_INET, port_));
+    EXPECT_EQ(fetch_page().head, "HTTP/1.1 200 OK");
+    for (int fd : silent)
+        if (fd >= 0)
+            close(fd);
+    finish();
 }
 
 // Any local user can read the browser's command line, and so the URL: a
-// connection from another uid gets nothing, not even a page.
+// connection from another uid gets nothing, not even a page, whether it
+// waits for an answer or closes at once (a closed socket lingers in
+// /proc/net/tcp as root's).
 TEST_F(Page, AnotherUsersConnectionIsClosedUnheard) {
     if (!running_as_root())
         GTEST_SKIP() << "needs another uid to connect from";
     const passwd* nobody = getpwnam("nobody");
     ASSERT_NE(nobody, nullptr);
     start();
-    int pipefd[2];
-    ASSERT_EQ(pipe(pipefd), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
+    fetch_page();
+    for (bool close_at_once : {false, true}) {
+        int pipefd[2];
+        ASSERT_EQ(pipe(pipefd), 0);
+        const std::string request = post_request(answer_, "signature=AAE\n", "http://" + host_);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(pipefd[0]);
+            if (setgid(nobody->pw_gid) != 0 || setuid(nobody->pw_uid) != 0)
+                _exit(2);
+            std::string said = "silent";
+            if (close_at_once) {
+                for (int i = 0; i < 20; i++) {
+                    int fd = connect_to(AF_INET, port_);
+                    if (fd >= 0) {
+                        (void)!write(fd, request.data(), request.size());
+                        close(fd);
+                    }
+                }
+            } else {
+                Reply r = http_exchange(port_, request);
+                if (!r.closed_silently)
+                    said = r.head;
+            }
+            (void)!write(pipefd[1], said.data(), said.size());
+            _exit(0);
+        }
+        close(pipefd[1]);
+        std::string said;
+        char buf[256];
+        for (ssize_t n; (n = read(pipefd[0], buf, sizeof buf)) > 0;)
+            said.append(buf, static_cast<size_t>(n));
         close(pipefd[0]);
-        if (setgid(nobody->pw_gid) != 0 || setuid(nobody->pw_uid) != 0)
-            _exit(2);
-        Reply r = http_exchange(port_, "POST " + token_ + " HTTP/1.1\r\nHost: " + host_ +
-                                           "\r\nOrigin: http://" + host_ +
-                                           "\r\nContent-Length: 14\r\n\r\nsignature=AAE\n");
-        std::string said = r.closed_silently ? "silent" : r.head;
-        (void)!write(pipefd[1], said.data(), said.size());
-        _exit(0);
+        waitpid(pid, nullptr, 0);
+        EXPECT_EQ(said, "silent");
     }
-    close(pipefd[1]);
-    std::string said;
-    char buf[256];
-    for (ssize_t n; (n = read(pipefd[0], buf, sizeof buf)) > 0;)
-        said.append(buf, static_cast<size_t>(n));
-    close(pipefd[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_EQ(said, "silent");
-    EXPECT_EQ(result_.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
-    post("error=eA\n", "http://" + host_);
-    EXPECT_FALSE(result_.get().ok());
+    // Whatever reached the page from nobody, the person's answer is what
+    // ends it.
+    EXPECT_EQ(post("error=" + base64url_encode_unpadded(as_bytes("FromTheUser")) + "\n",
+                   "http://" + host_),
+              "HTTP/1.1 204 No Content");
+    auto r = result_.get();
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("FromTheUser"), std::string::npos) << r.error().message;
 }
 
 TEST_F(Page, TheDeadlineEndsAnUnansweredPage) {
